@@ -1,0 +1,11 @@
+//! `vigil capture` (placeholder until its crate lands).
+
+use std::process::ExitCode;
+
+/// Arguments of `vigil capture`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("'vigil capture' is not available in this build yet")
+}

@@ -1,0 +1,11 @@
+//! One module per subcommand; each exposes its clap arguments and a `run` function.
+
+pub mod audit;
+pub mod capture;
+pub mod config;
+pub mod db;
+pub mod monitor;
+pub mod replay;
+pub mod rules;
+pub mod sbom;
+pub mod scan;

@@ -1,0 +1,11 @@
+//! `vigil monitor` (placeholder until its crate lands).
+
+use std::process::ExitCode;
+
+/// Arguments of `vigil monitor`.
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("'vigil monitor' is not available in this build yet")
+}
