@@ -7,5 +7,6 @@ pub mod db;
 pub mod monitor;
 pub mod replay;
 pub mod rules;
+pub mod ruletest;
 pub mod sbom;
 pub mod scan;
