@@ -104,6 +104,30 @@ param_names! {
     Uargs = "uargs",
     Cmd = "cmd",
     Queuepct = "queuepct",
+    CgroupId = "cgroup_id",
+    Sid = "sid",
+    ExeIno = "exe_ino",
+    ExeInoCtime = "exe_ino_ctime",
+    ExeInoMtime = "exe_ino_mtime",
+    Fd0Type = "fd0_type",
+    Fd1Type = "fd1_type",
+    Fd2Type = "fd2_type",
+    Fd0Name = "fd0_name",
+    Fd1Name = "fd1_name",
+    Fd2Name = "fd2_name",
+}
+
+/// Bits of the `flags` parameter of a successful `execve`/`execveat` exit event: facts about
+/// the executable file that the kernel side determined at exec time.
+pub mod exe_flags {
+    /// The executable lives on an overlayfs upper layer (written inside the container).
+    pub const EXE_UPPER_LAYER: u64 = 1;
+    /// The executable is a memfd (fileless execution).
+    pub const EXE_FROM_MEMFD: u64 = 2;
+    /// The executable file is writable by the executing user.
+    pub const EXE_WRITABLE: u64 = 4;
+    /// The executable lives on an overlayfs lower layer (came with the image).
+    pub const EXE_LOWER_LAYER: u64 = 8;
 }
 
 /// How an integer parameter is rendered and which symbolic names it accepts.

@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+#[allow(dead_code)]
+mod default_rules;
 
 /// Container runtime security: detect, respond, harden.
 #[derive(Parser)]

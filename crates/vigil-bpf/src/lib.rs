@@ -1,0 +1,2 @@
+//! vigil's eBPF object (placeholder while the programs are written).
+#![no_std]

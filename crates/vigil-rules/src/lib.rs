@@ -1,0 +1,217 @@
+//! vigil's Falco-compatible rules engine.
+//!
+//! Rules files are compiled in stages, in the manner of `regex` (parse, translate, compile,
+//! execute), each stage with its own types:
+//!
+//! 1. [`yaml`]: the YAML document is read into a small tree whose every node keeps its
+//!    file/line/column ([`yaml-rust2`](yaml_rust2) marked events).
+//! 2. [`loader`]: the tree becomes rule, macro and list *items* (with Falco's redefinition,
+//!    `append` and `override` semantics applied, in file order).
+//! 3. [`parser`]: each condition string becomes an [`ast::Expr`] with byte spans.
+//! 4. [`compile`]: macros and lists are expanded, fields resolved against the [`fields`]
+//!    registry to small ids, operators type-checked and constants pre-built (hash sets,
+//!    path tries, compiled globs and regexes); rules are indexed by event type.
+//! 5. [`eval`]: the immutable [`Ruleset`] evaluates a borrowed event against a reused
+//!    [`Scratch`] without allocating; [`output`] renders alerts.
+//!
+//! All load errors are collected and returned at once as [`Diagnostics`], each pointing at a
+//! file, line and column.
+
+pub mod ast;
+pub mod compile;
+pub mod diag;
+pub mod eval;
+pub mod fields;
+pub mod loader;
+pub mod output;
+pub mod parser;
+pub mod typeset;
+pub mod yaml;
+
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use eval::Scratch;
+pub use typeset::EventTypeSet;
+
+use std::path::PathBuf;
+use vigil_event::{Alert, Event, Priority, StateView};
+
+/// One rules document to load, with the name diagnostics show for it.
+#[derive(Clone, Debug)]
+pub struct RuleSource {
+    /// File path (or `<embedded:...>`) shown in diagnostics.
+    pub name: String,
+    /// The YAML text.
+    pub text: String,
+}
+
+/// How many rules may fire for one event.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RuleMatching {
+    /// Stop at the first matching rule in file order (Falco's default).
+    #[default]
+    First,
+    /// Report every matching rule.
+    All,
+}
+
+/// Options applied while loading.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Rules less severe than this are loaded but disabled.
+    pub min_priority: Option<Priority>,
+    pub rule_matching: RuleMatching,
+}
+
+/// Index of a rule in [`Ruleset::rules`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleId(pub u32);
+
+/// Everything known about one rule, as defined after all files were merged.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RuleInfo {
+    pub name: String,
+    pub desc: String,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    /// Enabled after `enabled:` flags and the minimum priority were applied.
+    pub enabled: bool,
+    /// Event source (`syscall`, `k8s_audit`, ...).
+    pub source: String,
+    pub output: String,
+    pub file: String,
+    pub line: u32,
+    /// Why the rule is loaded but never evaluated (non-syscall source, unknown field with
+    /// `skip-if-unknown-filter`), if it is.
+    pub skipped: Option<String>,
+}
+
+/// Sizes of a loaded ruleset.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub rules: usize,
+    pub macros: usize,
+    pub lists: usize,
+    pub enabled_rules: usize,
+    pub skipped_rules: usize,
+}
+
+/// A `required_plugin_versions` entry (accepted and reported; vigil has no plugins).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PluginRequirement {
+    pub name: String,
+    pub version: String,
+    /// `(name, version)` alternatives.
+    pub alternatives: Vec<(String, String)>,
+}
+
+/// The result of a successful load: the ruleset and the warnings found on the way.
+#[derive(Debug)]
+pub struct Loaded {
+    pub ruleset: Ruleset,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Loads and compiles rules documents, in order (later definitions override earlier ones).
+pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
+    compile::load(sources, opts)
+}
+
+/// Reads the files and loads them in order. An unreadable file is a diagnostic too.
+pub fn load_files(paths: &[PathBuf], opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
+    let mut sources = Vec::with_capacity(paths.len());
+    let mut errors = Vec::new();
+    for p in paths {
+        match std::fs::read_to_string(p) {
+            Ok(text) => sources.push(RuleSource { name: p.display().to_string(), text }),
+            Err(e) => errors.push(Diagnostic::error(
+                p.display().to_string(),
+                0,
+                0,
+                None,
+                format!("cannot read rules file: {e}"),
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Diagnostics(errors));
+    }
+    load(&sources, opts)
+}
+
+/// A compiled, immutable ruleset. Share it between threads; give each thread a [`Scratch`].
+#[derive(Debug)]
+pub struct Ruleset {
+    pub(crate) rules: Vec<RuleInfo>,
+    pub(crate) counts: Counts,
+    pub(crate) program: compile::Program,
+    pub(crate) required_engine_version: Option<String>,
+    pub(crate) required_plugin_versions: Vec<PluginRequirement>,
+    pub(crate) matching: RuleMatching,
+}
+
+impl Ruleset {
+    /// Every rule, in definition order; [`RuleId`] indexes this slice.
+    pub fn rules(&self) -> &[RuleInfo] {
+        &self.rules
+    }
+
+    /// The rule with this id.
+    pub fn rule(&self, id: RuleId) -> &RuleInfo {
+        &self.rules[id.0 as usize]
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// Event types some enabled rule can match; the sensor filters in the kernel with this.
+    pub fn event_types(&self) -> EventTypeSet {
+        self.program.event_types()
+    }
+
+    /// Event types for which an enabled rule asks for entry events (`evt.dir = >`).
+    pub fn needs_enter_events(&self) -> EventTypeSet {
+        self.program.needs_enter.clone()
+    }
+
+    pub fn required_plugin_versions(&self) -> &[PluginRequirement] {
+        &self.required_plugin_versions
+    }
+
+    pub fn required_engine_version(&self) -> Option<&str> {
+        self.required_engine_version.as_deref()
+    }
+
+    /// Rule matching mode chosen at load.
+    pub fn rule_matching(&self) -> RuleMatching {
+        self.matching
+    }
+
+    /// Fresh per-thread evaluation state.
+    pub fn new_scratch(&self) -> Scratch {
+        Scratch::new()
+    }
+
+    /// Appends to `matched` the rules matching `event` (at most one with
+    /// [`RuleMatching::First`]). Allocates nothing once `scratch` and `matched` have grown.
+    pub fn evaluate<S: StateView + ?Sized>(
+        &self,
+        event: &Event<'_>,
+        state: &S,
+        scratch: &mut Scratch,
+        matched: &mut Vec<RuleId>,
+    ) {
+        eval::evaluate(self, event, state, scratch, matched)
+    }
+
+    /// Builds the alert of `rule` for `event` (renders the output and its fields).
+    pub fn alert<S: StateView + ?Sized>(
+        &self,
+        rule: RuleId,
+        event: &Event<'_>,
+        state: &S,
+        scratch: &mut Scratch,
+    ) -> Alert {
+        output::alert(self, rule, event, state, scratch)
+    }
+}

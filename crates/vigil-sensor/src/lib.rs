@@ -1,0 +1,1 @@
+//! vigil's eBPF sensor (being written).
