@@ -24,6 +24,8 @@ default_ulimits = []
 runtime = "runc"
 CONF
 fi
+# The rules reference generator (scripts/gen-rules-doc.py) needs PyYAML.
+python3 -c "import yaml" 2>/dev/null || pip install -q pyyaml
 # tracefs is where tracepoint ids live.
 if [ ! -d /sys/kernel/tracing/events ]; then
   mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null || true
