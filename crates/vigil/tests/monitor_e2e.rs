@@ -1,0 +1,336 @@
+//! End-to-end tests of `vigil monitor`: the real binary, the real eBPF sensor, real podman
+//! containers (runc) from the locally built Debian image, and the embedded default rules.
+//!
+//! Needs root, BTF and podman; without them every test prints `SKIP:` and returns. The image
+//! is built by `scripts/test-image.sh` (run by `scripts/test.sh` before `cargo test`).
+//! Monitors are serialized by a global lock: two sensors at once would only slow each other.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "localhost/vigil-test-debian";
+static SERIAL: Mutex<()> = Mutex::new(());
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Why the live tests cannot run here, if they cannot.
+fn skip_reason(need_podman: bool) -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        return Some("no kernel BTF".into());
+    }
+    if need_podman {
+        let ok = Command::new("podman")
+            .args(["image", "exists", IMAGE])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if !ok {
+            return Some(format!("podman or image {IMAGE} missing (run scripts/test-image.sh)"));
+        }
+    }
+    None
+}
+
+macro_rules! require {
+    ($podman:expr) => {
+        if let Some(why) = skip_reason($podman) {
+            eprintln!("SKIP: {}: {why}", module_path!());
+            return;
+        }
+    };
+}
+
+fn unique(prefix: &str) -> String {
+    format!("vigil-e2e-{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A running `vigil monitor --json` whose alerts are collected in the background.
+struct Monitor {
+    child: Child,
+    alerts: Arc<Mutex<Vec<Value>>>,
+    stderr: Arc<Mutex<Vec<String>>>,
+}
+
+impl Monitor {
+    fn start(extra: &[&str]) -> Monitor {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .arg("monitor")
+            .arg("--json")
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start vigil monitor");
+        let alerts = Arc::new(Mutex::new(Vec::new()));
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let out = child.stdout.take().unwrap();
+        let a = alerts.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => a.lock().unwrap().push(v),
+                    Err(e) => panic!("monitor printed a non-JSON line ({e}): {line}"),
+                }
+            }
+        });
+        let err = child.stderr.take().unwrap();
+        let s = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                eprintln!("[vigil] {line}");
+                s.lock().unwrap().push(line);
+            }
+        });
+        let m = Monitor { child, alerts, stderr };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if m.stderr.lock().unwrap().iter().any(|l| l.contains("monitoring")) {
+                return m;
+            }
+            if let Ok(Some(status)) = Self::try_wait(&m.child) {
+                panic!("vigil monitor exited early: {status}; stderr: {:?}", m.stderr.lock().unwrap());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("vigil monitor not ready after 60 s; stderr: {:?}", m.stderr.lock().unwrap());
+    }
+
+    fn try_wait(child: &Child) -> std::io::Result<Option<std::process::ExitStatus>> {
+        // `Child::try_wait` needs `&mut`; peek through /proc instead to keep `&self`.
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id()))?;
+        if stat.contains(") Z ") {
+            return Ok(Some(std::process::ExitStatus::default()));
+        }
+        Ok(None)
+    }
+
+    /// Waits until an alert of `rule` satisfying `pred` arrives; returns it.
+    fn expect(&self, rule: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(a) = self
+                .alerts
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|a| a["rule"] == rule && pred(a))
+            {
+                return a.clone();
+            }
+            if Instant::now() > deadline {
+                let got: Vec<String> = self
+                    .alerts
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|a| format!("{} | {}", a["rule"], a["output"]))
+                    .collect();
+                panic!("no alert '{rule}' matching within {timeout:?}; alerts so far:\n{}", got.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alerts_for_container(&self, name: &str) -> Vec<Value> {
+        self.alerts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|a| a["output_fields"]["container.name"] == name)
+            .cloned()
+            .collect()
+    }
+
+    fn stop(mut self) -> Vec<String> {
+        // SAFETY: kill with a valid pid of our own child and a valid signal number.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().expect("wait for vigil");
+        assert!(status.success(), "vigil monitor exit status after SIGTERM: {status}");
+        std::thread::sleep(Duration::from_millis(200));
+        let lines = self.stderr.lock().unwrap().clone();
+        assert!(
+            lines.iter().any(|l| l.contains("final")),
+            "no final counters on shutdown: {lines:?}"
+        );
+        lines
+    }
+}
+
+fn podman_run(name: &str, opts: &[&str], cmd: &[&str]) -> std::process::Output {
+    let out = Command::new("podman")
+        .args(["run", "--rm", "--name", name])
+        .args(opts)
+        .arg(IMAGE)
+        .args(cmd)
+        .output()
+        .expect("run podman");
+    eprintln!(
+        "podman {name}: {} {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn in_container(a: &Value, name: &str) -> bool {
+    a["output_fields"]["container.name"] == name
+}
+
+fn assert_container_metadata(a: &Value, name: &str) {
+    let f = &a["output_fields"];
+    assert_eq!(f["container.name"], name, "{a}");
+    assert_eq!(f["container.image.repository"], IMAGE, "{a}");
+    let id = f["container.id"].as_str().unwrap_or_default();
+    assert!(id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()), "container.id: {a}");
+}
+
+#[test]
+fn container_threats_raise_default_rule_alerts() {
+    require!(true);
+    let _g = serial();
+    let m = Monitor::start(&[]);
+    let t = Duration::from_secs(20);
+
+    let c = unique("shell");
+    podman_run(&c, &["--network=none"], &["python3", "-c", "import subprocess; subprocess.run(['sh', '-c', 'true'])"]);
+    let a = m.expect("Shell spawned in container", t, |a| in_container(a, &c));
+    assert_container_metadata(&a, &c);
+    assert_eq!(a["output_fields"]["proc.pname"], "python3", "{a}");
+
+    let c = unique("shadow");
+    podman_run(&c, &["--network=none"], &["cat", "/etc/shadow"]);
+    let a = m.expect("Password database or sudo configuration read", t, |a| in_container(a, &c));
+    assert_eq!(a["output_fields"]["fd.name"], "/etc/shadow", "{a}");
+    assert_container_metadata(&a, &c);
+
+    let c = unique("binwrite");
+    podman_run(&c, &["--network=none"], &["touch", "/bin/evil"]);
+    let a = m.expect("Write below binary directory in container", t, |a| in_container(a, &c));
+    assert_eq!(a["output_fields"]["fd.name"], "/bin/evil", "{a}");
+
+    let c = unique("symlink");
+    podman_run(&c, &["--network=none"], &["ln", "-s", "/etc/shadow", "/tmp/innocent"]);
+    let a = m.expect("Symlink or hardlink over sensitive file", t, |a| in_container(a, &c));
+    assert_eq!(a["output_fields"]["evt.arg.target"], "/etc/shadow", "{a}");
+
+    let c = unique("dropped");
+    podman_run(&c, &["--network=none"], &["sh", "-c", "cp /bin/true /opt/dropped && /opt/dropped"]);
+    let a = m.expect("Dropped binary executed in container", t, |a| in_container(a, &c));
+    assert_eq!(a["output_fields"]["proc.exepath"], "/opt/dropped", "{a}");
+
+    let c = unique("memfd");
+    let memfd = "import os\nfd = os.memfd_create('payload')\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['payload'])";
+    podman_run(&c, &["--network=none"], &["python3", "-c", memfd]);
+    m.expect("Fileless execution from memory", t, |a| in_container(a, &c));
+
+    let c = unique("ptrace");
+    let ptrace = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nr = libc.ptrace(16, pid, None, None)\nprint('attach', r, ctypes.get_errno())\nos.kill(pid, 9)";
+    podman_run(&c, &["--network=none"], &["python3", "-c", ptrace]);
+    let a = m.expect("Process attached to another with ptrace", t, |a| in_container(a, &c));
+    assert_container_metadata(&a, &c);
+
+    let listener = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
+    let port = listener.local_addr().unwrap().port();
+    let c = unique("connect");
+    let script = format!("exec 3<>/dev/tcp/127.0.0.2/{port}; echo hi >&3");
+    podman_run(&c, &["--network=host"], &["bash", "-c", &script]);
+    let a = m.expect("Outbound connection by system utility in container", t, |a| in_container(a, &c));
+    assert_eq!(a["output_fields"]["fd.sip"], "127.0.0.2", "{a}");
+    assert_eq!(a["output_fields"]["fd.sport"], port as u64, "{a}");
+    drop(listener);
+
+    m.stop();
+}
+
+#[test]
+fn host_threats_raise_alerts() {
+    require!(false);
+    let _g = serial();
+    let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/host_rules.yaml");
+    let m = Monitor::start(&["--with-defaults", "-r", rules]);
+    let t = Duration::from_secs(20);
+    let dir = tempfile::tempdir().unwrap();
+    let tag = dir.path().file_name().unwrap().to_string_lossy().to_string();
+
+    Command::new("cat").arg("/etc/shadow").output().unwrap();
+    let a = m.expect("Password database or sudo configuration read", t, |a| {
+        a["output_fields"]["proc.name"] == "cat" && a["output_fields"]["container.id"] == "host"
+    });
+    assert_eq!(a["output_fields"]["fd.name"], "/etc/shadow");
+
+    let link = dir.path().join("sh");
+    Command::new("ln").arg("-s").arg("/etc/shadow").arg(&link).output().unwrap();
+    m.expect("Symlink or hardlink over sensitive file", t, |a| {
+        a["output_fields"]["evt.arg.linkpath"].as_str().is_some_and(|p| p.contains(&tag))
+    });
+
+    let bin = format!("/usr/local/bin/vigil-e2e-{tag}");
+    Command::new("touch").arg(&bin).output().unwrap();
+    m.expect("E2E host write below binary dir", t, |a| a["output_fields"]["fd.name"] == bin.as_str());
+    let _ = std::fs::remove_file(&bin);
+
+    let tmpbin = format!("/tmp/vigil-e2e-{tag}");
+    std::fs::copy("/bin/true", &tmpbin).unwrap();
+    Command::new(&tmpbin).output().unwrap();
+    m.expect("Execution from temporary directory", t, |a| a["output_fields"]["proc.exepath"] == tmpbin.as_str());
+    let _ = std::fs::remove_file(&tmpbin);
+
+    let memfd = "import os\nfd = os.memfd_create('payload')\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['payload'])";
+    Command::new("python3").arg("-c").arg(memfd).output().unwrap();
+    m.expect("Fileless execution from memory", t, |a| a["output_fields"]["container.id"] == "host");
+
+    let ptrace = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nlibc.ptrace(16, pid, None, None)\nos.kill(pid, 9)";
+    let child = Command::new("python3").arg("-c").arg(ptrace).output().unwrap();
+    assert!(child.status.success());
+    m.expect("Process attached to another with ptrace", t, |a| a["output_fields"]["proc.name"] == "python3");
+
+    let listener = TcpListener::bind("127.0.0.3:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let script = format!("exec 3<>/dev/tcp/127.0.0.3/{port}");
+    Command::new("bash").arg("-c").arg(&script).output().unwrap();
+    let a = m.expect("E2E host outbound connect", t, |a| a["output_fields"]["fd.sport"] == port as u64);
+    assert_eq!(a["output_fields"]["fd.sip"], "127.0.0.3");
+    drop(listener);
+
+    m.stop();
+}
+
+#[test]
+fn benign_container_activity_raises_no_warning() {
+    require!(true);
+    let _g = serial();
+    let m = Monitor::start(&[]);
+    let c = unique("benign");
+    // A web server serving files, requests to it, listing, reading its own config, and a
+    // compiler build: what an ordinary container does.
+    let script = "mkdir -p /srv/www && echo hello > /srv/www/index.html && \
+        printf 'listen=8080\\n' > /srv/app.conf && cat /srv/app.conf && ls -la /srv && \
+        (busybox httpd -f -p 127.0.0.1:18080 -h /srv/www & ) && sleep 0.5 && \
+        busybox wget -q -O - http://127.0.0.1:18080/index.html && \
+        printf 'int main(void){return 0;}\\n' > /tmp/m.c && gcc -O2 -o /tmp/m /tmp/m.c && \
+        echo built";
+    let out = podman_run(&c, &["--network=none"], &["sh", "-c", script]);
+    assert!(out.status.success(), "benign workload failed");
+    std::thread::sleep(Duration::from_secs(3));
+    let noisy: Vec<Value> = m
+        .alerts_for_container(&c)
+        .into_iter()
+        .filter(|a| {
+            matches!(a["priority"].as_str(), Some("Emergency" | "Alert" | "Critical" | "Error" | "Warning"))
+        })
+        .collect();
+    assert!(noisy.is_empty(), "benign activity raised alerts: {noisy:#?}");
+    m.stop();
+}
