@@ -1,2 +1,348 @@
-//! vigil's eBPF object (placeholder while the programs are written).
+//! vigil's eBPF object and the record layouts it shares with user space.
+//!
+//! The kernel side is C (`src/bpf/vigil.bpf.c`), compiled by clang in `build.rs` and embedded
+//! here as [`OBJECT`]. Its records are described once in `src/bpf/vigil_records.h`; this module
+//! mirrors each struct as `#[repr(C)]` and pins its size with a const assertion, matching the
+//! `_Static_assert`s in the header, so the two sides cannot drift apart silently.
+//!
+//! This crate is `no_std` and has no dependencies: it is data (bytes and layouts), usable from
+//! the loader, from tests that hand-build records, and from fuzz targets. We rejected writing
+//! the programs in Rust with aya-ebpf: it needs a nightly toolchain and bpf-linker, and the C
+//! CO-RE idiom (`preserve_access_index`) is what the reviewers of Falco and Tetragon read daily.
 #![no_std]
+
+/// The compiled eBPF object (ELF), aligned so ELF parsers can read it in place.
+pub static OBJECT: &[u8] = &ALIGNED.bytes;
+
+#[repr(C, align(32))]
+struct Aligned<B: ?Sized> {
+    bytes: B,
+}
+
+static ALIGNED: Aligned<[u8; include_bytes!(concat!(env!("OUT_DIR"), "/vigil.bpf.o")).len()]> =
+    Aligned {
+        bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/vigil.bpf.o")),
+    };
+
+/// Names of the programs in [`OBJECT`] and the raw tracepoints they attach to.
+pub const PROGRAMS: [(&str, &str); 3] = [
+    ("vigil_sys_enter", "sys_enter"),
+    ("vigil_sys_exit", "sys_exit"),
+    ("vigil_sched_exit", "sched_process_exit"),
+];
+
+/// Map names in [`OBJECT`].
+pub mod maps {
+    pub const EVENTS: &str = "events";
+    pub const SPECS: &str = "specs";
+    pub const CONFIG: &str = "config";
+    pub const DROPS: &str = "drops";
+    pub const STASHES: &str = "stashes";
+    pub const CGROUP_RECORD: &str = "cgroup_record";
+    pub const CGROUP_SYSCALLS: &str = "cgroup_syscalls";
+    pub const CGROUP_POLICY: &str = "cgroup_policy";
+}
+
+/// Record kinds (`Hdr::kind`).
+pub mod rec {
+    pub const SYSCALL: u8 = 1;
+    pub const PROC: u8 = 2;
+    pub const EXIT: u8 = 3;
+}
+
+/// Blob tags (`Blob::tag`).
+pub mod blob {
+    pub const STR: u8 = 1;
+    pub const BASEDIR: u8 = 2;
+    pub const SOCKADDR: u8 = 3;
+    pub const FDPATH: u8 = 4;
+    pub const PIPEFDS: u8 = 5;
+    pub const ARGV: u8 = 6;
+    pub const ENV: u8 = 7;
+    pub const CWD: u8 = 8;
+    pub const EXEPATH: u8 = 9;
+    pub const STDIO: u8 = 10;
+    pub const PEERPATH: u8 = 11;
+}
+
+/// Argument kinds in [`Spec::kind`].
+pub mod arg {
+    pub const INT: u8 = 0;
+    pub const PATH: u8 = 1;
+    pub const STR: u8 = 2;
+    pub const SOCKADDR: u8 = 3;
+    pub const PIPEFDS: u8 = 4;
+    pub const MSGHDR: u8 = 5;
+    pub const CLONE3: u8 = 6;
+}
+
+/// Where an event's descriptor comes from ([`Spec::fd_src`]).
+pub mod fd_src {
+    pub const NONE: u8 = 0;
+    pub const RET: u8 = 1;
+    pub const ARG0: u8 = 2;
+    pub const ARG0_ENTER: u8 = 3;
+    pub const ARG1_RET: u8 = 4;
+}
+
+/// [`Spec::dirfd_of`] value for "relative to the current directory".
+pub const DIRFD_CWD: u8 = 0xff;
+
+/// [`Fd::flags`] bits.
+pub mod fdf {
+    pub const VALID: u32 = 1;
+    pub const OVERLAY: u32 = 2;
+    pub const UPPER: u32 = 4;
+    pub const SOCK: u32 = 8;
+}
+
+/// Kernel-side drop counter slots (per-CPU array `drops`).
+pub mod drop_slot {
+    /// Ring buffer full: a syscall record was lost.
+    pub const SYSCALL: u32 = 0;
+    /// Ring buffer full: a lifecycle (clone/exec) record was lost.
+    pub const PROC: u32 = 1;
+    /// Ring buffer full: a procexit record was lost.
+    pub const EXIT: u32 = 2;
+    /// Entry arguments could not be stashed (map full): the exit event is lost.
+    pub const STASH: u32 = 3;
+    /// A record was truncated because its scratch space ran out.
+    pub const TRUNC: u32 = 4;
+    /// Number of slots in the map.
+    pub const SLOTS: u32 = 8;
+}
+
+/// Number of syscall slots in the `specs` map.
+pub const NR_SYSCALLS: usize = 512;
+/// Largest record the kernel emits.
+pub const REC_MAX: usize = 16384;
+
+/// Record header.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Hdr {
+    /// `bpf_ktime_get_boot_ns()` when the record was built.
+    pub ts: u64,
+    /// Syscall latency (exit - entry), 0 when unknown.
+    pub latency: u64,
+    pub tid: u32,
+    pub pid: u32,
+    pub res: i64,
+    /// Total record length, header included.
+    pub len: u32,
+    /// Syscall number (0 for procexit).
+    pub nr: u16,
+    pub kind: u8,
+    pub cpu: u8,
+}
+
+/// Socket endpoints: addresses in network byte order, ports in host order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sock {
+    pub family: u16,
+    pub type_: u16,
+    pub protocol: u16,
+    pub lport: u16,
+    pub rport: u16,
+    pub pad0: u16,
+    pub pad1: u32,
+    pub laddr: [u8; 16],
+    pub raddr: [u8; 16],
+}
+
+/// The descriptor an event is about.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Fd {
+    pub num: i64,
+    pub ino: u64,
+    pub dev: u32,
+    /// Inode `i_mode` (file type and permission bits).
+    pub mode: u32,
+    /// Super block magic (low 32 bits).
+    pub magic: u32,
+    pub flags: u32,
+    pub nlink: u32,
+    pub open_flags: u32,
+    pub sock: Sock,
+}
+
+/// Fixed part of a syscall record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sys {
+    /// Raw argument registers at entry (clone3: flags replace the struct pointer).
+    pub args: [u64; 6],
+    pub fd: Fd,
+}
+
+/// Kind facts about fd 0, 1 or 2.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stdio {
+    pub ino: u64,
+    pub mode: u32,
+    pub magic: u32,
+    pub family: u16,
+    pub pad: [u16; 3],
+}
+
+/// Fixed part of a lifecycle record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Proc {
+    pub ptid: u32,
+    pub vtid: u32,
+    pub vpid: u32,
+    pub pgid: u32,
+    pub sid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub euid: u32,
+    pub egid: u32,
+    pub loginuid: u32,
+    /// Controlling tty as `major << 20 | minor` (0 = none).
+    pub tty: u32,
+    /// `EXE_*` bits (same values as `vigil_event::params::exe_flags`).
+    pub exe_flags: u32,
+    pub clone_flags: u64,
+    pub cap_inheritable: u64,
+    pub cap_permitted: u64,
+    pub cap_effective: u64,
+    pub cgroup_id: u64,
+    pub exe_ino: u64,
+    pub exe_ctime: u64,
+    pub exe_mtime: u64,
+    pub exe_dev: u64,
+    pub stdio: [Stdio; 3],
+    pub comm: [u8; 16],
+}
+
+/// Fixed part of a procexit record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Exit {
+    pub status: i64,
+    pub sig: u32,
+    pub core: u32,
+}
+
+/// Header of a variable-length blob; `len` payload bytes follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Blob {
+    pub len: u16,
+    pub tag: u8,
+    pub arg: u8,
+}
+
+/// Per-syscall capture spec (array map `specs`, key = syscall number).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Spec {
+    pub enabled: u8,
+    pub fd_src: u8,
+    pub kind: [u8; 6],
+    pub dirfd_of: [u8; 6],
+    pub pad: [u8; 2],
+}
+
+/// Global configuration (array map `config`, one entry).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    pub self_tgid: u32,
+    pub record_cgroups: u32,
+    pub ignore_cgroup: u64,
+    pub boot_to_wall: u64,
+}
+
+const _: () = {
+    assert!(core::mem::size_of::<Hdr>() == 40);
+    assert!(core::mem::size_of::<Sock>() == 48);
+    assert!(core::mem::size_of::<Fd>() == 88);
+    assert!(core::mem::size_of::<Sys>() == 136);
+    assert!(core::mem::size_of::<Stdio>() == 24);
+    assert!(core::mem::size_of::<Proc>() == 208);
+    assert!(core::mem::size_of::<Exit>() == 16);
+    assert!(core::mem::size_of::<Blob>() == 4);
+    assert!(core::mem::size_of::<Spec>() == 16);
+    assert!(core::mem::size_of::<Config>() == 24);
+};
+
+/// Marker for the plain-old-data record structs: every bit pattern is a valid value, there is
+/// no padding that could leak, and the layout is `#[repr(C)]`.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` structs made of integers and integer arrays.
+pub unsafe trait Pod: Copy + Default {}
+
+// SAFETY: all of these are #[repr(C)] structs of integers/integer arrays with no implicit
+// padding (sizes asserted above equal the sum of their fields).
+unsafe impl Pod for Hdr {}
+// SAFETY: as above.
+unsafe impl Pod for Sock {}
+// SAFETY: as above.
+unsafe impl Pod for Fd {}
+// SAFETY: as above.
+unsafe impl Pod for Sys {}
+// SAFETY: as above.
+unsafe impl Pod for Stdio {}
+// SAFETY: as above.
+unsafe impl Pod for Proc {}
+// SAFETY: as above.
+unsafe impl Pod for Exit {}
+// SAFETY: as above.
+unsafe impl Pod for Blob {}
+// SAFETY: as above.
+unsafe impl Pod for Spec {}
+// SAFETY: as above.
+unsafe impl Pod for Config {}
+
+/// Reads a `T` from the start of `bytes` (unaligned), or `None` if `bytes` is too short.
+pub fn read<T: Pod>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < core::mem::size_of::<T>() {
+        return None;
+    }
+    // SAFETY: the length was checked above; `T: Pod` accepts any bit pattern; read_unaligned
+    // has no alignment requirement.
+    Some(unsafe { core::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// The bytes of a `T`, for building records in tests and writing maps.
+pub fn bytes_of<T: Pod>(v: &T) -> &[u8] {
+    // SAFETY: `T: Pod` has no padding, so all `size_of::<T>()` bytes are initialised.
+    unsafe { core::slice::from_raw_parts((v as *const T).cast::<u8>(), core::mem::size_of::<T>()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_is_an_ebpf_elf() {
+        assert_eq!(&OBJECT[..4], b"\x7fELF");
+        // e_machine at offset 18: EM_BPF = 247.
+        assert_eq!(u16::from_le_bytes([OBJECT[18], OBJECT[19]]), 247);
+        assert_eq!(OBJECT.as_ptr() as usize % 32, 0);
+    }
+
+    #[test]
+    fn pod_round_trip() {
+        let h = Hdr {
+            ts: 1,
+            latency: 2,
+            tid: 3,
+            pid: 4,
+            res: -2,
+            len: 40,
+            nr: 257,
+            kind: rec::SYSCALL,
+            cpu: 1,
+        };
+        let b = bytes_of(&h);
+        assert_eq!(read::<Hdr>(b), Some(h));
+        assert_eq!(read::<Hdr>(&b[..39]), None);
+    }
+}

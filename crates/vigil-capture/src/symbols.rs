@@ -620,10 +620,9 @@ pub fn param_kind(etype: &str, p: ParamName) -> Kind {
     match p {
         P::Res => Kind::Res,
         P::Fd | P::Dirfd | P::Olddirfd | P::Newdirfd | P::Linkdirfd | P::Oldfd | P::Newfd
-        | P::Fd1 | P::Fd2 => Kind::Fd,
+        | P::Fd1 | P::Fd2 | P::Olddir | P::Newdir => Kind::Fd,
         P::Name | P::Path | P::Filename | P::Exe | P::Cwd | P::Comm | P::TrustedExepath
-        | P::Oldpath | P::Newpath | P::Target | P::Linkpath | P::Dir | P::Olddir | P::Newdir
-        | P::Uargs | P::Fd0Type | P::Fd1Type | P::Fd2Type | P::Fd0Name | P::Fd1Name
+        | P::Oldpath | P::Newpath | P::Target | P::Linkpath | P::Dir | P::Uargs | P::Fd0Type | P::Fd1Type | P::Fd2Type | P::Fd0Name | P::Fd1Name
         | P::Fd2Name => Kind::Str,
         P::Args | P::Env | P::Cgroups => Kind::List,
         P::Data | P::Img => Kind::Bytes,

@@ -179,4 +179,13 @@ pub trait StateView {
     fn group_name(&self, process: &Process, gid: u32) -> Option<&str>;
     /// The host name vigil runs on (`evt.hostname`).
     fn hostname(&self) -> &str;
+    /// The parent of `process` (`proc.pname`, `proc.aname[N]`). The default looks it up by
+    /// `ppid`; the live process table overrides it to refuse a parent pid that was reused by
+    /// an unrelated process. Walkers must still cap their depth.
+    fn parent(&self, process: &Process) -> Option<&Process> {
+        if process.ppid == process.pid {
+            return None;
+        }
+        self.process(process.ppid)
+    }
 }

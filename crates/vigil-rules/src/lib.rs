@@ -25,6 +25,7 @@ pub mod fields;
 pub mod loader;
 pub mod output;
 pub mod parser;
+pub mod render;
 pub mod typeset;
 pub mod yaml;
 

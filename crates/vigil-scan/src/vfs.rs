@@ -204,7 +204,10 @@ impl Vfs {
                     }
                 }
                 Some(_) => {}
-                None => return None,
+                // Tars often omit parent directory entries: a missing middle component is
+                // taken as a directory; only the final path must exist.
+                None if pending.is_empty() => return None,
+                None => {}
             }
         }
         Some(done.join("/"))

@@ -58,7 +58,9 @@ pub struct CgroupContainer {
 /// True for exactly 64 lowercase hex digits (the id format of docker, podman, containerd's
 /// CRI plugin and CRI-O).
 pub fn is_container_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// Strips `prefix` and an optional `suffix` and returns the rest if it is a container id.
@@ -167,7 +169,7 @@ mod tests {
                 Some(Podman),
             ),
             (format!("/machine.slice/libpod-conmon-{ID}.scope"), None),
-            (format!("/libpod_parent/conmon"), None),
+            ("/libpod_parent/conmon".to_string(), None),
             // plain runc
             (format!("/{ID}"), Some(Unknown)),
             (format!("/runc/{ID}"), Some(Unknown)),
@@ -204,7 +206,8 @@ mod tests {
         );
         let c = container_of_cgroup_file(&text).unwrap();
         assert_eq!((c.id.as_str(), c.runtime), (ID, RuntimeKind::Podman));
-        let host = "9:name=systemd:/\n4:memory:/process_api/0f5fed77efa5f29a39f50119eb08b955\n0::/\n";
+        let host =
+            "9:name=systemd:/\n4:memory:/process_api/0f5fed77efa5f29a39f50119eb08b955\n0::/\n";
         assert_eq!(container_of_cgroup_file(host), None);
         assert_eq!(container_of_cgroup_file("garbage\n\n::\n"), None);
     }

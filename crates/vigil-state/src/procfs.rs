@@ -168,15 +168,17 @@ pub fn split_nul(buf: &[u8], max_bytes: usize) -> Vec<String> {
         if part.is_empty() {
             continue;
         }
-        if used + part.len() > max_bytes {
+        // Invalid UTF-8 grows when replaced, so the limit applies to the converted text.
+        let s = String::from_utf8_lossy(part);
+        if used + s.len() > max_bytes {
             let room = max_bytes.saturating_sub(used);
             if room > 0 {
-                out.push(truncate_utf8(&String::from_utf8_lossy(&part[..room]), room));
+                out.push(truncate_utf8(&s, room));
             }
             break;
         }
-        used += part.len();
-        out.push(String::from_utf8_lossy(part).into_owned());
+        used += s.len();
+        out.push(s.into_owned());
     }
     out
 }
@@ -355,15 +357,21 @@ mod tests {
 
     #[test]
     fn stat_with_hostile_comm() {
-        let s = parse_stat("42 (a) b (c) S 1 42 42 34816 42 4194560 1 2 3 4 5 6 7 8 20 0 1 0 12345 0 0")
-            .unwrap();
+        let s = parse_stat(
+            "42 (a) b (c) S 1 42 42 34816 42 4194560 1 2 3 4 5 6 7 8 20 0 1 0 12345 0 0",
+        )
+        .unwrap();
         assert_eq!(s.comm, "a) b (c");
         assert_eq!((s.ppid, s.pgrp, s.session, s.tty_nr), (1, 42, 42, 34816));
         assert_eq!(s.starttime_ticks, 12345);
         assert_eq!(s.state, 'S');
-        assert!(parse_stat("42 (x) S 1 2").unwrap_err().contains("field 5"));
+        assert!(parse_stat("42 (x) S 1 2")
+            .unwrap_err()
+            .contains("field 6 (session)"));
         assert!(parse_stat("").is_err());
-        assert!(parse_stat("x (y) S 1 2 3 4").unwrap_err().contains("bad pid"));
+        assert!(parse_stat("x (y) S 1 2 3 4")
+            .unwrap_err()
+            .contains("bad pid"));
         assert!(parse_stat(")(").is_err());
     }
 
@@ -378,7 +386,9 @@ mod tests {
         assert_eq!(s.cap_eff, 0xa80425fb);
         let err = parse_status("Uid:\t1 2\n").unwrap_err();
         assert!(err.contains("line 1") && err.contains("Uid"), "{err}");
-        assert!(parse_status("CapEff:\tzz\nUid:\t0 0 0 0\n").unwrap_err().contains("hex"));
+        assert!(parse_status("CapEff:\tzz\nUid:\t0 0 0 0\n")
+            .unwrap_err()
+            .contains("hex"));
         assert_eq!(parse_status("Name: x\n").unwrap_err(), "no Uid line");
     }
 

@@ -22,8 +22,10 @@ fn err(v: &str, reason: &str) -> VersionError {
     VersionError::new(Ecosystem::Debian, v, reason)
 }
 
-/// Parse with dpkg's rules (`parseversion`): epoch digits only, upstream must start with a
-/// digit, allowed characters are alphanumerics and `.+-~:` (upstream) / `.+~` (revision).
+/// Parse for comparison, as `dpkg --compare-versions` does: only hard errors are refused
+/// (empty, embedded whitespace, bad epoch, nothing after the epoch). What dpkg merely warns
+/// about (upstream not starting with a digit, odd characters, an empty upstream before a
+/// revision) still compares; [`validate`] reports those.
 pub fn parse(v: &str) -> Result<DebVersion<'_>, VersionError> {
     let s = v.trim();
     if s.is_empty() {
@@ -35,15 +37,10 @@ pub fn parse(v: &str) -> Result<DebVersion<'_>, VersionError> {
     let (epoch, rest) = match s.find(':') {
         Some(i) => {
             let e = &s[..i];
-            if e.is_empty() {
-                return Err(err(v, "empty epoch"));
-            }
-            if !e.bytes().all(|b| b.is_ascii_digit()) {
+            if e.is_empty() || !e.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(err(v, "epoch is not a number"));
             }
-            let n: u64 = e
-                .parse()
-                .map_err(|_| err(v, "epoch is too large"))?;
+            let n: u64 = e.parse().map_err(|_| err(v, "epoch is too large"))?;
             if n > i32::MAX as u64 {
                 return Err(err(v, "epoch is too large"));
             }
@@ -55,37 +52,42 @@ pub fn parse(v: &str) -> Result<DebVersion<'_>, VersionError> {
         return Err(err(v, "nothing after the epoch"));
     }
     let (upstream, revision) = match rest.rfind('-') {
-        Some(i) => {
-            if i + 1 == rest.len() {
-                return Err(err(v, "empty revision"));
-            }
-            (&rest[..i], &rest[i + 1..])
-        }
+        Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, ""),
     };
-    if upstream.is_empty() {
-        return Err(err(v, "empty upstream version"));
-    }
-    if !upstream.as_bytes()[0].is_ascii_digit() {
-        return Err(err(v, "upstream version does not start with a digit"));
-    }
-    if let Some(c) = upstream
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || ".-+~:".contains(*c)))
-    {
-        return Err(err(v, &format!("invalid character {c:?} in upstream version")));
-    }
-    if let Some(c) = revision
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || ".+~".contains(*c)))
-    {
-        return Err(err(v, &format!("invalid character {c:?} in revision")));
-    }
     Ok(DebVersion {
         epoch,
         upstream,
         revision,
     })
+}
+
+/// Strict check with dpkg's `parseversion` errors and warnings: additionally the upstream
+/// version must be non-empty, start with a digit and use only `[A-Za-z0-9.+~:-]`, and the
+/// revision only `[A-Za-z0-9.+~]`.
+pub fn validate(v: &str) -> Result<(), VersionError> {
+    let p = parse(v)?;
+    if p.upstream.is_empty() {
+        return Err(err(v, "empty upstream version"));
+    }
+    if !p.upstream.as_bytes()[0].is_ascii_digit() {
+        return Err(err(v, "upstream version does not start with a digit"));
+    }
+    if let Some(c) = p
+        .upstream
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || ".-+~:".contains(*c)))
+    {
+        return Err(err(v, &format!("invalid character {c:?} in upstream version")));
+    }
+    if let Some(c) = p
+        .revision
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || ".+~".contains(*c)))
+    {
+        return Err(err(v, &format!("invalid character {c:?} in revision")));
+    }
+    Ok(())
 }
 
 /// dpkg's character weight: `~` sorts first (before the end of the string, weight -1),

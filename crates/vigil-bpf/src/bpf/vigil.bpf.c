@@ -1,0 +1,1160 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vigil's kernel sensor.
+ *
+ * Syscalls are captured on the raw_syscalls tracepoints: sys_enter stashes the six argument
+ * registers per thread, sys_exit reads what the arguments point to (user strings are resident
+ * by then, and the kernel has filled output buffers), resolves paths and descriptors by
+ * walking the kernel's own structures, and emits one record per call. What to do with each
+ * argument is data (the `specs` map, filled by user space), so adding a syscall is a table
+ * entry, not new C.
+ *
+ * Process lifecycle records are always emitted: the child side of every clone/fork (from the
+ * child's own sys_exit), every successful exec (sys_exit of execve/execveat, when the new
+ * program is in place) and every thread-group exit (sched_process_exit).
+ *
+ * Structures are declared here, minimal and with preserve_access_index, instead of a generated
+ * vmlinux.h: the object then builds on any host, and libbpf-style CO-RE relocations (resolved
+ * by the loader against /sys/kernel/btf/vmlinux) fix the offsets for the running kernel.
+ */
+
+typedef unsigned char __u8;
+typedef signed char __s8;
+typedef unsigned short __u16;
+typedef short __s16;
+typedef unsigned int __u32;
+typedef int __s32;
+typedef unsigned long long __u64;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+#define true 1
+#define false 0
+#define NULL ((void *)0)
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "vigil_records.h"
+
+#define PRESERVE __attribute__((preserve_access_index))
+
+/* ---- minimal kernel structures (CO-RE) ---------------------------------------------- */
+
+struct pt_regs {
+	unsigned long di, si, dx, r10, r8, r9, orig_ax;
+} PRESERVE;
+
+typedef struct {
+	int counter;
+} atomic_t;
+
+typedef struct {
+	__u32 val;
+} kuid_t;
+typedef struct {
+	__u32 val;
+} kgid_t;
+
+struct qstr {
+	union {
+		struct {
+			__u32 hash;
+			__u32 len;
+		};
+		__u64 hash_len;
+	};
+	const unsigned char *name;
+} PRESERVE;
+
+struct super_block {
+	unsigned long s_magic;
+	__u32 s_dev;
+} PRESERVE;
+
+struct timespec64 {
+	__s64 tv_sec;
+	long tv_nsec;
+} PRESERVE;
+
+struct inode {
+	unsigned short i_mode;
+	kuid_t i_uid;
+	kgid_t i_gid;
+	struct super_block *i_sb;
+	unsigned long i_ino;
+	union {
+		const unsigned int i_nlink;
+		unsigned int __i_nlink;
+	};
+	__s64 i_mtime_sec;
+	__s64 i_ctime_sec;
+	__u32 i_mtime_nsec;
+	__u32 i_ctime_nsec;
+} PRESERVE;
+
+/* Kernels before 6.11 kept timespec64 fields. */
+struct inode___old {
+	struct timespec64 i_mtime;
+	struct timespec64 i_ctime;
+	struct timespec64 __i_ctime;
+} PRESERVE;
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+	struct inode *d_inode;
+} PRESERVE;
+
+struct vfsmount {
+	struct dentry *mnt_root;
+	struct super_block *mnt_sb;
+} PRESERVE;
+
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} PRESERVE;
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} PRESERVE;
+
+struct file {
+	struct path f_path;
+	struct inode *f_inode;
+	void *private_data;
+	unsigned int f_flags;
+} PRESERVE;
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+} PRESERVE;
+
+struct files_struct {
+	struct fdtable *fdt;
+} PRESERVE;
+
+struct fs_struct {
+	struct path root;
+	struct path pwd;
+} PRESERVE;
+
+struct mm_struct {
+	unsigned long arg_start, arg_end, env_start, env_end;
+	struct file *exe_file;
+} PRESERVE;
+
+typedef struct {
+	__u64 val;
+} kernel_cap_t;
+
+struct cred {
+	kuid_t uid;
+	kgid_t gid;
+	kuid_t euid;
+	kgid_t egid;
+	kernel_cap_t cap_inheritable;
+	kernel_cap_t cap_permitted;
+	kernel_cap_t cap_effective;
+} PRESERVE;
+
+struct upid {
+	int nr;
+} PRESERVE;
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+} PRESERVE;
+
+struct tty_driver {
+	int major;
+	int minor_start;
+} PRESERVE;
+
+struct tty_struct {
+	int index;
+	struct tty_driver *driver;
+} PRESERVE;
+
+struct signal_struct {
+	atomic_t live;
+	int group_exit_code;
+	struct pid *pids[4];
+	struct tty_struct *tty;
+} PRESERVE;
+
+struct kernfs_node {
+	__u64 id;
+} PRESERVE;
+
+struct cgroup {
+	struct kernfs_node *kn;
+} PRESERVE;
+
+struct cgroup_subsys_state {
+	struct cgroup *cgroup;
+} PRESERVE;
+
+struct css_set {
+	struct cgroup_subsys_state *subsys[12];
+	struct cgroup *dfl_cgrp;
+} PRESERVE;
+
+enum cgroup_subsys_id {
+	memory_cgrp_id = 4,
+};
+
+struct task_struct {
+	int pid;
+	int tgid;
+	int exit_code;
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	struct pid *thread_pid;
+	struct signal_struct *signal;
+	const struct cred *cred;
+	struct fs_struct *fs;
+	struct files_struct *files;
+	struct mm_struct *mm;
+	struct css_set *cgroups;
+	kuid_t loginuid;
+	char comm[16];
+} PRESERVE;
+
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	struct {
+		__u8 s6_addr[16];
+	} skc_v6_daddr;
+	struct {
+		__u8 s6_addr[16];
+	} skc_v6_rcv_saddr;
+} PRESERVE;
+
+struct sock {
+	struct sock_common __sk_common;
+	__u16 sk_protocol;
+	__u16 sk_type;
+} PRESERVE;
+
+struct socket {
+	struct sock *sk;
+} PRESERVE;
+
+struct ovl_inode {
+	struct inode vfs_inode;
+	struct dentry *__upperdentry;
+} PRESERVE;
+
+struct user_msghdr {
+	void *msg_name;
+	int msg_namelen;
+} PRESERVE;
+
+/* ---- constants -------------------------------------------------------------------- */
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFREG 0100000
+#define S_IWUSR 00200
+#define S_IWGRP 00020
+#define S_IWOTH 00002
+
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define SOCKFS_MAGIC 0x534F434B
+#define PIPEFS_MAGIC 0x50495045
+#define ANON_INODE_FS_MAGIC 0x09041934
+#define TMPFS_MAGIC 0x01021994
+#define HUGETLBFS_MAGIC 0x958458f6
+
+#define AT_FDCWD (-100)
+#define PIDTYPE_PGID 2
+#define PIDTYPE_SID 3
+
+#define NR_open 2
+#define NR_close 3
+#define NR_clone 56
+#define NR_fork 57
+#define NR_vfork 58
+#define NR_execve 59
+#define NR_clone3 435
+#define NR_execveat 322
+
+#define PATH_HALF 4096
+#define PATH_BUF (2 * PATH_HALF)
+#define PATH_DEPTH 48
+#define NAME_MAX_MASK 255
+
+/* Masks a value in a way the compiler cannot fold away after a range check: the verifier
+ * needs to see the AND on the very register that is passed as a size. */
+#define BOUND(v, mask) asm volatile("%0 &= " #mask : "+r"(v))
+
+/* ---- maps ------------------------------------------------------------------------- */
+
+/* Records to user space. Size is set by the loader (SensorConfig::ring_bytes). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+/* What to capture for each syscall (see struct vg_spec). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_NR_SYSCALLS);
+	__type(key, __u32);
+	__type(value, struct vg_spec);
+} specs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_config);
+} config SEC(".maps");
+
+/* Kernel-side drops by cause (VG_DROP_*), per CPU so counting never contends. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VG_DROP_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+struct stash {
+	__u64 ts;
+	__u64 nr;
+	__u64 args[6];
+	__u64 file; /* struct file * resolved at entry (close) */
+};
+
+/* Entry arguments per thread between sys_enter and sys_exit. LRU: a thread that dies inside
+ * a syscall never leaks its slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, __u32);
+	__type(value, struct stash);
+} stashes SEC(".maps");
+
+/* Per-CPU scratch: the record being built, and a path assembly buffer. Separate maps because
+ * a per-CPU value is limited to 32 KiB. */
+struct scratch {
+	__u8 rec[VG_REC_SIZE];
+};
+
+struct pathbuf {
+	__u8 b[PATH_BUF];
+	__u32 pos;
+	__u32 off;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pathbuf);
+} pathbufs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} heap SEC(".maps");
+
+/*
+ * Per-cgroup maps for the profile and response features (laid out, not yet used by user
+ * space). They cost nothing while empty: sys_enter looks at them only when
+ * vg_config.record_cgroups is set.
+ *
+ * cgroup_record:   cgroup id -> 1 for cgroups whose syscall set is being learned.
+ * cgroup_syscalls: cgroup id -> bitmap of syscall numbers seen (512 bits).
+ * cgroup_policy:   cgroup id -> index of the response policy that applies to it.
+ */
+struct syscall_bitmap {
+	__u64 bits[VG_NR_SYSCALLS / 64];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} cgroup_record SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct syscall_bitmap);
+} cgroup_syscalls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u32);
+} cgroup_policy SEC(".maps");
+
+static __always_inline __u8 *rec_at(struct scratch *s, __u32 off)
+{
+	__u64 o = off;
+	BOUND(o, 16383);
+	return &s->rec[o];
+}
+
+static __always_inline __u8 *path_at(struct pathbuf *s, __u32 pos)
+{
+	__u64 o = pos;
+	BOUND(o, 4095);
+	return &s->b[o];
+}
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+static __always_inline void count_drop(__u32 slot)
+{
+	__u64 *c = bpf_map_lookup_elem(&drops, &slot);
+	if (c)
+		*c += 1;
+}
+
+static __always_inline struct vg_config *get_config(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&config, &zero);
+}
+
+/*
+ * Round-trips a scalar through map memory so the verifier forgets its exact range. Loop
+ * variables with precise, ever-changing ranges defeat state pruning and blow the 1M
+ * instruction budget; every use of a laundered value is masked anyway.
+ */
+static __always_inline __u32 launder(__u32 v)
+{
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb)
+		return v;
+	*(volatile __u32 *)&pb->off = v;
+	return *(volatile __u32 *)&pb->off;
+}
+
+/* cgroup id used to key containers: cgroup v2 when the task is in a v2 cgroup other than the
+ * root, else the v1 memory controller's cgroup (hybrid hosts keep v2 empty). */
+static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+{
+	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
+	__u64 id = BPF_CORE_READ(cgroups, dfl_cgrp, kn, id);
+	if (id > 1)
+		return id;
+	int mem = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
+	struct cgroup_subsys_state *css;
+	bpf_probe_read_kernel(&css, sizeof(css), &cgroups->subsys[mem & 15]);
+	if (!css)
+		return id;
+	return BPF_CORE_READ(css, cgroup, kn, id);
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+	if (fd < 0)
+		return NULL;
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	if ((unsigned long)fd >= max)
+		return NULL;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = NULL;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline bool is_upper_layer(struct inode *inode, bool *overlay)
+{
+	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
+	unsigned long magic = BPF_CORE_READ(sb, s_magic);
+	*overlay = magic == OVERLAYFS_SUPER_MAGIC;
+	if (!*overlay)
+		return false;
+	/* The overlay inode embeds the VFS inode; the upper dentry pointer follows it. A non-NULL
+	 * upper dentry means the file exists on the upper (container-writable) layer. */
+	struct dentry *upper = NULL;
+	if (bpf_core_type_exists(struct ovl_inode)) {
+		__u32 off = bpf_core_field_offset(struct ovl_inode, vfs_inode);
+		struct ovl_inode *oi = (void *)((char *)inode - off);
+		upper = BPF_CORE_READ(oi, __upperdentry);
+	} else {
+		__u32 sz = bpf_core_type_size(struct inode);
+		bpf_probe_read_kernel(&upper, sizeof(upper), (char *)inode + sz);
+	}
+	return upper != NULL;
+}
+
+/* Appends a blob header at `off`; returns the offset of its payload. */
+static __always_inline void blob_hdr(struct scratch *s, __u32 off, __u16 len, __u8 tag, __u8 arg)
+{
+	struct vg_blob *b = (void *)rec_at(s, off);
+	b->len = len;
+	b->tag = tag;
+	b->arg = arg;
+}
+
+/*
+ * Resolves (dentry, vfsmount) to an absolute path in s->path, written backwards so each
+ * component is copied once; stops at the task's root (chroot/container root) or the global
+ * root, crossing mounts through struct mount. Returns the start position; the path occupies
+ * [pos, PATH_HALF).
+ */
+static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry, struct vfsmount *vfsmnt)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct dentry *root_d = BPF_CORE_READ(task, fs, root.dentry);
+	struct vfsmount *root_m = BPF_CORE_READ(task, fs, root.mnt);
+	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
+	__u32 pos = PATH_HALF;
+
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < PATH_DEPTH; i++) {
+		*(volatile __u32 *)&s->pos = pos;
+		pos = *(volatile __u32 *)&s->pos;
+		if (dentry == root_d && vfsmnt == root_m)
+			break;
+		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+		if (dentry == mnt_root) {
+			struct mount *m = (void *)((char *)vfsmnt - mnt_off);
+			struct mount *parent = BPF_CORE_READ(m, mnt_parent);
+			if (parent == m || !parent)
+				break;
+			dentry = BPF_CORE_READ(m, mnt_mountpoint);
+			vfsmnt = (void *)((char *)parent + mnt_off);
+			continue;
+		}
+		struct dentry *up = BPF_CORE_READ(dentry, d_parent);
+		if (up == dentry || !up)
+			break;
+		__u64 len = BPF_CORE_READ(dentry, d_name.len);
+		BOUND(len, 255);
+		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
+		if (len + 1 >= pos)
+			break;
+		pos -= len;
+		BOUND(len, 255);
+		bpf_probe_read_kernel(path_at(s, pos), len, name);
+		pos -= 1;
+		*path_at(s, pos) = '/';
+		dentry = up;
+	}
+	if (pos == PATH_HALF) {
+		pos -= 1;
+		*path_at(s, pos) = '/';
+	}
+	return pos;
+}
+
+static __always_inline struct scratch *get_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&heap, &zero);
+}
+
+/*
+ * The blob writers below are global (non-static) functions: the verifier checks each of them
+ * once, on its own, instead of once per call site and per path into it, which is what keeps
+ * the programs far below the verifier's instruction budget. They take plain scalars and find
+ * the per-CPU scratch themselves.
+ */
+
+/* Resolves a path and appends it as a blob; returns the new record offset. */
+__noinline __u32 vg_put_path(__u32 off, __u64 dentry, __u64 mnt, __u32 tag_arg)
+{
+	struct scratch *s = get_scratch();
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!s || !pb)
+		return off;
+	if (off > VG_REC_HALF - PATH_HALF - sizeof(struct vg_blob)) {
+		count_drop(VG_DROP_TRUNC);
+		return off;
+	}
+	__u32 pos = walk_path(pb, (struct dentry *)dentry, (struct vfsmount *)mnt);
+	__u64 len = (PATH_HALF - pos);
+	BOUND(len, 4095);
+	blob_hdr(s, off, len, tag_arg & 0xff, tag_arg >> 8);
+	off += sizeof(struct vg_blob);
+	bpf_probe_read_kernel(rec_at(s, off), len, path_at(pb, pos));
+	return off + len;
+}
+
+static __always_inline __u32 put_path(struct scratch *s, __u32 off, struct dentry *d, struct vfsmount *m,
+				      __u8 tag, __u8 arg)
+{
+	return vg_put_path(off, (__u64)d, (__u64)m, tag | ((__u32)arg << 8));
+}
+
+/* Appends a dentry's own name (no walk) as a blob: anon inodes, sockets, pipes. */
+static __always_inline __u32 put_dname(struct scratch *s, __u32 off, struct dentry *d, __u8 tag, __u8 arg)
+{
+	if (off > VG_REC_HALF - 512)
+		return off;
+	__u64 len = BPF_CORE_READ(d, d_name.len);
+	BOUND(len, 255);
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	blob_hdr(s, off, len, tag, arg);
+	off += sizeof(struct vg_blob);
+	bpf_probe_read_kernel(rec_at(s, off), len, name);
+	return off + len;
+}
+
+/* Appends a user string as a blob; returns the new offset (unchanged if unreadable: the
+ * decoder then shows <NA>). */
+__noinline __u32 vg_put_user_str(__u32 off, __u64 ptr, __u32 tag_arg)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return off;
+	if (off > VG_REC_HALF - VG_STR_MAX - sizeof(struct vg_blob)) {
+		count_drop(VG_DROP_TRUNC);
+		return off;
+	}
+	__u32 data = off + sizeof(struct vg_blob);
+	long n = bpf_probe_read_user_str(rec_at(s, data), VG_STR_MAX, (const void *)ptr);
+	if (n <= 0)
+		return off;
+	n -= 1; /* drop the NUL */
+	BOUND(n, 4095);
+	blob_hdr(s, off, n, tag_arg & 0xff, tag_arg >> 8);
+	return data + n;
+}
+
+static __always_inline __u32 put_user_str(struct scratch *s, __u32 off, const void *ptr, __u8 tag, __u8 arg,
+					  char *first)
+{
+	__u32 end = vg_put_user_str(off, (__u64)ptr, tag | ((__u32)arg << 8));
+	*first = end > off + sizeof(struct vg_blob) ? *rec_at(s, off + sizeof(struct vg_blob)) : 0;
+	return end;
+}
+
+/* Appends raw user bytes (at most VG_STR_MAX - 1) as a blob. */
+__noinline __u32 vg_put_user_bytes(__u32 off, __u64 ptr, __u64 len, __u32 tag_arg)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return off;
+	if (off > VG_REC_HALF - VG_STR_MAX - sizeof(struct vg_blob)) {
+		count_drop(VG_DROP_TRUNC);
+		return off;
+	}
+	if (len >= VG_STR_MAX) {
+		len = VG_STR_MAX - 1;
+		count_drop(VG_DROP_TRUNC);
+	}
+	__u32 data = off + sizeof(struct vg_blob);
+	BOUND(len, 4095);
+	if (bpf_probe_read_user(rec_at(s, data), len, (const void *)ptr) < 0)
+		return off;
+	blob_hdr(s, off, len, tag_arg & 0xff, tag_arg >> 8);
+	return data + len;
+}
+
+static __always_inline __u32 put_user_bytes(struct scratch *s, __u32 off, const void *ptr, __u32 len,
+					    __u8 tag, __u8 arg)
+{
+	return vg_put_user_bytes(off, (__u64)ptr, len, tag | ((__u32)arg << 8));
+}
+
+static __always_inline void fill_sock(struct vg_sock *out, struct file *f)
+{
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return;
+	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	out->type = BPF_CORE_READ(sk, sk_type);
+	out->protocol = BPF_CORE_READ(sk, sk_protocol);
+	out->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__be16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	out->rport = __builtin_bswap16(dport);
+	if (out->family == 2 /* AF_INET */) {
+		__be32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__be32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(out->laddr, &l, 4);
+		__builtin_memcpy(out->raddr, &r, 4);
+	} else if (out->family == 10 /* AF_INET6 */) {
+		BPF_CORE_READ_INTO(&out->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&out->raddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+/* Fills the descriptor block and appends the descriptor's name blob. */
+static __always_inline __u32 put_fd(struct scratch *s, __u32 off, struct vg_fd *out, struct file *f, long num)
+{
+	out->num = num;
+	if (!f)
+		return off;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
+	out->flags = VG_FDF_VALID;
+	out->ino = BPF_CORE_READ(inode, i_ino);
+	out->mode = BPF_CORE_READ(inode, i_mode);
+	out->dev = BPF_CORE_READ(sb, s_dev);
+	out->magic = BPF_CORE_READ(sb, s_magic);
+	out->nlink = BPF_CORE_READ(inode, __i_nlink);
+	out->open_flags = BPF_CORE_READ(f, f_flags);
+	bool overlay = false;
+	if (is_upper_layer(inode, &overlay))
+		out->flags |= VG_FDF_UPPER;
+	if (overlay)
+		out->flags |= VG_FDF_OVERLAY;
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+	if ((out->mode & S_IFMT) == S_IFSOCK) {
+		out->flags |= VG_FDF_SOCK;
+		fill_sock(&out->sock, f);
+		return off;
+	}
+	if (out->magic == PIPEFS_MAGIC || out->magic == ANON_INODE_FS_MAGIC)
+		return put_dname(s, off, d, VG_BLOB_FDPATH, 0);
+	return put_path(s, off, d, BPF_CORE_READ(f, f_path.mnt), VG_BLOB_FDPATH, 0);
+}
+
+static __always_inline void fill_hdr(struct vg_hdr *h, __u8 kind, __u16 nr, __s64 res)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	h->ts = bpf_ktime_get_boot_ns();
+	h->latency = 0;
+	h->tid = (__u32)pid_tgid;
+	h->pid = pid_tgid >> 32;
+	h->res = res;
+	h->nr = nr;
+	h->kind = kind;
+	h->cpu = bpf_get_smp_processor_id();
+}
+
+static __always_inline void submit(struct scratch *s, __u32 len, __u32 drop_slot)
+{
+	struct vg_hdr *h = (void *)s->rec;
+	len &= (VG_REC_SIZE - 1);
+	if (len < sizeof(struct vg_hdr))
+		return;
+	h->len = len;
+	if (bpf_ringbuf_output(&events, s->rec, len, 0) != 0)
+		count_drop(drop_slot);
+}
+
+static __always_inline bool is_clone(long nr)
+{
+	return nr == NR_clone || nr == NR_clone3 || nr == NR_fork || nr == NR_vfork;
+}
+
+/* ---- process records -------------------------------------------------------------- */
+
+static __always_inline __u32 pid_vnr(struct pid *p)
+{
+	unsigned int level = BPF_CORE_READ(p, level);
+	int nr = 0;
+	bpf_probe_read_kernel(&nr, sizeof(nr), &p->numbers[level & 31].nr);
+	return nr;
+}
+
+static __always_inline void fill_stdio(struct vg_stdio *out, struct file *f)
+{
+	if (!f)
+		return;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	out->ino = BPF_CORE_READ(inode, i_ino);
+	out->mode = BPF_CORE_READ(inode, i_mode);
+	out->magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	if ((out->mode & S_IFMT) == S_IFSOCK) {
+		struct socket *sock = BPF_CORE_READ(f, private_data);
+		out->family = BPF_CORE_READ(sock, sk, __sk_common.skc_family);
+	}
+}
+
+static __always_inline __u64 inode_time(struct inode *inode, bool ctime)
+{
+	__s64 sec = 0;
+	__u32 nsec = 0;
+	if (bpf_core_field_exists(inode->i_ctime_sec)) {
+		if (ctime) {
+			sec = BPF_CORE_READ(inode, i_ctime_sec);
+			nsec = BPF_CORE_READ(inode, i_ctime_nsec);
+		} else {
+			sec = BPF_CORE_READ(inode, i_mtime_sec);
+			nsec = BPF_CORE_READ(inode, i_mtime_nsec);
+		}
+	} else {
+		struct inode___old *old = (void *)inode;
+		struct timespec64 ts = {};
+		if (!ctime)
+			BPF_CORE_READ_INTO(&ts, old, i_mtime);
+		else if (bpf_core_field_exists(old->__i_ctime))
+			BPF_CORE_READ_INTO(&ts, old, __i_ctime);
+		else
+			BPF_CORE_READ_INTO(&ts, old, i_ctime);
+		sec = ts.tv_sec;
+		nsec = ts.tv_nsec;
+	}
+	return (__u64)sec * 1000000000ULL + nsec;
+}
+
+/* Emits a VG_REC_PROC record for the current task (a new process, or after exec). */
+static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct vg_hdr *h = (void *)s->rec;
+	fill_hdr(h, VG_REC_PROC, nr, 0);
+	struct vg_proc *p = (void *)(s->rec + sizeof(struct vg_hdr));
+	__builtin_memset(p, 0, sizeof(*p));
+
+	p->ptid = BPF_CORE_READ(task, real_parent, tgid);
+	p->vtid = pid_vnr(BPF_CORE_READ(task, thread_pid));
+	p->vpid = pid_vnr(BPF_CORE_READ(task, group_leader, thread_pid));
+	struct signal_struct *sig = BPF_CORE_READ(task, signal);
+	struct pid *pg = NULL, *sid = NULL;
+	bpf_probe_read_kernel(&pg, sizeof(pg), &sig->pids[PIDTYPE_PGID]);
+	bpf_probe_read_kernel(&sid, sizeof(sid), &sig->pids[PIDTYPE_SID]);
+	if (pg)
+		p->pgid = BPF_CORE_READ(pg, numbers[0].nr);
+	if (sid)
+		p->sid = BPF_CORE_READ(sid, numbers[0].nr);
+	struct tty_struct *tty = BPF_CORE_READ(sig, tty);
+	if (tty) {
+		int major = BPF_CORE_READ(tty, driver, major);
+		int minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+		p->tty = ((__u32)major << 20) | ((__u32)minor & 0xfffff);
+	}
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+	p->uid = BPF_CORE_READ(cred, uid.val);
+	p->gid = BPF_CORE_READ(cred, gid.val);
+	p->euid = BPF_CORE_READ(cred, euid.val);
+	p->egid = BPF_CORE_READ(cred, egid.val);
+	BPF_CORE_READ_INTO(&p->cap_inheritable, cred, cap_inheritable);
+	BPF_CORE_READ_INTO(&p->cap_permitted, cred, cap_permitted);
+	BPF_CORE_READ_INTO(&p->cap_effective, cred, cap_effective);
+	if (bpf_core_field_exists(task->loginuid))
+		p->loginuid = BPF_CORE_READ(task, loginuid.val);
+	else
+		p->loginuid = 0xffffffff;
+	p->clone_flags = clone_flags;
+	p->cgroup_id = task_cgroup_id(task);
+	bpf_get_current_comm(p->comm, sizeof(p->comm));
+
+	__u32 off = sizeof(struct vg_hdr) + sizeof(struct vg_proc);
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	unsigned long a0 = BPF_CORE_READ(mm, arg_start), a1 = BPF_CORE_READ(mm, arg_end);
+	if (a1 > a0)
+		off = put_user_bytes(s, off, (void *)a0, a1 - a0, VG_BLOB_ARGV, 0);
+	if (with_env) {
+		unsigned long e0 = BPF_CORE_READ(mm, env_start), e1 = BPF_CORE_READ(mm, env_end);
+		if (e1 > e0)
+			off = put_user_bytes(s, off, (void *)e0, e1 - e0, VG_BLOB_ENV, 0);
+	}
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	off = put_path(s, off, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), VG_BLOB_CWD, 0);
+
+	struct file *exe = BPF_CORE_READ(mm, exe_file);
+	if (exe) {
+		struct inode *inode = BPF_CORE_READ(exe, f_inode);
+		struct dentry *d = BPF_CORE_READ(exe, f_path.dentry);
+		p->exe_ino = BPF_CORE_READ(inode, i_ino);
+		p->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+		p->exe_ctime = inode_time(inode, true);
+		p->exe_mtime = inode_time(inode, false);
+		bool overlay = false;
+		if (is_upper_layer(inode, &overlay))
+			p->exe_flags |= VG_EXE_UPPER_LAYER;
+		else if (overlay)
+			p->exe_flags |= VG_EXE_LOWER_LAYER;
+		unsigned long magic = BPF_CORE_READ(inode, i_sb, s_magic);
+		unsigned int nlink = BPF_CORE_READ(inode, __i_nlink);
+		char pfx[6] = {};
+		bpf_probe_read_kernel(pfx, sizeof(pfx), BPF_CORE_READ(d, d_name.name));
+		if (nlink == 0 && (magic == TMPFS_MAGIC || magic == HUGETLBFS_MAGIC) && pfx[0] == 'm' &&
+		    pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' && pfx[5] == ':')
+			p->exe_flags |= VG_EXE_FROM_MEMFD;
+		__u32 mode = BPF_CORE_READ(inode, i_mode);
+		__u32 iuid = BPF_CORE_READ(inode, i_uid.val), igid = BPF_CORE_READ(inode, i_gid.val);
+		if ((iuid == p->euid && (mode & S_IWUSR)) || (igid == p->egid && (mode & S_IWGRP)) ||
+		    (mode & S_IWOTH))
+			p->exe_flags |= VG_EXE_WRITABLE;
+		off = put_path(s, off, d, BPF_CORE_READ(exe, f_path.mnt), VG_BLOB_EXEPATH, 0);
+	}
+
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < 3; i++) {
+		off = launder(off);
+		struct file *f = fd_file(task, i);
+		if (!f)
+			continue;
+		fill_stdio(&p->stdio[i], f);
+		if (!with_env)
+			continue; /* stdio names only on exec, where rules read them */
+		__u32 magic = p->stdio[i].magic;
+		__u32 fmt = p->stdio[i].mode & S_IFMT;
+		struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+		if (fmt == S_IFSOCK || magic == PIPEFS_MAGIC || magic == ANON_INODE_FS_MAGIC)
+			continue; /* named from kind + inode by user space */
+		off = put_path(s, off, d, BPF_CORE_READ(f, f_path.mnt), VG_BLOB_STDIO, i);
+	}
+	submit(s, off, VG_DROP_PROC);
+}
+
+/* ---- syscall records -------------------------------------------------------------- */
+
+static __always_inline bool cgroup_filtered(struct vg_config *cfg, struct task_struct *task)
+{
+	if (!cfg->ignore_cgroup)
+		return false;
+	return task_cgroup_id(task) == cfg->ignore_cgroup;
+}
+
+static __always_inline void record_cgroup_syscall(struct task_struct *task, long nr)
+{
+	__u64 cg = task_cgroup_id(task);
+	if (!bpf_map_lookup_elem(&cgroup_record, &cg))
+		return;
+	struct syscall_bitmap *bm = bpf_map_lookup_elem(&cgroup_syscalls, &cg);
+	if (!bm) {
+		struct syscall_bitmap zero = {};
+		bpf_map_update_elem(&cgroup_syscalls, &cg, &zero, BPF_NOEXIST);
+		bm = bpf_map_lookup_elem(&cgroup_syscalls, &cg);
+		if (!bm)
+			return;
+	}
+	__sync_fetch_and_or(&bm->bits[(nr >> 6) & 7], 1ULL << (nr & 63));
+}
+
+SEC("raw_tracepoint/sys_enter")
+int vigil_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+	long nr = ctx->args[1];
+	if (nr < 0 || nr >= VG_NR_SYSCALLS)
+		return 0;
+	struct vg_config *cfg = get_config();
+	if (!cfg)
+		return 0;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	if (cfg->record_cgroups)
+		record_cgroup_syscall(task, nr);
+	__u32 key = nr;
+	struct vg_spec *spec = bpf_map_lookup_elem(&specs, &key);
+	if (!spec || !spec->enabled)
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	if ((__u32)(pid_tgid >> 32) == cfg->self_tgid)
+		return 0;
+	if (cgroup_filtered(cfg, task))
+		return 0;
+
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	struct stash st = {};
+	st.ts = bpf_ktime_get_boot_ns();
+	st.nr = nr;
+	st.args[0] = BPF_CORE_READ(regs, di);
+	st.args[1] = BPF_CORE_READ(regs, si);
+	st.args[2] = BPF_CORE_READ(regs, dx);
+	st.args[3] = BPF_CORE_READ(regs, r10);
+	st.args[4] = BPF_CORE_READ(regs, r8);
+	st.args[5] = BPF_CORE_READ(regs, r9);
+	if (spec->fd_src == VG_FD_ARG0_ENTER)
+		st.file = (__u64)fd_file(task, (long)st.args[0]);
+	__u32 tid = (__u32)pid_tgid;
+	if (bpf_map_update_elem(&stashes, &tid, &st, BPF_ANY) != 0)
+		count_drop(VG_DROP_STASH);
+	return 0;
+}
+
+static __always_inline void emit_syscall(struct task_struct *task, struct vg_spec *spec, struct stash *st,
+					 long nr, long ret, __u64 *args_override)
+{
+	struct scratch *s = get_scratch();
+	if (!s)
+		return;
+	struct vg_hdr *h = (void *)s->rec;
+	fill_hdr(h, VG_REC_SYSCALL, nr, ret);
+	struct vg_sys *sys = (void *)(s->rec + sizeof(struct vg_hdr));
+	__builtin_memset(sys, 0, sizeof(*sys));
+	if (st) {
+		h->latency = h->ts - st->ts;
+		for (int i = 0; i < 6; i++)
+			sys->args[i] = st->args[i];
+	} else if (args_override) {
+		for (int i = 0; i < 6; i++)
+			sys->args[i] = args_override[i];
+	}
+	__u32 off = sizeof(struct vg_hdr) + sizeof(struct vg_sys);
+
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < 6; i++) {
+		off = launder(off);
+		__u8 kind = spec->kind[i];
+		void *ptr = (void *)sys->args[i];
+		if (kind == VG_ARG_PATH || kind == VG_ARG_STR) {
+			char first = 0;
+			off = put_user_str(s, off, ptr, VG_BLOB_STR, i, &first);
+			if (kind != VG_ARG_PATH || first == '/')
+				continue;
+			/* Relative (or empty, for AT_EMPTY_PATH): record the directory it is
+			 * relative to. */
+			__u8 dfi = spec->dirfd_of[i];
+			long dirfd = AT_FDCWD;
+			if (dfi < 6)
+				dirfd = (int)sys->args[dfi];
+			if (dirfd == AT_FDCWD) {
+				struct fs_struct *fs = BPF_CORE_READ(task, fs);
+				off = put_path(s, off, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt),
+					       VG_BLOB_BASEDIR, i);
+			} else {
+				struct file *df = fd_file(task, dirfd);
+				if (df)
+					off = put_path(s, off, BPF_CORE_READ(df, f_path.dentry),
+						       BPF_CORE_READ(df, f_path.mnt), VG_BLOB_BASEDIR, i);
+			}
+		} else if (kind == VG_ARG_SOCKADDR && i < 5) {
+			__u64 len = sys->args[i + 1];
+			if (ptr && len > 0)
+				off = put_user_bytes(s, off, ptr, len > 128 ? 128 : len, VG_BLOB_SOCKADDR, i);
+		} else if (kind == VG_ARG_MSGHDR) {
+			struct user_msghdr m = {};
+			if (ptr && bpf_probe_read_user(&m, sizeof(m), ptr) == 0 && m.msg_name && m.msg_namelen > 0)
+				off = put_user_bytes(s, off, m.msg_name, m.msg_namelen > 128 ? 128 : m.msg_namelen,
+						     VG_BLOB_SOCKADDR, i);
+		} else if (kind == VG_ARG_PIPEFDS) {
+			if (ptr && ret == 0)
+				off = put_user_bytes(s, off, ptr, 8, VG_BLOB_PIPEFDS, i);
+		} else if (kind == VG_ARG_CLONE3) {
+			__u64 flags = 0;
+			if (ptr)
+				bpf_probe_read_user(&flags, sizeof(flags), ptr);
+			sys->args[i] = flags;
+		}
+	}
+
+	struct file *f = NULL;
+	long num = -1;
+	switch (spec->fd_src) {
+	case VG_FD_RET:
+	case VG_FD_ARG1_RET:
+		num = ret;
+		if (ret >= 0)
+			f = fd_file(task, ret);
+		break;
+	case VG_FD_ARG0:
+		num = (int)sys->args[0];
+		f = fd_file(task, num);
+		break;
+	case VG_FD_ARG0_ENTER:
+		num = (int)sys->args[0];
+		if (st)
+			f = (struct file *)st->file;
+		break;
+	default:
+		break;
+	}
+	if (spec->fd_src != VG_FD_NONE)
+		off = put_fd(s, off, &sys->fd, f, num);
+	submit(s, off, VG_DROP_SYSCALL);
+}
+
+SEC("raw_tracepoint/sys_exit")
+int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	long ret = ctx->args[1];
+	if (nr < 0 || nr >= VG_NR_SYSCALLS)
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	__u32 tgid = pid_tgid >> 32;
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u32 key = nr;
+	struct vg_spec *spec = bpf_map_lookup_elem(&specs, &key);
+	if (!spec)
+		return 0;
+
+	/* Child side of a new task: regs are a copy of the parent's, so the arguments are
+	 * still in them. */
+	if (ret == 0 && is_clone(nr)) {
+		__u64 args[6];
+		args[0] = BPF_CORE_READ(regs, di);
+		args[1] = BPF_CORE_READ(regs, si);
+		args[2] = BPF_CORE_READ(regs, dx);
+		args[3] = BPF_CORE_READ(regs, r10);
+		args[4] = BPF_CORE_READ(regs, r8);
+		args[5] = BPF_CORE_READ(regs, r9);
+		__u64 flags = 0;
+		if (nr == NR_clone)
+			flags = args[0];
+		else if (nr == NR_clone3)
+			bpf_probe_read_user(&flags, sizeof(flags), (void *)args[0]);
+		else if (nr == NR_vfork)
+			flags = 0x4000 | 0x100; /* CLONE_VFORK | CLONE_VM */
+		if (tid == tgid)
+			emit_proc(nr, flags, false);
+		else if (spec->enabled)
+			emit_syscall(task, spec, NULL, nr, ret, args);
+		return 0;
+	}
+	if (ret == 0 && (nr == NR_execve || nr == NR_execveat)) {
+		/* The thread that exec'd may have taken over the leader's tid: drop both. */
+		bpf_map_delete_elem(&stashes, &tid);
+		emit_proc(nr, 0, true);
+		return 0;
+	}
+	if (!spec->enabled)
+		return 0;
+	struct stash *st = bpf_map_lookup_elem(&stashes, &tid);
+	if (!st)
+		return 0;
+	if (st->nr != (__u64)nr) {
+		bpf_map_delete_elem(&stashes, &tid);
+		return 0;
+	}
+	emit_syscall(task, spec, st, nr, ret, NULL);
+	bpf_map_delete_elem(&stashes, &tid);
+	return 0;
+}
+
+SEC("raw_tracepoint/sched_process_exit")
+int vigil_sched_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	/* Only the last thread of the group produces procexit (signal->live already dropped). */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 0;
+	struct vg_hdr *h = (void *)s->rec;
+	fill_hdr(h, VG_REC_EXIT, 0, 0);
+	h->tid = h->pid = BPF_CORE_READ(task, tgid);
+	struct vg_exit *e = (void *)(s->rec + sizeof(struct vg_hdr));
+	int code = BPF_CORE_READ(task, exit_code);
+	int gcode = BPF_CORE_READ(task, signal, group_exit_code);
+	if (gcode)
+		code = gcode;
+	e->status = (code >> 8) & 0xff;
+	e->sig = code & 0x7f;
+	e->core = (code & 0x80) ? 1 : 0;
+	h->res = code;
+	submit(s, sizeof(struct vg_hdr) + sizeof(struct vg_exit), VG_DROP_EXIT);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

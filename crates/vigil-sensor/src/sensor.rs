@@ -1,0 +1,505 @@
+//! The live sensor: loads the eBPF object, attaches it, configures it, drains its ring buffer.
+//!
+//! [`Sensor::open`] runs the feature probes, loads and relocates the object against the
+//! running kernel's BTF, attaches the three raw tracepoint programs and writes the capture
+//! specs. [`Sensor::poll`] waits for the ring buffer, then decodes every pending record in
+//! place and hands each event to a callback; nothing is allocated per event. Dropping the
+//! sensor closes every program, link and map, so no kernel state outlives it.
+//!
+//! We rejected a background thread that sends owned events over a channel: the consumer
+//! (state + rules) is single-threaded anyway, and borrowing records avoids a copy per event.
+
+use crate::decode::{DecodeError, Decoder, RecordKind};
+use crate::error::{chain, eperm_in, SensorError};
+use crate::probe::{self, ProbeReport};
+use crate::table::Table;
+use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::RawTracePoint;
+use aya::{Btf, Ebpf, EbpfLoader, Endianness};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::time::Duration;
+use vigil_bpf::{drop_slot, Config, Spec, NR_SYSCALLS};
+use vigil_event::{Category, Event, EventType};
+
+/// How the sensor is set up.
+#[derive(Clone, Debug)]
+pub struct SensorConfig {
+    /// Ring buffer size in bytes: a power of two, at least one page. Default 16 MiB.
+    pub ring_bytes: u32,
+    /// Do not report syscalls of this process (vigil itself). Lifecycle events are still
+    /// reported so the process table stays complete. Default true.
+    pub ignore_self: bool,
+    /// Do not report syscalls from this cgroup id (e.g. vigil's own container).
+    pub ignore_cgroup: Option<u64>,
+    /// Kernel BTF used for CO-RE relocations. Default `/sys/kernel/btf/vmlinux`.
+    pub btf_path: PathBuf,
+    /// Root directory for the feature probes' `/proc` and `/sys` reads. Default `/`.
+    pub probe_root: PathBuf,
+}
+
+impl Default for SensorConfig {
+    fn default() -> Self {
+        SensorConfig {
+            ring_bytes: 16 * 1024 * 1024,
+            ignore_self: true,
+            ignore_cgroup: None,
+            btf_path: probe::default_btf(),
+            probe_root: PathBuf::from("/"),
+        }
+    }
+}
+
+impl SensorConfig {
+    /// Checks the configuration without touching the kernel.
+    pub fn validate(&self) -> Result<(), SensorError> {
+        if !self.ring_bytes.is_power_of_two() || self.ring_bytes < 4096 {
+            return Err(SensorError::Config(format!(
+                "ring_bytes must be a power of two of at least 4096, got {}",
+                self.ring_bytes
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Kernel-side losses, by cause.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelDrops {
+    /// Syscall records lost because the ring buffer was full.
+    pub syscall: u64,
+    /// Clone/exec lifecycle records lost because the ring buffer was full.
+    pub lifecycle: u64,
+    /// procexit records lost because the ring buffer was full.
+    pub exit: u64,
+    /// Syscall exits lost because their entry arguments could not be stashed.
+    pub stash: u64,
+    /// Records emitted with a blob cut short (scratch space exhausted; not a lost event).
+    pub truncated: u64,
+}
+
+impl KernelDrops {
+    /// Events lost in the kernel (truncations are not losses).
+    pub fn lost(&self) -> u64 {
+        self.syscall + self.lifecycle + self.exit + self.stash
+    }
+}
+
+/// Counters since the sensor was opened.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SensorStats {
+    /// Events delivered, by record kind.
+    pub syscall_events: u64,
+    pub lifecycle_events: u64,
+    pub exit_events: u64,
+    /// Syscall events delivered, by Falco category, indexed like [`CATEGORIES`].
+    pub by_category: [u64; 8],
+    /// Records that could not be decoded (counted, never delivered).
+    pub decode_errors: u64,
+    pub kernel: KernelDrops,
+}
+
+/// Category order of [`SensorStats::by_category`].
+pub const CATEGORIES: [Category; 8] = [
+    Category::File,
+    Category::Net,
+    Category::Ipc,
+    Category::Process,
+    Category::User,
+    Category::System,
+    Category::Internal,
+    Category::Other,
+];
+
+impl SensorStats {
+    /// All events delivered.
+    pub fn events(&self) -> u64 {
+        self.syscall_events + self.lifecycle_events + self.exit_events
+    }
+
+    /// All events lost (kernel drops plus decode failures).
+    pub fn lost(&self) -> u64 {
+        self.kernel.lost() + self.decode_errors
+    }
+}
+
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct SpecV(Spec);
+// SAFETY: Spec is a #[repr(C)] struct of u8 fields without padding (vigil-bpf asserts sizes).
+unsafe impl aya::Pod for SpecV {}
+
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct ConfigV(Config);
+// SAFETY: Config is #[repr(C)] with u32/u64 fields and no padding (size asserted in vigil-bpf).
+unsafe impl aya::Pod for ConfigV {}
+
+/// A syscall bitmap value of the `cgroup_syscalls` map.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct Bitmap([u64; NR_SYSCALLS / 64]);
+// SAFETY: an array of u64.
+unsafe impl aya::Pod for Bitmap {}
+
+/// The loaded, attached sensor. See the module documentation.
+pub struct Sensor {
+    // Field order matters for Drop: the ring buffer and maps go before the object.
+    ring: RingBuf<MapData>,
+    specs: Array<MapData, SpecV>,
+    drops: PerCpuArray<MapData, u64>,
+    bpf: Ebpf,
+    decoder: Decoder,
+    table: Table,
+    enabled: Box<[bool; NR_SYSCALLS]>,
+    stats: SensorStats,
+    report: ProbeReport,
+}
+
+impl std::fmt::Debug for Sensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sensor")
+            .field("stats", &self.stats)
+            .field("kernel", &self.report.kernel)
+            .finish()
+    }
+}
+
+fn map_err(map: &'static str) -> impl Fn(aya::maps::MapError) -> SensorError {
+    move |e| SensorError::Map {
+        map,
+        detail: chain(&e),
+    }
+}
+
+impl Sensor {
+    /// Probes the kernel, loads and attaches the programs. No syscall events are reported
+    /// until [`Sensor::set_event_types`] enables some; lifecycle events (clone child, exec,
+    /// procexit) are reported from the start.
+    pub fn open(config: SensorConfig) -> Result<Sensor, SensorError> {
+        config.validate()?;
+        let report = probe::run(&config.probe_root, &config.btf_path)?;
+        let btf = Btf::parse_file(&config.btf_path, Endianness::default()).map_err(|e| {
+            SensorError::Btf {
+                path: config.btf_path.clone(),
+                detail: chain(&e),
+            }
+        })?;
+        let mut bpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .set_max_entries(vigil_bpf::maps::EVENTS, config.ring_bytes)
+            .load(vigil_bpf::OBJECT)
+            .map_err(|e| match eperm_in(&e) {
+                Some(source) => SensorError::BpfNotPermitted {
+                    during: "creating maps".into(),
+                    source,
+                },
+                None => SensorError::Load { detail: chain(&e) },
+            })?;
+
+        // Configuration before attaching, so the first event already honours it.
+        {
+            let mut cfg: Array<_, ConfigV> = Array::try_from(
+                bpf.map_mut(vigil_bpf::maps::CONFIG)
+                    .ok_or_else(|| missing(vigil_bpf::maps::CONFIG))?,
+            )
+            .map_err(map_err(vigil_bpf::maps::CONFIG))?;
+            let c = Config {
+                self_tgid: if config.ignore_self { std::process::id() } else { 0 },
+                record_cgroups: 0,
+                ignore_cgroup: config.ignore_cgroup.unwrap_or(0),
+                boot_to_wall: 0,
+            };
+            cfg.set(0, ConfigV(c), 0).map_err(map_err(vigil_bpf::maps::CONFIG))?;
+        }
+        let table = Table::new();
+        let mut specs: Array<MapData, SpecV> = Array::try_from(
+            bpf.take_map(vigil_bpf::maps::SPECS)
+                .ok_or_else(|| missing(vigil_bpf::maps::SPECS))?,
+        )
+        .map_err(map_err(vigil_bpf::maps::SPECS))?;
+        for nr in 0..NR_SYSCALLS as u16 {
+            specs
+                .set(nr as u32, SpecV(table.spec(nr, false)), 0)
+                .map_err(map_err(vigil_bpf::maps::SPECS))?;
+        }
+
+        for (name, tp) in vigil_bpf::PROGRAMS {
+            let prog: &mut RawTracePoint = bpf
+                .program_mut(name)
+                .ok_or_else(|| SensorError::Load {
+                    detail: format!("program {name} missing from the object"),
+                })?
+                .try_into()
+                .map_err(|e: aya::programs::ProgramError| SensorError::Load {
+                    detail: chain(&e),
+                })?;
+            prog.load().map_err(|e| match eperm_in(&e) {
+                Some(source) => SensorError::BpfNotPermitted {
+                    during: format!("loading {name}"),
+                    source,
+                },
+                None => SensorError::Verifier {
+                    program: name.into(),
+                    detail: verifier_tail(&e),
+                },
+            })?;
+            prog.attach(tp).map_err(|e| match eperm_in(&e) {
+                Some(source) => SensorError::BpfNotPermitted {
+                    during: format!("attaching {name}"),
+                    source,
+                },
+                None => SensorError::Attach {
+                    program: name.into(),
+                    tracepoint: tp.into(),
+                    detail: chain(&e),
+                },
+            })?;
+        }
+
+        let ring = RingBuf::try_from(
+            bpf.take_map(vigil_bpf::maps::EVENTS)
+                .ok_or_else(|| missing(vigil_bpf::maps::EVENTS))?,
+        )
+        .map_err(map_err(vigil_bpf::maps::EVENTS))?;
+        let drops = PerCpuArray::try_from(
+            bpf.take_map(vigil_bpf::maps::DROPS)
+                .ok_or_else(|| missing(vigil_bpf::maps::DROPS))?,
+        )
+        .map_err(map_err(vigil_bpf::maps::DROPS))?;
+
+        Ok(Sensor {
+            ring,
+            specs,
+            drops,
+            bpf,
+            decoder: Decoder::new(boot_to_wall()),
+            table,
+            enabled: Box::new([false; NR_SYSCALLS]),
+            stats: SensorStats::default(),
+            report,
+        })
+    }
+
+    /// Kernel ids of the loaded programs (as `bpftool prog show id N` lists them).
+    pub fn program_ids(&self) -> Vec<u32> {
+        vigil_bpf::PROGRAMS
+            .iter()
+            .filter_map(|(name, _)| self.bpf.program(name))
+            .filter_map(|p| p.info().ok().map(|i| i.id()))
+            .collect()
+    }
+
+    /// What the feature probes observed (kernel release, non-fatal notes).
+    pub fn probe_report(&self) -> &ProbeReport {
+        &self.report
+    }
+
+    /// Reports exactly these syscall event types from now on (kernel-side filter). Types that
+    /// are not syscalls (procexit, container, ...) are ignored: lifecycle events are always
+    /// on. Syscalls without a dedicated decoding are reported with `res` only.
+    pub fn set_event_types<I: IntoIterator<Item = EventType>>(
+        &mut self,
+        types: I,
+    ) -> Result<(), SensorError> {
+        let mut want = [false; NR_SYSCALLS];
+        for t in types {
+            if let Some(w) = want.get_mut(t.index()) {
+                *w = t.is_syscall();
+            }
+        }
+        for (nr, (&w, cur)) in want.iter().zip(self.enabled.iter_mut()).enumerate() {
+            if w != *cur {
+                self.specs
+                    .set(nr as u32, SpecV(self.table.spec(nr as u16, w)), 0)
+                    .map_err(map_err(vigil_bpf::maps::SPECS))?;
+                *cur = w;
+            }
+        }
+        Ok(())
+    }
+
+    /// Enables every syscall number (benchmarks, debugging).
+    pub fn enable_all_syscalls(&mut self) -> Result<(), SensorError> {
+        self.set_event_types((0..vigil_event::syscalls::SYSCALL_COUNT as u16).map(EventType))
+    }
+
+    /// Syscall event types currently enabled.
+    pub fn event_types(&self) -> impl Iterator<Item = EventType> + '_ {
+        self.enabled
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| **e)
+            .map(|(i, _)| EventType(i as u16))
+    }
+
+    /// Waits up to `timeout` for events, then delivers every pending one to `f`. Returns the
+    /// number of events delivered (0 on timeout). Undecodable records are counted in
+    /// [`SensorStats::decode_errors`] and skipped.
+    pub fn poll<F: FnMut(&Event<'_>)>(
+        &mut self,
+        timeout: Duration,
+        mut f: F,
+    ) -> Result<usize, SensorError> {
+        let mut delivered = self.drain(&mut f);
+        if delivered > 0 {
+            return Ok(delivered);
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.ring.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: pfd is a valid pollfd for the duration of the call; nfds is 1.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(SensorError::Io {
+                    what: "poll on the ring buffer".into(),
+                    source: e,
+                });
+            }
+        }
+        delivered += self.drain(&mut f);
+        Ok(delivered)
+    }
+
+    fn drain<F: FnMut(&Event<'_>)>(&mut self, f: &mut F) -> usize {
+        let mut n = 0;
+        let stats = &mut self.stats;
+        while let Some(item) = self.ring.next() {
+            let mut category = None;
+            let r = self.decoder.decode(&item, |ev| {
+                category = Some(ev.etype.category());
+                f(ev)
+            });
+            match r {
+                Ok(kind) => {
+                    n += 1;
+                    match kind {
+                        RecordKind::Syscall => {
+                            stats.syscall_events += 1;
+                            if let Some(c) = category {
+                                let i = CATEGORIES.iter().position(|x| *x == c).unwrap_or(7);
+                                stats.by_category[i] += 1;
+                            }
+                        }
+                        RecordKind::Lifecycle => stats.lifecycle_events += 1,
+                        RecordKind::Exit => stats.exit_events += 1,
+                    }
+                }
+                Err(DecodeError::TooShort { .. })
+                | Err(DecodeError::UnknownKind(_))
+                | Err(DecodeError::BadBlob { .. })
+                | Err(DecodeError::TooManyBlobs) => stats.decode_errors += 1,
+            }
+        }
+        n
+    }
+
+    /// Counters, including the kernel-side drop counters (summed over CPUs).
+    pub fn stats(&self) -> SensorStats {
+        let mut s = self.stats;
+        let slot = |i: u32| -> u64 {
+            self.drops
+                .get(&i, 0)
+                .map(|v| v.iter().copied().sum())
+                .unwrap_or(0)
+        };
+        s.kernel = KernelDrops {
+            syscall: slot(drop_slot::SYSCALL),
+            lifecycle: slot(drop_slot::PROC),
+            exit: slot(drop_slot::EXIT),
+            stash: slot(drop_slot::STASH),
+            truncated: slot(drop_slot::TRUNC),
+        };
+        s
+    }
+
+    /// Starts learning the syscall set of a cgroup (profile feature; kernel side only so far):
+    /// from now on `sys_enter` sets bit `nr` in `cgroup_syscalls[cgroup_id]`.
+    pub fn record_cgroup(&mut self, cgroup_id: u64) -> Result<(), SensorError> {
+        {
+            let mut rec: HashMap<_, u64, u8> = HashMap::try_from(
+                self.bpf
+                    .map_mut(vigil_bpf::maps::CGROUP_RECORD)
+                    .ok_or_else(|| missing(vigil_bpf::maps::CGROUP_RECORD))?,
+            )
+            .map_err(map_err(vigil_bpf::maps::CGROUP_RECORD))?;
+            rec.insert(cgroup_id, 1, 0)
+                .map_err(map_err(vigil_bpf::maps::CGROUP_RECORD))?;
+        }
+        let mut cfg: Array<_, ConfigV> = Array::try_from(
+            self.bpf
+                .map_mut(vigil_bpf::maps::CONFIG)
+                .ok_or_else(|| missing(vigil_bpf::maps::CONFIG))?,
+        )
+        .map_err(map_err(vigil_bpf::maps::CONFIG))?;
+        let mut c = cfg.get(&0, 0).map_err(map_err(vigil_bpf::maps::CONFIG))?;
+        c.0.record_cgroups = 1;
+        cfg.set(0, c, 0).map_err(map_err(vigil_bpf::maps::CONFIG))?;
+        Ok(())
+    }
+
+    /// The syscalls seen so far in a cgroup passed to [`Sensor::record_cgroup`].
+    pub fn cgroup_syscalls(&self, cgroup_id: u64) -> Result<Vec<EventType>, SensorError> {
+        let m: HashMap<_, u64, Bitmap> = HashMap::try_from(
+            self.bpf
+                .map(vigil_bpf::maps::CGROUP_SYSCALLS)
+                .ok_or_else(|| missing(vigil_bpf::maps::CGROUP_SYSCALLS))?,
+        )
+        .map_err(map_err(vigil_bpf::maps::CGROUP_SYSCALLS))?;
+        let bm = match m.get(&cgroup_id, 0) {
+            Ok(b) => b,
+            Err(aya::maps::MapError::KeyNotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(map_err(vigil_bpf::maps::CGROUP_SYSCALLS)(e)),
+        };
+        Ok((0..NR_SYSCALLS)
+            .filter(|i| bm.0[i / 64] & (1 << (i % 64)) != 0)
+            .map(|i| EventType(i as u16))
+            .collect())
+    }
+}
+
+/// Ids of every eBPF program currently loaded in the kernel (any owner).
+pub fn loaded_program_ids() -> Vec<u32> {
+    aya::programs::loaded_programs()
+        .filter_map(|p| p.ok().map(|i| i.id()))
+        .collect()
+}
+
+fn missing(map: &'static str) -> SensorError {
+    SensorError::Map {
+        map,
+        detail: "missing from the eBPF object".into(),
+    }
+}
+
+/// The last part of a verifier log, which names the failing instruction.
+fn verifier_tail(e: &aya::programs::ProgramError) -> String {
+    if let aya::programs::ProgramError::LoadError { verifier_log, .. } = e {
+        let log = verifier_log.to_string();
+        let tail: Vec<&str> = log.lines().rev().take(12).collect();
+        return tail.into_iter().rev().collect::<Vec<_>>().join("\n");
+    }
+    chain(e)
+}
+
+/// Nanoseconds to add to CLOCK_BOOTTIME (the kernel's `bpf_ktime_get_boot_ns`) to get the
+/// Unix epoch.
+fn boot_to_wall() -> u64 {
+    let now = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: ts is a valid, writable timespec.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+    };
+    let boot = now(libc::CLOCK_BOOTTIME);
+    let wall = now(libc::CLOCK_REALTIME);
+    wall.saturating_sub(boot)
+}

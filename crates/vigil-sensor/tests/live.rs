@@ -1,0 +1,553 @@
+//! Live tests: load the real sensor into the running kernel, run real commands, and check the
+//! events that come back. They need root (CAP_BPF + CAP_PERFMON) and skip loudly otherwise.
+//!
+//! Each test opens its own sensor; tests run in parallel, so each one matches only events of
+//! the processes it started (by pid, or by a unique path).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use vigil_event::params::exe_flags;
+use vigil_event::{Event, EventType, FdKind, ParamName, SockAddr, Value};
+use vigil_sensor::{Sensor, SensorConfig};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn open(types: &[&str], ignore_self: bool) -> Option<Sensor> {
+    if !is_root() {
+        eprintln!("SKIP: live sensor tests need root (CAP_BPF+CAP_PERFMON)");
+        return None;
+    }
+    let mut s = Sensor::open(SensorConfig {
+        ignore_self,
+        ..SensorConfig::default()
+    })
+    .unwrap_or_else(|e| panic!("running as root but the sensor failed to open: {e}"));
+    let t: Vec<EventType> = types
+        .iter()
+        .map(|n| EventType::from_name(n).unwrap_or_else(|| panic!("unknown type {n}")))
+        .collect();
+    s.set_event_types(t).expect("set_event_types");
+    Some(s)
+}
+
+/// An owned copy of an event, for assertions after the borrow ends.
+#[derive(Debug, Clone)]
+struct Ev {
+    etype: String,
+    pid: u32,
+    tid: u32,
+    res: i64,
+    params: HashMap<ParamName, String>,
+    raw: Vec<(ParamName, OwnedValue)>,
+    fd: Option<OwnedFd>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum OwnedValue {
+    Int(i64),
+    Str(String),
+    Addr(String),
+    Other(String),
+}
+
+#[derive(Debug, Clone)]
+struct OwnedFd {
+    num: i64,
+    kind: FdKind,
+    name: String,
+    nameraw: String,
+    tuple: Option<String>,
+    ino: u64,
+    upper: bool,
+}
+
+impl Ev {
+    fn from(ev: &Event<'_>) -> Ev {
+        let mut params = HashMap::new();
+        let mut raw = Vec::new();
+        for p in ev.params {
+            let v = match p.value {
+                Value::I64(i) | Value::Res(i) | Value::Fd(i) => OwnedValue::Int(i),
+                Value::U64(u) => OwnedValue::Int(u as i64),
+                Value::Flags(u, _) | Value::Caps(u) => OwnedValue::Int(u as i64),
+                Value::Mode(m) | Value::Uid(m) | Value::Gid(m) | Value::Signal(m) => {
+                    OwnedValue::Int(m as i64)
+                }
+                Value::Str(s) | Value::List(s) => OwnedValue::Str(s.to_string()),
+                Value::Addr(SockAddr::Inet { ip, port }) => OwnedValue::Addr(format!("{ip}:{port}")),
+                Value::Addr(SockAddr::Unix(p)) => OwnedValue::Addr(p.to_string()),
+                other => OwnedValue::Other(format!("{other:?}")),
+            };
+            params.insert(p.name, format!("{:?}", p.value));
+            raw.push((p.name, v));
+        }
+        Ev {
+            etype: ev.etype.name().to_string(),
+            pid: ev.pid,
+            tid: ev.tid,
+            res: ev.res,
+            params,
+            raw,
+            fd: ev.fd.map(|f| OwnedFd {
+                num: f.num,
+                kind: f.kind,
+                name: f.name.to_string(),
+                nameraw: f.nameraw.to_string(),
+                tuple: f.tuple.map(|t| t.to_string()),
+                ino: f.ino,
+                upper: f.is_upper_layer,
+            }),
+        }
+    }
+
+    fn int(&self, n: ParamName) -> i64 {
+        match self.raw.iter().find(|(k, _)| *k == n) {
+            Some((_, OwnedValue::Int(i))) => *i,
+            other => panic!("{n:?} is not an integer in {self:#?}: {other:?}"),
+        }
+    }
+
+    fn str(&self, n: ParamName) -> String {
+        match self.raw.iter().find(|(k, _)| *k == n) {
+            Some((_, OwnedValue::Str(s))) | Some((_, OwnedValue::Addr(s))) => s.clone(),
+            other => panic!("{n:?} is not a string in {self:#?}: {other:?}"),
+        }
+    }
+}
+
+/// Polls until `done` says every wanted event was seen, or the deadline passes; returns all
+/// events accepted by `keep`.
+fn collect(
+    s: &mut Sensor,
+    secs: u64,
+    mut keep: impl FnMut(&Event<'_>) -> bool,
+    mut done: impl FnMut(&[Ev]) -> bool,
+) -> Vec<Ev> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    let mut out = Vec::new();
+    while Instant::now() < end {
+        s.poll(Duration::from_millis(50), |ev| {
+            if keep(ev) {
+                out.push(Ev::from(ev));
+            }
+        })
+        .expect("poll");
+        if done(&out) {
+            break;
+        }
+    }
+    out
+}
+
+fn run(cmd: &mut Command) -> u32 {
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().expect("spawn");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{cmd:?} failed: {:?}", out.status);
+    pid
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("vigil-live-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn cat_etc_shadow_full_lifecycle() {
+    let Some(mut s) = open(&["openat", "open"], true) else { return };
+    let pid = run(Command::new("cat").arg("/etc/shadow").current_dir("/tmp"));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid,
+        |evs| evs.iter().any(|e| e.etype == "procexit"),
+    );
+    let clone = evs.iter().find(|e| matches!(e.etype.as_str(), "clone" | "clone3" | "fork" | "vfork"))
+        .unwrap_or_else(|| panic!("no clone child event for {pid}: {evs:#?}"));
+    assert_eq!((clone.pid, clone.tid, clone.res), (pid, pid, 0));
+    assert_eq!(clone.int(ParamName::Ptid), std::process::id() as i64);
+
+    let exec = evs.iter().find(|e| e.etype == "execve").expect("execve event");
+    assert_eq!(exec.res, 0);
+    assert_eq!(exec.str(ParamName::Exe), "cat");
+    assert_eq!(exec.str(ParamName::Args), "/etc/shadow");
+    assert_eq!(exec.str(ParamName::Cwd), "/tmp/");
+    assert_eq!(exec.str(ParamName::Comm), "cat");
+    let exepath = exec.str(ParamName::TrustedExepath);
+    assert!(exepath == "/usr/bin/cat" || exepath == "/bin/cat", "{exepath}");
+    assert_eq!(exec.int(ParamName::Ptid), std::process::id() as i64);
+    assert_eq!(exec.int(ParamName::Uid), 0);
+    let md = std::fs::metadata(&exepath).unwrap();
+    assert_eq!(exec.int(ParamName::ExeIno) as u64, md.ino());
+    assert_eq!(exec.int(ParamName::ExeInoMtime), md.mtime() * 1_000_000_000 + md.mtime_nsec());
+    assert_eq!(exec.int(ParamName::Flags) as u64 & exe_flags::EXE_FROM_MEMFD, 0);
+    // stdin is /dev/null (a character device: Falco's "file"), stdout a pipe.
+    assert_eq!(exec.str(ParamName::Fd0Type), "file");
+    assert_eq!(exec.str(ParamName::Fd0Name), "/dev/null");
+    assert_eq!(exec.str(ParamName::Fd1Type), "pipe");
+    assert!(exec.str(ParamName::Fd1Name).starts_with("pipe:["));
+    assert!(exec.str(ParamName::Env).contains("PATH="));
+
+    let open = evs
+        .iter()
+        .find(|e| e.etype.starts_with("open") && e.fd.as_ref().is_some_and(|f| f.name == "/etc/shadow"))
+        .unwrap_or_else(|| panic!("no open of /etc/shadow: {evs:#?}"));
+    assert!(open.res >= 0);
+    assert_eq!(open.str(ParamName::Name), "/etc/shadow");
+    assert_eq!(open.int(ParamName::Flags) & 3, 0, "O_RDONLY");
+    let fd = open.fd.as_ref().unwrap();
+    assert_eq!(fd.kind, FdKind::File);
+    assert_eq!(fd.num, open.res);
+    assert_eq!(fd.ino, std::fs::metadata("/etc/shadow").unwrap().ino());
+    assert!(!fd.upper);
+
+    let exit = evs.iter().find(|e| e.etype == "procexit").expect("procexit");
+    assert_eq!(exit.int(ParamName::Status), 0);
+    assert_eq!(exit.int(ParamName::Sig), 0);
+}
+
+#[test]
+fn relative_paths_become_absolute() {
+    let Some(mut s) = open(
+        &["symlink", "symlinkat", "mkdir", "mkdirat", "rename", "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "chmod", "fchmodat", "link", "linkat", "openat"],
+        true,
+    ) else {
+        return;
+    };
+    let dir = tempdir("paths");
+    std::fs::create_dir(dir.join("sub")).unwrap();
+    let script = "cd sub && ln -s ../target link && mkdir d && mv d e && chmod 700 e && ln ../f hard && cat ../sub/./hard && rm link hard && rmdir e";
+    std::fs::write(dir.join("f"), "x").unwrap();
+    let pid = run(Command::new("sh").arg("-c").arg(script).current_dir(&dir));
+    let sub = dir.join("sub");
+    let sub = sub.to_str().unwrap();
+    let d = dir.to_str().unwrap().to_string();
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.etype.name() != "openat" || ev.fd.is_some_and(|f| f.name.starts_with(d.as_str())),
+        |evs| evs.iter().any(|e| e.etype == "rmdir" || (e.etype == "unlinkat" && e.int(ParamName::Flags) == 0x200)),
+    );
+    let mine: Vec<&Ev> = evs.iter().filter(|e| e.params.values().any(|v| v.contains(&d))).collect();
+    let find = |t: &[&str], n: ParamName, want: String| {
+        mine.iter()
+            .find(|e| t.contains(&e.etype.as_str()) && e.raw.iter().any(|(k, v)| *k == n && *v == OwnedValue::Str(want.clone())))
+            .unwrap_or_else(|| panic!("no {t:?} with {n:?}={want} among {mine:#?}"))
+    };
+    let sl = find(&["symlink", "symlinkat"], ParamName::Linkpath, format!("{sub}/link"));
+    assert_eq!(sl.str(ParamName::Target), "../target", "symlink target is kept as written");
+    assert_eq!(sl.res, 0);
+    find(&["mkdir", "mkdirat"], ParamName::Path, format!("{sub}/d"));
+    let mv = find(&["rename", "renameat", "renameat2"], ParamName::Oldpath, format!("{sub}/d"));
+    assert_eq!(mv.str(ParamName::Newpath), format!("{sub}/e"));
+    let ch = find(&["chmod", "fchmodat"], ParamName::Filename, format!("{sub}/e"));
+    assert_eq!(ch.int(ParamName::Mode), 0o700);
+    let ln = find(&["link", "linkat"], ParamName::Oldpath, format!("{d}/f"));
+    assert_eq!(ln.str(ParamName::Newpath), format!("{sub}/hard"));
+    let op = mine
+        .iter()
+        .find(|e| e.etype == "openat" && e.fd.as_ref().is_some_and(|f| f.name == format!("{sub}/hard")))
+        .unwrap_or_else(|| panic!("no openat of hard link: {mine:#?}"));
+    assert_eq!(op.str(ParamName::Name), format!("{sub}/hard"), "../sub/./hard normalised");
+    assert_eq!(op.fd.as_ref().unwrap().nameraw, "../sub/./hard");
+    find(&["unlink", "unlinkat"], ParamName::Name, format!("{sub}/link"));
+    assert!(mine.iter().any(|e| e.pid == pid));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn tcp_connect_and_accept_tuples() {
+    let Some(mut s) = open(&["connect", "accept", "accept4", "socket"], false) else { return };
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let acceptor = std::thread::spawn(move || {
+        let (mut c, peer) = listener.accept().unwrap();
+        let mut b = Vec::new();
+        let _ = c.read_to_end(&mut b);
+        peer.port()
+    });
+    let pid = run(Command::new("bash").arg("-c").arg(format!("exec 3<>/dev/tcp/127.0.0.1/{port}; echo hi >&3")));
+    let client_port = acceptor.join().unwrap();
+    let me = std::process::id();
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid || (ev.pid == me && ev.etype.name().starts_with("accept")),
+        |evs| evs.iter().any(|e| e.etype == "connect") && evs.iter().any(|e| e.etype.starts_with("accept")),
+    );
+    let c = evs.iter().find(|e| e.etype == "connect").unwrap_or_else(|| panic!("no connect: {evs:#?}"));
+    assert_eq!(c.res, 0);
+    assert_eq!(c.str(ParamName::Addr), format!("127.0.0.1:{port}"));
+    let fd = c.fd.as_ref().unwrap();
+    assert_eq!(fd.kind, FdKind::Ipv4);
+    assert_eq!(fd.tuple.as_deref(), Some(format!("127.0.0.1:{client_port}->127.0.0.1:{port}").as_str()));
+    let sock = evs.iter().find(|e| e.etype == "socket").expect("socket event");
+    assert_eq!(sock.int(ParamName::Domain), 2);
+    assert_eq!(sock.fd.as_ref().unwrap().kind, FdKind::Ipv4);
+
+    let a = evs.iter().find(|e| e.etype.starts_with("accept")).unwrap();
+    let fd = a.fd.as_ref().unwrap();
+    assert_eq!(fd.num, a.res);
+    assert_eq!(fd.tuple.as_deref(), Some(format!("127.0.0.1:{client_port}->127.0.0.1:{port}").as_str()), "accept: client is the source");
+}
+
+#[test]
+fn memfd_exec_is_flagged() {
+    let Some(mut s) = open(&["memfd_create"], true) else { return };
+    let py = "import os\nfd = os.memfd_create('vigiltest', 0)\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['fileless'])\n";
+    let pid = run(Command::new("python3").arg("-c").arg(py));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid,
+        |evs| evs.iter().filter(|e| e.etype == "execve").count() >= 2,
+    );
+    let m = evs.iter().find(|e| e.etype == "memfd_create").unwrap_or_else(|| panic!("no memfd_create: {evs:#?}"));
+    assert_eq!(m.str(ParamName::Name), "vigiltest");
+    let fd = m.fd.as_ref().unwrap();
+    assert_eq!(fd.kind, FdKind::Memfd);
+    assert_eq!(fd.name, "memfd:vigiltest");
+    let exec = evs
+        .iter()
+        .find(|e| e.etype == "execve" && e.str(ParamName::Exe) == "fileless")
+        .unwrap_or_else(|| panic!("no exec of the memfd: {evs:#?}"));
+    let flags = exec.int(ParamName::Flags) as u64;
+    assert_ne!(flags & exe_flags::EXE_FROM_MEMFD, 0, "flags {flags:#x}");
+    assert!(exec.str(ParamName::TrustedExepath).contains("memfd:vigiltest"), "{exec:#?}");
+    // The python interpreter itself was not from a memfd.
+    let first = evs.iter().find(|e| e.etype == "execve").unwrap();
+    assert_eq!(first.int(ParamName::Flags) as u64 & exe_flags::EXE_FROM_MEMFD, 0);
+}
+
+#[test]
+fn ptrace_attach_is_seen() {
+    let Some(mut s) = open(&["ptrace"], true) else { return };
+    let pid = run(Command::new("strace").args(["-f", "-o", "/dev/null", "true"]));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid,
+        |evs| !evs.is_empty(),
+    );
+    let p = evs.iter().find(|e| e.etype == "ptrace").unwrap_or_else(|| panic!("no ptrace from strace: {evs:#?}"));
+    // strace uses PTRACE_SEIZE (0x4206) or PTRACE_ATTACH (16) / PTRACE_TRACEME.
+    let req = p.int(ParamName::Request);
+    assert!([0x4206, 16, 0].contains(&req) || req > 0, "request {req}");
+    assert!(p.params.contains_key(&ParamName::Pid));
+}
+
+#[test]
+fn dup_and_pipe_describe_descriptors() {
+    let Some(mut s) = open(&["dup2", "dup3", "pipe", "pipe2", "close"], true) else { return };
+    let pid = run(Command::new("bash").arg("-c").arg("exec 5</etc/hostname; exec 7<&5; exec 5<&-; echo x | cat >/dev/null"));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid,
+        |evs| evs.iter().any(|e| e.etype.starts_with("pipe")),
+    );
+    let d = evs
+        .iter()
+        .find(|e| e.etype.starts_with("dup") && e.fd.as_ref().is_some_and(|f| f.num == 7))
+        .unwrap_or_else(|| panic!("no dup to fd 7: {evs:#?}"));
+    assert_eq!(d.fd.as_ref().unwrap().name, "/etc/hostname");
+    assert_eq!(d.int(ParamName::Oldfd), 5);
+    let c = evs
+        .iter()
+        .find(|e| e.etype == "close" && e.fd.as_ref().is_some_and(|f| f.num == 5 && f.name == "/etc/hostname"))
+        .unwrap_or_else(|| panic!("no close of fd 5 naming the file: {evs:#?}"));
+    assert_eq!(c.res, 0);
+    let p = evs.iter().find(|e| e.etype.starts_with("pipe")).unwrap();
+    assert_eq!(p.res, 0);
+    assert!(p.int(ParamName::Fd1) >= 0 && p.int(ParamName::Fd2) > p.int(ParamName::Fd1));
+}
+
+#[test]
+fn kernel_filter_reports_only_enabled_types() {
+    let Some(mut s) = open(&["mkdirat", "mkdir"], true) else { return };
+    let dir = tempdir("filter");
+    let pid = run(Command::new("sh").arg("-c").arg("mkdir a && cat /etc/hostname >/dev/null && mkdir b").current_dir(&dir));
+    let evs = collect(
+        &mut s,
+        5,
+        |ev| ev.pid > 0,
+        |evs| evs.iter().filter(|e| e.etype.starts_with("mkdir") && e.params.values().any(|v| v.contains("vigil-live-filter"))).count() >= 2,
+    );
+    let _ = pid;
+    let types: std::collections::BTreeSet<&str> = evs.iter().map(|e| e.etype.as_str()).collect();
+    for t in &types {
+        assert!(
+            matches!(*t, "mkdir" | "mkdirat" | "procexit" | "execve" | "execveat" | "clone" | "clone3" | "fork" | "vfork"),
+            "unexpected event type {t} with only mkdir enabled: {types:?}"
+        );
+    }
+    // Switching the set off stops them.
+    s.set_event_types(std::iter::empty()).unwrap();
+    let _ = s.poll(Duration::from_millis(100), |_| {});
+    run(Command::new("mkdir").arg(dir.join("c")));
+    let later = collect(&mut s, 1, |ev| ev.etype.name().starts_with("mkdir"), |_| false);
+    assert!(later.is_empty(), "{later:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(s.stats().decode_errors, 0);
+}
+
+#[test]
+fn stats_count_events_and_nothing_is_lost_at_low_rate() {
+    let Some(mut s) = open(&["openat"], true) else { return };
+    for _ in 0..20 {
+        run(Command::new("cat").arg("/etc/hostname"));
+    }
+    let evs = collect(&mut s, 2, |_| true, |_| false);
+    let st = s.stats();
+    assert!(st.events() as usize >= evs.len() && !evs.is_empty());
+    assert!(st.lifecycle_events >= 40, "{st:?}");
+    assert!(st.by_category[0] > 0, "file events counted: {st:?}");
+    assert_eq!(st.lost(), 0, "{st:?}");
+}
+
+#[test]
+fn dropping_the_sensor_unloads_everything() {
+    let Some(s) = open(&["openat"], true) else { return };
+    let ids = s.program_ids();
+    assert_eq!(ids.len(), 3);
+    let loaded = vigil_sensor::loaded_program_ids();
+    assert!(ids.iter().all(|i| loaded.contains(i)));
+    drop(s);
+    // Program teardown is synchronous with the last fd close; allow RCU a moment.
+    std::thread::sleep(Duration::from_millis(200));
+    let loaded = vigil_sensor::loaded_program_ids();
+    assert!(ids.iter().all(|i| !loaded.contains(i)), "still loaded: {ids:?}");
+}
+
+fn podman_ready() -> bool {
+    let ok = Command::new("podman")
+        .args(["image", "exists", "localhost/vigil-test-debian"])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("SKIP: podman or image localhost/vigil-test-debian missing (scripts/test-image.sh builds it)");
+    }
+    ok
+}
+
+/// cgroup id the sensor should report for `pid`: the v2 cgroup when it is not the root, else
+/// the v1 memory controller's cgroup (inode number of the cgroup directory).
+fn expected_cgroup(pid: u32) -> Option<(u64, String)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let mut v2 = None;
+    let mut mem = None;
+    for l in text.lines() {
+        let mut it = l.splitn(3, ':');
+        let (_, ctrl, path) = (it.next()?, it.next()?, it.next()?);
+        if ctrl.is_empty() {
+            v2 = Some(path.to_string());
+        } else if ctrl.split(',').any(|c| c == "memory") {
+            mem = Some(path.to_string());
+        }
+    }
+    if let Some(p) = v2.filter(|p| p != "/") {
+        for root in ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"] {
+            if let Ok(m) = std::fs::metadata(format!("{root}{p}")) {
+                return Some((m.ino(), p));
+            }
+        }
+    }
+    let p = mem?;
+    let m = std::fs::metadata(format!("/sys/fs/cgroup/memory{p}")).ok()?;
+    Some((m.ino(), p))
+}
+
+#[test]
+fn container_upper_layer_and_cgroup() {
+    if !is_root() {
+        eprintln!("SKIP: container test needs root");
+        return;
+    }
+    if !podman_ready() {
+        return;
+    }
+    let Some(mut s) = open(&["openat"], true) else { return };
+    let name = format!("vigil-sensor-live-{}", std::process::id());
+    let mut child = Command::new("podman")
+        .args(["run", "--rm", "--network=none", "--name", &name, "localhost/vigil-test-debian", "sh", "-c"])
+        .arg("cp /bin/ls /tmp/vigil-ls && /tmp/vigil-ls / >/dev/null && /bin/ls / >/dev/null && echo ready && exec sleep 30")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("podman run");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut evs = Vec::new();
+    let mut sleep_pid = None;
+    let end = Instant::now() + Duration::from_secs(90);
+    while Instant::now() < end && sleep_pid.is_none() {
+        s.poll(Duration::from_millis(100), |ev| {
+            if ev.etype.name() == "execve" {
+                let e = Ev::from(ev);
+                let path = e.str(ParamName::TrustedExepath);
+                if path == "/tmp/vigil-ls" || path.ends_with("/ls") || path.ends_with("/sleep") {
+                    evs.push(e);
+                }
+            }
+        })
+        .unwrap();
+        sleep_pid = evs.iter().find(|e| e.str(ParamName::TrustedExepath).ends_with("/sleep")).map(|e| e.pid);
+    }
+    let mut line = String::new();
+    let _ = out.read_line(&mut line);
+    let sleep_pid = sleep_pid.unwrap_or_else(|| panic!("container never reached sleep: {evs:#?}"));
+    let expected = expected_cgroup(sleep_pid);
+    let _ = Command::new("podman").args(["kill", &name]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let _ = child.wait();
+
+    let upper = evs
+        .iter()
+        .find(|e| e.str(ParamName::TrustedExepath) == "/tmp/vigil-ls")
+        .unwrap_or_else(|| panic!("no exec of the copied binary: {evs:#?}"));
+    let f = upper.int(ParamName::Flags) as u64;
+    assert_ne!(f & exe_flags::EXE_UPPER_LAYER, 0, "copied binary must be on the upper layer: {f:#x}");
+    let lower = evs
+        .iter()
+        .find(|e| e.pid != upper.pid && e.str(ParamName::TrustedExepath).ends_with("/ls") && e.str(ParamName::TrustedExepath) != "/tmp/vigil-ls")
+        .unwrap_or_else(|| panic!("no exec of the image's ls: {evs:#?}"));
+    let f = lower.int(ParamName::Flags) as u64;
+    assert_eq!(f & exe_flags::EXE_UPPER_LAYER, 0, "image binary is not upper: {f:#x}");
+    assert_ne!(f & exe_flags::EXE_LOWER_LAYER, 0, "image binary is lower: {f:#x}");
+
+    let (id, path) = expected.expect("read the container process's cgroup while it ran");
+    assert!(path.contains("libpod"), "container cgroup path {path}");
+    for e in &evs {
+        assert_eq!(e.int(ParamName::CgroupId) as u64, id, "cgroup id of {} (cgroup {path})", e.str(ParamName::TrustedExepath));
+    }
+    let host = expected_cgroup(std::process::id()).map(|x| x.0);
+    assert_ne!(host, Some(id), "the container's cgroup differs from the test's");
+}
+
+#[test]
+fn cgroup_record_learns_syscalls() {
+    let Some(mut s) = open(&[], true) else { return };
+    let mut child = Command::new("sleep").arg("0.5").spawn().unwrap();
+    let Some((cg, _)) = expected_cgroup(child.id()) else {
+        panic!("cannot read cgroup of {}", child.id());
+    };
+    s.record_cgroup(cg).unwrap();
+    run(Command::new("cat").arg("/etc/hostname"));
+    let _ = child.wait();
+    let seen = s.cgroup_syscalls(cg).unwrap();
+    let names: Vec<&str> = seen.iter().map(|t| t.name()).collect();
+    for want in ["openat", "read", "close", "execve"] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    let _ = Path::new("/");
+}
