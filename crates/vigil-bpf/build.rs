@@ -16,7 +16,8 @@ fn main() {
     println!("cargo:rerun-if-changed={}", hdr.display());
     println!("cargo:rerun-if-env-changed=VIGIL_CLANG");
 
-    let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("vigil.bpf.o");
+    let out =
+        PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("vigil.bpf.o");
     let clang = find_clang().unwrap_or_else(|| {
         panic!(
             "vigil-bpf: no clang found (tried $VIGIL_CLANG, clang, clang-14..clang-19). \
@@ -43,7 +44,10 @@ fn main() {
         .status()
         .unwrap_or_else(|e| panic!("vigil-bpf: could not run {clang}: {e}"));
     if !status.success() {
-        panic!("vigil-bpf: {clang} failed to compile {} ({status})", src.display());
+        panic!(
+            "vigil-bpf: {clang} failed to compile {} ({status})",
+            src.display()
+        );
     }
 }
 

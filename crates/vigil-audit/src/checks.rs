@@ -126,7 +126,7 @@ pub static CHECKS: &[CheckInfo] = &[
     check!("VGL-A021", High, "Seccomp disabled (unconfined)",
         "Without a seccomp filter every syscall is reachable, including the ones most kernel exploits need.",
         "Use the runtime default profile (`seccompProfile.type: RuntimeDefault`, drop `seccomp=unconfined`).",
-        cis="5.22", pss="baseline: Seccomp", checkov=[], trivy=["KSV-0104"], hadolint=[], applies=ALL_RT),
+        cis="5.22", pss="baseline: Seccomp", checkov=["CKV_K8S_31"], trivy=["KSV-0104"], hadolint=[], applies=ALL_RT),
     check!("VGL-A022", Low, "Seccomp profile not set",
         "Kubernetes runs containers Unconfined unless a profile is set (or the kubelet's SeccompDefault is on).",
         "Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod.",
@@ -158,11 +158,11 @@ pub static CHECKS: &[CheckInfo] = &[
     check!("VGL-A029", High, "Credential in environment variable",
         "A credential with a recognizable format (AWS key, GitHub token, private key, password in a URL, ...) or a high-entropy secret-named value is stored in plain text in the configuration.",
         "Move it to a Secret / secret file and rotate the exposed credential.",
-        cis="4.10", pss="", checkov=[], trivy=[], hadolint=[], applies=ALL_RT),
+        cis="4.10", pss="", checkov=["CKV_SECRET_2", "CKV_SECRET_4", "CKV_SECRET_6", "CKV_SECRET_9", "CKV_SECRET_12", "CKV_SECRET_13", "CKV_SECRET_14", "CKV_SECRET_17", "CKV_SECRET_19"], trivy=[], hadolint=[], applies=ALL_RT),
     check!("VGL-A030", Medium, "Secret-like variable with a literal value",
         "A variable named like a password, token or key carries a literal value in the configuration.",
         "Reference a Secret (`valueFrom.secretKeyRef`), a secret file, or an environment variable resolved at deploy time.",
-        cis="4.10", pss="", checkov=[], trivy=[], hadolint=[], applies=ALL_RT),
+        cis="4.10", pss="", checkov=["CKV_SECRET_10"], trivy=[], hadolint=[], applies=ALL_RT),
     check!("VGL-A031", Medium, "Image uses :latest or no tag",
         "A floating tag makes deployments non-reproducible and silently pulls new code.",
         "Pin a version tag, ideally with a digest (`image: repo:1.2.3@sha256:...`).",
@@ -230,11 +230,15 @@ pub static CHECKS: &[CheckInfo] = &[
     check!("VGL-A055", Low, "sudo used in RUN",
         "Build steps already run as the current USER; sudo in an image means sudo is installed and configured in the runtime image.",
         "Switch USER around the privileged steps instead of using sudo.",
-        cis="", pss="", checkov=[], trivy=["DS-0010"], hadolint=["DL3004"], applies="dockerfile"),
+        cis="", pss="", checkov=["CKV2_DOCKER_1"], trivy=["DS-0010"], hadolint=["DL3004"], applies="dockerfile"),
     check!("VGL-A056", High, "Secret hard-coded in Dockerfile",
         "ENV/ARG values and RUN commands are stored in the image history, readable by anyone who can pull the image.",
         "Use BuildKit secrets (`RUN --mount=type=secret`) and runtime secrets; rotate the exposed credential.",
-        cis="4.10", pss="", checkov=[], trivy=["DS-0031"], hadolint=[], applies="dockerfile"),
+        cis="4.10", pss="", checkov=["CKV_SECRET_2", "CKV_SECRET_4", "CKV_SECRET_6", "CKV_SECRET_9", "CKV_SECRET_10", "CKV_SECRET_12", "CKV_SECRET_13", "CKV_SECRET_14", "CKV_SECRET_17", "CKV_SECRET_19"], trivy=["DS-0031"], hadolint=["DL3064"], applies="dockerfile"),
+    check!("VGL-A057", Medium, "TLS or signature verification disabled at build time",
+        "`curl -k`, `wget --no-check-certificate`, `pip --trusted-host`, `apt-get --allow-unauthenticated`, `apk --allow-untrusted`, `--nogpgcheck`, `NODE_TLS_REJECT_UNAUTHORIZED=0` and similar let a network attacker replace what gets installed into the image.",
+        "Remove the option; install the CA certificate or signing key the build needs instead.",
+        cis="4.11", pss="", checkov=["CKV2_DOCKER_2", "CKV2_DOCKER_3", "CKV2_DOCKER_4", "CKV2_DOCKER_5", "CKV2_DOCKER_6", "CKV2_DOCKER_7", "CKV2_DOCKER_8", "CKV2_DOCKER_9", "CKV2_DOCKER_10", "CKV2_DOCKER_11", "CKV2_DOCKER_12", "CKV2_DOCKER_13", "CKV2_DOCKER_14", "CKV2_DOCKER_15", "CKV2_DOCKER_16"], trivy=[], hadolint=[], applies="dockerfile"),
 ];
 
 /// Looks up a check by ID.
@@ -596,7 +600,12 @@ fn check_container(w: &Workload, c: &Container, sink: &mut Sink<'_>) {
             sink.emit("VGL-A003", &cap.loc, name, format!("adds non-default capability {}", cap.value));
         }
     }
-    if !sc.caps_drop.iter().any(|d| d.value == "ALL") {
+    // Podman records `--cap-drop ALL` as the explicit list of default capabilities.
+    let drops_all = sc.caps_drop.iter().any(|d| d.value == "ALL")
+        || ENGINE_DEFAULT_CAPS
+            .iter()
+            .all(|cap| sc.caps_drop.iter().any(|d| d.value == *cap));
+    if !drops_all {
         let loc = sc.caps_drop.first().map_or_else(|| missing(w, c, "capabilities.drop"), |d| d.loc.clone());
         let net_raw = if sc.caps_drop.iter().any(|d| d.value == "NET_RAW") { "" } else { " (NET_RAW is kept)" };
         sink.emit("VGL-A004", &loc, name, format!("does not drop ALL capabilities{net_raw}"));
@@ -727,7 +736,7 @@ fn check_container(w: &Workload, c: &Container, sink: &mut Sink<'_>) {
         if let Some(m) = secrets::check_assignment(&e.name, v) {
             let shown = secrets::redact(v.get(m.start..m.end).unwrap_or(v));
             let id = if m.kind == secrets::SecretKind::NamedSecret { "VGL-A030" } else { "VGL-A029" };
-            sink.emit(id, &e.loc, name, format!("{} holds a {} ({shown})", e.name, m.kind.description()));
+            sink.emit(id, &e.loc, name, format!("{}: {} ({shown})", e.name, m.kind.description()));
         }
     }
     // Image references matter where they are deployed from, not for running containers.

@@ -257,6 +257,48 @@ fn uses_sudo(cmd: &str) -> bool {
         .any(|seg| seg.split_whitespace().next() == Some("sudo"))
 }
 
+/// The option of a shell command that turns off TLS or package-signature verification.
+fn disables_verification(cmd: &str) -> Option<&'static str> {
+    let words: Vec<&str> = cmd.split_whitespace().collect();
+    let has = |w: &str| words.iter().any(|x| *x == w || x.starts_with(&format!("{w}=")));
+    let curl = words.iter().any(|w| *w == "curl" || w.ends_with("/curl"));
+    if curl && (has("-k") || has("--insecure") || words.iter().any(|w| w.starts_with('-') && !w.starts_with("--") && w.len() > 2 && w.contains('k') && w.chars().skip(1).all(|c| c.is_ascii_alphabetic()))) {
+        return Some("curl --insecure");
+    }
+    for (opt, name) in [
+        ("--no-check-certificate", "wget --no-check-certificate"),
+        ("--trusted-host", "pip --trusted-host"),
+        ("--allow-unauthenticated", "apt-get --allow-unauthenticated"),
+        ("--allow-untrusted", "apk --allow-untrusted"),
+        ("--nogpgcheck", "--nogpgcheck"),
+        ("--nosignature", "rpm --nosignature"),
+        ("--nodigest", "rpm --nodigest"),
+        ("--force-yes", "apt-get --force-yes"),
+    ] {
+        if has(opt) {
+            return Some(name);
+        }
+    }
+    if cmd.contains("strict-ssl false") || cmd.contains("strict-ssl=false") {
+        return Some("npm strict-ssl false");
+    }
+    if cmd.contains("sslverify=0") || cmd.contains("sslverify=false") {
+        return Some("sslverify=0");
+    }
+    None
+}
+
+fn insecure_env(k: &str, v: &str) -> bool {
+    match k {
+        "NODE_TLS_REJECT_UNAUTHORIZED" => v.trim() == "0",
+        "PYTHONHTTPSVERIFY" => v.trim() == "0",
+        "GIT_SSL_NO_VERIFY" => true,
+        "NPM_CONFIG_STRICT_SSL" => v.trim().eq_ignore_ascii_case("false"),
+        "PIP_TRUSTED_HOST" => !v.trim().is_empty(),
+        _ => false,
+    }
+}
+
 /// Runs the Dockerfile checks.
 pub fn check(instrs: &[Instruction], sink: &mut Sink<'_>) {
     // Stages: (index of FROM, alias, image).
@@ -334,12 +376,18 @@ pub fn check(instrs: &[Instruction], sink: &mut Sink<'_>) {
                     let s = ins.args.get(m.start..m.end).unwrap_or("");
                     sink.emit("VGL-A056", &loc, None, format!("{} in RUN ({})", m.kind.description(), secrets::redact(s)));
                 }
+                if let Some(opt) = disables_verification(&ins.args) {
+                    sink.emit("VGL-A057", &loc, None, format!("RUN disables verification ({opt})"));
+                }
             }
             "ENV" | "ARG" => {
                 for (k, v) in assignments(&ins.args) {
+                    if insecure_env(&k, &v) {
+                        sink.emit("VGL-A057", &loc, None, format!("{} {k}={v} disables verification", ins.keyword));
+                    }
                     if let Some(m) = secrets::check_assignment(&k, &v) {
                         let s = v.get(m.start..m.end).unwrap_or(&v);
-                        sink.emit("VGL-A056", &loc, None, format!("{} {k} holds a {} ({})", ins.keyword, m.kind.description(), secrets::redact(s)));
+                        sink.emit("VGL-A056", &loc, None, format!("{} {k}: {} ({})", ins.keyword, m.kind.description(), secrets::redact(s)));
                     }
                 }
             }

@@ -150,6 +150,7 @@ fn audit_dockerfile(name: &str, text: &str, r: &mut Report) {
             for f in &mut findings {
                 f.file = name.to_string();
             }
+            findings.sort_by(|a, b| (a.line, a.check).cmp(&(b.line, b.check)));
             r.workloads.push(WorkloadSummary {
                 name: wname,
                 file: name.to_string(),
@@ -276,6 +277,7 @@ pub fn audit_workload(file: &str, w: &Workload, opts: &Options, r: &mut Report) 
     for f in &mut findings {
         f.file = file.to_string();
     }
+    findings.sort_by(|a, b| (a.line, a.check).cmp(&(b.line, b.check)));
     let pss = (w.platform == Platform::Kubernetes).then(|| pss::evaluate(w));
     let fix = if opts.fixes {
         let refs: Vec<&Finding> = findings.iter().collect();

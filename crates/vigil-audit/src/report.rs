@@ -327,6 +327,13 @@ pub fn render_sarif(r: &Report, tool_version: &str) -> String {
     out
 }
 
+/// Renders the check catalogue as JSON (for tooling such as `bench/audit-compare.sh`).
+pub fn render_catalogue_json() -> String {
+    let mut out = serde_json::to_string_pretty(CHECKS).unwrap_or_default();
+    out.push('\n');
+    out
+}
+
 /// Renders the check catalogue as Markdown (the body of `docs/audit-checks.md`).
 pub fn render_catalogue_markdown() -> String {
     let mut s = String::new();

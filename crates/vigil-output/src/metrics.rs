@@ -280,6 +280,11 @@ impl Metrics {
         *o.last_error.lock().unwrap_or_else(|e| e.into_inner()) = err.to_string();
     }
 
+    /// True when no output has alerts queued in memory or on disk.
+    pub fn outputs_idle(&self) -> bool {
+        self.outputs().iter().all(|o| o.queue_depth.load(Relaxed) <= 0 && o.spill_bytes.load(Relaxed) == 0)
+    }
+
     /// Counter of alerts per rule (what `falcosecurity_falco_rules_matches_total` exports).
     pub fn rule_matches(&self, rule: &str) -> u64 {
         let m = self.inner.rule_matches.lock().unwrap_or_else(|e| e.into_inner());

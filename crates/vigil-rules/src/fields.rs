@@ -311,7 +311,6 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, FieldError> {
         why: why.to_string(),
     };
     let mut multi = false;
-    let list = matches!(def.id, F::FdTypes);
     let resolved = match (def.arg, arg.as_deref()) {
         (ArgSpec::None, None) => Arg::None,
         (ArgSpec::None, Some(_)) => return Err(FieldError::UnexpectedArg(def.name.to_string())),
@@ -346,6 +345,7 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, FieldError> {
         (F::EvtRawarg, _) => FType::Str,
         _ => def.ty,
     };
+    let list = multi && def.id == F::FdTypes;
     Ok(FieldRef { id: def.id, arg: resolved, ty, multi, list })
 }
 

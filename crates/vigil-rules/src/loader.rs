@@ -117,11 +117,8 @@ fn map_into_source(src: &str, start: usize, style: Style, value: &str, rel: usiz
     let mut s = start;
     match style {
         Style::SingleQuoted | Style::DoubleQuoted => s += 1,
-        Style::Literal | Style::Folded => {
-            // The content starts on the line after the indicator.
-            s = src[start..].find('\n').map_or(src.len(), |i| start + i + 1);
-        }
-        Style::Plain => {}
+        // Block scalars are marked where their content starts.
+        Style::Literal | Style::Folded | Style::Plain => {}
     }
     let vb = value.as_bytes();
     let limit = (s + value.len() * 2 + 4096).min(b.len());
@@ -796,9 +793,9 @@ mod tests {
         let (_, diags) = load(&["- rule: a\n  desc: d\n- rule: b\n  priority: loud\n  desc: d\n  condition: x\n  output: o\n- bogus: 1\n- rule: c\n  condition: x\n  append: true\n"]);
         let msgs: Vec<String> = diags.iter().map(|d| format!("{}:{} {}", d.line, d.column, d.message)).collect();
         assert!(msgs.iter().any(|m| m.starts_with("1:3 ") && m.contains("missing required")), "{msgs:?}");
+        assert!(msgs.iter().any(|m| m.starts_with("9:3 ") && m.contains("cannot append")), "{msgs:?}");
         assert!(msgs.iter().any(|m| m.starts_with("4:13 ") && m.contains("unknown priority")), "{msgs:?}");
         assert!(msgs.iter().any(|m| m.starts_with("8:3 ") && m.contains("unknown item type")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("cannot append")), "{msgs:?}");
     }
 
     #[test]

@@ -166,7 +166,10 @@ impl MarkedEventReceiver for Builder {
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
                 Some(Frame::Seq(p, items)) => self.push_value(Node { kind: Kind::Seq(items), pos: p }),
                 Some(Frame::Map(p, entries, _)) => {
-                    self.push_value(Node { kind: Kind::Map(entries), pos: p })
+                    // yaml-rust2 marks a block mapping at its first ':'; the first key is
+                    // where a reader expects the item to start.
+                    let pos = entries.first().map_or(p, |(k, _)| k.pos);
+                    self.push_value(Node { kind: Kind::Map(entries), pos })
                 }
                 None => self.fail(pos, "unbalanced YAML structure".into()),
             },
@@ -181,7 +184,74 @@ impl MarkedEventReceiver for Builder {
 }
 
 /// Parses every document of `text`.
+///
+/// Falco reads rules with yaml-cpp, which accepts a flow collection whose closing bracket is
+/// not indented past its key (`items: [\n  a\n]` inside a mapping at the same column); the
+/// upstream sandbox rules rely on it. YAML 1.2 and yaml-rust2 reject it, so when strict parsing
+/// fails we retry once with such lines re-indented ([`relax_flow_indentation`]). Positions
+/// stay exact except for columns on the re-indented lines.
 pub fn parse(text: &str) -> Result<Vec<Node>, YamlError> {
+    match parse_strict(text) {
+        Ok(d) => Ok(d),
+        Err(e) => match relax_flow_indentation(text) {
+            Some(relaxed) => parse_strict(&relaxed).map_err(|_| e),
+            None => Err(e),
+        },
+    }
+}
+
+/// Re-indents lines inside flow collections that start at or left of the column of the line
+/// that opened the collection. Returns `None` if nothing needed changing.
+pub fn relax_flow_indentation(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut depth = 0usize;
+    let mut open_indent = 0usize;
+    let mut block_indent: Option<usize> = None;
+    let mut changed = false;
+    for line in text.split_inclusive('\n') {
+        let indent = line.len() - line.trim_start_matches(' ').len();
+        let content = line.trim();
+        if let Some(bi) = block_indent {
+            if content.is_empty() || indent > bi {
+                out.push_str(line);
+                continue;
+            }
+            block_indent = None;
+        }
+        if depth > 0 && !content.is_empty() && indent <= open_indent {
+            for _ in 0..(open_indent + 2 - indent) {
+                out.push(' ');
+            }
+            changed = true;
+        }
+        out.push_str(line);
+        let start_depth = depth;
+        let (mut in_s, mut in_d, mut prev) = (false, false, b' ');
+        for &c in content.as_bytes() {
+            match c {
+                b'\'' if !in_d => in_s = !in_s,
+                b'"' if !in_s && prev != b'\\' => in_d = !in_d,
+                b'#' if !in_s && !in_d && (prev == b' ' || prev == b'\t') => break,
+                b'[' | b'{' if !in_s && !in_d => depth += 1,
+                b']' | b'}' if !in_s && !in_d => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            prev = c;
+        }
+        if start_depth == 0 && depth > 0 {
+            open_indent = indent;
+        }
+        if depth == 0 {
+            let t = content.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
+            if t.ends_with(": |") || t.ends_with(": >") || t == "|" || t == ">" || t.ends_with("- |") || t.ends_with("- >") {
+                block_indent = Some(indent);
+            }
+        }
+    }
+    changed.then_some(out)
+}
+
+fn parse_strict(text: &str) -> Result<Vec<Node>, YamlError> {
     let mut b = Builder { stack: Vec::new(), docs: Vec::new(), error: None };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut b, true) {
@@ -204,7 +274,8 @@ mod tests {
         assert_eq!(items[0].pos, Pos { line: 1, col: 3 });
         let cond = items[0].get("condition").unwrap();
         assert_eq!(cond.as_str(), Some("x = 1\n"));
-        assert_eq!(cond.pos.line, 2);
+        // Block scalars are marked where their content starts.
+        assert_eq!(cond.pos, Pos { line: 3, col: 5 });
         let rule = items[0].get("rule").unwrap();
         assert_eq!(rule.pos, Pos { line: 1, col: 9 });
     }
@@ -213,6 +284,21 @@ mod tests {
     fn syntax_error_has_position() {
         let e = parse("- rule: a\n  x: [1, 2\n").unwrap_err();
         assert!(e.pos.line >= 2, "{e:?}");
+    }
+
+    #[test]
+    fn lenient_flow_closing_bracket() {
+        let text = "- list: l\n  items: [\n    a,\n    \"b\"\n  ]\n\n- list: m\n  items: [c]\n";
+        let docs = parse(text).unwrap();
+        let Kind::Seq(items) = &docs[0].kind else { panic!() };
+        let Kind::Seq(l) = &items[0].get("items").unwrap().kind else { panic!() };
+        assert_eq!(l.len(), 2);
+        assert_eq!(items[1].pos.line, 7);
+        // Brackets inside block scalars and quotes do not confuse the relaxation.
+        let text = "- macro: m\n  condition: >\n    a[ and\n- list: l\n  items: [\n    \"]\",\n  ]\n";
+        let docs = parse(text).unwrap();
+        let Kind::Seq(items) = &docs[0].kind else { panic!() };
+        assert_eq!(items.len(), 2);
     }
 
     #[test]

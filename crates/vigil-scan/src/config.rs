@@ -19,7 +19,14 @@ pub struct ConfigFinding {
 }
 
 const SECRET_ENV_WORDS: &[&str] = &[
-    "PASSWORD", "PASSWD", "SECRET", "TOKEN", "API_KEY", "APIKEY", "PRIVATE_KEY", "ACCESS_KEY",
+    "PASSWORD",
+    "PASSWD",
+    "SECRET",
+    "TOKEN",
+    "API_KEY",
+    "APIKEY",
+    "PRIVATE_KEY",
+    "ACCESS_KEY",
     "CREDENTIALS",
 ];
 
@@ -52,7 +59,8 @@ pub fn check(cfg: &Value, scanner: Option<&SecretScanner>) -> Vec<ConfigFinding>
         let by_name = SECRET_ENV_WORDS.iter().any(|w| upper.contains(w))
             && !upper.ends_with("_FILE")
             && !upper.ends_with("_PATH");
-        let by_value = scanner.is_some_and(|s| !s.scan_text("ENV", value.as_bytes(), false).is_empty());
+        let by_value =
+            scanner.is_some_and(|s| !s.scan_text("ENV", value.as_bytes(), false).is_empty());
         if by_name || by_value {
             out.push(ConfigFinding {
                 id: "VIGIL-IMG-002",
@@ -76,7 +84,9 @@ pub fn check(cfg: &Value, scanner: Option<&SecretScanner>) -> Vec<ConfigFinding>
     }
     let hc = &c["Healthcheck"]["Test"];
     let no_hc = hc.is_null()
-        || hc.as_array().is_some_and(|a| a.first().and_then(|v| v.as_str()) == Some("NONE"));
+        || hc
+            .as_array()
+            .is_some_and(|a| a.first().and_then(|v| v.as_str()) == Some("NONE"));
     if no_hc {
         out.push(ConfigFinding {
             id: "VIGIL-IMG-004",
@@ -102,7 +112,16 @@ mod tests {
         let s = SecretScanner::new();
         let f = check(&cfg, Some(&s));
         let ids: Vec<_> = f.iter().map(|f| f.id).collect();
-        assert_eq!(ids, vec!["VIGIL-IMG-001", "VIGIL-IMG-002", "VIGIL-IMG-002", "VIGIL-IMG-003", "VIGIL-IMG-004"]);
+        assert_eq!(
+            ids,
+            vec![
+                "VIGIL-IMG-001",
+                "VIGIL-IMG-002",
+                "VIGIL-IMG-002",
+                "VIGIL-IMG-003",
+                "VIGIL-IMG-004"
+            ]
+        );
         assert!(f.iter().all(|f| !f.detail.contains("hunter22")));
         let ok = serde_json::json!({"config": {"User": "app", "Healthcheck": {"Test": ["CMD", "true"]}}});
         assert!(check(&ok, Some(&s)).is_empty());

@@ -73,7 +73,10 @@ fn io_err(path: &Path, e: std::io::Error) -> ScanError {
 /// `sha256:HEX` -> `blobs/sha256/HEX`, refusing anything else.
 fn blob_path(digest: &str) -> Option<String> {
     let (alg, hex) = digest.split_once(':')?;
-    let ok_alg = !alg.is_empty() && alg.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
+    let ok_alg = !alg.is_empty()
+        && alg
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     let ok_hex = hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit());
     (ok_alg && ok_hex).then(|| format!("blobs/{alg}/{hex}"))
 }
@@ -146,7 +149,10 @@ fn index_tar(path: &Path) -> Result<HashMap<String, (u64, u64)>, ScanError> {
     for entry in ar.entries().map_err(bad)? {
         let entry = entry.map_err(bad)?;
         if index.len() > 1_000_000 {
-            return Err(terr(&path.display().to_string(), "more than 1000000 entries"));
+            return Err(terr(
+                &path.display().to_string(),
+                "more than 1000000 entries",
+            ));
         }
         if !entry.header().entry_type().is_file() {
             continue;
@@ -241,7 +247,9 @@ fn open_docker(target: &str, store: Store, reference: Option<&str>) -> Result<Im
         file: store.label("manifest.json"),
         reason: reason.to_string(),
     };
-    let entries = manifest.as_array().ok_or_else(|| meta("expected an array"))?;
+    let entries = manifest
+        .as_array()
+        .ok_or_else(|| meta("expected an array"))?;
     let entry = match reference {
         Some(r) => entries.iter().find(|e| {
             e["RepoTags"].as_array().is_some_and(|tags| {
@@ -254,14 +262,20 @@ fn open_docker(target: &str, store: Store, reference: Option<&str>) -> Result<Im
     }
     .ok_or_else(|| meta("no matching image in manifest.json"))?;
     let name_of = |v: &Value| -> Result<String, ScanError> {
-        let s = v.as_str().ok_or_else(|| meta("blob name is not a string"))?;
+        let s = v
+            .as_str()
+            .ok_or_else(|| meta("blob name is not a string"))?;
         normalize(s).map_err(|e| meta(&format!("blob name '{s}': {e}")))
     };
     let config_name = name_of(&entry["Config"])?;
     let config = store.json(&config_name)?;
     let diff_ids: Vec<String> = config["rootfs"]["diff_ids"]
         .as_array()
-        .map(|a| a.iter().filter_map(|d| d.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     let layers = entry["Layers"]
         .as_array()
@@ -278,7 +292,11 @@ fn open_docker(target: &str, store: Store, reference: Option<&str>) -> Result<Im
     let config_digest = config_name
         .strip_prefix("blobs/sha256/")
         .map(|h| format!("sha256:{h}"))
-        .or_else(|| config_name.strip_suffix(".json").map(|h| format!("sha256:{h}")));
+        .or_else(|| {
+            config_name
+                .strip_suffix(".json")
+                .map(|h| format!("sha256:{h}"))
+        });
     Ok(Image {
         name: target.to_string(),
         format: "docker-archive",
@@ -356,19 +374,23 @@ fn open_oci(target: &str, store: Store, reference: Option<&str>) -> Result<Image
         if depth > 4 {
             return Err(meta(&path, "image indexes nested too deeply".into()));
         }
-        let list = manifest["manifests"].as_array().cloned().unwrap_or_default();
+        let list = manifest["manifests"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         desc = list
             .iter()
-            .find(|m| {
-                m["platform"]["os"] == "linux" && m["platform"]["architecture"] == "amd64"
-            })
+            .find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == "amd64")
             .or(list.first())
             .cloned()
             .ok_or_else(|| meta(&path, "empty image index".into()))?;
     }
-    let cdigest = manifest["config"]["digest"].as_str().unwrap_or("").to_string();
-    let cpath =
-        blob_path(&cdigest).ok_or_else(|| meta("manifest", format!("invalid config digest '{cdigest}'")))?;
+    let cdigest = manifest["config"]["digest"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    let cpath = blob_path(&cdigest)
+        .ok_or_else(|| meta("manifest", format!("invalid config digest '{cdigest}'")))?;
     let config = store.json(&cpath)?;
     let layers = manifest["layers"]
         .as_array()
@@ -446,7 +468,10 @@ mod tests {
     #[test]
     fn blob_paths_are_validated() {
         let h = "a".repeat(64);
-        assert_eq!(blob_path(&format!("sha256:{h}")), Some(format!("blobs/sha256/{h}")));
+        assert_eq!(
+            blob_path(&format!("sha256:{h}")),
+            Some(format!("blobs/sha256/{h}"))
+        );
         assert_eq!(blob_path("sha256:../../etc/passwd"), None);
         assert_eq!(blob_path("../x:abc"), None);
     }

@@ -231,9 +231,9 @@ pub fn walk<R: Read>(
                     .unwrap_or_default()
             };
             let kind = match header.entry_type() {
-                tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                    EntryKind::File
-                }
+                tar::EntryType::Regular
+                | tar::EntryType::Continuous
+                | tar::EntryType::GNUSparse => EntryKind::File,
                 tar::EntryType::Directory => EntryKind::Dir,
                 tar::EntryType::Symlink => EntryKind::Symlink(link()),
                 tar::EntryType::Link => EntryKind::Hardlink(link()),

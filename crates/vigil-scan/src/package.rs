@@ -218,6 +218,9 @@ mod tests {
         let mut p = Package::new(PkgType::Maven, "org.apache:commons-text", "1.9", "x");
         p.finish(None);
         assert_eq!(p.purl, "pkg:maven/org.apache/commons-text@1.9");
-        assert_eq!(normalize_python_name("Zope.Interface__x"), "zope-interface-x");
+        assert_eq!(
+            normalize_python_name("Zope.Interface__x"),
+            "zope-interface-x"
+        );
     }
 }

@@ -94,7 +94,15 @@ impl Report<'_> {
             inv.files
         );
         if let Some(os) = &inv.os {
-            let _ = writeln!(o, "OS:     {}", if os.pretty_name.is_empty() { &os.id } else { &os.pretty_name });
+            let _ = writeln!(
+                o,
+                "OS:     {}",
+                if os.pretty_name.is_empty() {
+                    &os.id
+                } else {
+                    &os.pretty_name
+                }
+            );
         }
         let mut per_type: BTreeMap<&str, usize> = BTreeMap::new();
         for p in &inv.packages {
@@ -106,7 +114,10 @@ impl Report<'_> {
             let _ = writeln!(o, "Note: {n}");
         }
         let counts = self.counts();
-        let summary: Vec<String> = SEVERITIES.iter().map(|s| format!("{s}: {}", counts[s])).collect();
+        let summary: Vec<String> = SEVERITIES
+            .iter()
+            .map(|s| format!("{s}: {}", counts[s]))
+            .collect();
         let _ = writeln!(o, "\nFindings by severity: {}", summary.join("  "));
         if let Some(v) = self.vulns {
             let _ = writeln!(
@@ -123,9 +134,11 @@ impl Report<'_> {
                     "SEVERITY", "ID", "PACKAGE", "INSTALLED", "FIXED"
                 );
                 for f in &v.findings {
-                    let fixed = f.advisory.fixed_version.clone().unwrap_or_else(|| match f.advisory.status {
-                        vigil_vulndb::Status::WillNotFix => "(will not fix)".into(),
-                        _ => "(no fix)".into(),
+                    let fixed = f.advisory.fixed_version.clone().unwrap_or_else(|| {
+                        match f.advisory.status {
+                            vigil_vulndb::Status::WillNotFix => "(will not fix)".into(),
+                            _ => "(no fix)".into(),
+                        }
                     });
                     let summary: String = f.advisory.summary.chars().take(60).collect();
                     let _ = writeln!(
@@ -151,7 +164,11 @@ impl Report<'_> {
                     s.rule,
                     s.file,
                     s.line,
-                    if s.deleted_later { " (deleted in a later layer, still in the image)" } else { "" },
+                    if s.deleted_later {
+                        " (deleted in a later layer, still in the image)"
+                    } else {
+                        ""
+                    },
                     s.redacted
                 );
             }
@@ -159,7 +176,11 @@ impl Report<'_> {
         if !inv.config_findings.is_empty() {
             let _ = writeln!(o, "\nImage configuration ({})", inv.config_findings.len());
             for c in &inv.config_findings {
-                let _ = writeln!(o, "{:<9} {:<14} {}: {}", c.severity, c.id, c.title, c.detail);
+                let _ = writeln!(
+                    o,
+                    "{:<9} {:<14} {}: {}",
+                    c.severity, c.id, c.title, c.detail
+                );
             }
         }
         let warnings: Vec<_> = inv

@@ -24,7 +24,9 @@ impl std::str::FromStr for SbomFormat {
         match s {
             "cyclonedx-json" | "cyclonedx" => Ok(SbomFormat::CycloneDxJson),
             "spdx-json" | "spdx" => Ok(SbomFormat::SpdxJson),
-            _ => Err(format!("unknown SBOM format '{s}' (cyclonedx-json, spdx-json)")),
+            _ => Err(format!(
+                "unknown SBOM format '{s}' (cyclonedx-json, spdx-json)"
+            )),
         }
     }
 }
@@ -66,7 +68,14 @@ fn uuid4() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
 }
 
 fn props(p: &Package) -> Vec<Value> {
@@ -160,7 +169,13 @@ pub fn cyclonedx(inv: &Inventory) -> Value {
 
 fn spdx_id(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 

@@ -85,12 +85,7 @@ impl State<'_> {
     }
 
     /// Apply one entry of layer `layer` to the index and analyze it if wanted.
-    fn entry(
-        &mut self,
-        layer: usize,
-        e: RawEntry,
-        data: &mut dyn Read,
-    ) -> Result<(), ScanError> {
+    fn entry(&mut self, layer: usize, e: RawEntry, data: &mut dyn Read) -> Result<(), ScanError> {
         let path = match vfs::normalize(&e.path) {
             Ok(p) => p,
             Err(vfs::PathError::Empty) => return Ok(()),
@@ -183,7 +178,10 @@ impl State<'_> {
             if wanted.is_some() && wanted != Some(FileKind::Executable) {
                 self.warnings.push(Warning::new(
                     path.clone(),
-                    format!("not analyzed: {} bytes is above the {cap}-byte limit", e.size),
+                    format!(
+                        "not analyzed: {} bytes is above the {cap}-byte limit",
+                        e.size
+                    ),
                 ));
             }
             return Ok(());
@@ -343,18 +341,46 @@ pub fn scan_target(target: &str, opts: &ScanOptions) -> Result<Inventory, ScanEr
     scan_image(&img, opts)
 }
 
+/// Scan layers held in memory (tar streams, compressed or not), bottom layer first. Used by
+/// the fuzz targets and by callers that already have the blobs.
+pub fn scan_layers(
+    name: &str,
+    layers: &[&[u8]],
+    opts: &ScanOptions,
+) -> Result<Inventory, ScanError> {
+    let mut st = State::new(opts);
+    let mut infos = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        let stats = layer::walk(i, &format!("layer {i}"), *l, &opts.limits, &mut |e, r| {
+            st.entry(i, e, r)
+        })?;
+        infos.push(LayerInfo {
+            index: i,
+            digest: None,
+            stats,
+        });
+    }
+    Ok(st.finish(name, "layers", None, None, infos))
+}
+
+impl<'a> State<'a> {
+    fn new(opts: &'a ScanOptions) -> State<'a> {
+        State {
+            opts,
+            vfs: Vfs::new(),
+            results: BTreeMap::new(),
+            secrets: Vec::new(),
+            scanner: opts.secrets.then(SecretScanner::new),
+            warnings: Vec::new(),
+            buf: Vec::new(),
+            layer_digest: None,
+        }
+    }
+}
+
 /// Scan an opened image.
 pub fn scan_image(img: &Image, opts: &ScanOptions) -> Result<Inventory, ScanError> {
-    let mut st = State {
-        opts,
-        vfs: Vfs::new(),
-        results: BTreeMap::new(),
-        secrets: Vec::new(),
-        scanner: opts.secrets.then(SecretScanner::new),
-        warnings: Vec::new(),
-        buf: Vec::new(),
-        layer_digest: None,
-    };
+    let mut st = State::new(opts);
     let mut layers = Vec::new();
     if let Some(root) = &img.rootfs {
         let stats = walk_rootfs(root, &mut |e, r| st.entry(0, e, r))?;
@@ -374,53 +400,73 @@ pub fn scan_image(img: &Image, opts: &ScanOptions) -> Result<Inventory, ScanErro
             stats,
         });
     }
-    // Secrets in files that no longer exist are still in the image: mark them.
-    for s in &mut st.secrets {
-        let present = st
-            .vfs
-            .get(&s.file)
-            .is_some_and(|n| Some(n.layer) == s.layer);
-        s.deleted_later = !present;
-    }
-    // os-release: /etc/os-release wins over /usr/lib/os-release, following links inside.
-    let mut os = None;
-    for p in ["etc/os-release", "usr/lib/os-release"] {
-        if let Some(real) = st.vfs.resolve(p) {
-            if let Some((_, o)) = st.results.get(&real) {
-                if o.os.is_some() {
-                    os = o.os.clone();
-                    break;
+    Ok(st.finish(
+        &img.name,
+        img.format,
+        img.config.as_ref(),
+        img.config_digest.clone(),
+        layers,
+    ))
+}
+
+impl State<'_> {
+    /// Assemble the inventory from the final file index and the kept results.
+    fn finish(
+        mut self,
+        name: &str,
+        format: &str,
+        config: Option<&serde_json::Value>,
+        config_digest: Option<String>,
+        layers: Vec<LayerInfo>,
+    ) -> Inventory {
+        let st = &mut self;
+        // Secrets in files that no longer exist are still in the image: mark them.
+        for s in &mut st.secrets {
+            let present = st
+                .vfs
+                .get(&s.file)
+                .is_some_and(|n| Some(n.layer) == s.layer);
+            s.deleted_later = !present;
+        }
+        // os-release: /etc/os-release wins over /usr/lib/os-release, following links inside.
+        let mut os = None;
+        for p in ["etc/os-release", "usr/lib/os-release"] {
+            if let Some(real) = st.vfs.resolve(p) {
+                if let Some((_, o)) = st.results.get(&real) {
+                    if o.os.is_some() {
+                        os = o.os.clone();
+                        break;
+                    }
                 }
             }
         }
+        let mut packages = Vec::new();
+        let mut warnings = std::mem::take(&mut st.warnings);
+        for (_, (_, outcome)) in std::mem::take(&mut st.results) {
+            warnings.extend(outcome.warnings);
+            packages.extend(outcome.packages);
+        }
+        for p in &mut packages {
+            p.finish(os.as_ref());
+        }
+        packages.sort_by(|a, b| {
+            (a.kind, &a.name, &a.version, &a.files).cmp(&(b.kind, &b.name, &b.version, &b.files))
+        });
+        let config_findings = config
+            .map(|cfg| config::check(cfg, st.scanner.as_ref()))
+            .unwrap_or_default();
+        Inventory {
+            target: name.to_string(),
+            format: format.to_string(),
+            config_digest,
+            os,
+            layers,
+            files: st.vfs.len(),
+            packages,
+            secrets: std::mem::take(&mut st.secrets),
+            config_findings,
+            warnings,
+            config: config.cloned(),
+        }
     }
-    let mut packages = Vec::new();
-    let mut warnings = std::mem::take(&mut st.warnings);
-    for (_, (_, outcome)) in std::mem::take(&mut st.results) {
-        warnings.extend(outcome.warnings);
-        packages.extend(outcome.packages);
-    }
-    for p in &mut packages {
-        p.finish(os.as_ref());
-    }
-    packages.sort_by(|a, b| {
-        (a.kind, &a.name, &a.version, &a.files).cmp(&(b.kind, &b.name, &b.version, &b.files))
-    });
-    let mut config_findings = Vec::new();
-    if let Some(cfg) = &img.config {
-        config_findings = config::check(cfg, st.scanner.as_ref());
-    }
-    Ok(Inventory {
-        target: img.name.clone(),
-        format: img.format.to_string(),
-        config_digest: img.config_digest.clone(),
-        os,
-        layers,
-        files: st.vfs.len(),
-        packages,
-        secrets: st.secrets,
-        config_findings,
-        warnings,
-        config: img.config.clone(),
-    })
 }

@@ -107,15 +107,29 @@ const SKIP_EXT: &[&str] = &[
 ];
 
 const CONFIG_EXT: &[&str] = &[
-    ".env", ".ini", ".conf", ".cfg", ".cnf", ".yaml", ".yml", ".properties", ".json", ".toml",
-    ".xml", ".sh", ".bashrc", ".netrc", ".npmrc", ".pypirc", ".tf", ".tfvars",
+    ".env",
+    ".ini",
+    ".conf",
+    ".cfg",
+    ".cnf",
+    ".yaml",
+    ".yml",
+    ".properties",
+    ".json",
+    ".toml",
+    ".xml",
+    ".sh",
+    ".bashrc",
+    ".netrc",
+    ".npmrc",
+    ".pypirc",
+    ".tf",
+    ".tfvars",
 ];
 
 fn is_config_file(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
-    name == ".env"
-        || name.starts_with(".env.")
-        || CONFIG_EXT.iter().any(|e| name.ends_with(e))
+    name == ".env" || name.starts_with(".env.") || CONFIG_EXT.iter().any(|e| name.ends_with(e))
 }
 
 impl Default for SecretScanner {
@@ -138,28 +152,116 @@ impl SecretScanner {
             config_only,
         };
         let rules = vec![
-            r("private-key", "Private key", "HIGH", &["PRIVATE KEY"],
-              r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----[\s\S]{32,}?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----", 0, 0.0, false),
-            r("aws-access-key-id", "AWS access key ID", "CRITICAL", &["AKIA", "ASIA", "ABIA", "ACCA"],
-              r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b", 1, 3.0, false),
-            r("aws-secret-access-key", "AWS secret access key", "CRITICAL",
-              &["aws_secret", "AWS_SECRET", "aws-secret", "SecretAccessKey", "secret_access_key", "SECRET_ACCESS_KEY"],
-              r#"(?i)(?:aws)?_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})\b"#, 1, 4.0, false),
-            r("gcp-service-account", "GCP service account key", "CRITICAL", &["service_account"],
-              r#""type"\s*:\s*"service_account"[\s\S]{0,4096}?"private_key"\s*:\s*"-----BEGIN"#, 0, 0.0, false),
-            r("github-token", "GitHub token", "CRITICAL", &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
-              r"\b(gh[pousr]_[A-Za-z0-9]{36,255})\b", 1, 3.5, false),
-            r("github-fine-grained-pat", "GitHub fine-grained token", "CRITICAL", &["github_pat_"],
-              r"\b(github_pat_[A-Za-z0-9_]{82})\b", 1, 3.5, false),
-            r("gitlab-token", "GitLab personal access token", "CRITICAL", &["glpat-"],
-              r"\b(glpat-[A-Za-z0-9_\-]{20,})", 1, 3.0, false),
-            r("slack-token", "Slack token", "HIGH", &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"],
-              r"\b(xox[bpars]-[0-9]{6,}-[0-9A-Za-z-]{10,})", 1, 3.0, false),
-            r("slack-webhook", "Slack webhook URL", "MEDIUM", &["hooks.slack.com"],
-              r"(https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})", 1, 3.0, false),
-            r("generic-password", "Password or secret in a configuration file", "MEDIUM",
-              &["password", "PASSWORD", "Password", "passwd", "PASSWD", "secret", "SECRET", "Secret", "api_key", "API_KEY", "apikey", "APIKEY", "token", "TOKEN", "Token"],
-              r#"(?i)(?:password|passwd|secret|api_?key|auth_?token|access_?token)["']?\s*[:=]\s*["']?([^\s"'<>#$%{}(),;]{8,})"#, 1, 3.0, true),
+            r(
+                "private-key",
+                "Private key",
+                "HIGH",
+                &["PRIVATE KEY"],
+                r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----[\s\S]{32,}?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----",
+                0,
+                0.0,
+                false,
+            ),
+            r(
+                "aws-access-key-id",
+                "AWS access key ID",
+                "CRITICAL",
+                &["AKIA", "ASIA", "ABIA", "ACCA"],
+                r"\b((?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16})\b",
+                1,
+                3.0,
+                false,
+            ),
+            r(
+                "aws-secret-access-key",
+                "AWS secret access key",
+                "CRITICAL",
+                &[
+                    "aws_secret",
+                    "AWS_SECRET",
+                    "aws-secret",
+                    "SecretAccessKey",
+                    "secret_access_key",
+                    "SECRET_ACCESS_KEY",
+                ],
+                r#"(?i)(?:aws)?_?secret_?access_?key["']?\s*[:=]\s*["']?([A-Za-z0-9/+]{40})\b"#,
+                1,
+                4.0,
+                false,
+            ),
+            r(
+                "gcp-service-account",
+                "GCP service account key",
+                "CRITICAL",
+                &["service_account"],
+                r#""type"\s*:\s*"service_account"[\s\S]{0,4096}?"private_key"\s*:\s*"-----BEGIN"#,
+                0,
+                0.0,
+                false,
+            ),
+            r(
+                "github-token",
+                "GitHub token",
+                "CRITICAL",
+                &["ghp_", "gho_", "ghu_", "ghs_", "ghr_"],
+                r"\b(gh[pousr]_[A-Za-z0-9]{36,255})\b",
+                1,
+                3.5,
+                false,
+            ),
+            r(
+                "github-fine-grained-pat",
+                "GitHub fine-grained token",
+                "CRITICAL",
+                &["github_pat_"],
+                r"\b(github_pat_[A-Za-z0-9_]{82})\b",
+                1,
+                3.5,
+                false,
+            ),
+            r(
+                "gitlab-token",
+                "GitLab personal access token",
+                "CRITICAL",
+                &["glpat-"],
+                r"\b(glpat-[A-Za-z0-9_\-]{20,})",
+                1,
+                3.0,
+                false,
+            ),
+            r(
+                "slack-token",
+                "Slack token",
+                "HIGH",
+                &["xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"],
+                r"\b(xox[bpars]-[0-9]{6,}-[0-9A-Za-z-]{10,})",
+                1,
+                3.0,
+                false,
+            ),
+            r(
+                "slack-webhook",
+                "Slack webhook URL",
+                "MEDIUM",
+                &["hooks.slack.com"],
+                r"(https://hooks\.slack\.com/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/[A-Za-z0-9]{20,})",
+                1,
+                3.0,
+                false,
+            ),
+            r(
+                "generic-password",
+                "Password or secret in a configuration file",
+                "MEDIUM",
+                &[
+                    "password", "PASSWORD", "Password", "passwd", "PASSWD", "secret", "SECRET",
+                    "Secret", "api_key", "API_KEY", "apikey", "APIKEY", "token", "TOKEN", "Token",
+                ],
+                r#"(?i)(?:password|passwd|secret|api_?key|auth_?token|access_?token)["']?\s*[:=]\s*["']?([^\s"'<>#$%{}(),;]{8,})"#,
+                1,
+                3.0,
+                true,
+            ),
         ];
         let mut patterns = Vec::new();
         let mut kw_rule = Vec::new();
@@ -169,8 +271,7 @@ impl SecretScanner {
                 kw_rule.push(i);
             }
         }
-        let ac = AhoCorasick::new(&patterns)
-            .unwrap_or_else(|e| panic!("secret keywords: {e}"));
+        let ac = AhoCorasick::new(&patterns).unwrap_or_else(|e| panic!("secret keywords: {e}"));
         SecretScanner { rules, ac, kw_rule }
     }
 
@@ -179,7 +280,10 @@ impl SecretScanner {
         if size == 0 || size > MAX_FILE {
             return false;
         }
-        if SKIP_DIRS.iter().any(|d| path.starts_with(d) || path.contains(&format!("/{d}"))) {
+        if SKIP_DIRS
+            .iter()
+            .any(|d| path.starts_with(d) || path.contains(&format!("/{d}")))
+        {
             return false;
         }
         !SKIP_EXT.iter().any(|e| path.ends_with(e))
@@ -251,8 +355,22 @@ impl SecretScanner {
 fn is_placeholder(s: &str) -> bool {
     let l = s.to_ascii_lowercase();
     const WORDS: &[&str] = &[
-        "changeme", "example", "password", "placeholder", "your_", "xxxx", "dummy", "redacted",
-        "secret", "none", "null", "undefined", "true", "false", "****", "test",
+        "changeme",
+        "example",
+        "password",
+        "placeholder",
+        "your_",
+        "xxxx",
+        "dummy",
+        "redacted",
+        "secret",
+        "none",
+        "null",
+        "undefined",
+        "true",
+        "false",
+        "****",
+        "test",
     ];
     WORDS.iter().any(|w| l.contains(w)) || l.starts_with("env.") || l.starts_with("os.")
 }
@@ -273,7 +391,10 @@ mod tests {
         assert!(rules.contains(&"aws-access-key-id"), "{found:?}");
         assert!(rules.contains(&"aws-secret-access-key"), "{found:?}");
         for f in &found {
-            assert!(!f.redacted.contains(key) && !f.redacted.contains("Zr8f3kQ9"), "{f:?}");
+            assert!(
+                !f.redacted.contains(key) && !f.redacted.contains("Zr8f3kQ9"),
+                "{f:?}"
+            );
         }
         assert_eq!(found[0].line, 2);
     }
@@ -284,11 +405,17 @@ mod tests {
         let pem = "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA1c2R3hJ7sK9pQ0zYw8xV5uT2rN4mL6kJ1hG3fD9sA7qW2eR5\n-----END RSA PRIVATE KEY-----\n";
         assert_eq!(s.scan("app/key.pem", pem.as_bytes())[0].rule, "private-key");
         let gh = "token: ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8\n";
-        assert!(s.scan("app/x.txt", gh.as_bytes()).iter().any(|f| f.rule == "github-token"));
+        assert!(s
+            .scan("app/x.txt", gh.as_bytes())
+            .iter()
+            .any(|f| f.rule == "github-token"));
         let gl = "GITLAB=glpat-Xy7kP2mQ9rT4vW8zA1bC\n";
         assert_eq!(s.scan("app/x.txt", gl.as_bytes())[0].rule, "gitlab-token");
         let gcp = r#"{"type": "service_account", "project_id": "p", "private_key": "-----BEGIN PRIVATE KEY-----\nabc"}"#;
-        assert!(s.scan("app/sa.json", gcp.as_bytes()).iter().any(|f| f.rule == "gcp-service-account"));
+        assert!(s
+            .scan("app/sa.json", gcp.as_bytes())
+            .iter()
+            .any(|f| f.rule == "gcp-service-account"));
     }
 
     #[test]
@@ -297,9 +424,15 @@ mod tests {
         let conf = b"db_password = Hq7kL2p9Wz!\n";
         assert_eq!(s.scan("etc/app/db.conf", conf)[0].rule, "generic-password");
         assert!(s.scan("usr/share/app/README", conf).is_empty());
-        assert!(s.scan("etc/app/db.conf", b"password = changeme123\n").is_empty());
-        assert!(s.scan("etc/app/db.conf", b"password = aaaaaaaaaa\n").is_empty());
-        assert!(s.scan("etc/app/db.conf", b"password\0 = Hq7kL2p9Wz!\n").is_empty());
+        assert!(s
+            .scan("etc/app/db.conf", b"password = changeme123\n")
+            .is_empty());
+        assert!(s
+            .scan("etc/app/db.conf", b"password = aaaaaaaaaa\n")
+            .is_empty());
+        assert!(s
+            .scan("etc/app/db.conf", b"password\0 = Hq7kL2p9Wz!\n")
+            .is_empty());
         assert!(!s.wants("usr/lib/python3/dist-packages/x/conf.py", 10));
         assert!(!s.wants("app/node_modules/x/.env", 10));
         assert!(s.wants("app/.env", 10));

@@ -254,7 +254,10 @@ mod tests {
         let mut v = Vfs::new();
         v.insert("d".into(), node(0, NodeKind::Dir));
         v.insert("d/f".into(), node(0, NodeKind::File));
-        assert_eq!(v.insert("d".into(), node(1, NodeKind::File)), vec!["d", "d/f"]);
+        assert_eq!(
+            v.insert("d".into(), node(1, NodeKind::File)),
+            vec!["d", "d/f"]
+        );
         assert_eq!(v.len(), 1);
     }
 
@@ -269,12 +272,21 @@ mod tests {
         );
         v.insert(
             "etc/escape".into(),
-            node(0, NodeKind::Symlink("../../../../usr/lib/os-release".into())),
+            node(
+                0,
+                NodeKind::Symlink("../../../../usr/lib/os-release".into()),
+            ),
         );
         v.insert("loop1".into(), node(0, NodeKind::Symlink("loop2".into())));
         v.insert("loop2".into(), node(0, NodeKind::Symlink("/loop1".into())));
-        assert_eq!(v.resolve("etc/os-release").as_deref(), Some("usr/lib/os-release"));
-        assert_eq!(v.resolve("etc/escape").as_deref(), Some("usr/lib/os-release"));
+        assert_eq!(
+            v.resolve("etc/os-release").as_deref(),
+            Some("usr/lib/os-release")
+        );
+        assert_eq!(
+            v.resolve("etc/escape").as_deref(),
+            Some("usr/lib/os-release")
+        );
         assert_eq!(v.resolve("loop1"), None);
         assert_eq!(v.resolve("missing"), None);
     }

@@ -78,7 +78,11 @@ pub fn parse_ignore_file(name: &str, text: &str) -> Result<Vec<IgnoreRule>, Scan
             if !valid_date(d) {
                 return Err(ScanError::IgnoreFile {
                     file: name.to_string(),
-                    reason: format!("entry {} ({}): expires '{d}' is not YYYY-MM-DD", i + 1, r.id),
+                    reason: format!(
+                        "entry {} ({}): expires '{d}' is not YYYY-MM-DD",
+                        i + 1,
+                        r.id
+                    ),
                 });
             }
         }
@@ -142,10 +146,18 @@ pub struct MatchResult {
 pub fn query_for(p: &Package, os: Option<&OsInfo>) -> Option<(String, String, String)> {
     let distro = || os.and_then(|o| o.osv_ecosystem());
     let src = || p.source_name.clone().unwrap_or_else(|| p.name.clone());
-    let src_ver = || p.source_version.clone().unwrap_or_else(|| p.version.clone());
+    let src_ver = || {
+        p.source_version
+            .clone()
+            .unwrap_or_else(|| p.version.clone())
+    };
     Some(match p.kind {
         PkgType::Deb | PkgType::Apk | PkgType::Rpm => (distro()?, src(), src_ver()),
-        PkgType::Python => ("PyPI".into(), normalize_python_name(&p.name), p.version.clone()),
+        PkgType::Python => (
+            "PyPI".into(),
+            normalize_python_name(&p.name),
+            p.version.clone(),
+        ),
         PkgType::Npm => ("npm".into(), p.name.clone(), p.version.clone()),
         PkgType::Cargo => ("crates.io".into(), p.name.clone(), p.version.clone()),
         PkgType::Go => {
@@ -180,7 +192,12 @@ pub fn match_inventory(db: &Database, inv: &Inventory, opts: &MatchOptions) -> M
         res.queried += 1;
         // Distro binary packages share a source: look each source up once per binary anyway
         // (findings are per installed package), but skip exact duplicates.
-        let key = (p.kind, p.name.clone(), p.version.clone(), p.files.first().cloned());
+        let key = (
+            p.kind,
+            p.name.clone(),
+            p.version.clone(),
+            p.files.first().cloned(),
+        );
         if !seen.insert(key) {
             continue;
         }
@@ -196,7 +213,9 @@ pub fn match_inventory(db: &Database, inv: &Inventory, opts: &MatchOptions) -> M
             }
             let rule = active.iter().find(|r| {
                 (r.id == f.id || f.aliases.iter().any(|a| a == &r.id))
-                    && r.package.as_ref().is_none_or(|pk| pk == &p.name || pk == &name)
+                    && r.package
+                        .as_ref()
+                        .is_none_or(|pk| pk == &p.name || pk == &name)
             });
             if let Some(r) = rule {
                 res.ignored
@@ -252,9 +271,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("f.yaml:") && err.contains("reson"), "{err}");
-        let err = parse_ignore_file("f.yaml", "ignores:\n  - id: X\n    reason: r\n    expires: soon\n")
-            .unwrap_err()
-            .to_string();
+        let err = parse_ignore_file(
+            "f.yaml",
+            "ignores:\n  - id: X\n    reason: r\n    expires: soon\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("not YYYY-MM-DD"), "{err}");
     }
 
@@ -270,7 +292,11 @@ mod tests {
         p.source_version = Some("3.0.11-1~deb12u2".into());
         assert_eq!(
             query_for(&p, Some(&os)),
-            Some(("Debian:12".into(), "openssl".into(), "3.0.11-1~deb12u2".into()))
+            Some((
+                "Debian:12".into(),
+                "openssl".into(),
+                "3.0.11-1~deb12u2".into()
+            ))
         );
         let p = Package::new(PkgType::Python, "PyYAML", "5.3", "x");
         assert_eq!(query_for(&p, None).unwrap().1, "pyyaml");

@@ -22,8 +22,14 @@ fn base_layer() -> Vec<u8> {
         E::Link("etc/os-release", "../usr/lib/os-release"),
         E::File("usr/lib/os-release", OS_RELEASE),
         E::File("var/lib/dpkg/status", DPKG_STATUS),
-        E::File("opt/venv/lib/python3.11/site-packages/urllib3-1.24.1.dist-info/METADATA", &urllib3),
-        E::File("opt/venv/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA", &six),
+        E::File(
+            "opt/venv/lib/python3.11/site-packages/urllib3-1.24.1.dist-info/METADATA",
+            &urllib3,
+        ),
+        E::File(
+            "opt/venv/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA",
+            &six,
+        ),
         E::File("opt/old/oldpkg-0.1.dist-info/METADATA", &old),
         E::File("opt/app/.env", b"GITLAB_TOKEN=glpat-Xy7kP2mQ9rT4vW8zA1bC\n"),
     ])
@@ -33,10 +39,19 @@ fn upper_layer() -> Vec<u8> {
     let six2 = metadata("six", "1.17.0");
     tar(&[
         // Delete urllib3, replace six, make /opt/old opaque, delete the secret file.
-        E::File("opt/venv/lib/python3.11/site-packages/.wh.urllib3-1.24.1.dist-info", b""),
-        E::File("opt/venv/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA", &six2),
+        E::File(
+            "opt/venv/lib/python3.11/site-packages/.wh.urllib3-1.24.1.dist-info",
+            b"",
+        ),
+        E::File(
+            "opt/venv/lib/python3.11/site-packages/six-1.16.0.dist-info/METADATA",
+            &six2,
+        ),
         E::File("opt/old/.wh..wh..opq", b""),
-        E::File("opt/old/new-2.0.dist-info/METADATA", &metadata("new", "2.0")),
+        E::File(
+            "opt/old/new-2.0.dist-info/METADATA",
+            &metadata("new", "2.0"),
+        ),
         E::File("opt/app/.wh..env", b""),
     ])
 }
@@ -64,7 +79,10 @@ fn oci_layers_whiteouts_and_opaque_dirs() {
     assert_eq!(six.purl, "pkg:pypi/six@1.17.0");
     let zlib = inv.packages.iter().find(|p| p.name == "zlib1g").unwrap();
     assert_eq!(zlib.source_version.as_deref(), Some("1:1.2.13.dfsg-1"));
-    assert_eq!(zlib.purl, "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib");
+    assert_eq!(
+        zlib.purl,
+        "pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1?arch=amd64&distro=debian-12&upstream=zlib"
+    );
     // The secret's file was deleted in layer 1 but is still in layer 0 of the image.
     assert_eq!(inv.secrets.len(), 1, "{:?}", inv.secrets);
     assert!(inv.secrets[0].deleted_later);
@@ -74,10 +92,18 @@ fn oci_layers_whiteouts_and_opaque_dirs() {
     let idx: serde_json::Value =
         serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
     let digest = idx["manifests"][0]["digest"].as_str().unwrap();
-    let by_digest = scan_target(&format!("{}@{digest}", layout.display()), &ScanOptions::default()).unwrap();
+    let by_digest = scan_target(
+        &format!("{}@{digest}", layout.display()),
+        &ScanOptions::default(),
+    )
+    .unwrap();
     assert_eq!(names(&by_digest), names(&inv));
     let archive = dir.path().join("img.tar");
-    docker_archive(&archive, &[base_layer(), upper_layer()], "localhost/x:latest");
+    docker_archive(
+        &archive,
+        &[base_layer(), upper_layer()],
+        "localhost/x:latest",
+    );
     let inv2 = scan_target(archive.to_str().unwrap(), &ScanOptions::default()).unwrap();
     assert_eq!(names(&inv2), names(&inv));
     assert_eq!(inv2.format, "docker-archive");
@@ -109,8 +135,16 @@ fn traversal_and_absolute_entries_are_refused() {
     oci_layout(&layout, &[gzip(&layer)], "t");
     let inv = scan_target(layout.to_str().unwrap(), &ScanOptions::default()).unwrap();
     let msgs: Vec<String> = inv.warnings.iter().map(|w| w.to_string()).collect();
-    assert!(msgs.iter().any(|m| m.contains(&evil_name) && m.contains("traversal")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.contains("/etc/absolute") && m.contains("absolute")), "{msgs:?}");
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains(&evil_name) && m.contains("traversal")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("/etc/absolute") && m.contains("absolute")),
+        "{msgs:?}"
+    );
     assert_eq!(inv.packages.len(), 2);
     assert!(!std::path::Path::new("/tmp").join(&evil_name).exists());
 }
@@ -195,10 +229,14 @@ fn corrupt_and_truncated_input() {
     let mut b = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
     h.set_size(5);
-    b.append_data(&mut h, "manifest.json", &b"[{,,}"[..]).unwrap();
+    b.append_data(&mut h, "manifest.json", &b"[{,,}"[..])
+        .unwrap();
     std::fs::write(&arch, b.into_inner().unwrap()).unwrap();
     let err = scan_target(arch.to_str().unwrap(), &ScanOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("manifest.json") && err.to_string().contains("invalid JSON"), "{err}");
+    assert!(
+        err.to_string().contains("manifest.json") && err.to_string().contains("invalid JSON"),
+        "{err}"
+    );
     // Manifest pointing outside the archive.
     let arch = dir.path().join("escape.tar");
     let mut b = tar::Builder::new(Vec::new());
@@ -219,16 +257,36 @@ fn malformed_package_files_warn_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("oci");
     let layer = tar(&[
-        E::File("var/lib/dpkg/status", b"Package: ok\nVersion: 1\n\nnot a field line\nVersion: 2\n"),
-        E::File("usr/lib/python3/dist-packages/bad-1.dist-info/METADATA", b"\xff\xfe garbage without headers"),
-        E::File("app/package-lock.json", b"{\"lockfileVersion\": 3, \"packages\": {"),
+        E::File(
+            "var/lib/dpkg/status",
+            b"Package: ok\nVersion: 1\n\nnot a field line\nVersion: 2\n",
+        ),
+        E::File(
+            "usr/lib/python3/dist-packages/bad-1.dist-info/METADATA",
+            b"\xff\xfe garbage without headers",
+        ),
+        E::File(
+            "app/package-lock.json",
+            b"{\"lockfileVersion\": 3, \"packages\": {",
+        ),
     ]);
     oci_layout(&layout, &[gzip(&layer)], "t");
     let inv = scan_target(layout.to_str().unwrap(), &ScanOptions::default()).unwrap();
     let msgs: Vec<String> = inv.warnings.iter().map(|w| w.to_string()).collect();
-    assert!(msgs.iter().any(|m| m.starts_with("var/lib/dpkg/status:4:")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.starts_with("usr/lib/python3/dist-packages/bad-1.dist-info/METADATA")), "{msgs:?}");
-    assert!(msgs.iter().any(|m| m.starts_with("app/package-lock.json:1:")), "{msgs:?}");
+    assert!(
+        msgs.iter().any(|m| m.starts_with("var/lib/dpkg/status:4:")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("usr/lib/python3/dist-packages/bad-1.dist-info/METADATA")),
+        "{msgs:?}"
+    );
+    assert!(
+        msgs.iter()
+            .any(|m| m.starts_with("app/package-lock.json:1:")),
+        "{msgs:?}"
+    );
     assert_eq!(names(&inv), vec!["deb:ok@1"]);
 }
 
@@ -241,15 +299,33 @@ fn language_ecosystems_from_a_rootfs() {
         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
         std::fs::write(f, d).unwrap();
     };
-    w("app/node_modules/lodash/package.json", br#"{"name":"lodash","version":"4.17.20","license":"MIT"}"#);
-    w("app/node_modules/@babel/core/package.json", br#"{"name":"@babel/core","version":"7.0.0"}"#);
+    w(
+        "app/node_modules/lodash/package.json",
+        br#"{"name":"lodash","version":"4.17.20","license":"MIT"}"#,
+    );
+    w(
+        "app/node_modules/@babel/core/package.json",
+        br#"{"name":"@babel/core","version":"7.0.0"}"#,
+    );
     w("srv/Cargo.lock", b"[[package]]\nname = \"smallvec\"\nversion = \"1.6.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\n");
     w("srv/requirements.txt", b"jinja2==2.10\n");
-    w("lib/apk/db/installed", b"P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\n");
+    w(
+        "lib/apk/db/installed",
+        b"P:musl\nV:1.2.4-r2\nA:x86_64\no:musl\n\n",
+    );
     let inv = scan_target(root.to_str().unwrap(), &ScanOptions::default()).unwrap();
     let got = names(&inv);
-    for want in ["apk:musl@1.2.4-r2", "python:jinja2@2.10", "npm:lodash@4.17.20", "npm:@babel/core@7.0.0", "cargo:smallvec@1.6.0"] {
-        assert!(got.contains(&want.to_string()), "{want} missing from {got:?}");
+    for want in [
+        "apk:musl@1.2.4-r2",
+        "python:jinja2@2.10",
+        "npm:lodash@4.17.20",
+        "npm:@babel/core@7.0.0",
+        "cargo:smallvec@1.6.0",
+    ] {
+        assert!(
+            got.contains(&want.to_string()),
+            "{want} missing from {got:?}"
+        );
     }
     assert!(inv.packages.iter().all(|p| p.kind != PkgType::Deb));
 }

@@ -8,7 +8,9 @@ use vigil_scan::sbom::{cyclonedx, spdx};
 use vigil_scan::{scan_target, ScanOptions};
 
 fn load(name: &str) -> Value {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas").join(name);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/schemas")
+        .join(name);
     serde_json::from_slice(&std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
         .unwrap()
 }
@@ -43,8 +45,13 @@ fn inventory() -> vigil_scan::Inventory {
     let jar = {
         use std::io::Write;
         let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file("META-INF/maven/org.apache.commons/commons-text/pom.properties", zip::write::SimpleFileOptions::default()).unwrap();
-        w.write_all(b"groupId=org.apache.commons\nartifactId=commons-text\nversion=1.9\n").unwrap();
+        w.start_file(
+            "META-INF/maven/org.apache.commons/commons-text/pom.properties",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(b"groupId=org.apache.commons\nartifactId=commons-text\nversion=1.9\n")
+            .unwrap();
         w.finish().unwrap().into_inner()
     };
     let layer = tar(&[
@@ -67,8 +74,16 @@ fn cyclonedx_15_is_schema_valid() {
     let doc = cyclonedx(&inv);
     check(&cyclonedx_validator(), &doc);
     assert_eq!(doc["components"].as_array().unwrap().len(), 7); // 6 packages + the OS
-    let maven = doc["components"].as_array().unwrap().iter().find(|c| c["group"] == "org.apache.commons").unwrap();
-    assert_eq!(maven["purl"], "pkg:maven/org.apache.commons/commons-text@1.9");
+    let maven = doc["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["group"] == "org.apache.commons")
+        .unwrap();
+    assert_eq!(
+        maven["purl"],
+        "pkg:maven/org.apache.commons/commons-text@1.9"
+    );
     // A broken document is rejected: the validator is not vacuous.
     let mut bad = doc.clone();
     bad["components"][0]["type"] = "not-a-type".into();

@@ -22,11 +22,24 @@ fn main() {
         eprintln!("note: {n}");
     }
     let names: Vec<&str> = if names.is_empty() {
-        vec!["openat", "connect", "accept4", "unlinkat", "renameat2", "symlinkat", "ptrace", "memfd_create", "execve"]
+        vec![
+            "openat",
+            "connect",
+            "accept4",
+            "unlinkat",
+            "renameat2",
+            "symlinkat",
+            "ptrace",
+            "memfd_create",
+            "execve",
+        ]
     } else {
         names.iter().map(|s| s.as_str()).collect()
     };
-    let types: Vec<EventType> = names.iter().filter_map(|n| EventType::from_name(n)).collect();
+    let types: Vec<EventType> = names
+        .iter()
+        .filter_map(|n| EventType::from_name(n))
+        .collect();
     if let Err(e) = sensor.set_event_types(types) {
         eprintln!("error: {e}");
         std::process::exit(1);
@@ -41,9 +54,25 @@ fn main() {
                 .collect();
             let fd = ev
                 .fd
-                .map(|f| format!(" fd={}:{}:{}{}", f.num, f.kind.as_str(), f.name, f.tuple.map(|t| format!(" {t}")).unwrap_or_default()))
+                .map(|f| {
+                    format!(
+                        " fd={}:{}:{}{}",
+                        f.num,
+                        f.kind.as_str(),
+                        f.name,
+                        f.tuple.map(|t| format!(" {t}")).unwrap_or_default()
+                    )
+                })
                 .unwrap_or_default();
-            println!("{} {} {} res={} {}{}", ev.pid, ev.tid, ev.etype, ev.res, params.join(" "), fd);
+            println!(
+                "{} {} {} res={} {}{}",
+                ev.pid,
+                ev.tid,
+                ev.etype,
+                ev.res,
+                params.join(" "),
+                fd
+            );
         });
         if let Err(e) = r {
             eprintln!("error: {e}");

@@ -15,8 +15,8 @@ use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vigil_bpf::{blob, fdf, rec, Blob, Exit, Fd, Hdr, Proc, Stdio, Sys};
 use vigil_event::{
-    Dir, Event, EventType, FdInfo, FdKind, FlagSet, L4Proto, Param, ParamName, SockAddr,
-    SockTuple, Value,
+    Dir, Event, EventType, FdInfo, FdKind, FlagSet, L4Proto, Param, ParamName, SockAddr, SockTuple,
+    Value,
 };
 
 /// Most parameters any event carries (execve has 33).
@@ -270,7 +270,10 @@ impl Decoder {
             push!(ParamName::Vpid, PV::V(Value::I64(p.vpid as i64)));
             push!(ParamName::Loginuid, PV::V(Value::Uid(p.loginuid)));
             push!(ParamName::Flags, PV::V(Value::U64(p.exe_flags as u64)));
-            push!(ParamName::CapInheritable, PV::V(Value::Caps(p.cap_inheritable)));
+            push!(
+                ParamName::CapInheritable,
+                PV::V(Value::Caps(p.cap_inheritable))
+            );
             push!(ParamName::CapPermitted, PV::V(Value::Caps(p.cap_permitted)));
             push!(ParamName::CapEffective, PV::V(Value::Caps(p.cap_effective)));
             push!(ParamName::Uid, PV::V(Value::Uid(p.uid)));
@@ -289,7 +292,10 @@ impl Decoder {
             push!(ParamName::Fd1Name, PV::Str(names[1]));
             push!(ParamName::Fd2Name, PV::Str(names[2]));
         } else {
-            push!(ParamName::Flags, PV::V(Value::Flags(p.clone_flags, FlagSet::Clone)));
+            push!(
+                ParamName::Flags,
+                PV::V(Value::Flags(p.clone_flags, FlagSet::Clone))
+            );
             push!(ParamName::Uid, PV::V(Value::Uid(p.uid)));
             push!(ParamName::Gid, PV::V(Value::Gid(p.gid)));
             push!(ParamName::Vtid, PV::V(Value::I64(p.vtid as i64)));
@@ -299,7 +305,10 @@ impl Decoder {
             push!(ParamName::Tty, PV::V(Value::U64(p.tty as u64)));
             push!(ParamName::CapEffective, PV::V(Value::Caps(p.cap_effective)));
             push!(ParamName::CapPermitted, PV::V(Value::Caps(p.cap_permitted)));
-            push!(ParamName::CapInheritable, PV::V(Value::Caps(p.cap_inheritable)));
+            push!(
+                ParamName::CapInheritable,
+                PV::V(Value::Caps(p.cap_inheritable))
+            );
             push!(ParamName::Pgid, PV::V(Value::I64(p.pgid as i64)));
             push!(ParamName::Sid, PV::V(Value::I64(p.sid as i64)));
         }
@@ -378,11 +387,13 @@ impl Decoder {
         let mut name = S::None;
         let mut nameraw = S::None;
         // The path argument as the process passed it (open*, creat).
-        if let Some((i, _)) = def
-            .params
-            .iter()
-            .find_map(|(_, s)| if let Src::Path(i) = s { Some((*i, ())) } else { None })
-        {
+        if let Some((i, _)) = def.params.iter().find_map(|(_, s)| {
+            if let Src::Path(i) = s {
+                Some((*i, ()))
+            } else {
+                None
+            }
+        }) {
             if let Some(b) = find_blob(blobs, blob::STR, i) {
                 nameraw = self.text(b.data);
             }
@@ -574,7 +585,11 @@ impl Decoder {
     /// repeated slashes), into the arena.
     fn join<'r>(&mut self, base: &[u8], rel: &'r [u8]) -> S<'r> {
         self.tmp.clear();
-        normalize_into(&mut self.tmp, if rel.starts_with(b"/") { b"" } else { base }, rel);
+        normalize_into(
+            &mut self.tmp,
+            if rel.starts_with(b"/") { b"" } else { base },
+            rel,
+        );
         let start = self.arena.len();
         push_lossy(&mut self.arena, &self.tmp);
         S::A(start as u32, self.arena.len() as u32)
@@ -653,7 +668,10 @@ fn parse_blobs<'r>(
     let mut n = 0;
     let hl = std::mem::size_of::<Blob>();
     while off + hl <= body.len() {
-        let b: Blob = vigil_bpf::read(&body[off..]).ok_or(DecodeError::BadBlob { offset: off, len: 0 })?;
+        let b: Blob = vigil_bpf::read(&body[off..]).ok_or(DecodeError::BadBlob {
+            offset: off,
+            len: 0,
+        })?;
         let start = off + hl;
         let end = start + b.len as usize;
         if end > body.len() {

@@ -36,6 +36,42 @@
 //! price: aya's loader lags libbpf on exotic features (BPF_PSEUDO_FUNC callbacks, struct_ops),
 //! which vigil does not need.
 //!
+//! ## Kernel maps
+//! | map | type | purpose |
+//! |---|---|---|
+//! | `events` | ring buffer (16 MiB default, [`SensorConfig::ring_bytes`]) | records to user space |
+//! | `specs` | array[512] of 16-byte specs | per-syscall enable bit + what to capture (see [`table`]) |
+//! | `config` | array[1] | own tgid to ignore, cgroup to ignore, cgroup-recording switch |
+//! | `drops` | per-CPU array[8] of u64 | kernel-side losses by cause ([`KernelDrops`]) |
+//! | `stashes` | LRU hash tid -> entry args (32768) | sys_enter -> sys_exit hand-over |
+//! | `heap`, `pathbufs` | per-CPU arrays | record assembly (32 KiB) and path walking (8 KiB) scratch |
+//! | `cgroup_record` | hash cgroup id -> u8 | cgroups whose syscall set is being learned |
+//! | `cgroup_syscalls` | hash cgroup id -> 512-bit bitmap | syscalls seen per recorded cgroup |
+//! | `cgroup_policy` | hash cgroup id -> u32 | response policy index per cgroup (reserved) |
+//!
+//! The three `cgroup_*` maps are laid out for the profile and response features: they cost
+//! one branch per syscall while recording is off ([`Sensor::record_cgroup`] switches it on).
+//! The cgroup id is the task's cgroup v2 id when that is not the root, else the v1 `memory`
+//! controller's cgroup (hybrid hosts such as the reference VM keep v2 empty); it equals the
+//! inode number of the cgroup's directory in cgroupfs.
+//!
+//! ## Design notes
+//! - Arguments are read at `sys_exit`, when user strings are resident and output buffers
+//!   (pipe fds, accepted sockets) are filled; a successful `execve` is described from the new
+//!   program's `mm` (argv, env, exe file), a failed one from the stashed arguments.
+//! - Paths are resolved in the kernel with a bounded dentry walk that crosses mounts through
+//!   `struct mount` and stops at the task's root, so container processes get paths as they see
+//!   them. Relative path arguments travel with their base directory (dirfd or cwd) and are
+//!   joined and normalised in user space; `fd.name` of an opened file is the kernel's own path
+//!   of the file (symlinks resolved), `fd.nameraw` the string the process passed.
+//! - Overlayfs upper layer (as Falco and Tetragon decide it): the inode's super block is
+//!   overlayfs and the `ovl_inode` that embeds it has a non-NULL `__upperdentry` (the file was
+//!   created or copied up in the container). Lower = overlayfs without an upper dentry.
+//! - Memfd executables: the exe file's dentry is named `memfd:*`, its inode has no links and
+//!   lives on tmpfs/hugetlbfs.
+//! - Not covered: entry (`>`) events, tasks created by the kernel without a syscall (usermode
+//!   helpers), `openat2`'s `how` struct, `capset` arguments, io_uring submissions.
+//!
 //! Modules: [`table`] (per-syscall capture and decoding table), [`decode`] (pure record
 //! decoding), [`probe`] (feature probes), [`sensor`] (loader and ring-buffer drain),
 //! [`error`].

@@ -55,7 +55,10 @@ pub fn missing_caps(caps: u64) -> Option<String> {
     if !has(CAP_PERFMON) {
         m.push("CAP_PERFMON");
     }
-    Some(format!("missing {} (and no CAP_SYS_ADMIN)", m.join(" and ")))
+    Some(format!(
+        "missing {} (and no CAP_SYS_ADMIN)",
+        m.join(" and ")
+    ))
 }
 
 /// Runs every probe. `root` is `/` in production (tests may point it elsewhere); `btf` is the
@@ -65,7 +68,10 @@ pub fn run(root: &Path, btf: &Path) -> Result<ProbeReport, SensorError> {
     let release = std::fs::read_to_string(root.join("proc/sys/kernel/osrelease"))
         .map(|s| s.trim().to_string())
         .map_err(|e| SensorError::Io {
-            what: format!("reading {}", root.join("proc/sys/kernel/osrelease").display()),
+            what: format!(
+                "reading {}",
+                root.join("proc/sys/kernel/osrelease").display()
+            ),
             source: e,
         })?;
     match parse_release(&release) {

@@ -22,6 +22,9 @@ use std::time::Duration;
 use vigil_bpf::{drop_slot, Config, Spec, NR_SYSCALLS};
 use vigil_event::{Category, Event, EventType};
 
+/// Most records one [`Sensor::poll`] call delivers.
+const MAX_BATCH: usize = 1 << 16;
+
 /// How the sensor is set up.
 #[derive(Clone, Debug)]
 pub struct SensorConfig {
@@ -205,12 +208,17 @@ impl Sensor {
             )
             .map_err(map_err(vigil_bpf::maps::CONFIG))?;
             let c = Config {
-                self_tgid: if config.ignore_self { std::process::id() } else { 0 },
+                self_tgid: if config.ignore_self {
+                    std::process::id()
+                } else {
+                    0
+                },
                 record_cgroups: 0,
                 ignore_cgroup: config.ignore_cgroup.unwrap_or(0),
                 boot_to_wall: 0,
             };
-            cfg.set(0, ConfigV(c), 0).map_err(map_err(vigil_bpf::maps::CONFIG))?;
+            cfg.set(0, ConfigV(c), 0)
+                .map_err(map_err(vigil_bpf::maps::CONFIG))?;
         }
         let table = Table::new();
         let mut specs: Array<MapData, SpecV> = Array::try_from(
@@ -369,7 +377,9 @@ impl Sensor {
     fn drain<F: FnMut(&Event<'_>)>(&mut self, f: &mut F) -> usize {
         let mut n = 0;
         let stats = &mut self.stats;
-        while let Some(item) = self.ring.next() {
+        // Bounded so a producer faster than the consumer cannot keep poll() from returning.
+        for _ in 0..MAX_BATCH {
+            let Some(item) = self.ring.next() else { break };
             let mut category = None;
             let r = self.decoder.decode(&item, |ev| {
                 category = Some(ev.etype.category());
@@ -502,4 +512,25 @@ fn boot_to_wall() -> u64 {
     let boot = now(libc::CLOCK_BOOTTIME);
     let wall = now(libc::CLOCK_REALTIME);
     wall.saturating_sub(boot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensor_can_move_to_another_thread() {
+        fn assert_send<T: Send>() {}
+        assert_send::<Sensor>();
+    }
+
+    #[test]
+    fn config_validation() {
+        assert!(SensorConfig::default().validate().is_ok());
+        let bad = SensorConfig {
+            ring_bytes: 3000,
+            ..SensorConfig::default()
+        };
+        assert!(matches!(bad.validate(), Err(SensorError::Config(_))));
+    }
 }

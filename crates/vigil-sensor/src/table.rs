@@ -87,113 +87,491 @@ use Src::*;
 
 /// Every syscall with a dedicated decoding.
 pub static SYSCALLS: &[SyscallDef] = &[
-    def!("open", [P, I, I, I, I, I], [C, N, N, N, N, N], fd_src::RET,
-        [(Fd, ResFd), (Name, Path(0)), (Flags, Flags(1, F::Open)), (Mode, Mode(2)), (Dev, FdDev), (Ino, FdIno)]),
-    def!("openat", [I, P, I, I, I, I], [N, 0, N, N, N, N], fd_src::RET,
-        [(Fd, ResFd), (Dirfd, Fd(0)), (Name, Path(1)), (Flags, Flags(2, F::Open)), (Mode, Mode(3)), (Dev, FdDev), (Ino, FdIno)]),
-    def!("openat2", [I, P, I, I, I, I], [N, 0, N, N, N, N], fd_src::RET,
-        [(Fd, ResFd), (Dirfd, Fd(0)), (Name, Path(1)), (Dev, FdDev), (Ino, FdIno)]),
-    def!("creat", [P, I, I, I, I, I], [C, N, N, N, N, N], fd_src::RET,
-        [(Fd, ResFd), (Name, Path(0)), (Mode, Mode(1)), (Dev, FdDev), (Ino, FdIno)]),
-    def!("close", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG0_ENTER,
-        [(Res, Res), (Fd, Fd(0))]),
-    def!("unlink", [P, I, I, I, I, I], [C, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Path, Path(0))]),
-    def!("unlinkat", [I, P, I, I, I, I], [N, 0, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Dirfd, Fd(0)), (Name, Path(1)), (Flags, Flags(2, F::At))]),
-    def!("rename", [P, P, I, I, I, I], [C, C, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Oldpath, Path(0)), (Newpath, Path(1))]),
-    def!("renameat", [I, P, I, P, I, I], [N, 0, N, 2, N, N], fd_src::NONE,
-        [(Res, Res), (Olddirfd, Fd(0)), (Oldpath, Path(1)), (Newdirfd, Fd(2)), (Newpath, Path(3))]),
-    def!("renameat2", [I, P, I, P, I, I], [N, 0, N, 2, N, N], fd_src::NONE,
-        [(Res, Res), (Olddirfd, Fd(0)), (Oldpath, Path(1)), (Newdirfd, Fd(2)), (Newpath, Path(3)), (Flags, Flags(4, F::Rename))]),
-    def!("mkdir", [P, I, I, I, I, I], [C, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Path, Path(0)), (Mode, Mode(1))]),
-    def!("mkdirat", [I, P, I, I, I, I], [N, 0, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Dirfd, Fd(0)), (Path, Path(1)), (Mode, Mode(2))]),
-    def!("rmdir", [P, I, I, I, I, I], [C, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Path, Path(0))]),
-    def!("chmod", [P, I, I, I, I, I], [C, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Filename, Path(0)), (Mode, Mode(1))]),
-    def!("fchmod", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG0,
-        [(Res, Res), (Fd, Fd(0)), (Mode, Mode(1))]),
-    def!("fchmodat", [I, P, I, I, I, I], [N, 0, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Dirfd, Fd(0)), (Filename, Path(1)), (Mode, Mode(2))]),
-    def!("symlink", [S, P, I, I, I, I], [N, C, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Target, Str(0)), (Linkpath, Path(1))]),
-    def!("symlinkat", [S, I, P, I, I, I], [N, N, 1, N, N, N], fd_src::NONE,
-        [(Res, Res), (Target, Str(0)), (Linkdirfd, Fd(1)), (Linkpath, Path(2))]),
-    def!("link", [P, P, I, I, I, I], [C, C, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Oldpath, Path(0)), (Newpath, Path(1))]),
-    def!("linkat", [I, P, I, P, I, I], [N, 0, N, 2, N, N], fd_src::NONE,
-        [(Res, Res), (Olddir, Fd(0)), (Oldpath, Path(1)), (Newdir, Fd(2)), (Newpath, Path(3)), (Flags, Flags(4, F::At))]),
-    def!("dup", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::RET,
-        [(Res, ResFd), (Oldfd, Fd(0))]),
-    def!("dup2", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG1_RET,
-        [(Res, ResFd), (Oldfd, Fd(0)), (Newfd, Fd(1))]),
-    def!("dup3", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG1_RET,
-        [(Res, ResFd), (Oldfd, Fd(0)), (Newfd, Fd(1)), (Flags, Flags(2, F::Cloexec))]),
-    def!("pipe", [arg::PIPEFDS, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Fd1, Pipe1), (Fd2, Pipe2), (Ino, PipeIno)]),
-    def!("pipe2", [arg::PIPEFDS, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Fd1, Pipe1), (Fd2, Pipe2), (Ino, PipeIno), (Flags, Flags(1, F::Cloexec))]),
-    def!("socket", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::RET,
-        [(Fd, ResFd), (Domain, Flags(0, F::SocketFamily)), (Type, Flags(1, F::SocketType)), (Proto, I64(2))]),
-    def!("connect", [I, A, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG0,
-        [(Res, Res), (Tuple, Tuple), (Fd, Fd(0)), (Addr, Addr(1))]),
-    def!("accept", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::RET,
-        [(Fd, ResFd), (Tuple, Tuple)]),
-    def!("accept4", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::RET,
-        [(Fd, ResFd), (Tuple, Tuple), (Flags, Flags(3, F::Cloexec))]),
-    def!("bind", [I, A, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG0,
-        [(Res, Res), (Addr, Addr(1)), (Fd, Fd(0))]),
-    def!("listen", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG0,
-        [(Res, Res), (Fd, Fd(0)), (Backlog, I64(1))]),
-    def!("sendto", [I, I, I, I, A, I], [N, N, N, N, N, N], fd_src::ARG0,
-        [(Res, Res), (Fd, Fd(0)), (Size, Size(2)), (Tuple, Tuple), (Addr, Addr(4))]),
-    def!("sendmsg", [I, arg::MSGHDR, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG0,
-        [(Res, Res), (Fd, Fd(0)), (Tuple, Tuple), (Addr, Addr(1))]),
-    def!("setuid", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Uid, Uid(0))]),
-    def!("setgid", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Gid, Gid(0))]),
-    def!("setresuid", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Ruid, Uid(0)), (Euid, Uid(1)), (Suid, Uid(2))]),
-    def!("setresgid", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Rgid, Gid(0)), (Egid, Gid(1)), (Sgid, Gid(2))]),
-    def!("capset", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res)]),
-    def!("unshare", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Flags, Flags(0, F::Namespace))]),
-    def!("setns", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG0,
-        [(Res, Res), (Fd, Fd(0)), (Nstype, Flags(1, F::Namespace))]),
-    def!("mount", [S, P, S, I, I, I], [N, C, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Dev, Str(0)), (Dir, Path(1)), (Type, Str(2)), (Flags, Flags(3, F::Mount))]),
-    def!("umount2", [P, I, I, I, I, I], [C, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Name, Path(0)), (Flags, Flags(1, F::Umount))]),
-    def!("ptrace", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Request, Flags(0, F::PtraceRequest)), (Pid, I64(1)), (Addr, U64(2)), (Data, U64(3))]),
-    def!("init_module", [I, I, S, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Length, Size(1)), (Uargs, Str(2))]),
-    def!("finit_module", [I, S, I, I, I, I], [N, N, N, N, N, N], fd_src::ARG0,
-        [(Res, Res), (Fd, Fd(0)), (Uargs, Str(1)), (Flags, Flags(2, F::FinitModule))]),
-    def!("bpf", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, ResFd), (Cmd, Flags(0, F::BpfCmd))]),
-    def!("memfd_create", [S, I, I, I, I, I], [N, N, N, N, N, N], fd_src::RET,
-        [(Fd, ResFd), (Name, Str(0)), (Flags, Flags(1, F::Memfd))]),
-    def!("userfaultfd", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::RET,
-        [(Res, ResFd), (Flags, Flags(0, F::Userfaultfd))]),
+    def!(
+        "open",
+        [P, I, I, I, I, I],
+        [C, N, N, N, N, N],
+        fd_src::RET,
+        [
+            (Fd, ResFd),
+            (Name, Path(0)),
+            (Flags, Flags(1, F::Open)),
+            (Mode, Mode(2)),
+            (Dev, FdDev),
+            (Ino, FdIno)
+        ]
+    ),
+    def!(
+        "openat",
+        [I, P, I, I, I, I],
+        [N, 0, N, N, N, N],
+        fd_src::RET,
+        [
+            (Fd, ResFd),
+            (Dirfd, Fd(0)),
+            (Name, Path(1)),
+            (Flags, Flags(2, F::Open)),
+            (Mode, Mode(3)),
+            (Dev, FdDev),
+            (Ino, FdIno)
+        ]
+    ),
+    def!(
+        "openat2",
+        [I, P, I, I, I, I],
+        [N, 0, N, N, N, N],
+        fd_src::RET,
+        [
+            (Fd, ResFd),
+            (Dirfd, Fd(0)),
+            (Name, Path(1)),
+            (Dev, FdDev),
+            (Ino, FdIno)
+        ]
+    ),
+    def!(
+        "creat",
+        [P, I, I, I, I, I],
+        [C, N, N, N, N, N],
+        fd_src::RET,
+        [
+            (Fd, ResFd),
+            (Name, Path(0)),
+            (Mode, Mode(1)),
+            (Dev, FdDev),
+            (Ino, FdIno)
+        ]
+    ),
+    def!(
+        "close",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG0_ENTER,
+        [(Res, Res), (Fd, Fd(0))]
+    ),
+    def!(
+        "unlink",
+        [P, I, I, I, I, I],
+        [C, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Path, Path(0))]
+    ),
+    def!(
+        "unlinkat",
+        [I, P, I, I, I, I],
+        [N, 0, N, N, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Dirfd, Fd(0)),
+            (Name, Path(1)),
+            (Flags, Flags(2, F::At))
+        ]
+    ),
+    def!(
+        "rename",
+        [P, P, I, I, I, I],
+        [C, C, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Oldpath, Path(0)), (Newpath, Path(1))]
+    ),
+    def!(
+        "renameat",
+        [I, P, I, P, I, I],
+        [N, 0, N, 2, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Olddirfd, Fd(0)),
+            (Oldpath, Path(1)),
+            (Newdirfd, Fd(2)),
+            (Newpath, Path(3))
+        ]
+    ),
+    def!(
+        "renameat2",
+        [I, P, I, P, I, I],
+        [N, 0, N, 2, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Olddirfd, Fd(0)),
+            (Oldpath, Path(1)),
+            (Newdirfd, Fd(2)),
+            (Newpath, Path(3)),
+            (Flags, Flags(4, F::Rename))
+        ]
+    ),
+    def!(
+        "mkdir",
+        [P, I, I, I, I, I],
+        [C, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Path, Path(0)), (Mode, Mode(1))]
+    ),
+    def!(
+        "mkdirat",
+        [I, P, I, I, I, I],
+        [N, 0, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Dirfd, Fd(0)), (Path, Path(1)), (Mode, Mode(2))]
+    ),
+    def!(
+        "rmdir",
+        [P, I, I, I, I, I],
+        [C, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Path, Path(0))]
+    ),
+    def!(
+        "chmod",
+        [P, I, I, I, I, I],
+        [C, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Filename, Path(0)), (Mode, Mode(1))]
+    ),
+    def!(
+        "fchmod",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG0,
+        [(Res, Res), (Fd, Fd(0)), (Mode, Mode(1))]
+    ),
+    def!(
+        "fchmodat",
+        [I, P, I, I, I, I],
+        [N, 0, N, N, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Dirfd, Fd(0)),
+            (Filename, Path(1)),
+            (Mode, Mode(2))
+        ]
+    ),
+    def!(
+        "symlink",
+        [S, P, I, I, I, I],
+        [N, C, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Target, Str(0)), (Linkpath, Path(1))]
+    ),
+    def!(
+        "symlinkat",
+        [S, I, P, I, I, I],
+        [N, N, 1, N, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Target, Str(0)),
+            (Linkdirfd, Fd(1)),
+            (Linkpath, Path(2))
+        ]
+    ),
+    def!(
+        "link",
+        [P, P, I, I, I, I],
+        [C, C, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Oldpath, Path(0)), (Newpath, Path(1))]
+    ),
+    def!(
+        "linkat",
+        [I, P, I, P, I, I],
+        [N, 0, N, 2, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Olddir, Fd(0)),
+            (Oldpath, Path(1)),
+            (Newdir, Fd(2)),
+            (Newpath, Path(3)),
+            (Flags, Flags(4, F::At))
+        ]
+    ),
+    def!(
+        "dup",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::RET,
+        [(Res, ResFd), (Oldfd, Fd(0))]
+    ),
+    def!(
+        "dup2",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG1_RET,
+        [(Res, ResFd), (Oldfd, Fd(0)), (Newfd, Fd(1))]
+    ),
+    def!(
+        "dup3",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG1_RET,
+        [
+            (Res, ResFd),
+            (Oldfd, Fd(0)),
+            (Newfd, Fd(1)),
+            (Flags, Flags(2, F::Cloexec))
+        ]
+    ),
+    def!(
+        "pipe",
+        [arg::PIPEFDS, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Fd1, Pipe1), (Fd2, Pipe2), (Ino, PipeIno)]
+    ),
+    def!(
+        "pipe2",
+        [arg::PIPEFDS, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Fd1, Pipe1),
+            (Fd2, Pipe2),
+            (Ino, PipeIno),
+            (Flags, Flags(1, F::Cloexec))
+        ]
+    ),
+    def!(
+        "socket",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::RET,
+        [
+            (Fd, ResFd),
+            (Domain, Flags(0, F::SocketFamily)),
+            (Type, Flags(1, F::SocketType)),
+            (Proto, I64(2))
+        ]
+    ),
+    def!(
+        "connect",
+        [I, A, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG0,
+        [(Res, Res), (Tuple, Tuple), (Fd, Fd(0)), (Addr, Addr(1))]
+    ),
+    def!(
+        "accept",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::RET,
+        [(Fd, ResFd), (Tuple, Tuple)]
+    ),
+    def!(
+        "accept4",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::RET,
+        [(Fd, ResFd), (Tuple, Tuple), (Flags, Flags(3, F::Cloexec))]
+    ),
+    def!(
+        "bind",
+        [I, A, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG0,
+        [(Res, Res), (Addr, Addr(1)), (Fd, Fd(0))]
+    ),
+    def!(
+        "listen",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG0,
+        [(Res, Res), (Fd, Fd(0)), (Backlog, I64(1))]
+    ),
+    def!(
+        "sendto",
+        [I, I, I, I, A, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG0,
+        [
+            (Res, Res),
+            (Fd, Fd(0)),
+            (Size, Size(2)),
+            (Tuple, Tuple),
+            (Addr, Addr(4))
+        ]
+    ),
+    def!(
+        "sendmsg",
+        [I, arg::MSGHDR, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG0,
+        [(Res, Res), (Fd, Fd(0)), (Tuple, Tuple), (Addr, Addr(1))]
+    ),
+    def!(
+        "setuid",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Uid, Uid(0))]
+    ),
+    def!(
+        "setgid",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Gid, Gid(0))]
+    ),
+    def!(
+        "setresuid",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Ruid, Uid(0)), (Euid, Uid(1)), (Suid, Uid(2))]
+    ),
+    def!(
+        "setresgid",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Rgid, Gid(0)), (Egid, Gid(1)), (Sgid, Gid(2))]
+    ),
+    def!(
+        "capset",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res)]
+    ),
+    def!(
+        "unshare",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Flags, Flags(0, F::Namespace))]
+    ),
+    def!(
+        "setns",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG0,
+        [(Res, Res), (Fd, Fd(0)), (Nstype, Flags(1, F::Namespace))]
+    ),
+    def!(
+        "mount",
+        [S, P, S, I, I, I],
+        [N, C, N, N, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Dev, Str(0)),
+            (Dir, Path(1)),
+            (Type, Str(2)),
+            (Flags, Flags(3, F::Mount))
+        ]
+    ),
+    def!(
+        "umount2",
+        [P, I, I, I, I, I],
+        [C, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Name, Path(0)), (Flags, Flags(1, F::Umount))]
+    ),
+    def!(
+        "ptrace",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Request, Flags(0, F::PtraceRequest)),
+            (Pid, I64(1)),
+            (Addr, U64(2)),
+            (Data, U64(3))
+        ]
+    ),
+    def!(
+        "init_module",
+        [I, I, S, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Length, Size(1)), (Uargs, Str(2))]
+    ),
+    def!(
+        "finit_module",
+        [I, S, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::ARG0,
+        [
+            (Res, Res),
+            (Fd, Fd(0)),
+            (Uargs, Str(1)),
+            (Flags, Flags(2, F::FinitModule))
+        ]
+    ),
+    def!(
+        "bpf",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, ResFd), (Cmd, Flags(0, F::BpfCmd))]
+    ),
+    def!(
+        "memfd_create",
+        [S, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::RET,
+        [(Fd, ResFd), (Name, Str(0)), (Flags, Flags(1, F::Memfd))]
+    ),
+    def!(
+        "userfaultfd",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::RET,
+        [(Res, ResFd), (Flags, Flags(0, F::Userfaultfd))]
+    ),
     // Failed execs (successful ones become lifecycle records) and the parent side of clones.
-    def!("execve", [P, I, I, I, I, I], [C, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Filename, Path(0))]),
-    def!("execveat", [I, P, I, I, I, I], [N, 0, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Dirfd, Fd(0)), (Filename, Path(1)), (Flags, Flags(4, F::Execveat))]),
-    def!("clone", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Flags, Flags(0, F::Clone))]),
-    def!("clone3", [arg::CLONE3, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE,
-        [(Res, Res), (Flags, Flags(0, F::Clone))]),
-    def!("fork", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE, [(Res, Res)]),
-    def!("vfork", [I, I, I, I, I, I], [N, N, N, N, N, N], fd_src::NONE, [(Res, Res)]),
+    def!(
+        "execve",
+        [P, I, I, I, I, I],
+        [C, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Filename, Path(0))]
+    ),
+    def!(
+        "execveat",
+        [I, P, I, I, I, I],
+        [N, 0, N, N, N, N],
+        fd_src::NONE,
+        [
+            (Res, Res),
+            (Dirfd, Fd(0)),
+            (Filename, Path(1)),
+            (Flags, Flags(4, F::Execveat))
+        ]
+    ),
+    def!(
+        "clone",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Flags, Flags(0, F::Clone))]
+    ),
+    def!(
+        "clone3",
+        [arg::CLONE3, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res), (Flags, Flags(0, F::Clone))]
+    ),
+    def!(
+        "fork",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res)]
+    ),
+    def!(
+        "vfork",
+        [I, I, I, I, I, I],
+        [N, N, N, N, N, N],
+        fd_src::NONE,
+        [(Res, Res)]
+    ),
 ];
 
 /// Dense lookup: syscall number -> index into [`SYSCALLS`].
@@ -268,7 +646,8 @@ mod tests {
         let t = Table::new();
         let mut seen = std::collections::HashSet::new();
         for d in SYSCALLS {
-            let ty = EventType::from_name(d.name).unwrap_or_else(|| panic!("{} is not a syscall", d.name));
+            let ty = EventType::from_name(d.name)
+                .unwrap_or_else(|| panic!("{} is not a syscall", d.name));
             assert!(seen.insert(ty.0), "{} listed twice", d.name);
             assert_eq!(t.get(ty.0).map(|x| x.name), Some(d.name));
         }
@@ -288,10 +667,20 @@ mod tests {
             }
             for (_, src) in d.params {
                 if let Src::Path(i) = src {
-                    assert_eq!(d.kinds[*i as usize], arg::PATH, "{}: Path({i}) not captured", d.name);
+                    assert_eq!(
+                        d.kinds[*i as usize],
+                        arg::PATH,
+                        "{}: Path({i}) not captured",
+                        d.name
+                    );
                 }
                 if let Src::Str(i) = src {
-                    assert_eq!(d.kinds[*i as usize], arg::STR, "{}: Str({i}) not captured", d.name);
+                    assert_eq!(
+                        d.kinds[*i as usize],
+                        arg::STR,
+                        "{}: Str({i}) not captured",
+                        d.name
+                    );
                 }
             }
         }

@@ -92,9 +92,15 @@ pub struct CacheStats {
     pub evictions: u64,
     /// `wait_ready` calls that hit their deadline.
     pub wait_timeouts: u64,
-    /// Sum and maximum of lookup latencies, microseconds.
+    /// Sum and maximum of lookup latencies (until the final result), microseconds.
     pub latency_total_us: u64,
     pub latency_max_us: u64,
+    /// Longest time until the first usable result (partial or complete), microseconds.
+    pub first_result_latency_max_us: u64,
+    /// Partial results (name and image, no labels) delivered ahead of a complete one.
+    pub partial_results: u64,
+    /// Lookups that ended with partial metadata only (no complete source answered).
+    pub lookups_partial_only: u64,
 }
 
 #[derive(Debug)]
@@ -118,6 +124,8 @@ struct Done {
     id: String,
     result: Result<Container, LookupError>,
     latency: Duration,
+    /// False for a partial result that a complete one (or an error) will follow.
+    last: bool,
 }
 
 /// The container cache; see the module documentation.
@@ -266,19 +274,39 @@ impl ContainerCache {
 
     fn apply(&mut self, d: Done) {
         let us = d.latency.as_micros() as u64;
-        self.stats.latency_total_us += us;
-        self.stats.latency_max_us = self.stats.latency_max_us.max(us);
+        if d.last {
+            self.stats.latency_total_us += us;
+            self.stats.latency_max_us = self.stats.latency_max_us.max(us);
+        }
         let Some(e) = self.entries.get_mut(&d.id) else {
             return; // evicted meanwhile
         };
         e.updated = Instant::now();
         match d.result {
             Ok(mut c) => {
-                self.stats.lookups_ok += 1;
+                if !d.last {
+                    self.stats.partial_results += 1;
+                    self.stats.first_result_latency_max_us =
+                        self.stats.first_result_latency_max_us.max(us);
+                } else {
+                    self.stats.lookups_ok += 1;
+                    if e.status != Status::Ready {
+                        self.stats.first_result_latency_max_us =
+                            self.stats.first_result_latency_max_us.max(us);
+                    }
+                }
+                if d.last && !c.metadata_complete {
+                    self.stats.lookups_partial_only += 1;
+                }
                 c.id = d.id;
-                c.metadata_complete = true;
                 e.container = c;
                 e.status = Status::Ready;
+            }
+            Err(err) if e.status == Status::Ready => {
+                // Only a partial result came (should not happen: lookup_with ends with the
+                // partial one then); keep what we have.
+                self.stats.lookups_partial_only += 1;
+                log::debug!("container {}: kept partial metadata: {err}", d.id);
             }
             Err(err) => {
                 self.stats.lookups_failed += 1;
@@ -357,13 +385,17 @@ fn worker(jobs: Arc<Mutex<Receiver<Job>>>, done: mpsc::Sender<Done>, cfg: Runtim
             }
         };
         let t0 = Instant::now();
-        let result = runtime::lookup(&cfg, &job.id, job.kind);
-        let d = Done {
-            id: job.id,
-            result,
-            latency: t0.elapsed(),
-        };
-        if done.send(d).is_err() {
+        let mut gone = false;
+        runtime::lookup_with(&cfg, &job.id, job.kind, |result, last| {
+            let d = Done {
+                id: job.id.clone(),
+                result,
+                latency: t0.elapsed(),
+                last,
+            };
+            gone |= done.send(d).is_err();
+        });
+        if gone {
             return;
         }
     }

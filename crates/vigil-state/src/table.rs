@@ -108,7 +108,8 @@ pub enum Change {
 /// The process table. See the module documentation for the eviction policy.
 #[derive(Debug)]
 pub struct ProcessTable {
-    map: HashMap<u32, Entry>,
+    /// Boxed: a `Process` is ~450 bytes, and a hash map keeps ~2x its length in buckets.
+    map: HashMap<u32, Box<Entry>>,
     /// Insertion order of entries (lazy: stale items are skipped and compacted).
     order: VecDeque<(u32, u64)>,
     /// Exit order of exited entries kept as ancestors.
@@ -215,6 +216,17 @@ impl ProcessTable {
             .collect();
         for (pid, ppid) in links {
             self.link(pid, ppid);
+        }
+        // pid-namespace init start: the container's vpid 1, or the host's init.
+        let mut inits: HashMap<String, u64> = HashMap::new();
+        for e in self.map.values() {
+            let p = &e.proc;
+            if p.vpid == 1 || p.pid == 1 {
+                inits.entry(p.container_id.clone()).or_insert(p.start_ts);
+            }
+        }
+        for e in self.map.values_mut() {
+            e.proc.pidns_init_start_ts = inits.get(&e.proc.container_id).copied().unwrap_or(0);
         }
         self.stats.seeded += n as u64;
         Ok(n)
@@ -335,6 +347,8 @@ impl ProcessTable {
             Some(parent) if ppid != pid => parent.proc.clone(),
             _ => Process::default(),
         };
+        // Without a vpid parameter: same as the pid in the host namespace, unknown elsewhere.
+        p.vpid = if p.vpid == p.pid { pid } else { 0 };
         p.pid = pid;
         p.ppid = ppid;
         p.start_ts = ev.ts;
@@ -344,6 +358,10 @@ impl ProcessTable {
         self.apply_common(&mut p, ev);
         let parent_container = p.container_id.clone();
         self.resolve_container(&mut p, ev, parent_container);
+        if p.vpid == 1 {
+            // First process of a new pid namespace (CLONE_NEWPID); others inherit.
+            p.pidns_init_start_ts = p.start_ts;
+        }
         self.insert(p);
         Change::Spawned(pid)
     }
@@ -400,6 +418,9 @@ impl ProcessTable {
         }
         let fallback = p.container_id.clone();
         self.resolve_container(&mut p, ev, fallback);
+        if p.vpid == 1 {
+            p.pidns_init_start_ts = p.start_ts;
+        }
         let new_ppid = param_u64(ev, ParamName::Ptid).map(u32_of);
         if known {
             let old_ppid = p.ppid;
@@ -533,13 +554,13 @@ impl ProcessTable {
         self.next_seq += 1;
         self.map.insert(
             pid,
-            Entry {
+            Box::new(Entry {
                 proc: p,
                 seq,
                 parent_seq: 0,
                 children: 0,
                 exited: false,
-            },
+            }),
         );
         self.order.push_back((pid, seq));
         self.stats.inserted += 1;

@@ -297,3 +297,27 @@ fn eviction_prefers_exited_then_childless() {
     // Its orphan has no ancestry now, and no dangling link.
     assert_eq!(t.ancestors(61).count(), 0);
 }
+
+#[test]
+fn clone_into_new_pid_namespace_sets_pidns_init() {
+    let mut t = table(TableConfig::default());
+    let mut p = clone_params(0, "runc", 0, None);
+    p.push(Param::new(ParamName::Vpid, Value::I64(10)));
+    t.before(&event(et("clone"), 10, 100, &p));
+    let host_init_ts = t.get(10).unwrap().pidns_init_start_ts;
+    // CLONE_NEWPID child: vpid 1, its own start is the namespace's init start.
+    let mut p = clone_params(10, "sh", 0x2000_0000, None);
+    p.push(Param::new(ParamName::Vpid, Value::I64(1)));
+    t.before(&event(et("clone"), 11, 200, &p));
+    assert_eq!(t.get(11).unwrap().pidns_init_start_ts, 200);
+    // Its child inherits the namespace init's start; a vpid-less clone stays 0 inside.
+    let p = clone_params(11, "sh", 0, None);
+    t.before(&event(et("clone"), 12, 300, &p));
+    assert_eq!(t.get(12).unwrap().pidns_init_start_ts, 200);
+    assert_eq!(t.get(12).unwrap().vpid, 0);
+    // On the host a vpid-less clone keeps vpid == pid.
+    let p = clone_params(10, "sh", 0, None);
+    t.before(&event(et("clone"), 13, 400, &p));
+    assert_eq!(t.get(13).unwrap().vpid, 13);
+    assert_eq!(t.get(13).unwrap().pidns_init_start_ts, host_init_ts);
+}

@@ -97,6 +97,12 @@ fn seeds_containers_and_vpids() {
     assert_eq!(worker.container_id, CID);
     assert_eq!(worker.vpid, 7);
     assert_eq!(worker.uid, 101);
+    // proc.pidns_init_start_ts: the container's vpid 1 (pid 300), the host's init elsewhere.
+    assert_eq!(worker.pidns_init_start_ts, nginx.start_ts);
+    assert_eq!(
+        t.get(200).unwrap().pidns_init_start_ts,
+        t.get(1).unwrap().start_ts
+    );
     assert_eq!(t.runtime_of(CID).as_str(), "podman");
     // conmon sits beside the container, on the host
     assert!(!t.get(290).unwrap().in_container());

@@ -137,7 +137,17 @@ fn podman_container_metadata_via_cli() {
         t0.elapsed()
     );
     assert_eq!(r, Readiness::Ready);
+    // The first answer may be the fast partial one (containers/storage); the complete one
+    // (with labels, from the CLI) follows.
+    assert_eq!(st.container(&id).unwrap().name, n);
+    let t1 = Instant::now();
+    while !st.container(&id).unwrap().metadata_complete && t1.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+        st.poll();
+    }
+    eprintln!("complete metadata after {:?}", t0.elapsed());
     let c = st.container(&id).unwrap();
+    assert!(c.metadata_complete);
     assert_eq!(c.name, n);
     assert_eq!(c.image_repository, IMAGE);
     assert_eq!(c.image_tag, "latest");
@@ -272,4 +282,67 @@ fn podman_container_metadata_via_rest_api() {
         lookup(&cfg, &gone, RuntimeKind::Podman),
         Err(LookupError::NotFound { .. })
     ));
+}
+
+/// The monitor's path: a container started after vigil, first seen through an exec event of
+/// its process; `before` requests its metadata, and `wait_container_of` waits for it.
+#[test]
+fn new_container_seen_through_an_exec_event() {
+    use vigil_event::{Dir, Event, EventType, Param, ParamName, Value};
+    if !podman_ready() {
+        return;
+    }
+    let mut st = LiveState::new(StateConfig {
+        container_wait: Duration::from_secs(10),
+        ..StateConfig::default()
+    })
+    .unwrap();
+    let n = name("exec");
+    let id = podman(&["run", "-d", "--name", &n, IMAGE, "sleep", "60"]);
+    let _guard = Ctr(n.clone());
+    let pid: u32 = podman(&["inspect", "--format", "{{.State.Pid}}", &id])
+        .parse()
+        .unwrap();
+    assert!(st.container(&id).is_none());
+    let params = [
+        Param::new(ParamName::Res, Value::Res(0)),
+        Param::new(ParamName::Exe, Value::Str("sleep")),
+        Param::new(ParamName::Args, Value::List("60")),
+        Param::new(ParamName::Comm, Value::Str("sleep")),
+        Param::new(ParamName::CgroupId, Value::U64(0xfeed_0001)),
+        Param::new(ParamName::Vpid, Value::I64(1)),
+    ];
+    let ev = Event {
+        num: 1,
+        ts: 1,
+        etype: EventType::from_name("execve").unwrap(),
+        dir: Dir::Exit,
+        cpu: 0,
+        tid: pid,
+        pid,
+        res: 0,
+        params: &params,
+        fd: None,
+        latency: 0,
+    };
+    let t0 = Instant::now();
+    st.before(&ev);
+    assert!(
+        t0.elapsed() < Duration::from_millis(50),
+        "before() never blocks: {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(st.process(pid).unwrap().container_id, id);
+    // Known at once (id only), metadata pending.
+    assert_eq!(st.container(&id).unwrap().short_id(), &id[..12]);
+    let r = st.wait_container_of(pid);
+    eprintln!("first sight -> metadata: {r:?} after {:?}", t0.elapsed());
+    assert_eq!(r, Readiness::Ready);
+    assert_eq!(st.container(&id).unwrap().name, n);
+    // A second alert does not wait.
+    let t1 = Instant::now();
+    assert_eq!(st.wait_container_of(pid), Readiness::Ready);
+    assert!(t1.elapsed() < Duration::from_millis(5));
+    // Host processes never wait.
+    assert_eq!(st.wait_container_of(std::process::id()), Readiness::Unknown);
 }

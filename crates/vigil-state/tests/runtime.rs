@@ -21,6 +21,7 @@ const DOCKER_ID: &str = "56ed1d7e9e04b8ef95c74dae73303baab8712264f60cba57ebe4545
 const CONTAINERD_ID: &str = "c132a8f2f988341fac82383b4dc3c3c46630cae665f0fbf1cfd69d7687f34814";
 const CRIO_ID: &str = "a574832997c35e1a6a01d6f22b32835a48a61696b6c386b06ffda3fddc103040";
 const PODMAN_ID: &str = "214c6c401ef13712741875d7e8804cac11cb0f3cd80b0b4277530c5e4c4d59ad";
+const STORAGE_ID: &str = "033710eeee9803add9572fb58ee9574f62a6d18981816e8a9b2aa48650cdf6f6";
 
 fn json(name: &str) -> serde_json::Value {
     let bytes = std::fs::read(fixtures().join("runtime").join(name)).unwrap();
@@ -378,4 +379,61 @@ fn slow_runtime_times_out_without_hanging_the_loop() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// Podman without its service: containers/storage files captured from a real container
+/// (`podman run --privileged -v /tmp:/hosttmp:ro`) give a fast partial record.
+#[test]
+fn podman_storage_gives_partial_metadata() {
+    let cfg = RuntimeConfig::under(&runtime_root());
+    let mut results = Vec::new();
+    vigil_state::runtime::lookup_with(&cfg, STORAGE_ID, RuntimeKind::Podman, |r, last| {
+        results.push((r, last))
+    });
+    // One partial result, then the same again as final (the CLI is disabled here).
+    assert_eq!(results.len(), 2, "{results:?}");
+    let (c, last) = results.pop().unwrap();
+    let c = c.unwrap();
+    assert!(last);
+    let (first, last) = results.pop().unwrap();
+    assert_eq!((first.unwrap(), last), (c.clone(), false));
+    assert!(!c.metadata_complete, "no labels from storage");
+    assert_eq!(c.runtime, "podman");
+    assert_eq!(c.name, "vstate-storage");
+    assert_eq!(c.image, "localhost/vigil-test-debian:latest");
+    assert_eq!(c.image_repository, "localhost/vigil-test-debian");
+    assert!(c.image_id.starts_with("974d953a6f67"));
+    assert!(c.privileged, "io.podman.annotations.privileged");
+    assert!(!c.host_network && !c.host_pid);
+    let m = c.mounts.iter().find(|m| m.dest == "/hosttmp").unwrap();
+    assert_eq!((m.source.as_str(), m.rw), ("/tmp", false));
+    assert_eq!(c.start_ts, 1_795_353_623_067_859_099);
+    assert!(c.rootfs.ends_with("/merged"));
+    assert!(c.labels.is_empty());
+    // The synchronous API returns the partial record.
+    assert_eq!(lookup(&cfg, STORAGE_ID, RuntimeKind::Podman).unwrap(), c);
+    // Unknown to storage: not found.
+    assert!(matches!(
+        lookup(&cfg, &"4".repeat(64), RuntimeKind::Podman),
+        Err(LookupError::NotFound { .. })
+    ));
+    // Through the cache: Ready with name and image, counted as partial.
+    let mut cache = ContainerCache::new(CacheConfig {
+        runtime: cfg,
+        ..CacheConfig::default()
+    });
+    cache.request(STORAGE_ID, RuntimeKind::Podman);
+    assert_eq!(
+        cache.wait_ready(STORAGE_ID, Instant::now() + Duration::from_secs(2)),
+        Readiness::Ready
+    );
+    assert_eq!(cache.get(STORAGE_ID).unwrap().name, "vstate-storage");
+    std::thread::sleep(Duration::from_millis(50));
+    cache.poll();
+    let s = cache.stats();
+    assert_eq!(
+        (s.partial_results, s.lookups_partial_only, s.lookups_ok),
+        (1, 1, 1),
+        "{s:?}"
+    );
 }

@@ -339,11 +339,14 @@ struct stash {
 	__u64 file; /* struct file * resolved at entry (close) */
 };
 
-/* Entry arguments per thread between sys_enter and sys_exit. LRU: a thread that dies inside
- * a syscall never leaks its slot. */
+/* Entry arguments per thread between sys_enter and sys_exit. Threads that die inside a
+ * syscall (exit_group never returns) are removed by sched_process_exit; LRU covers the rare
+ * leftovers (a non-leader thread that execs changes tid). Per-CPU LRU lists avoid a global
+ * lock on the hottest map. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 32768);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__type(key, __u32);
 	__type(value, struct stash);
 } stashes SEC(".maps");
@@ -542,9 +545,9 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 			vfsmnt = (void *)((char *)parent + mnt_off);
 			continue;
 		}
+		/* A dentry that is its own parent but not a mount root is disconnected (memfd and
+		 * other pseudo files): its own name is the whole path, as d_path shows it. */
 		struct dentry *up = BPF_CORE_READ(dentry, d_parent);
-		if (up == dentry || !up)
-			break;
 		__u64 len = BPF_CORE_READ(dentry, d_name.len);
 		BOUND(len, 255);
 		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
@@ -555,6 +558,8 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 		bpf_probe_read_kernel(path_at(s, pos), len, name);
 		pos -= 1;
 		*path_at(s, pos) = '/';
+		if (up == dentry || !up)
+			break;
 		dentry = up;
 	}
 	if (pos == PATH_HALF) {
@@ -1135,6 +1140,8 @@ SEC("raw_tracepoint/sched_process_exit")
 int vigil_sched_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct task_struct *task = (struct task_struct *)ctx->args[0];
+	__u32 tid = BPF_CORE_READ(task, pid);
+	bpf_map_delete_elem(&stashes, &tid);
 	/* Only the last thread of the group produces procexit (signal->live already dropped). */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;

@@ -247,6 +247,7 @@ impl Drop for Receiver {
 
 fn serve_conn(s: TcpStream, run: Arc<AtomicBool>, reqs: Arc<Mutex<Vec<Req>>>, delay: Arc<Mutex<Duration>>, status: Arc<Mutex<u16>>) {
     s.set_nonblocking(false).unwrap();
+    let _ = s.set_nodelay(true);
     s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
@@ -304,7 +305,9 @@ fn serve_conn(s: TcpStream, run: Arc<AtomicBool>, reqs: Arc<Mutex<Vec<Req>>>, de
         if (200..300).contains(&st) {
             reqs.lock().unwrap().push(Req { path, headers, body });
         }
-        let _ = write!(w, "HTTP/1.1 {st} X\r\nContent-Length: 2\r\n\r\nok");
+        // One write: several small writes would meet Nagle + delayed ACK (40 ms stalls).
+        let resp = format!("HTTP/1.1 {st} X\r\nContent-Length: 2\r\n\r\nok");
+        let _ = w.write_all(resp.as_bytes());
     }
 }
 

@@ -87,7 +87,9 @@ impl<'a> Elf<'a> {
             )
         };
         for i in 0..phnum as usize {
-            let at = usize::try_from(phoff).ok()? .checked_add(i * phentsize as usize)?;
+            let at = usize::try_from(phoff)
+                .ok()?
+                .checked_add(i * phentsize as usize)?;
             if e.u32(at) != Some(1) {
                 continue; // not PT_LOAD
             }
@@ -113,7 +115,12 @@ impl<'a> Elf<'a> {
                 break;
             };
             let sh = if e.is64 {
-                (e.u32(at), e.u64(at + 0x10), e.u64(at + 0x18), e.u64(at + 0x20))
+                (
+                    e.u32(at),
+                    e.u64(at + 0x10),
+                    e.u64(at + 0x18),
+                    e.u64(at + 0x20),
+                )
             } else {
                 (
                     e.u32(at),
@@ -157,7 +164,9 @@ impl<'a> Elf<'a> {
         for &(v, o, s) in &self.segments {
             if addr >= v && addr.checked_add(len)? <= v.checked_add(s)? {
                 let start = usize::try_from(o.checked_add(addr - v)?).ok()?;
-                return self.data.get(start..start.checked_add(usize::try_from(len).ok()?)?);
+                return self
+                    .data
+                    .get(start..start.checked_add(usize::try_from(len).ok()?)?);
             }
         }
         None
@@ -346,10 +355,18 @@ mod tests {
         let (v, m) = go_buildinfo(&data).unwrap().unwrap();
         assert_eq!(v, "go1.21.3");
         let pkgs = go_packages("bin/app", &v, &m);
-        let got: Vec<_> = pkgs.iter().map(|p| format!("{}@{}", p.name, p.version)).collect();
+        let got: Vec<_> = pkgs
+            .iter()
+            .map(|p| format!("{}@{}", p.name, p.version))
+            .collect();
         assert_eq!(
             got,
-            vec!["stdlib@v1.21.3", "example.com/app@(devel)", "golang.org/x/net@v0.7.0", "github.com/a/b@v1.2.3"]
+            vec![
+                "stdlib@v1.21.3",
+                "example.com/app@(devel)",
+                "golang.org/x/net@v0.7.0",
+                "github.com/a/b@v1.2.3"
+            ]
         );
         // Truncated: an error, not a panic.
         assert!(go_buildinfo(&data[..100]).unwrap().is_err());

@@ -15,7 +15,10 @@ pub fn parse(path: &str, data: &[u8], out: &mut Outcome) {
         Err(e) => {
             out.warnings.push(Warning::new(
                 path,
-                format!("not valid UTF-8 at byte {}; decoding lossily", e.valid_up_to()),
+                format!(
+                    "not valid UTF-8 at byte {}; decoding lossily",
+                    e.valid_up_to()
+                ),
             ));
             String::from_utf8_lossy(data)
         }
@@ -44,7 +47,10 @@ pub fn parse(path: &str, data: &[u8], out: &mut Outcome) {
         p.arch = field(&fields, "Architecture").map(String::from);
         let (src, src_ver) = match field(&fields, "Source") {
             Some(s) => match s.split_once('(') {
-                Some((n, v)) => (n.trim().to_string(), v.trim_end_matches(')').trim().to_string()),
+                Some((n, v)) => (
+                    n.trim().to_string(),
+                    v.trim_end_matches(')').trim().to_string(),
+                ),
                 None => (s.trim().to_string(), version.to_string()),
             },
             None => (name.to_string(), version.to_string()),
@@ -67,7 +73,10 @@ mod tests {
         assert!(out.warnings.is_empty(), "{:?}", out.warnings);
         assert_eq!(out.packages.len(), 2);
         assert_eq!(out.packages[0].source_name.as_deref(), Some("openssl"));
-        assert_eq!(out.packages[0].source_version.as_deref(), Some("3.0.11-1~deb12u2"));
+        assert_eq!(
+            out.packages[0].source_version.as_deref(),
+            Some("3.0.11-1~deb12u2")
+        );
         assert_eq!(out.packages[1].source_name.as_deref(), Some("gcc-12"));
         assert_eq!(out.packages[1].source_version.as_deref(), Some("12.2.0-14"));
     }

@@ -41,8 +41,10 @@ pub fn parse_archive(path: &str, data: &[u8], depth: usize, out: &mut Outcome) {
     let mut zip = match zip::ZipArchive::new(std::io::Cursor::new(data)) {
         Ok(z) => z,
         Err(e) => {
-            out.warnings
-                .push(Warning::new(path, format!("not a readable zip archive: {e}")));
+            out.warnings.push(Warning::new(
+                path,
+                format!("not a readable zip archive: {e}"),
+            ));
             return;
         }
     };
@@ -68,9 +70,11 @@ pub fn parse_archive(path: &str, data: &[u8], depth: usize, out: &mut Outcome) {
             };
             let text = String::from_utf8_lossy(&buf);
             let p = props(&text);
-            if let (Some(g), Some(a), Some(v)) =
-                (get(&p, "groupId"), get(&p, "artifactId"), get(&p, "version"))
-            {
+            if let (Some(g), Some(a), Some(v)) = (
+                get(&p, "groupId"),
+                get(&p, "artifactId"),
+                get(&p, "version"),
+            ) {
                 let mut pkg = Package::new(PkgType::Maven, &format!("{g}:{a}"), v, path);
                 pkg.files.push(format!("{path}!{name}"));
                 out.packages.push(pkg);
@@ -100,7 +104,8 @@ pub fn parse_archive(path: &str, data: &[u8], depth: usize, out: &mut Outcome) {
             _ => from_file_name(path),
         };
         if let Some((n, v)) = coords {
-            out.packages.push(Package::new(PkgType::Maven, &n, &v, path));
+            out.packages
+                .push(Package::new(PkgType::Maven, &n, &v, path));
         }
     }
     if depth >= MAX_DEPTH {
@@ -147,14 +152,30 @@ pub(crate) mod tests {
             "META-INF/maven/org.apache.logging.log4j/log4j-core/pom.properties",
             b"groupId=org.apache.logging.log4j\nartifactId=log4j-core\nversion=2.14.1\n",
         )]);
-        let other = zip_with(&[("META-INF/MANIFEST.MF", b"Implementation-Title: foo\nImplementation-Version: 1.0\n")]);
-        let war = zip_with(&[("WEB-INF/lib/log4j-core-2.14.1.jar", &inner), ("WEB-INF/lib/foo.jar", &other)]);
+        let other = zip_with(&[(
+            "META-INF/MANIFEST.MF",
+            b"Implementation-Title: foo\nImplementation-Version: 1.0\n",
+        )]);
+        let war = zip_with(&[
+            ("WEB-INF/lib/log4j-core-2.14.1.jar", &inner),
+            ("WEB-INF/lib/foo.jar", &other),
+        ]);
         let mut out = Outcome::default();
         parse_archive("app/app.war", &war, 0, &mut out);
-        let mut got: Vec<_> = out.packages.iter().map(|p| format!("{}@{}", p.name, p.version)).collect();
+        let mut got: Vec<_> = out
+            .packages
+            .iter()
+            .map(|p| format!("{}@{}", p.name, p.version))
+            .collect();
         got.sort();
-        assert_eq!(got, vec!["foo@1.0", "org.apache.logging.log4j:log4j-core@2.14.1"]);
-        assert_eq!(from_file_name("x/commons-text-1.9.jar"), Some(("commons-text".into(), "1.9".into())));
+        assert_eq!(
+            got,
+            vec!["foo@1.0", "org.apache.logging.log4j:log4j-core@2.14.1"]
+        );
+        assert_eq!(
+            from_file_name("x/commons-text-1.9.jar"),
+            Some(("commons-text".into(), "1.9".into()))
+        );
         let mut out = Outcome::default();
         parse_archive("bad.jar", b"PK\x03\x04garbage", 0, &mut out);
         assert!(out.warnings[0].file == "bad.jar");

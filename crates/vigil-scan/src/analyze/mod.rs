@@ -6,9 +6,9 @@
 //! alternative, collecting contents and analyzing at the end, would hold every executable of an
 //! image in memory at once.
 
+pub mod apk;
 pub mod binary;
 pub mod dpkg;
-pub mod apk;
 pub mod java;
 pub mod node;
 pub mod python;
@@ -182,7 +182,11 @@ pub(crate) fn rfc822_paragraphs<'a>(
                     v.push_str(line.trim());
                 }
                 None => {
-                    warnings.push(Warning::at(path, i + 1, "continuation line without a field"));
+                    warnings.push(Warning::at(
+                        path,
+                        i + 1,
+                        "continuation line without a field",
+                    ));
                     bad_para = true;
                 }
             }
@@ -224,23 +228,39 @@ mod tests {
 
     #[test]
     fn classify_paths() {
-        assert_eq!(classify("var/lib/dpkg/status", 0o644, 10), Some(FileKind::DpkgStatus));
+        assert_eq!(
+            classify("var/lib/dpkg/status", 0o644, 10),
+            Some(FileKind::DpkgStatus)
+        );
         assert_eq!(
             classify("var/lib/dpkg/status.d/base", 0o644, 10),
             Some(FileKind::DpkgStatus)
         );
-        assert_eq!(classify("var/lib/dpkg/status.d/base.md5sums", 0o644, 10), None);
         assert_eq!(
-            classify("opt/venv/lib/python3.11/site-packages/urllib3-1.24.1.dist-info/METADATA", 0o644, 10),
+            classify("var/lib/dpkg/status.d/base.md5sums", 0o644, 10),
+            None
+        );
+        assert_eq!(
+            classify(
+                "opt/venv/lib/python3.11/site-packages/urllib3-1.24.1.dist-info/METADATA",
+                0o644,
+                10
+            ),
             Some(FileKind::PythonMetadata)
         );
         assert_eq!(
             classify("app/node_modules/@babel/core/package.json", 0o644, 10),
             Some(FileKind::NodePackageJson)
         );
-        assert_eq!(classify("app/node_modules/x/lib/package.json", 0o644, 10), None);
+        assert_eq!(
+            classify("app/node_modules/x/lib/package.json", 0o644, 10),
+            None
+        );
         assert_eq!(classify("app/node_modules/x/Cargo.lock", 0o644, 10), None);
-        assert_eq!(classify("usr/bin/app", 0o755, 1 << 20), Some(FileKind::Executable));
+        assert_eq!(
+            classify("usr/bin/app", 0o755, 1 << 20),
+            Some(FileKind::Executable)
+        );
         assert_eq!(classify("etc/motd", 0o644, 1 << 20), None);
     }
 }

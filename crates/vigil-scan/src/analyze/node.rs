@@ -52,7 +52,8 @@ pub fn parse_package_lock(path: &str, data: &[u8], out: &mut Outcome) {
                 .and_then(|n| n.as_str())
                 .unwrap_or(&key[idx + "node_modules/".len()..]);
             if let Some(ver) = info.get("version").and_then(|v| v.as_str()) {
-                out.packages.push(Package::new(PkgType::Npm, name, ver, path));
+                out.packages
+                    .push(Package::new(PkgType::Npm, name, ver, path));
             }
         }
         return;
@@ -65,14 +66,17 @@ pub fn parse_package_lock(path: &str, data: &[u8], out: &mut Outcome) {
         out: &mut Outcome,
     ) {
         if depth > 64 {
-            out.warnings
-                .push(Warning::new(path, "dependencies nested deeper than 64 levels"));
+            out.warnings.push(Warning::new(
+                path,
+                "dependencies nested deeper than 64 levels",
+            ));
             return;
         }
         for (name, info) in deps {
             if let Some(ver) = info.get("version").and_then(|v| v.as_str()) {
                 if !ver.starts_with("file:") && !ver.starts_with("git") {
-                    out.packages.push(Package::new(PkgType::Npm, name, ver, path));
+                    out.packages
+                        .push(Package::new(PkgType::Npm, name, ver, path));
                 }
             }
             if let Some(sub) = info.get("dependencies").and_then(|d| d.as_object()) {
@@ -97,7 +101,11 @@ mod tests {
             br#"{"lockfileVersion":3,"packages":{"":{"name":"app"},"node_modules/lodash":{"version":"4.17.20"},"node_modules/@a/b":{"version":"1.0.0"}}}"#,
             &mut out,
         );
-        let mut got: Vec<_> = out.packages.iter().map(|p| format!("{}@{}", p.name, p.version)).collect();
+        let mut got: Vec<_> = out
+            .packages
+            .iter()
+            .map(|p| format!("{}@{}", p.name, p.version))
+            .collect();
         got.sort();
         assert_eq!(got, vec!["@a/b@1.0.0", "lodash@4.17.20"]);
         let mut out = Outcome::default();

@@ -47,7 +47,10 @@ pub fn parse_requirements(path: &str, data: &[u8], out: &mut Outcome) {
             continue;
         };
         let name = name.split('[').next().unwrap_or("").trim();
-        let ver = ver.split(|c: char| c.is_whitespace() || c == ',').next().unwrap_or("");
+        let ver = ver
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .next()
+            .unwrap_or("");
         if !name.is_empty() && !ver.is_empty() && !ver.contains('*') {
             out.packages
                 .push(Package::new(PkgType::Python, name, ver, path));
@@ -73,7 +76,8 @@ fn parse_toml_lock(path: &str, data: &[u8], out: &mut Outcome) -> Option<Vec<Tom
     let text = match std::str::from_utf8(data) {
         Ok(t) => t,
         Err(e) => {
-            out.warnings.push(Warning::new(path, format!("not UTF-8: {e}")));
+            out.warnings
+                .push(Warning::new(path, format!("not UTF-8: {e}")));
             return None;
         }
     };
@@ -120,11 +124,8 @@ pub fn parse_pipfile_lock(path: &str, data: &[u8], out: &mut Outcome) {
     let v: serde_json::Value = match serde_json::from_slice(data) {
         Ok(v) => v,
         Err(e) => {
-            out.warnings.push(Warning::at(
-                path,
-                e.line(),
-                format!("invalid JSON: {e}"),
-            ));
+            out.warnings
+                .push(Warning::at(path, e.line(), format!("invalid JSON: {e}")));
             return;
         }
     };
@@ -162,7 +163,10 @@ mod tests {
         let mut out = Outcome::default();
         parse_metadata("bad.dist-info/METADATA", b"\x00\x01garbage\n", &mut out);
         assert!(out.packages.is_empty());
-        assert!(out.warnings.iter().any(|w| w.file == "bad.dist-info/METADATA"));
+        assert!(out
+            .warnings
+            .iter()
+            .any(|w| w.file == "bad.dist-info/METADATA"));
     }
 
     #[test]

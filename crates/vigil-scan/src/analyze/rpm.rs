@@ -45,12 +45,17 @@ pub fn parse_header(blob: &[u8]) -> Result<RpmHeader, String> {
     let il = be32(blob, 0).ok_or("blob shorter than 8 bytes")? as usize;
     let dl = be32(blob, 4).ok_or("blob shorter than 8 bytes")? as usize;
     if il > 100_000 || dl > 256 << 20 {
-        return Err(format!("implausible header sizes ({il} entries, {dl} bytes)"));
+        return Err(format!(
+            "implausible header sizes ({il} entries, {dl} bytes)"
+        ));
     }
     let data_start = 8 + il * 16;
-    let data = blob
-        .get(data_start..data_start + dl)
-        .ok_or_else(|| format!("header says {il} entries and {dl} data bytes, blob has {}", blob.len()))?;
+    let data = blob.get(data_start..data_start + dl).ok_or_else(|| {
+        format!(
+            "header says {il} entries and {dl} data bytes, blob has {}",
+            blob.len()
+        )
+    })?;
     let mut h = RpmHeader::default();
     let cstr = |off: usize| -> Result<String, String> {
         let rest = data.get(off..).ok_or("string offset outside data")?;
@@ -106,8 +111,10 @@ pub fn parse_sqlite(path: &str, data: &[u8], out: &mut Outcome) {
     {
         Ok(f) => f,
         Err(e) => {
-            out.warnings
-                .push(Warning::new(path, format!("cannot stage database copy: {e}")));
+            out.warnings.push(Warning::new(
+                path,
+                format!("cannot stage database copy: {e}"),
+            ));
             return;
         }
     };
@@ -124,15 +131,14 @@ pub fn parse_sqlite(path: &str, data: &[u8], out: &mut Outcome) {
     };
     let rows: Result<Vec<(i64, Vec<u8>)>, rusqlite::Error> = conn
         .prepare("SELECT hnum, blob FROM Packages")
-        .and_then(|mut st| {
-            st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect()
-        });
+        .and_then(|mut st| st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect());
     let rows = match rows {
         Ok(r) => r,
         Err(e) => {
-            out.warnings
-                .push(Warning::new(path, format!("cannot read Packages table: {e}")));
+            out.warnings.push(Warning::new(
+                path,
+                format!("cannot read Packages table: {e}"),
+            ));
             return;
         }
     };
@@ -193,7 +199,11 @@ pub(crate) mod tests {
             (TAG_RELEASE, TYPE_STRING, b"24.el9\0"),
             (TAG_EPOCH, TYPE_INT32, &1u32.to_be_bytes()),
             (TAG_ARCH, TYPE_STRING, b"x86_64\0"),
-            (TAG_SOURCERPM, TYPE_STRING, b"openssl-3.0.7-24.el9.src.rpm\0"),
+            (
+                TAG_SOURCERPM,
+                TYPE_STRING,
+                b"openssl-3.0.7-24.el9.src.rpm\0",
+            ),
         ]);
         let h = parse_header(&b).unwrap();
         assert_eq!(h.epoch, Some(1));
@@ -204,9 +214,13 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("rpmdb.sqlite");
         let conn = rusqlite::Connection::open(&db).unwrap();
-        conn.execute("CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL)", [])
+        conn.execute(
+            "CREATE TABLE Packages (hnum INTEGER PRIMARY KEY, blob BLOB NOT NULL)",
+            [],
+        )
+        .unwrap();
+        conn.execute("INSERT INTO Packages VALUES (1, ?1)", [&b])
             .unwrap();
-        conn.execute("INSERT INTO Packages VALUES (1, ?1)", [&b]).unwrap();
         conn.execute("INSERT INTO Packages VALUES (2, ?1)", [&b"junk".to_vec()])
             .unwrap();
         drop(conn);

@@ -22,7 +22,11 @@ pub fn tar(entries: &[E]) -> Vec<u8> {
         match e {
             E::File(p, d) | E::Exec(p, d) => {
                 h.set_size(d.len() as u64);
-                h.set_mode(if matches!(e, E::Exec(..)) { 0o755 } else { 0o644 });
+                h.set_mode(if matches!(e, E::Exec(..)) {
+                    0o755
+                } else {
+                    0o644
+                });
                 h.set_entry_type(tar::EntryType::Regular);
                 b.append_data(&mut h, p, *d).unwrap();
             }
@@ -117,7 +121,9 @@ pub fn docker_archive(path: &Path, layers: &[Vec<u8>], tag: &str) {
     };
     let cfg = config_json("app").to_string();
     add("cfg.json", cfg.as_bytes());
-    let names: Vec<String> = (0..layers.len()).map(|i| format!("l{i}/layer.tar")).collect();
+    let names: Vec<String> = (0..layers.len())
+        .map(|i| format!("l{i}/layer.tar"))
+        .collect();
     for (n, l) in names.iter().zip(layers) {
         add(n, l);
     }
@@ -128,7 +134,8 @@ pub fn docker_archive(path: &Path, layers: &[Vec<u8>], tag: &str) {
 
 pub const DPKG_STATUS: &[u8] = b"Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nSource: glibc\nVersion: 2.36-9+deb12u4\n\nPackage: zlib1g\nStatus: install ok installed\nArchitecture: amd64\nSource: zlib (1:1.2.13.dfsg-1)\nVersion: 1:1.2.13.dfsg-1\n";
 
-pub const OS_RELEASE: &[u8] = b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
+pub const OS_RELEASE: &[u8] =
+    b"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\nVERSION_ID=\"12\"\n";
 
 pub fn metadata(name: &str, version: &str) -> Vec<u8> {
     format!("Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nbody\n").into_bytes()

@@ -210,7 +210,10 @@ fn connect_tuple_and_addr() {
     // accept: the remote end is the client (source).
     let rec = Rec::new(rec::SYSCALL, nr("accept4"), 4, &sys).finish();
     let s = decode(&rec).unwrap();
-    assert_eq!(s.fd.unwrap().4.unwrap().to_string(), "127.0.0.2:8080->127.0.0.1:40000");
+    assert_eq!(
+        s.fd.unwrap().4.unwrap().to_string(),
+        "127.0.0.2:8080->127.0.0.1:40000"
+    );
 }
 
 #[test]
@@ -308,10 +311,39 @@ fn exec_record_follows_the_contract() {
     assert_eq!(s.res, 0);
     let names: Vec<&str> = s.params.iter().map(|(n, _)| n.as_str()).collect();
     for want in [
-        "res", "exe", "args", "tid", "pid", "ptid", "cwd", "comm", "env", "tty", "pgid", "sid",
-        "vpid", "loginuid", "flags", "cap_inheritable", "cap_permitted", "cap_effective", "uid",
-        "gid", "euid", "egid", "trusted_exepath", "cgroup_id", "exe_ino", "exe_ino_ctime",
-        "exe_ino_mtime", "fd0_type", "fd1_type", "fd2_type", "fd0_name", "fd1_name", "fd2_name",
+        "res",
+        "exe",
+        "args",
+        "tid",
+        "pid",
+        "ptid",
+        "cwd",
+        "comm",
+        "env",
+        "tty",
+        "pgid",
+        "sid",
+        "vpid",
+        "loginuid",
+        "flags",
+        "cap_inheritable",
+        "cap_permitted",
+        "cap_effective",
+        "uid",
+        "gid",
+        "euid",
+        "egid",
+        "trusted_exepath",
+        "cgroup_id",
+        "exe_ino",
+        "exe_ino_ctime",
+        "exe_ino_mtime",
+        "fd0_type",
+        "fd1_type",
+        "fd2_type",
+        "fd0_name",
+        "fd1_name",
+        "fd2_name",
     ] {
         assert!(names.contains(&want), "missing {want}");
     }
@@ -342,9 +374,27 @@ fn clone_child_record_follows_the_contract() {
     assert_eq!(
         names,
         [
-            "res", "exe", "args", "tid", "pid", "ptid", "cwd", "comm", "flags", "uid", "gid",
-            "vtid", "vpid", "cgroup_id", "loginuid", "tty", "cap_effective", "cap_permitted",
-            "cap_inheritable", "pgid", "sid"
+            "res",
+            "exe",
+            "args",
+            "tid",
+            "pid",
+            "ptid",
+            "cwd",
+            "comm",
+            "flags",
+            "uid",
+            "gid",
+            "vtid",
+            "vpid",
+            "cgroup_id",
+            "loginuid",
+            "tty",
+            "cap_effective",
+            "cap_permitted",
+            "cap_inheritable",
+            "pgid",
+            "sid"
         ]
     );
     assert_eq!(param(&s, "cwd"), "Str(\"/\")");
@@ -427,7 +477,10 @@ fn generic_syscall_has_res_only() {
 
 #[test]
 fn malformed_records_are_errors_not_panics() {
-    assert!(matches!(decode(&[0u8; 10]), Err(DecodeError::TooShort { .. })));
+    assert!(matches!(
+        decode(&[0u8; 10]),
+        Err(DecodeError::TooShort { .. })
+    ));
     let rec = Rec::new(9, 0, 0, &Sys::default()).finish();
     assert_eq!(decode(&rec).unwrap_err(), DecodeError::UnknownKind(9));
     let mut rec = Rec::new(rec::SYSCALL, nr("openat"), 0, &Sys::default())
@@ -497,6 +550,77 @@ fn normalisation() {
     for (base, rel, want) in cases {
         let mut out = Vec::new();
         normalize_into(&mut out, base, rel);
-        assert_eq!(std::str::from_utf8(&out).unwrap(), *want, "{base:?} + {rel:?}");
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            *want,
+            "{base:?} + {rel:?}"
+        );
     }
+}
+
+mod alloc_count {
+    //! A counting allocator for this test binary: counts allocations made by the current
+    //! thread, so parallel tests do not disturb the count.
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::cell::Cell;
+
+    thread_local! {
+        pub static COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    pub struct Counting;
+
+    // SAFETY: delegates to the system allocator; the counter is a const-initialised
+    // thread-local Cell, which never allocates.
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: same contract as our caller's.
+            unsafe { System.alloc(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            // SAFETY: same contract as our caller's.
+            unsafe { System.dealloc(p, l) }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+            // SAFETY: same contract as our caller's.
+            unsafe { System.realloc(p, l, n) }
+        }
+    }
+
+    #[global_allocator]
+    static A: Counting = Counting;
+}
+
+#[test]
+fn decoding_does_not_allocate_per_event() {
+    let mut sys = Sys::default();
+    sys.args = [(-100i64) as u64, 0, 0, 0, 0, 0];
+    sys.fd = file_fd(3, 42, 0);
+    let open = Rec::new(rec::SYSCALL, nr("openat"), 3, &sys)
+        .blob(blob::STR, 1, b"../x/./y")
+        .blob(blob::BASEDIR, 1, b"/a/b")
+        .blob(blob::FDPATH, 0, b"/a/x/y")
+        .finish();
+    let exec = Rec::new(rec::PROC, nr("execve"), 0, &proc_part())
+        .blob(blob::ARGV, 0, b"bash\0-c\0true\0")
+        .blob(blob::ENV, 0, b"A=1\0")
+        .blob(blob::CWD, 0, b"/root")
+        .blob(blob::EXEPATH, 0, b"/usr/bin/bash")
+        .blob(blob::STDIO, 0, b"/dev/null")
+        .finish();
+    let mut d = Decoder::new(0);
+    let mut seen = 0usize;
+    // Warm up (the arena is allocated once, up front).
+    d.decode(&open, |_| {}).unwrap();
+    d.decode(&exec, |_| {}).unwrap();
+    let before = alloc_count::COUNT.with(|c| c.get());
+    for _ in 0..1000 {
+        d.decode(&open, |ev| seen += ev.params.len()).unwrap();
+        d.decode(&exec, |ev| seen += ev.params.len()).unwrap();
+    }
+    let after = alloc_count::COUNT.with(|c| c.get());
+    assert!(seen > 0);
+    assert_eq!(after - before, 0, "decoding allocated");
 }

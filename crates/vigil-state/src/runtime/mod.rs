@@ -5,10 +5,16 @@
 //! | runtime | sources |
 //! |---|---|
 //! | docker | Engine API on `docker.sock`, then containerd's `moby` bundle |
-//! | podman | libpod REST API on `podman.sock` (if the service runs), then `podman container inspect` |
+//! | podman | libpod REST API on `podman.sock` (if the service runs); else containers/storage files (fast, no labels) followed by `podman container inspect` |
 //! | containerd | OCI bundle `config.json` under `/run/containerd/io.containerd.runtime.v2.task/<ns>/<id>/` |
 //! | cri-o | OCI bundle `config.json` under `/run/containers/storage/overlay-containers/<id>/userdata/` |
 //! | unknown | all of the above |
+//!
+//! A source may give *partial* metadata (`metadata_complete == false`): containers/storage's
+//! `containers.json` and the bundle name the container and its image in about a millisecond,
+//! but not its labels. [`lookup_with`] reports such a result at once, so the monitor's
+//! bounded wait ends early with `container.name`/`container.image`, and goes on to a complete
+//! source (the podman CLI takes 50-200 ms, more under load) whose result replaces it.
 //!
 //! Every path is in [`RuntimeConfig`] so tests point sources at fixtures. Each source has a
 //! timeout and a response cap; lookups run on the cache's worker threads, never on the event
@@ -37,6 +43,8 @@ pub struct RuntimeConfig {
     pub containerd_tasks: PathBuf,
     /// CRI-O's (containers/storage) per-container runtime directory.
     pub crio_containers: PathBuf,
+    /// containers/storage root of Podman (holds `overlay-containers/containers.json`).
+    pub containers_storage: PathBuf,
     /// Timeout of one source.
     pub timeout: Duration,
     /// Largest response or file read.
@@ -51,6 +59,7 @@ impl Default for RuntimeConfig {
             podman_cli: Some("podman".into()),
             containerd_tasks: "/run/containerd/io.containerd.runtime.v2.task".into(),
             crio_containers: "/run/containers/storage/overlay-containers".into(),
+            containers_storage: "/var/lib/containers/storage".into(),
             timeout: Duration::from_secs(2),
             max_bytes: 4 << 20,
         }
@@ -68,6 +77,7 @@ impl RuntimeConfig {
             podman_cli: None,
             containerd_tasks: j(&d.containerd_tasks),
             crio_containers: j(&d.crio_containers),
+            containers_storage: j(&d.containers_storage),
             ..d
         }
     }
@@ -81,38 +91,83 @@ fn sources(kind: RuntimeKind) -> &'static [(&'static str, SourceFn)] {
     const PODMAN_CLI: (&str, SourceFn) = ("podman CLI", podman_cli);
     const CONTAINERD: (&str, SourceFn) = ("containerd bundle", containerd_bundle);
     const CRIO: (&str, SourceFn) = ("cri-o bundle", crio_bundle);
+    const PODMAN_STORAGE: (&str, SourceFn) = ("podman storage", podman_storage);
     match kind {
         RuntimeKind::Docker => &[DOCKER, CONTAINERD],
-        RuntimeKind::Podman => &[PODMAN_API, PODMAN_CLI],
+        RuntimeKind::Podman => &[PODMAN_API, PODMAN_STORAGE, PODMAN_CLI],
         RuntimeKind::Containerd => &[CONTAINERD],
         RuntimeKind::CriO => &[CRIO],
-        RuntimeKind::Unknown => &[DOCKER, PODMAN_API, PODMAN_CLI, CONTAINERD, CRIO],
+        RuntimeKind::Unknown => &[
+            DOCKER,
+            PODMAN_API,
+            PODMAN_STORAGE,
+            PODMAN_CLI,
+            CONTAINERD,
+            CRIO,
+        ],
     }
 }
 
 /// Reads the metadata of container `id` (64 hex) from the sources for `kind`.
 ///
-/// Returns the first success. Otherwise: a timeout or protocol error if any source had one
-/// (worth retrying), else `NotFound` if a source that was there did not know the id, else
-/// `Unavailable` naming every source tried.
+/// Returns the first complete result, else the last partial one. Otherwise: a timeout or
+/// protocol error if any source had one (worth retrying), else `NotFound` if a source that
+/// was there did not know the id, else `Unavailable` naming every source tried.
 pub fn lookup(cfg: &RuntimeConfig, id: &str, kind: RuntimeKind) -> Result<Container, LookupError> {
+    let mut last = None;
+    lookup_with(cfg, id, kind, |r, _| last = Some(r));
+    let Some(Ok(c)) = last.as_ref() else {
+        return last.unwrap_or_else(|| {
+            Err(unavailable(
+                "container runtimes",
+                "no source for this runtime",
+            ))
+        });
+    };
+    Ok(c.clone())
+}
+
+/// Like [`lookup`], reporting every useful result as it comes: a partial result (if a fast
+/// source gives one) at once, and then the final result, which is the complete metadata, the
+/// partial one again, or the error that prevented any. `emit(result, is_final)` is called at
+/// least once, and exactly once with `is_final == true`, last.
+///
+/// When the runtime is known, a source that answers "no such container" ends the lookup: the
+/// runtime's own record is authoritative, and a container that exited and was removed must
+/// not cost a CLI run.
+pub fn lookup_with(
+    cfg: &RuntimeConfig,
+    id: &str,
+    kind: RuntimeKind,
+    mut emit: impl FnMut(Result<Container, LookupError>, bool),
+) {
     let mut not_found = None;
     let mut hard = None;
-    let mut unavailable = Vec::new();
+    let mut unavailable_msgs = Vec::new();
+    let mut partial: Option<Container> = None;
     for (name, f) in sources(kind) {
         match f(cfg, id) {
             Ok(mut c) => {
                 if c.runtime.is_empty() {
                     c.runtime = kind.as_str().to_string();
                 }
-                return Ok(c);
+                if c.metadata_complete {
+                    emit(Ok(c), true);
+                    return;
+                }
+                emit(Ok(c.clone()), false);
+                partial = Some(c);
             }
             Err(e @ LookupError::NotFound { .. }) => {
                 log::debug!("container {id}: {e}");
+                if kind != RuntimeKind::Unknown && partial.is_none() {
+                    emit(Err(e), true);
+                    return;
+                }
                 not_found.get_or_insert(e);
             }
             Err(LookupError::Unavailable { msg, .. }) => {
-                unavailable.push(format!("{name} ({msg})"));
+                unavailable_msgs.push(format!("{name} ({msg})"));
             }
             Err(e) => {
                 log::debug!("container {id}: {e}");
@@ -120,13 +175,26 @@ pub fn lookup(cfg: &RuntimeConfig, id: &str, kind: RuntimeKind) -> Result<Contai
             }
         }
     }
-    if let Some(e) = hard.or(not_found) {
-        return Err(e);
+    if let Some(p) = partial {
+        let why = hard
+            .or(not_found)
+            .map(|e| e.to_string())
+            .unwrap_or_else(|| unavailable_msgs.join("; "));
+        log::debug!("container {id}: only partial metadata (no labels): {why}");
+        emit(Ok(p), true);
+        return;
     }
-    Err(LookupError::Unavailable {
-        source_name: "container runtimes".into(),
-        msg: format!("none reachable for {id}: {}", unavailable.join("; ")),
-    })
+    if let Some(e) = hard.or(not_found) {
+        emit(Err(e), true);
+        return;
+    }
+    emit(
+        Err(LookupError::Unavailable {
+            source_name: "container runtimes".into(),
+            msg: format!("none reachable for {id}: {}", unavailable_msgs.join("; ")),
+        }),
+        true,
+    );
 }
 
 fn unavailable(source: &str, msg: impl Into<String>) -> LookupError {
@@ -318,6 +386,61 @@ fn bundle(
             .map(|d| d.as_nanos() as u64)
             .unwrap_or(0);
     }
+    Ok(c)
+}
+
+/// Podman without its service: the container's record in containers/storage plus its OCI
+/// bundle. Partial (no labels); see the module documentation.
+fn podman_storage(cfg: &RuntimeConfig, id: &str) -> Result<Container, LookupError> {
+    const SRC: &str = "podman storage";
+    let dir = cfg.containers_storage.join("overlay-containers");
+    let index = dir.join("containers.json");
+    let bytes = read_capped(&index, cfg.max_bytes).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            unavailable(SRC, format!("{}: {e}", index.display()))
+        } else {
+            protocol(SRC, format!("{}: {e}", index.display()))
+        }
+    })?;
+    let v = parse::parse_json(&bytes)
+        .map_err(|m| protocol(SRC, format!("{}: {m}", index.display())))?;
+    let entry = parse::storage_entry(&v, id)
+        .map_err(|m| protocol(SRC, format!("{}: {m}", index.display())))?
+        .ok_or_else(|| LookupError::NotFound {
+            id: id.into(),
+            source_name: SRC.into(),
+        })?;
+    let bundle_dir = dir.join(id).join("userdata");
+    let mut c = match bundle(cfg, SRC, id, &bundle_dir, "podman") {
+        Ok(c) => c,
+        Err(e) => {
+            log::debug!("container {id}: {e}; using containers.json only");
+            Container {
+                id: id.to_string(),
+                runtime: "podman".into(),
+                ..Container::default()
+            }
+        }
+    };
+    c.name = entry.name;
+    parse::set_image(&mut c, &entry.image_name);
+    c.image_id = entry.image_id;
+    if entry.created_ts != 0 && c.start_ts == 0 {
+        c.start_ts = entry.created_ts;
+    }
+    // Podman records the flag; the capability heuristic is only for CRI bundles.
+    let ann = std::fs::read(bundle_dir.join("config.json"))
+        .ok()
+        .and_then(|b| parse::parse_json(&b).ok());
+    if let Some(p) = ann
+        .as_ref()
+        .and_then(|v| v.get("annotations"))
+        .and_then(|a| a.get("io.podman.annotations.privileged"))
+        .and_then(|p| p.as_str())
+    {
+        c.privileged = p.eq_ignore_ascii_case("true");
+    }
+    c.metadata_complete = false;
     Ok(c)
 }
 

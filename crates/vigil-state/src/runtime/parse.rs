@@ -159,7 +159,8 @@ pub fn k8s_info(maps: &[&BTreeMap<String, String>]) -> Option<K8sInfo> {
     (!info.pod_name.is_empty() || !info.namespace.is_empty()).then_some(info)
 }
 
-fn set_image(c: &mut Container, reference: &str) {
+/// Sets `image` and its repository/tag/digest split from an image reference.
+pub fn set_image(c: &mut Container, reference: &str) {
     c.image = reference.to_string();
     let (repo, tag, digest) = split_image_ref(reference);
     c.image_repository = repo;
@@ -411,6 +412,49 @@ pub fn parse_oci_config(v: &Value, id: &str, runtime: &str) -> Result<Container,
         c.name = "POD".into();
     }
     Ok(c)
+}
+
+/// A container's record in containers/storage's `containers.json` (Podman and CRI-O).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StorageEntry {
+    pub name: String,
+    pub image_name: String,
+    pub image_id: String,
+    /// Creation time, ns since the epoch (0 if unknown).
+    pub created_ts: u64,
+}
+
+/// Finds container `id` in a parsed `containers.json` (an array of records whose `metadata`
+/// is itself a JSON string). `Err` if the document is not such an array.
+pub fn storage_entry(v: &Value, id: &str) -> Result<Option<StorageEntry>, String> {
+    let arr = v
+        .as_array()
+        .ok_or("containers.json: expected a JSON array")?;
+    let Some(rec) = arr.iter().find(|r| s(r, &["id"]) == id) else {
+        return Ok(None);
+    };
+    let meta: Value = get(rec, &["metadata"])
+        .and_then(Value::as_str)
+        .and_then(|m| serde_json::from_str(m).ok())
+        .unwrap_or(Value::Null);
+    let name = match s(&meta, &["name"]) {
+        "" => get(rec, &["names"])
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+        n => n,
+    };
+    Ok(Some(StorageEntry {
+        name: name.to_string(),
+        image_name: s(&meta, &["image-name"]).to_string(),
+        image_id: match s(&meta, &["image-id"]) {
+            "" => s(rec, &["image"]),
+            i => i,
+        }
+        .to_string(),
+        created_ts: parse_rfc3339(s(rec, &["created"])).unwrap_or(0),
+    }))
 }
 
 #[cfg(test)]

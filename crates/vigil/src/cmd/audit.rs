@@ -59,7 +59,7 @@ pub struct Args {
     /// Refuse files larger than this many bytes.
     #[arg(long, default_value_t = 16 * 1024 * 1024, value_name = "BYTES")]
     pub max_file_size: u64,
-    /// Print the check catalogue (Markdown) and exit.
+    /// Print the check catalogue (Markdown; JSON with `--format json`) and exit.
     #[arg(long)]
     pub list_checks: bool,
 }
@@ -70,7 +70,10 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.list_checks {
-        write_out(&report::render_catalogue_markdown())?;
+        write_out(&match args.format {
+            Format::Json => report::render_catalogue_json(),
+            _ => report::render_catalogue_markdown(),
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     if args.paths.is_empty() && !args.running {

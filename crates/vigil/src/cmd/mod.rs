@@ -4,6 +4,7 @@ pub mod audit;
 pub mod capture;
 pub mod config;
 pub mod db;
+pub mod live;
 pub mod monitor;
 pub mod replay;
 pub mod rules;
