@@ -3,11 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use std::sync::OnceLock;
 use vigil_scan::analyze::binary;
 use vigil_scan::secrets::SecretScanner;
 
-static SECRETS: OnceLock<SecretScanner> = OnceLock::new();
 
 fuzz_target!(|data: &[u8]| {
     if let Some(elf) = binary::Elf::parse(data) {
@@ -18,5 +16,5 @@ fuzz_target!(|data: &[u8]| {
     if let Some(Ok((v, m))) = binary::go_buildinfo(data) {
         let _ = binary::go_packages("f", &v, &m);
     }
-    let _ = SECRETS.get_or_init(SecretScanner::new).scan("etc/app.conf", data);
+    let _ = SecretScanner::shared().scan("etc/app.conf", data);
 });

@@ -54,10 +54,10 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     for i in 0..n {
         let src = &files[i % files.len()];
-        let sub = dir.join(format!("d{}", i % 10));
+        // One directory per copy keeps the original name (Dockerfiles are found by name).
+        let sub = dir.join(format!("g{}", i % 10)).join(format!("c{i:04}"));
         std::fs::create_dir_all(&sub).expect("mkdir");
-        let name = src.file_name().expect("name").to_string_lossy().to_string();
-        std::fs::copy(src, sub.join(format!("{i:04}-{name}"))).expect("copy");
+        std::fs::copy(src, sub.join(src.file_name().expect("name"))).expect("copy");
     }
     let mut best = f64::MAX;
     let mut count = 0;

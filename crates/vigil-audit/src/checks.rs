@@ -351,8 +351,7 @@ const SENSITIVE_TREES: &[&str] = &[
 
 /// Host directories whose mount is sensitive only as a whole (their subpaths are common).
 const SENSITIVE_EXACT: &[&str] = &[
-    "/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/var", "/var/run", "/run", "/home",
-    "/var/lib",
+    "/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/var", "/var/run", "/run", "/home", "/var/lib",
 ];
 
 fn normalize_path(p: &str) -> String {
@@ -504,44 +503,96 @@ pub fn check_workload(w: &Workload, sink: &mut Sink<'_>) {
         (&w.host_uts, "VGL-A015", "UTS"),
     ] {
         if let Some(f) = is_true(f) {
-            sink.emit(id, &f.loc, None, format!("shares the host {what} namespace"));
+            sink.emit(
+                id,
+                &f.loc,
+                None,
+                format!("shares the host {what} namespace"),
+            );
         }
     }
     if k8s {
         if let Some(f) = is_true(&w.pod_sc.host_process) {
-            sink.emit("VGL-A037", &f.loc, None, "pod is a Windows HostProcess pod".into());
+            sink.emit(
+                "VGL-A037",
+                &f.loc,
+                None,
+                "pod is a Windows HostProcess pod".into(),
+            );
         }
         if w.automount_sa_token.as_ref().is_none_or(|f| f.value) {
-            let loc = w
-                .automount_sa_token
-                .as_ref()
-                .map_or_else(|| Loc::new(w.pod_loc.line, join(&w.pod_loc.path, "automountServiceAccountToken")), |f| f.loc.clone());
+            let loc = w.automount_sa_token.as_ref().map_or_else(
+                || {
+                    Loc::new(
+                        w.pod_loc.line,
+                        join(&w.pod_loc.path, "automountServiceAccountToken"),
+                    )
+                },
+                |f| f.loc.clone(),
+            );
             sink.emit(
                 "VGL-A033",
                 &loc,
                 None,
-                "service account token is mounted (automountServiceAccountToken is not false)".into(),
+                "service account token is mounted (automountServiceAccountToken is not false)"
+                    .into(),
             );
         }
         for v in &w.volumes {
             if let Some(hp) = &v.host_path {
                 let loc = Loc::new(v.loc.line, join(&v.loc.path, "hostPath.path"));
                 if is_runtime_socket(hp) {
-                    sink.emit("VGL-A018", &loc, None, format!("hostPath volume '{}' mounts the runtime socket {hp}", v.name));
+                    sink.emit(
+                        "VGL-A018",
+                        &loc,
+                        None,
+                        format!(
+                            "hostPath volume '{}' mounts the runtime socket {hp}",
+                            v.name
+                        ),
+                    );
                 } else if is_sensitive_host_path(hp) {
-                    sink.emit("VGL-A017", &loc, None, format!("hostPath volume '{}' mounts sensitive host path {hp}", v.name));
+                    sink.emit(
+                        "VGL-A017",
+                        &loc,
+                        None,
+                        format!(
+                            "hostPath volume '{}' mounts sensitive host path {hp}",
+                            v.name
+                        ),
+                    );
                 } else {
-                    sink.emit("VGL-A020", &loc, None, format!("hostPath volume '{}' mounts {hp}", v.name));
+                    sink.emit(
+                        "VGL-A020",
+                        &loc,
+                        None,
+                        format!("hostPath volume '{}' mounts {hp}", v.name),
+                    );
                 }
-            } else if !v.source_type.is_empty() && !PSS_RESTRICTED_VOLUMES.contains(&v.source_type.as_str()) {
-                sink.emit("VGL-A038", &v.loc, None, format!("volume '{}' has type {}", v.name, v.source_type));
+            } else if !v.source_type.is_empty()
+                && !PSS_RESTRICTED_VOLUMES.contains(&v.source_type.as_str())
+            {
+                sink.emit(
+                    "VGL-A038",
+                    &v.loc,
+                    None,
+                    format!("volume '{}' has type {}", v.name, v.source_type),
+                );
             }
         }
-        let seccomp_everywhere = w.pod_sc.seccomp.is_some()
-            || w.containers.iter().all(|c| c.sc.seccomp.is_some());
+        let seccomp_everywhere =
+            w.pod_sc.seccomp.is_some() || w.containers.iter().all(|c| c.sc.seccomp.is_some());
         if !seccomp_everywhere {
-            let loc = Loc::new(w.pod_loc.line, join(&w.pod_sc.loc.path, "seccompProfile.type"));
-            sink.emit("VGL-A022", &loc, None, "no seccomp profile on the pod or its containers".into());
+            let loc = Loc::new(
+                w.pod_loc.line,
+                join(&w.pod_sc.loc.path, "seccompProfile.type"),
+            );
+            sink.emit(
+                "VGL-A022",
+                &loc,
+                None,
+                "no seccomp profile on the pod or its containers".into(),
+            );
         }
     }
     let pod_sysctls = w.sysctls.iter().map(|s| (s, None));
@@ -551,7 +602,12 @@ pub fn check_workload(w: &Workload, sink: &mut Sink<'_>) {
         .flat_map(|c| c.sysctls.iter().map(move |s| (s, Some(c.name.as_str()))));
     for (s, cname) in pod_sysctls.chain(ctr_sysctls) {
         if !SAFE_SYSCTLS.contains(&s.value.0.as_str()) {
-            sink.emit("VGL-A034", &s.loc, cname, format!("sysctl {}={} is outside the safe set", s.value.0, s.value.1));
+            sink.emit(
+                "VGL-A034",
+                &s.loc,
+                cname,
+                format!("sysctl {}={} is outside the safe set", s.value.0, s.value.1),
+            );
         }
     }
     // User namespace.
@@ -569,12 +625,22 @@ pub fn check_workload(w: &Workload, sink: &mut Sink<'_>) {
                 (None, Some(f)) if w.platform != Platform::Oci => f.loc.clone(),
                 _ => missing(w, c, "hostUsers"),
             };
-            sink.emit("VGL-A016", &loc, None, "runs without a user namespace: container root is host root".into());
+            sink.emit(
+                "VGL-A016",
+                &loc,
+                None,
+                "runs without a user namespace: container root is host root".into(),
+            );
         }
     }
     if let Some(nm) = &w.network_mode {
         if matches!(nm.value.as_str(), "default" | "bridge") {
-            sink.emit("VGL-A028", &nm.loc, None, format!("network mode '{}' is the shared default bridge", nm.value));
+            sink.emit(
+                "VGL-A028",
+                &nm.loc,
+                None,
+                format!("network mode '{}' is the shared default bridge", nm.value),
+            );
         }
     }
     for c in &w.containers {
@@ -591,13 +657,30 @@ fn check_container(w: &Workload, c: &Container, sink: &mut Sink<'_>) {
         sink.emit("VGL-A001", &f.loc, name, "runs privileged".into());
     }
     if let Some(f) = is_true(&sc.host_process) {
-        sink.emit("VGL-A037", &f.loc, name, "is a Windows HostProcess container".into());
+        sink.emit(
+            "VGL-A037",
+            &f.loc,
+            name,
+            "is a Windows HostProcess container".into(),
+        );
     }
     for cap in &sc.caps_add {
         if DANGEROUS_CAPS.contains(&cap.value.as_str()) {
-            sink.emit("VGL-A002", &cap.loc, name, format!("adds capability {}", cap.value));
-        } else if !PSS_BASELINE_CAPS.contains(&cap.value.as_str()) && !ENGINE_DEFAULT_CAPS.contains(&cap.value.as_str()) {
-            sink.emit("VGL-A003", &cap.loc, name, format!("adds non-default capability {}", cap.value));
+            sink.emit(
+                "VGL-A002",
+                &cap.loc,
+                name,
+                format!("adds capability {}", cap.value),
+            );
+        } else if !PSS_BASELINE_CAPS.contains(&cap.value.as_str())
+            && !ENGINE_DEFAULT_CAPS.contains(&cap.value.as_str())
+        {
+            sink.emit(
+                "VGL-A003",
+                &cap.loc,
+                name,
+                format!("adds non-default capability {}", cap.value),
+            );
         }
     }
     // Podman records `--cap-drop ALL` as the explicit list of default capabilities.
@@ -606,21 +689,41 @@ fn check_container(w: &Workload, c: &Container, sink: &mut Sink<'_>) {
             .iter()
             .all(|cap| sc.caps_drop.iter().any(|d| d.value == *cap));
     if !drops_all {
-        let loc = sc.caps_drop.first().map_or_else(|| missing(w, c, "capabilities.drop"), |d| d.loc.clone());
-        let net_raw = if sc.caps_drop.iter().any(|d| d.value == "NET_RAW") { "" } else { " (NET_RAW is kept)" };
-        sink.emit("VGL-A004", &loc, name, format!("does not drop ALL capabilities{net_raw}"));
+        let loc = sc
+            .caps_drop
+            .first()
+            .map_or_else(|| missing(w, c, "capabilities.drop"), |d| d.loc.clone());
+        let net_raw = if sc.caps_drop.iter().any(|d| d.value == "NET_RAW") {
+            ""
+        } else {
+            " (NET_RAW is kept)"
+        };
+        sink.emit(
+            "VGL-A004",
+            &loc,
+            name,
+            format!("does not drop ALL capabilities{net_raw}"),
+        );
     }
     // Users.
     if k8s {
         let uid = eff(&sc.run_as_user, &psc.run_as_user);
         let non_root = eff(&sc.run_as_non_root, &psc.run_as_non_root);
         match uid {
-            Some(u) if u.value == 0 => sink.emit("VGL-A006", &u.loc, name, "runAsUser is 0 (root)".into()),
+            Some(u) if u.value == 0 => {
+                sink.emit("VGL-A006", &u.loc, name, "runAsUser is 0 (root)".into())
+            }
             Some(_) => {}
             None => {
                 if non_root.is_none_or(|f| !f.value) {
-                    let loc = non_root.map_or_else(|| missing(w, c, "runAsNonRoot"), |f| f.loc.clone());
-                    sink.emit("VGL-A005", &loc, name, "neither runAsNonRoot: true nor a non-zero runAsUser is set".into());
+                    let loc =
+                        non_root.map_or_else(|| missing(w, c, "runAsNonRoot"), |f| f.loc.clone());
+                    sink.emit(
+                        "VGL-A005",
+                        &loc,
+                        name,
+                        "neither runAsNonRoot: true nor a non-zero runAsUser is set".into(),
+                    );
                 }
             }
         }
@@ -632,35 +735,70 @@ fn check_container(w: &Workload, c: &Container, sink: &mut Sink<'_>) {
         match &c.user {
             Some(u) if !u.value.is_empty() => {
                 if engine_uid(&u.value) == Some(0) {
-                    sink.emit("VGL-A006", &u.loc, name, format!("user is '{}' (root)", u.value));
+                    sink.emit(
+                        "VGL-A006",
+                        &u.loc,
+                        name,
+                        format!("user is '{}' (root)", u.value),
+                    );
                 }
             }
             other => {
-                let loc = other.as_ref().map_or_else(|| missing(w, c, "runAsNonRoot"), |f| f.loc.clone());
-                sink.emit("VGL-A005", &loc, name, "no user set: the image default (usually root) applies".into());
+                let loc = other
+                    .as_ref()
+                    .map_or_else(|| missing(w, c, "runAsNonRoot"), |f| f.loc.clone());
+                sink.emit(
+                    "VGL-A005",
+                    &loc,
+                    name,
+                    "no user set: the image default (usually root) applies".into(),
+                );
             }
         }
     }
     match &sc.allow_privilege_escalation {
         Some(f) if !f.value => {}
         other => {
-            let loc = other.as_ref().map_or_else(|| missing(w, c, "allowPrivilegeEscalation"), |f| f.loc.clone());
-            let msg = if k8s { "allowPrivilegeEscalation is not false" } else { "no-new-privileges is not set" };
+            let loc = other.as_ref().map_or_else(
+                || missing(w, c, "allowPrivilegeEscalation"),
+                |f| f.loc.clone(),
+            );
+            let msg = if k8s {
+                "allowPrivilegeEscalation is not false"
+            } else {
+                "no-new-privileges is not set"
+            };
             sink.emit("VGL-A007", &loc, name, msg.into());
         }
     }
     if sc.read_only_root_fs.as_ref().is_none_or(|f| !f.value) {
-        let loc = sc.read_only_root_fs.as_ref().map_or_else(|| missing(w, c, "readOnlyRootFilesystem"), |f| f.loc.clone());
+        let loc = sc.read_only_root_fs.as_ref().map_or_else(
+            || missing(w, c, "readOnlyRootFilesystem"),
+            |f| f.loc.clone(),
+        );
         sink.emit("VGL-A008", &loc, name, "root filesystem is writable".into());
     }
     if c.memory_limit.is_none() {
-        sink.emit("VGL-A009", &missing(w, c, "limits.memory"), name, "no memory limit".into());
+        sink.emit(
+            "VGL-A009",
+            &missing(w, c, "limits.memory"),
+            name,
+            "no memory limit".into(),
+        );
     }
     if c.cpu_limit.is_none() {
-        sink.emit("VGL-A010", &missing(w, c, "limits.cpu"), name, "no CPU limit".into());
+        sink.emit(
+            "VGL-A010",
+            &missing(w, c, "limits.cpu"),
+            name,
+            "no CPU limit".into(),
+        );
     }
     if !k8s && c.pids_limit.as_ref().is_none_or(|f| f.value <= 0) {
-        let loc = c.pids_limit.as_ref().map_or_else(|| missing(w, c, "limits.pids"), |f| f.loc.clone());
+        let loc = c
+            .pids_limit
+            .as_ref()
+            .map_or_else(|| missing(w, c, "limits.pids"), |f| f.loc.clone());
         sink.emit("VGL-A011", &loc, name, "no PIDs limit".into());
     }
     // Mandatory access control and seccomp.
@@ -671,16 +809,39 @@ fn check_container(w: &Workload, c: &Container, sink: &mut Sink<'_>) {
         sink.emit("VGL-A023", &f.loc, name, "AppArmor is unconfined".into());
     }
     if let Some(f) = is_true(&sc.selinux_disabled) {
-        sink.emit("VGL-A024", &f.loc, name, "SELinux labeling is disabled".into());
+        sink.emit(
+            "VGL-A024",
+            &f.loc,
+            name,
+            "SELinux labeling is disabled".into(),
+        );
     }
     for (t, p) in [(&sc.selinux_type, &psc.selinux_type)] {
-        if let Some(f) = eff(t, p).filter(|f| !f.value.is_empty() && !PSS_SELINUX_TYPES.contains(&f.value.as_str())) {
-            sink.emit("VGL-A024", &f.loc, name, format!("SELinux type {} is not a container type", f.value));
+        if let Some(f) = eff(t, p)
+            .filter(|f| !f.value.is_empty() && !PSS_SELINUX_TYPES.contains(&f.value.as_str()))
+        {
+            sink.emit(
+                "VGL-A024",
+                &f.loc,
+                name,
+                format!("SELinux type {} is not a container type", f.value),
+            );
         }
     }
-    for f in [eff(&sc.selinux_user, &psc.selinux_user), eff(&sc.selinux_role, &psc.selinux_role)].into_iter().flatten() {
+    for f in [
+        eff(&sc.selinux_user, &psc.selinux_user),
+        eff(&sc.selinux_role, &psc.selinux_role),
+    ]
+    .into_iter()
+    .flatten()
+    {
         if !f.value.is_empty() {
-            sink.emit("VGL-A024", &f.loc, name, format!("custom SELinux user/role '{}'", f.value));
+            sink.emit(
+                "VGL-A024",
+                &f.loc,
+                name,
+                format!("custom SELinux user/role '{}'", f.value),
+            );
         }
     }
     if let Some(f) = sc.proc_mount.as_ref().filter(|f| f.value == "Unmasked") {
@@ -689,23 +850,51 @@ fn check_container(w: &Workload, c: &Container, sink: &mut Sink<'_>) {
     // Ports.
     for p in &c.ports {
         if k8s && p.host_port.is_some() {
-            sink.emit("VGL-A025", &p.loc, name, format!("hostPort {}", p.host_port.unwrap_or(0)));
+            sink.emit(
+                "VGL-A025",
+                &p.loc,
+                name,
+                format!("hostPort {}", p.host_port.unwrap_or(0)),
+            );
         }
         if let Some(hp) = p.host_port.filter(|h| *h > 0 && *h < 1024) {
-            sink.emit("VGL-A026", &p.loc, name, format!("host port {hp} is privileged"));
+            sink.emit(
+                "VGL-A026",
+                &p.loc,
+                name,
+                format!("host port {hp} is privileged"),
+            );
         }
         if p.container_port == Some(22) || p.host_port == Some(22) {
             sink.emit("VGL-A027", &p.loc, name, "port 22 (ssh) exposed".into());
         }
-        if !k8s && p.host_port.is_some() && p.host_ip.as_deref().is_none_or(|ip| ip == "0.0.0.0" || ip == "::") {
-            sink.emit("VGL-A039", &p.loc, name, format!("host port {} listens on all interfaces", p.host_port.unwrap_or(0)));
+        if !k8s
+            && p.host_port.is_some()
+            && p.host_ip
+                .as_deref()
+                .is_none_or(|ip| ip == "0.0.0.0" || ip == "::")
+        {
+            sink.emit(
+                "VGL-A039",
+                &p.loc,
+                name,
+                format!(
+                    "host port {} listens on all interfaces",
+                    p.host_port.unwrap_or(0)
+                ),
+            );
         }
     }
     // Mounts (Kubernetes hostPath volumes are checked at the volume).
     for m in &c.mounts {
         if let Some(p) = &m.propagation {
             if matches!(p.as_str(), "shared" | "rshared" | "Bidirectional") {
-                sink.emit("VGL-A041", &m.loc, name, format!("mount {} uses {p} propagation", m.target));
+                sink.emit(
+                    "VGL-A041",
+                    &m.loc,
+                    name,
+                    format!("mount {} uses {p} propagation", m.target),
+                );
             }
         }
         if m.kind != MountKind::Host {
@@ -714,29 +903,63 @@ fn check_container(w: &Workload, c: &Container, sink: &mut Sink<'_>) {
         let src = m.source.as_deref().unwrap_or("");
         if !k8s {
             if is_runtime_socket(src) {
-                sink.emit("VGL-A018", &m.loc, name, format!("mounts the runtime socket {src}"));
+                sink.emit(
+                    "VGL-A018",
+                    &m.loc,
+                    name,
+                    format!("mounts the runtime socket {src}"),
+                );
             } else if is_sensitive_host_path(src) {
-                sink.emit("VGL-A017", &m.loc, name, format!("mounts sensitive host path {src} at {}", m.target));
+                sink.emit(
+                    "VGL-A017",
+                    &m.loc,
+                    name,
+                    format!("mounts sensitive host path {src} at {}", m.target),
+                );
             }
         }
         if !m.read_only {
-            sink.emit("VGL-A019", &m.loc, name, format!("host path {src} is mounted writable at {}", m.target));
+            sink.emit(
+                "VGL-A019",
+                &m.loc,
+                name,
+                format!("host path {src} is mounted writable at {}", m.target),
+            );
         }
     }
     for d in &c.devices {
-        sink.emit("VGL-A036", &d.loc, name, format!("host device {} exposed", d.value));
+        sink.emit(
+            "VGL-A036",
+            &d.loc,
+            name,
+            format!("host device {} exposed", d.value),
+        );
     }
     // Environment.
     for e in &c.env {
         if e.from_secret {
-            sink.emit("VGL-A040", &e.loc, name, format!("secret exposed as environment variable {}", e.name));
+            sink.emit(
+                "VGL-A040",
+                &e.loc,
+                name,
+                format!("secret exposed as environment variable {}", e.name),
+            );
             continue;
         }
         let Some(v) = &e.value else { continue };
         if let Some(m) = secrets::check_assignment(&e.name, v) {
             let shown = secrets::redact(v.get(m.start..m.end).unwrap_or(v));
-            let id = if m.kind == secrets::SecretKind::NamedSecret { "VGL-A030" } else { "VGL-A029" };
-            sink.emit(id, &e.loc, name, format!("{}: {} ({shown})", e.name, m.kind.description()));
+            let id = if m.kind == secrets::SecretKind::NamedSecret {
+                "VGL-A030"
+            } else {
+                "VGL-A029"
+            };
+            sink.emit(
+                id,
+                &e.loc,
+                name,
+                format!("{}: {} ({shown})", e.name, m.kind.description()),
+            );
         }
     }
     // Image references matter where they are deployed from, not for running containers.
@@ -755,11 +978,26 @@ pub fn check_image(image: &str, loc: &Loc, container: Option<&str>, sink: &mut S
     let (_, tag, digest) = parse_image(image);
     if digest.is_none() {
         match tag {
-            None => sink.emit("VGL-A031", loc, container, format!("image {image} has no tag (means :latest)")),
-            Some("latest") => sink.emit("VGL-A031", loc, container, format!("image {image} uses :latest")),
+            None => sink.emit(
+                "VGL-A031",
+                loc,
+                container,
+                format!("image {image} has no tag (means :latest)"),
+            ),
+            Some("latest") => sink.emit(
+                "VGL-A031",
+                loc,
+                container,
+                format!("image {image} uses :latest"),
+            ),
             _ => {}
         }
-        sink.emit("VGL-A032", loc, container, format!("image {image} is not pinned by digest"));
+        sink.emit(
+            "VGL-A032",
+            loc,
+            container,
+            format!("image {image} is not pinned by digest"),
+        );
     }
 }
 
@@ -796,10 +1034,25 @@ mod tests {
 
     #[test]
     fn sensitive_paths() {
-        for p in ["/", "/etc", "/etc/kubernetes/", "/proc", "/sys/fs", "/dev", "/var/lib/docker", "//"] {
+        for p in [
+            "/",
+            "/etc",
+            "/etc/kubernetes/",
+            "/proc",
+            "/sys/fs",
+            "/dev",
+            "/var/lib/docker",
+            "//",
+        ] {
             assert!(is_sensitive_host_path(p), "{p}");
         }
-        for p in ["/data", "/var/log", "/srv/app", "/usr/share/zoneinfo", "/home/app/cache"] {
+        for p in [
+            "/data",
+            "/var/log",
+            "/srv/app",
+            "/usr/share/zoneinfo",
+            "/home/app/cache",
+        ] {
             assert!(!is_sensitive_host_path(p), "{p}");
         }
         assert!(is_runtime_socket("/var/run/docker.sock"));

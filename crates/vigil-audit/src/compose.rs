@@ -32,7 +32,10 @@ fn str_at(n: &Node, key: &str, path: &str) -> Option<Field<String>> {
     if v.is_null() {
         return None;
     }
-    Some(Field::new(v.to_string(), Loc::new(l, format!("{path}.{key}"))))
+    Some(Field::new(
+        v.to_string(),
+        Loc::new(l, format!("{path}.{key}")),
+    ))
 }
 
 /// Translates every service of a compose document.
@@ -76,9 +79,8 @@ pub fn workloads(doc: &Node) -> Vec<Workload> {
                 );
             }
         }
-        let host = |key: &str| {
-            str_at(svc, key, &path).map(|f| Field::new(f.value == "host", f.loc))
-        };
+        let host =
+            |key: &str| str_at(svc, key, &path).map(|f| Field::new(f.value == "host", f.loc));
         w.host_pid = host("pid");
         w.host_ipc = host("ipc");
         w.host_uts = host("uts");
@@ -137,7 +139,13 @@ pub fn workloads(doc: &Node) -> Vec<Workload> {
         }
         if let Some(env) = svc.get("environment") {
             for (k, l, v) in env.entries() {
-                c.env.push(env_var(k, (!v.is_null()).then(|| v.to_string()), *l, &path, k));
+                c.env.push(env_var(
+                    k,
+                    (!v.is_null()).then(|| v.to_string()),
+                    *l,
+                    &path,
+                    k,
+                ));
             }
             for (i, item) in env.items().iter().enumerate() {
                 let s = item.to_string();
@@ -162,7 +170,11 @@ pub fn workloads(doc: &Node) -> Vec<Workload> {
                         _ => MountKind::Other,
                     };
                     c.mounts.push(Mount {
-                        source: if kind == MountKind::Host { source } else { None },
+                        source: if kind == MountKind::Host {
+                            source
+                        } else {
+                            None
+                        },
                         kind,
                         target: v.get("target").map(|t| t.to_string()).unwrap_or_default(),
                         read_only: v.get("read_only").and_then(Node::as_bool).unwrap_or(false),

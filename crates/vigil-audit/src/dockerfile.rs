@@ -34,8 +34,24 @@ pub enum DockerfileError {
 }
 
 const KEYWORDS: &[&str] = &[
-    "FROM", "RUN", "CMD", "LABEL", "MAINTAINER", "EXPOSE", "ENV", "ADD", "COPY", "ENTRYPOINT",
-    "VOLUME", "USER", "WORKDIR", "ARG", "ONBUILD", "STOPSIGNAL", "HEALTHCHECK", "SHELL",
+    "FROM",
+    "RUN",
+    "CMD",
+    "LABEL",
+    "MAINTAINER",
+    "EXPOSE",
+    "ENV",
+    "ADD",
+    "COPY",
+    "ENTRYPOINT",
+    "VOLUME",
+    "USER",
+    "WORKDIR",
+    "ARG",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "HEALTHCHECK",
+    "SHELL",
 ];
 
 /// True when the text looks like a Dockerfile (first instruction is FROM, ARG or a directive).
@@ -45,7 +61,11 @@ pub fn looks_like_dockerfile(text: &str) -> bool {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        let word = t.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let word = t
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         return word == "FROM" || word == "ARG";
     }
     false
@@ -64,7 +84,9 @@ pub fn parse(text: &str) -> Result<Vec<Instruction>, DockerfileError> {
             Some((k, v)) if k.trim().eq_ignore_ascii_case("escape") => {
                 escape = v.trim().chars().next().unwrap_or('\\');
             }
-            Some((k, _)) if k.trim().eq_ignore_ascii_case("syntax") || k.trim().eq_ignore_ascii_case("check") => {}
+            Some((k, _))
+                if k.trim().eq_ignore_ascii_case("syntax")
+                    || k.trim().eq_ignore_ascii_case("check") => {}
             _ => break,
         }
     }
@@ -162,7 +184,12 @@ fn heredoc_tags(args: &str) -> Vec<String> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        if !tag.is_empty() && tag.chars().next().is_some_and(|c| c.is_ascii_uppercase() || c == '_') {
+        if !tag.is_empty()
+            && tag
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        {
             tags.push(tag);
         }
         rest = &rest[p + 2..];
@@ -172,7 +199,10 @@ fn heredoc_tags(args: &str) -> Vec<String> {
 
 /// Splits `FROM [--platform=..] image [AS name]`.
 fn from_parts(args: &str) -> (String, Option<String>) {
-    let words: Vec<&str> = args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+    let words: Vec<&str> = args
+        .split_whitespace()
+        .filter(|w| !w.starts_with("--"))
+        .collect();
     let image = words.first().copied().unwrap_or("").to_string();
     let alias = match words.as_slice() {
         [_, as_kw, name, ..] if as_kw.eq_ignore_ascii_case("as") => Some(name.to_ascii_lowercase()),
@@ -240,29 +270,64 @@ fn pipes_to_shell(cmd: &str) -> bool {
     let segments: Vec<&str> = cmd.split('|').collect();
     for pair in segments.windows(2) {
         let next = pair[1].trim_start();
-        let shell = ["sh", "bash", "zsh", "ash", "dash", "sudo sh", "sudo bash", "sudo -E bash", "python", "python3", "perl"]
-            .iter()
-            .any(|s| next == *s || next.starts_with(&format!("{s} ")) || next.starts_with(&format!("/bin/{s}")));
+        let shell = [
+            "sh",
+            "bash",
+            "zsh",
+            "ash",
+            "dash",
+            "sudo sh",
+            "sudo bash",
+            "sudo -E bash",
+            "python",
+            "python3",
+            "perl",
+        ]
+        .iter()
+        .any(|s| {
+            next == *s
+                || next.starts_with(&format!("{s} "))
+                || next.starts_with(&format!("/bin/{s}"))
+        });
         if fetch(pair[0]) && shell {
             return true;
         }
     }
     // sh -c "$(curl ...)" and bash <(curl ...)
-    (cmd.contains("$(curl") || cmd.contains("$(wget") || cmd.contains("<(curl") || cmd.contains("<(wget"))
-        && ["sh ", "bash ", "sh -c", "bash -c"].iter().any(|s| cmd.contains(s))
+    (cmd.contains("$(curl")
+        || cmd.contains("$(wget")
+        || cmd.contains("<(curl")
+        || cmd.contains("<(wget"))
+        && ["sh ", "bash ", "sh -c", "bash -c"]
+            .iter()
+            .any(|s| cmd.contains(s))
 }
 
 fn uses_sudo(cmd: &str) -> bool {
-    cmd.split(|c: char| matches!(c, ';' | '&' | '|' | '(' | '`' | '\n'))
+    cmd.split([';', '&', '|', '(', '`', '\n'])
         .any(|seg| seg.split_whitespace().next() == Some("sudo"))
 }
 
 /// The option of a shell command that turns off TLS or package-signature verification.
 fn disables_verification(cmd: &str) -> Option<&'static str> {
     let words: Vec<&str> = cmd.split_whitespace().collect();
-    let has = |w: &str| words.iter().any(|x| *x == w || x.starts_with(&format!("{w}=")));
+    let has = |w: &str| {
+        words
+            .iter()
+            .any(|x| *x == w || x.starts_with(&format!("{w}=")))
+    };
     let curl = words.iter().any(|w| *w == "curl" || w.ends_with("/curl"));
-    if curl && (has("-k") || has("--insecure") || words.iter().any(|w| w.starts_with('-') && !w.starts_with("--") && w.len() > 2 && w.contains('k') && w.chars().skip(1).all(|c| c.is_ascii_alphabetic()))) {
+    if curl
+        && (has("-k")
+            || has("--insecure")
+            || words.iter().any(|w| {
+                w.starts_with('-')
+                    && !w.starts_with("--")
+                    && w.len() > 2
+                    && w.contains('k')
+                    && w.chars().skip(1).all(|c| c.is_ascii_alphabetic())
+            }))
+    {
         return Some("curl --insecure");
     }
     for (opt, name) in [
@@ -323,7 +388,11 @@ pub fn check(instrs: &[Instruction], sink: &mut Sink<'_>) {
     loop {
         let (start, _, image) = &stages[stage_idx];
         let end = stages.get(stage_idx + 1).map_or(instrs.len(), |s| s.0);
-        if let Some(u) = instrs[*start..end].iter().rev().find(|i| i.keyword == "USER") {
+        if let Some(u) = instrs[*start..end]
+            .iter()
+            .rev()
+            .find(|i| i.keyword == "USER")
+        {
             last_user = Some(u);
             break;
         }
@@ -340,9 +409,19 @@ pub fn check(instrs: &[Instruction], sink: &mut Sink<'_>) {
     }
     let final_from = stages.last().map_or(1, |s| instrs[s.0].line);
     match last_user {
-        None => sink.emit("VGL-A050", &Loc::new(final_from, "FROM"), None, "final stage has no USER instruction: runs as root".into()),
+        None => sink.emit(
+            "VGL-A050",
+            &Loc::new(final_from, "FROM"),
+            None,
+            "final stage has no USER instruction: runs as root".into(),
+        ),
         Some(u) if is_root_user(&u.args) => {
-            sink.emit("VGL-A051", &Loc::new(u.line, "USER"), None, format!("last USER is '{}'", u.args.trim()));
+            sink.emit(
+                "VGL-A051",
+                &Loc::new(u.line, "USER"),
+                None,
+                format!("last USER is '{}'", u.args.trim()),
+            );
         }
         Some(_) => {}
     }
@@ -350,56 +429,113 @@ pub fn check(instrs: &[Instruction], sink: &mut Sink<'_>) {
         let loc = Loc::new(ins.line, ins.keyword.clone());
         match ins.keyword.as_str() {
             "ADD" => {
-                let words: Vec<&str> = ins.args.split_whitespace().filter(|w| !w.starts_with("--")).collect();
+                let words: Vec<&str> = ins
+                    .args
+                    .split_whitespace()
+                    .filter(|w| !w.starts_with("--"))
+                    .collect();
                 let has_checksum = ins.args.contains("--checksum");
                 let srcs = &words[..words.len().saturating_sub(1)];
-                let remote = srcs.iter().any(|s| s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@"));
+                let remote = srcs.iter().any(|s| {
+                    s.starts_with("http://") || s.starts_with("https://") || s.starts_with("git@")
+                });
                 let archive = srcs.iter().all(|s| {
-                    [".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar.zst"]
-                        .iter()
-                        .any(|e| s.ends_with(e))
+                    [
+                        ".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz",
+                        ".tar.zst",
+                    ]
+                    .iter()
+                    .any(|e| s.ends_with(e))
                 });
                 if remote && !has_checksum {
                     sink.emit("VGL-A052", &loc, None, format!("ADD {}", ins.args.trim()));
                 } else if !remote && !archive {
-                    sink.emit("VGL-A053", &loc, None, format!("ADD {} (COPY would do)", ins.args.trim()));
+                    sink.emit(
+                        "VGL-A053",
+                        &loc,
+                        None,
+                        format!("ADD {} (COPY would do)", ins.args.trim()),
+                    );
                 }
             }
             "RUN" => {
                 if pipes_to_shell(&ins.args) {
-                    sink.emit("VGL-A054", &loc, None, "downloads a script and pipes it into a shell".into());
+                    sink.emit(
+                        "VGL-A054",
+                        &loc,
+                        None,
+                        "downloads a script and pipes it into a shell".into(),
+                    );
                 }
                 if uses_sudo(&ins.args) {
                     sink.emit("VGL-A055", &loc, None, "uses sudo".into());
                 }
                 for m in secrets::find_in_text(&ins.args) {
                     let s = ins.args.get(m.start..m.end).unwrap_or("");
-                    sink.emit("VGL-A056", &loc, None, format!("{} in RUN ({})", m.kind.description(), secrets::redact(s)));
+                    sink.emit(
+                        "VGL-A056",
+                        &loc,
+                        None,
+                        format!("{} in RUN ({})", m.kind.description(), secrets::redact(s)),
+                    );
                 }
                 if let Some(opt) = disables_verification(&ins.args) {
-                    sink.emit("VGL-A057", &loc, None, format!("RUN disables verification ({opt})"));
+                    sink.emit(
+                        "VGL-A057",
+                        &loc,
+                        None,
+                        format!("RUN disables verification ({opt})"),
+                    );
                 }
             }
             "ENV" | "ARG" => {
                 for (k, v) in assignments(&ins.args) {
                     if insecure_env(&k, &v) {
-                        sink.emit("VGL-A057", &loc, None, format!("{} {k}={v} disables verification", ins.keyword));
+                        sink.emit(
+                            "VGL-A057",
+                            &loc,
+                            None,
+                            format!("{} {k}={v} disables verification", ins.keyword),
+                        );
                     }
                     if let Some(m) = secrets::check_assignment(&k, &v) {
                         let s = v.get(m.start..m.end).unwrap_or(&v);
-                        sink.emit("VGL-A056", &loc, None, format!("{} {k}: {} ({})", ins.keyword, m.kind.description(), secrets::redact(s)));
+                        sink.emit(
+                            "VGL-A056",
+                            &loc,
+                            None,
+                            format!(
+                                "{} {k}: {} ({})",
+                                ins.keyword,
+                                m.kind.description(),
+                                secrets::redact(s)
+                            ),
+                        );
                     }
                 }
             }
-            "EXPOSE" => {
-                if ins.args.split_whitespace().any(|p| p.split('/').next() == Some("22")) {
-                    sink.emit("VGL-A027", &loc, None, "EXPOSE 22 (ssh)".into());
-                }
+            "EXPOSE"
+                if ins
+                    .args
+                    .split_whitespace()
+                    .any(|p| p.split('/').next() == Some("22")) =>
+            {
+                sink.emit("VGL-A027", &loc, None, "EXPOSE 22 (ssh)".into());
             }
             "LABEL" | "COPY" | "CMD" | "ENTRYPOINT" | "HEALTHCHECK" | "ONBUILD" => {
                 for m in secrets::find_in_text(&ins.args) {
                     let s = ins.args.get(m.start..m.end).unwrap_or("");
-                    sink.emit("VGL-A056", &loc, None, format!("{} in {} ({})", m.kind.description(), ins.keyword, secrets::redact(s)));
+                    sink.emit(
+                        "VGL-A056",
+                        &loc,
+                        None,
+                        format!(
+                            "{} in {} ({})",
+                            m.kind.description(),
+                            ins.keyword,
+                            secrets::redact(s)
+                        ),
+                    );
                 }
             }
             _ => {}
@@ -423,15 +559,27 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert!(matches!(parse("FROM a\nFOO bar\n"), Err(DockerfileError::UnknownInstruction { line: 2, .. })));
+        assert!(matches!(
+            parse("FROM a\nFOO bar\n"),
+            Err(DockerfileError::UnknownInstruction { line: 2, .. })
+        ));
         assert!(matches!(parse("RUN x\n"), Err(DockerfileError::NoFrom)));
-        assert!(matches!(parse("FROM a\nRUN <<EOF\nx\n"), Err(DockerfileError::UnterminatedHeredoc { .. })));
+        assert!(matches!(
+            parse("FROM a\nRUN <<EOF\nx\n"),
+            Err(DockerfileError::UnterminatedHeredoc { .. })
+        ));
     }
 
     #[test]
     fn env_forms() {
-        assert_eq!(assignments("A=1 B=\"two words\""), vec![("A".into(), "1".into()), ("B".into(), "two words".into())]);
-        assert_eq!(assignments("A value with spaces"), vec![("A".into(), "value with spaces".into())]);
+        assert_eq!(
+            assignments("A=1 B=\"two words\""),
+            vec![("A".into(), "1".into()), ("B".into(), "two words".into())]
+        );
+        assert_eq!(
+            assignments("A value with spaces"),
+            vec![("A".into(), "value with spaces".into())]
+        );
     }
 
     #[test]
@@ -439,7 +587,9 @@ mod tests {
         assert!(pipes_to_shell("curl -fsSL https://x/install.sh | sh"));
         assert!(pipes_to_shell("wget -qO- https://x | bash -s --"));
         assert!(pipes_to_shell("sh -c \"$(curl -fsSL https://x)\""));
-        assert!(!pipes_to_shell("curl -o /tmp/x https://x && sha256sum -c sums"));
+        assert!(!pipes_to_shell(
+            "curl -o /tmp/x https://x && sha256sum -c sums"
+        ));
         assert!(uses_sudo("apt-get update && sudo apt-get install x"));
         assert!(!uses_sudo("apt-get install -y sudo"));
     }

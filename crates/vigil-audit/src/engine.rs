@@ -19,8 +19,7 @@ pub fn is_inspect_object(n: &Node) -> bool {
 
 /// True for `docker inspect` output: an array of inspect objects (or one object).
 pub fn is_inspect(doc: &Node) -> bool {
-    is_inspect_object(doc)
-        || (!doc.items().is_empty() && doc.items().iter().all(is_inspect_object))
+    is_inspect_object(doc) || (!doc.items().is_empty() && doc.items().iter().all(is_inspect_object))
 }
 
 /// True for an OCI runtime bundle `config.json`.
@@ -91,14 +90,19 @@ pub fn parse_bind(spec: &str, loc: Loc) -> Mount {
         [] => (None, "", ""),
     };
     let opts: Vec<&str> = opts.split(',').collect();
-    let is_path = src.is_some_and(|s| s.starts_with('/') || s.starts_with('.') || s.starts_with('~'));
+    let is_path =
+        src.is_some_and(|s| s.starts_with('/') || s.starts_with('.') || s.starts_with('~'));
     Mount {
         kind: if is_path {
             MountKind::Host
         } else {
             MountKind::Volume
         },
-        source: if is_path { src.map(str::to_string) } else { None },
+        source: if is_path {
+            src.map(str::to_string)
+        } else {
+            None
+        },
         target: dst.to_string(),
         read_only: opts.contains(&"ro") || opts.contains(&"readonly"),
         propagation: opts
@@ -110,7 +114,9 @@ pub fn parse_bind(spec: &str, loc: Loc) -> Mount {
 }
 
 fn s<'a>(n: &'a Node, keys: &[&str]) -> Option<&'a str> {
-    n.path(keys).and_then(Node::as_str).filter(|s| !s.is_empty())
+    n.path(keys)
+        .and_then(Node::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 fn line_of(n: &Node, keys: &[&str]) -> u32 {
@@ -137,7 +143,16 @@ pub fn inspect_workloads(doc: &Node, live: bool) -> Vec<Workload> {
         doc.items()
             .iter()
             .enumerate()
-            .map(|(i, n)| (if live { String::new() } else { format!("[{i}]") }, n))
+            .map(|(i, n)| {
+                (
+                    if live {
+                        String::new()
+                    } else {
+                        format!("[{i}]")
+                    },
+                    n,
+                )
+            })
             .collect()
     };
     objs.into_iter()
@@ -158,7 +173,13 @@ fn inspect_one(o: &Node, prefix: &str, live: bool) -> Workload {
         .or_else(|| s(o, &["Id"]).map(|i| i.chars().take(12).collect()))
         .unwrap_or_else(|| "<unnamed>".into());
     let loc = Loc::new(if live { 0 } else { o.line }, prefix);
-    let mut w = Workload::new(Platform::Engine, "container", name.clone(), loc.clone(), loc.clone());
+    let mut w = Workload::new(
+        Platform::Engine,
+        "container",
+        name.clone(),
+        loc.clone(),
+        loc.clone(),
+    );
     let hc = o.get("HostConfig");
     let mut c = Container::new(name, ContainerRole::Regular, loc.clone());
     c.sc.loc = at(&["HostConfig"]);
@@ -179,7 +200,13 @@ fn inspect_one(o: &Node, prefix: &str, live: bool) -> Workload {
             c.sc.read_only_root_fs = Some(Field::new(v, at(&["HostConfig", "ReadonlyRootfs"])));
         }
         for (key, add) in [("CapAdd", true), ("CapDrop", false)] {
-            for (i, cap) in hc.get(key).map(Node::items).unwrap_or(&[]).iter().enumerate() {
+            for (i, cap) in hc
+                .get(key)
+                .map(Node::items)
+                .unwrap_or(&[])
+                .iter()
+                .enumerate()
+            {
                 let f = Field::new(
                     normalize_cap(&cap.to_string()),
                     Loc::new(
@@ -211,9 +238,9 @@ fn inspect_one(o: &Node, prefix: &str, live: bool) -> Workload {
             );
         }
         let mode = |k: &str| {
-            hc.get(k).and_then(Node::as_str).map(|m| {
-                Field::new(m == "host", at(&["HostConfig", k]))
-            })
+            hc.get(k)
+                .and_then(Node::as_str)
+                .map(|m| Field::new(m == "host", at(&["HostConfig", k])))
         };
         w.host_pid = mode("PidMode");
         w.host_ipc = mode("IpcMode");
@@ -238,22 +265,40 @@ fn inspect_one(o: &Node, prefix: &str, live: bool) -> Workload {
                 at(&["HostConfig", "NanoCpus"]),
             ));
         } else if let Some(v) = num("CpuQuota") {
-            c.cpu_limit = Some(Field::new(format!("quota {v}"), at(&["HostConfig", "CpuQuota"])));
+            c.cpu_limit = Some(Field::new(
+                format!("quota {v}"),
+                at(&["HostConfig", "CpuQuota"]),
+            ));
         }
         if let Some(v) = num("PidsLimit") {
             c.pids_limit = Some(Field::new(v, at(&["HostConfig", "PidsLimit"])));
         }
-        for (i, d) in hc.get("Devices").map(Node::items).unwrap_or(&[]).iter().enumerate() {
-            let path = d.get("PathOnHost").map(|x| x.to_string()).unwrap_or_default();
+        for (i, d) in hc
+            .get("Devices")
+            .map(Node::items)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
+            let path = d
+                .get("PathOnHost")
+                .map(|x| x.to_string())
+                .unwrap_or_default();
             c.devices.push(Field::new(
                 path,
-                Loc::new(if live { 0 } else { d.line }, p(&format!("HostConfig.Devices[{i}]"))),
+                Loc::new(
+                    if live { 0 } else { d.line },
+                    p(&format!("HostConfig.Devices[{i}]")),
+                ),
             ));
         }
         for (k, l, v) in hc.get("Sysctls").map(Node::entries).unwrap_or(&[]) {
             c.sysctls.push(Field::new(
                 (k.clone(), v.to_string()),
-                Loc::new(if live { 0 } else { *l }, p(&format!("HostConfig.Sysctls.{k}"))),
+                Loc::new(
+                    if live { 0 } else { *l },
+                    p(&format!("HostConfig.Sysctls.{k}")),
+                ),
             ));
         }
         for (port, l, binds) in hc.get("PortBindings").map(Node::entries).unwrap_or(&[]) {
@@ -262,7 +307,10 @@ fn inspect_one(o: &Node, prefix: &str, live: bool) -> Workload {
                 c.ports.push(Port {
                     container_port: cp,
                     host_port: b.get("HostPort").and_then(|h| h.to_string().parse().ok()),
-                    host_ip: b.get("HostIp").map(|h| h.to_string()).filter(|h| !h.is_empty()),
+                    host_ip: b
+                        .get("HostIp")
+                        .map(|h| h.to_string())
+                        .filter(|h| !h.is_empty()),
                     loc: Loc::new(
                         if live { 0 } else { *l },
                         p(&format!("HostConfig.PortBindings.{port}")),
@@ -282,7 +330,10 @@ fn inspect_one(o: &Node, prefix: &str, live: bool) -> Workload {
                 container_port: cp,
                 host_port: None,
                 host_ip: None,
-                loc: Loc::new(if live { 0 } else { *l }, p(&format!("Config.ExposedPorts.{port}"))),
+                loc: Loc::new(
+                    if live { 0 } else { *l },
+                    p(&format!("Config.ExposedPorts.{port}")),
+                ),
             });
         }
     }
@@ -299,7 +350,10 @@ fn inspect_one(o: &Node, prefix: &str, live: bool) -> Workload {
             name: k.to_string(),
             value: Some(v.to_string()),
             from_secret: false,
-            loc: Loc::new(if live { 0 } else { e.line }, p(&format!("Config.Env[{i}]"))),
+            loc: Loc::new(
+                if live { 0 } else { e.line },
+                p(&format!("Config.Env[{i}]")),
+            ),
         });
     }
     if let Some(mounts) = o.get("Mounts").filter(|m| !m.items().is_empty()) {
@@ -316,7 +370,10 @@ fn inspect_one(o: &Node, prefix: &str, live: bool) -> Workload {
                     .then(|| m.get("Source").map(|x| x.to_string()))
                     .flatten(),
                 kind,
-                target: m.get("Destination").map(|x| x.to_string()).unwrap_or_default(),
+                target: m
+                    .get("Destination")
+                    .map(|x| x.to_string())
+                    .unwrap_or_default(),
                 read_only: m.get("RW").and_then(Node::as_bool) == Some(false),
                 propagation: m
                     .get("Propagation")
@@ -329,7 +386,10 @@ fn inspect_one(o: &Node, prefix: &str, live: bool) -> Workload {
         for (i, b) in binds.items().iter().enumerate() {
             c.mounts.push(parse_bind(
                 &b.to_string(),
-                Loc::new(if live { 0 } else { b.line }, p(&format!("HostConfig.Binds[{i}]"))),
+                Loc::new(
+                    if live { 0 } else { b.line },
+                    p(&format!("HostConfig.Binds[{i}]")),
+                ),
             ));
         }
     }
@@ -360,21 +420,34 @@ pub fn oci_workload(doc: &Node) -> Workload {
     let at = |keys: &[&str]| Loc::new(line_of(doc, keys), keys.join("."));
     let name = s(doc, &["hostname"]).unwrap_or("oci-bundle").to_string();
     let root = Loc::new(doc.line, "");
-    let mut w = Workload::new(Platform::Oci, "oci-bundle", name.clone(), root.clone(), root.clone());
+    let mut w = Workload::new(
+        Platform::Oci,
+        "oci-bundle",
+        name.clone(),
+        root.clone(),
+        root.clone(),
+    );
     let mut c = Container::new(name, ContainerRole::Regular, Loc::new(doc.line, "process"));
     c.sc.loc = at(&["process"]);
     c.limits_loc = at(&["linux", "resources"]);
     if let Some(uid) = doc.path(&["process", "user", "uid"]).and_then(Node::as_i64) {
         c.sc.run_as_user = Some(Field::new(uid, at(&["process", "user", "uid"])));
     }
-    if let Some(v) = doc.path(&["process", "noNewPrivileges"]).and_then(Node::as_bool) {
+    if let Some(v) = doc
+        .path(&["process", "noNewPrivileges"])
+        .and_then(Node::as_bool)
+    {
         c.sc.allow_privilege_escalation = Some(Field::new(!v, at(&["process", "noNewPrivileges"])));
     }
     if let Some(v) = doc.path(&["root", "readonly"]).and_then(Node::as_bool) {
         c.sc.read_only_root_fs = Some(Field::new(v, at(&["root", "readonly"])));
     }
     if let Some(p) = s(doc, &["process", "apparmorProfile"]) {
-        let t = if p == "unconfined" { "Unconfined" } else { "Localhost" };
+        let t = if p == "unconfined" {
+            "Unconfined"
+        } else {
+            "Localhost"
+        };
         c.sc.apparmor = Some(Field::new(t.into(), at(&["process", "apparmorProfile"])));
     }
     // Capabilities: the bounding set is the ceiling; everything in it beyond the engine
@@ -416,7 +489,13 @@ pub fn oci_workload(doc: &Node) -> Workload {
             loc: Loc::new(e.line, format!("process.env[{i}]")),
         });
     }
-    for (i, m) in doc.get("mounts").map(Node::items).unwrap_or(&[]).iter().enumerate() {
+    for (i, m) in doc
+        .get("mounts")
+        .map(Node::items)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
         let ty = m.get("type").map(|x| x.to_string()).unwrap_or_default();
         let opts: Vec<String> = m
             .get("options")
@@ -432,12 +511,12 @@ pub fn oci_workload(doc: &Node) -> Workload {
         c.mounts.push(Mount {
             kind: MountKind::Host,
             source: m.get("source").map(|x| x.to_string()),
-            target: m.get("destination").map(|x| x.to_string()).unwrap_or_default(),
+            target: m
+                .get("destination")
+                .map(|x| x.to_string())
+                .unwrap_or_default(),
             read_only: opts.iter().any(|o| o == "ro"),
-            propagation: opts
-                .iter()
-                .find(|o| o.ends_with("shared"))
-                .cloned(),
+            propagation: opts.iter().find(|o| o.ends_with("shared")).cloned(),
             loc: Loc::new(m.line, format!("mounts[{i}]")),
         });
     }
@@ -456,15 +535,26 @@ pub fn oci_workload(doc: &Node) -> Workload {
         w.host_network = shared("network");
         w.host_uts = shared("uts");
         w.userns_mode = Some(Field::new(
-            if ns.iter().any(|n| n == "user") { "private" } else { "" }.to_string(),
+            if ns.iter().any(|n| n == "user") {
+                "private"
+            } else {
+                ""
+            }
+            .to_string(),
             ns_loc.clone(),
         ));
         let res = |keys: &[&str]| linux.path(keys).and_then(Node::as_i64).filter(|v| *v > 0);
         if let Some(m) = res(&["resources", "memory", "limit"]) {
-            c.memory_limit = Some(Field::new(m.to_string(), at(&["linux", "resources", "memory", "limit"])));
+            c.memory_limit = Some(Field::new(
+                m.to_string(),
+                at(&["linux", "resources", "memory", "limit"]),
+            ));
         }
         if let Some(q) = res(&["resources", "cpu", "quota"]) {
-            c.cpu_limit = Some(Field::new(q.to_string(), at(&["linux", "resources", "cpu", "quota"])));
+            c.cpu_limit = Some(Field::new(
+                q.to_string(),
+                at(&["linux", "resources", "cpu", "quota"]),
+            ));
         }
         if let Some(pl) = res(&["resources", "pids", "limit"]) {
             c.pids_limit = Some(Field::new(pl, at(&["linux", "resources", "pids", "limit"])));
@@ -477,7 +567,10 @@ pub fn oci_workload(doc: &Node) -> Workload {
                 c.sc.seccomp = Some(Field::new("Localhost".into(), at(&["linux", "seccomp"])));
             }
         }
-        if linux.get("maskedPaths").is_none_or(|m| m.items().is_empty()) {
+        if linux
+            .get("maskedPaths")
+            .is_none_or(|m| m.items().is_empty())
+        {
             c.sc.proc_mount = Some(Field::new("Unmasked".into(), at(&["linux"])));
         }
         for (k, l, v) in linux.get("sysctl").map(Node::entries).unwrap_or(&[]) {
@@ -486,7 +579,13 @@ pub fn oci_workload(doc: &Node) -> Workload {
                 Loc::new(*l, format!("linux.sysctl.{k}")),
             ));
         }
-        for (i, d) in linux.get("devices").map(Node::items).unwrap_or(&[]).iter().enumerate() {
+        for (i, d) in linux
+            .get("devices")
+            .map(Node::items)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
             c.devices.push(Field::new(
                 d.get("path").map(|x| x.to_string()).unwrap_or_default(),
                 Loc::new(d.line, format!("linux.devices[{i}]")),

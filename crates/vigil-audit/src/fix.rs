@@ -60,8 +60,14 @@ fn k8s_patch(w: &Workload, findings: &[&Finding]) -> Option<String> {
         ("VGL-A012", "hostPID: false"),
         ("VGL-A013", "hostIPC: false"),
         ("VGL-A014", "hostNetwork: false"),
-        ("VGL-A033", "automountServiceAccountToken: false   # unless the pod calls the API"),
-        ("VGL-A016", "hostUsers: false   # Kubernetes 1.30+, needs a runtime with idmapped mounts"),
+        (
+            "VGL-A033",
+            "automountServiceAccountToken: false   # unless the pod calls the API",
+        ),
+        (
+            "VGL-A016",
+            "hostUsers: false   # Kubernetes 1.30+, needs a runtime with idmapped mounts",
+        ),
     ] {
         if has(&pod_ids, id) {
             let _ = writeln!(body, "{pad}{line}");
@@ -73,11 +79,20 @@ fn k8s_patch(w: &Workload, findings: &[&Finding]) -> Option<String> {
             let _ = writeln!(body, "{pad}  runAsNonRoot: true");
         }
         if has(&all_ids, "VGL-A022") || has(&all_ids, "VGL-A021") {
-            let _ = writeln!(body, "{pad}  seccompProfile:\n{pad}    type: RuntimeDefault");
+            let _ = writeln!(
+                body,
+                "{pad}  seccompProfile:\n{pad}    type: RuntimeDefault"
+            );
         }
     }
-    if pod_ids.iter().any(|i| matches!(*i, "VGL-A017" | "VGL-A018" | "VGL-A020")) {
-        let _ = writeln!(body, "{pad}# remove the hostPath volumes listed above; use a PVC, ConfigMap or Secret");
+    if pod_ids
+        .iter()
+        .any(|i| matches!(*i, "VGL-A017" | "VGL-A018" | "VGL-A020"))
+    {
+        let _ = writeln!(
+            body,
+            "{pad}# remove the hostPath volumes listed above; use a PVC, ConfigMap or Secret"
+        );
     }
     let mut containers = String::new();
     for (role_key, role) in [
@@ -103,19 +118,39 @@ fn k8s_patch(w: &Workload, findings: &[&Finding]) -> Option<String> {
                 let _ = writeln!(sc, "{p}runAsNonRoot: true\n{p}runAsUser: 10001   # a UID that exists in the image or owns nothing on the host");
             }
             if has(&ids, "VGL-A008") {
-                let _ = writeln!(sc, "{p}readOnlyRootFilesystem: true   # mount an emptyDir where the app writes");
+                let _ = writeln!(
+                    sc,
+                    "{p}readOnlyRootFilesystem: true   # mount an emptyDir where the app writes"
+                );
             }
             if has(&ids, "VGL-A004") || has(&ids, "VGL-A002") || has(&ids, "VGL-A003") {
                 let _ = writeln!(sc, "{p}capabilities:\n{p}  drop: [\"ALL\"]");
                 let kept: Vec<&Finding> = findings
                     .iter()
                     .copied()
-                    .filter(|f| f.container.as_deref() == Some(c.name.as_str()) && matches!(f.check, "VGL-A002" | "VGL-A003"))
+                    .filter(|f| {
+                        f.container.as_deref() == Some(c.name.as_str())
+                            && matches!(f.check, "VGL-A002" | "VGL-A003")
+                    })
                     .collect();
                 if kept.is_empty() {
-                    let _ = writeln!(sc, "{p}  add: []   # NET_BIND_SERVICE only if it binds ports < 1024");
+                    let _ = writeln!(
+                        sc,
+                        "{p}  add: []   # NET_BIND_SERVICE only if it binds ports < 1024"
+                    );
                 } else {
-                    let _ = writeln!(sc, "{p}  add: []   # was: {}", kept.iter().map(|f| f.message.trim_start_matches("adds ").trim_start_matches("non-default ").trim_start_matches("capability ")).collect::<Vec<_>>().join(", "));
+                    let _ = writeln!(
+                        sc,
+                        "{p}  add: []   # was: {}",
+                        kept.iter()
+                            .map(|f| f
+                                .message
+                                .trim_start_matches("adds ")
+                                .trim_start_matches("non-default ")
+                                .trim_start_matches("capability "))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
                 }
             }
             if has(&ids, "VGL-A021") {
@@ -128,7 +163,10 @@ fn k8s_patch(w: &Workload, findings: &[&Finding]) -> Option<String> {
                 let _ = writeln!(sc, "{p}procMount: Default");
             }
             if has(&ids, "VGL-A024") {
-                let _ = writeln!(sc, "{p}seLinuxOptions: null   # drop custom SELinux options");
+                let _ = writeln!(
+                    sc,
+                    "{p}seLinuxOptions: null   # drop custom SELinux options"
+                );
             }
             let mut res = String::new();
             if has(&ids, "VGL-A009") {
@@ -167,9 +205,18 @@ fn compose_snippet(w: &Workload, findings: &[&Finding]) -> Option<String> {
     for (id, line) in [
         ("VGL-A001", "privileged: false"),
         ("VGL-A004", "cap_drop: [\"ALL\"]"),
-        ("VGL-A005", "user: \"10001:10001\"   # a UID the image can run as"),
-        ("VGL-A006", "user: \"10001:10001\"   # a UID the image can run as"),
-        ("VGL-A008", "read_only: true   # add tmpfs: [/tmp] where the app writes"),
+        (
+            "VGL-A005",
+            "user: \"10001:10001\"   # a UID the image can run as",
+        ),
+        (
+            "VGL-A006",
+            "user: \"10001:10001\"   # a UID the image can run as",
+        ),
+        (
+            "VGL-A008",
+            "read_only: true   # add tmpfs: [/tmp] where the app writes",
+        ),
         ("VGL-A009", "mem_limit: 256m   # size for the workload"),
         ("VGL-A010", "cpus: 1.0"),
         ("VGL-A011", "pids_limit: 256"),
@@ -217,8 +264,14 @@ fn run_flags(findings: &[&Finding]) -> Option<String> {
         ("VGL-A009", "--memory 256m"),
         ("VGL-A010", "--cpus 1"),
         ("VGL-A011", "--pids-limit 256"),
-        ("VGL-A016", "--userns auto (podman) / userns-remap (docker daemon)"),
-        ("VGL-A028", "--network <user-defined network> (or --network none)"),
+        (
+            "VGL-A016",
+            "--userns auto (podman) / userns-remap (docker daemon)",
+        ),
+        (
+            "VGL-A028",
+            "--network <user-defined network> (or --network none)",
+        ),
     ] {
         if has(&ids, id) && !add.contains(&flag) {
             add.push(flag);
@@ -237,7 +290,10 @@ fn run_flags(findings: &[&Finding]) -> Option<String> {
         ("VGL-A021", "--security-opt seccomp=unconfined"),
         ("VGL-A023", "--security-opt apparmor=unconfined"),
         ("VGL-A024", "--security-opt label=disable"),
-        ("VGL-A035", "--security-opt systempaths=unconfined / unmask=ALL"),
+        (
+            "VGL-A035",
+            "--security-opt systempaths=unconfined / unmask=ALL",
+        ),
         ("VGL-A036", "--device ..."),
     ] {
         if has(&ids, id) {

@@ -99,7 +99,13 @@ fn collect(
 ) {
     let kind = doc.get("kind").and_then(Node::as_str).unwrap_or("");
     if depth < 4 && (kind == "List" || kind.ends_with("List")) {
-        for (i, item) in doc.get("items").map(Node::items).unwrap_or(&[]).iter().enumerate() {
+        for (i, item) in doc
+            .get("items")
+            .map(Node::items)
+            .unwrap_or(&[])
+            .iter()
+            .enumerate()
+        {
             collect(
                 item,
                 &join(prefix, &format!("items[{i}]")),
@@ -115,7 +121,11 @@ fn collect(
     }
     let pod_path: &[&str] = match kind {
         "Pod" => &["spec"],
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
         | "Job" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         "PodTemplate" => &["template", "spec"],
@@ -150,7 +160,10 @@ fn collect(
     let name = doc
         .path(&["metadata", "name"])
         .and_then(Node::as_str)
-        .or_else(|| doc.path(&["metadata", "generateName"]).and_then(Node::as_str))
+        .or_else(|| {
+            doc.path(&["metadata", "generateName"])
+                .and_then(Node::as_str)
+        })
         .unwrap_or("<unnamed>");
     let mut w = Workload::new(
         Platform::Kubernetes,
@@ -187,7 +200,10 @@ fn str_at(parent: &Node, key: &str, parent_path: &str) -> Option<Field<String>> 
     if n.is_null() {
         return None;
     }
-    Some(Field::new(n.to_string(), Loc::new(l, join(parent_path, key))))
+    Some(Field::new(
+        n.to_string(),
+        Loc::new(l, join(parent_path, key)),
+    ))
 }
 
 fn int_at(parent: &Node, key: &str, parent_path: &str) -> Option<Field<i64>> {
@@ -348,7 +364,10 @@ fn read_container(
         }
     }
     out.limits_loc = Loc::new(c.line, join(path, "resources.limits"));
-    if let Some((l, lim)) = c.path(&["resources"]).and_then(|r| r.get_with_line("limits")) {
+    if let Some((l, lim)) = c
+        .path(&["resources"])
+        .and_then(|r| r.get_with_line("limits"))
+    {
         let lp = join(path, "resources.limits");
         out.limits_loc = Loc::new(l, lp.clone());
         out.memory_limit = str_at(lim, "memory", &lp);
@@ -419,7 +438,10 @@ fn read_container(
                     .find(|(n, _)| *n == vname)
                     .map(|(_, p)| p.clone()),
                 kind,
-                target: m.get("mountPath").map(|n| n.to_string()).unwrap_or_default(),
+                target: m
+                    .get("mountPath")
+                    .map(|n| n.to_string())
+                    .unwrap_or_default(),
                 read_only: m.get("readOnly").and_then(Node::as_bool).unwrap_or(false),
                 propagation: m.get("mountPropagation").map(|n| n.to_string()),
                 loc: Loc::new(m.line, format!("{path}.volumeMounts[{i}]")),

@@ -98,15 +98,18 @@ pub fn audit_bytes(name: &str, bytes: &[u8], hint: Hint, explicit: bool, opts: &
         return report;
     }
     if bytes[..bytes.len().min(8192)].contains(&0) {
-        report.errors.push(err("binary file (contains NUL bytes)".into()));
+        report
+            .errors
+            .push(err("binary file (contains NUL bytes)".into()));
         return report;
     }
     let text = match std::str::from_utf8(bytes) {
         Ok(t) => t.strip_prefix('\u{feff}').unwrap_or(t),
         Err(e) => {
-            report
-                .errors
-                .push(err(format!("not UTF-8 text (invalid byte at offset {})", e.valid_up_to())));
+            report.errors.push(err(format!(
+                "not UTF-8 text (invalid byte at offset {})",
+                e.valid_up_to()
+            )));
             return report;
         }
     };
@@ -126,9 +129,9 @@ pub fn audit_bytes(name: &str, bytes: &[u8], hint: Hint, explicit: bool, opts: &
     }));
     match result {
         Ok(r) => report.merge(Report { files: 0, ..r }),
-        Err(_) => report
-            .errors
-            .push(err("internal error while auditing this file (a bug: please report it)".into())),
+        Err(_) => report.errors.push(err(
+            "internal error while auditing this file (a bug: please report it)".into(),
+        )),
     }
     report
 }
@@ -191,7 +194,11 @@ fn audit_structured(name: &str, text: &str, explicit: bool, opts: &Options, r: &
                     Err(je) => {
                         r.errors.push(InputError {
                             file: name.to_string(),
-                            message: format!("invalid JSON at line {}, column {}: {je}", je.line(), je.column()),
+                            message: format!(
+                                "invalid JSON at line {}, column {}: {je}",
+                                je.line(),
+                                je.column()
+                            ),
                         });
                         return;
                     }
@@ -227,7 +234,9 @@ fn audit_structured(name: &str, text: &str, explicit: bool, opts: &Options, r: &
                     r.skipped.push(Skipped {
                         file: name.to_string(),
                         line: doc.line,
-                        reason: format!("unknown kind '{kind}' without a pod template: not audited"),
+                        reason: format!(
+                            "unknown kind '{kind}' without a pod template: not audited"
+                        ),
                     });
                     continue;
                 }
@@ -242,7 +251,8 @@ fn audit_structured(name: &str, text: &str, explicit: bool, opts: &Options, r: &
             r.skipped.push(Skipped {
                 file: name.to_string(),
                 line: doc.line,
-                reason: "not a Kubernetes object, compose file, OCI config or inspect output".into(),
+                reason: "not a Kubernetes object, compose file, OCI config or inspect output"
+                    .into(),
             });
             continue;
         };
@@ -352,7 +362,10 @@ pub fn audit_path(path: &Path, opts: &Options) -> Report {
             Ok(bytes) => report.merge(audit_bytes(&name, &bytes, hint, explicit_file, opts)),
             Err(message) => {
                 report.files += 1;
-                report.errors.push(InputError { file: name, message });
+                report.errors.push(InputError {
+                    file: name,
+                    message,
+                });
             }
         }
     }

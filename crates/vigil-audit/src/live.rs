@@ -35,7 +35,9 @@ pub enum LiveError {
     },
     #[error("`{cmd}` failed: {msg}")]
     Cli { cmd: String, msg: String },
-    #[error("no container engine found (no socket at {sockets}, and `podman` could not be run: {cli})")]
+    #[error(
+        "no container engine found (no socket at {sockets}, and `podman` could not be run: {cli})"
+    )]
     NoEngine { sockets: String, cli: String },
 }
 
@@ -61,8 +63,11 @@ pub fn http_get(socket: &Path, path: &str) -> Result<String, LiveError> {
     let mut s = UnixStream::connect(socket).map_err(sock_err("connect"))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))
         .map_err(sock_err("set timeout"))?;
-    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n").as_bytes())
-        .map_err(sock_err("write"))?;
+    s.write_all(
+        format!("GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n")
+            .as_bytes(),
+    )
+    .map_err(sock_err("write"))?;
     let mut buf = Vec::new();
     s.take(MAX_RESPONSE as u64 + 1)
         .read_to_end(&mut buf)
@@ -85,10 +90,16 @@ pub fn http_get(socket: &Path, path: &str) -> Result<String, LiveError> {
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| http(format!("malformed status line: {}", head.lines().next().unwrap_or(""))))?;
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
+        .ok_or_else(|| {
+            http(format!(
+                "malformed status line: {}",
+                head.lines().next().unwrap_or("")
+            ))
+        })?;
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
     let body = if chunked {
         dechunk(body).ok_or_else(|| http("malformed chunked body".into()))?
     } else {
@@ -96,7 +107,10 @@ pub fn http_get(socket: &Path, path: &str) -> Result<String, LiveError> {
     };
     let text = String::from_utf8(body).map_err(|_| http("response is not UTF-8".into()))?;
     if status != 200 {
-        return Err(http(format!("HTTP {status}: {}", text.chars().take(200).collect::<String>())));
+        return Err(http(format!(
+            "HTTP {status}: {}",
+            text.chars().take(200).collect::<String>()
+        )));
     }
     Ok(text)
 }
@@ -144,10 +158,13 @@ pub fn dump_socket(socket: &Path) -> Result<EngineDump, LiveError> {
 pub fn dump_podman_cli() -> Result<EngineDump, LiveError> {
     let run = |args: &[&str]| -> Result<String, LiveError> {
         let cmd = format!("podman {}", args.join(" "));
-        let out = Command::new("podman").args(args).output().map_err(|e| LiveError::Cli {
-            cmd: cmd.clone(),
-            msg: e.to_string(),
-        })?;
+        let out = Command::new("podman")
+            .args(args)
+            .output()
+            .map_err(|e| LiveError::Cli {
+                cmd: cmd.clone(),
+                msg: e.to_string(),
+            })?;
         if !out.status.success() {
             return Err(LiveError::Cli {
                 cmd,
@@ -220,7 +237,10 @@ mod tests {
 
     #[test]
     fn dechunk_works() {
-        assert_eq!(dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(), b"abcde");
+        assert_eq!(
+            dechunk(b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap(),
+            b"abcde"
+        );
         assert!(dechunk(b"zz\r\n").is_none());
     }
 }

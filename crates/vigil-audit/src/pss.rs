@@ -107,7 +107,12 @@ pub fn evaluate(w: &Workload) -> PssResult {
         .as_ref()
         .filter(|f| !matches!(f.value.as_str(), "RuntimeDefault" | "Localhost"));
     if let Some(f) = pod_apparmor_bad {
-        v.add(Baseline, "AppArmor", &f.loc, format!("appArmorProfile.type: {}", f.value));
+        v.add(
+            Baseline,
+            "AppArmor",
+            &f.loc,
+            format!("appArmorProfile.type: {}", f.value),
+        );
     }
     // AppArmor annotations (any container, including ones that no longer exist).
     for a in &w.annotations {
@@ -118,17 +123,32 @@ pub fn evaluate(w: &Workload) -> PssResult {
         {
             let val = a.value.1.as_str();
             if !(val == "runtime/default" || val.starts_with("localhost/")) {
-                v.add(Baseline, "AppArmor", &a.loc, format!("AppArmor annotation '{val}'"));
+                v.add(
+                    Baseline,
+                    "AppArmor",
+                    &a.loc,
+                    format!("AppArmor annotation '{val}'"),
+                );
             }
         }
     }
     selinux(&mut v, psc);
     if let Some(f) = psc.seccomp.as_ref().filter(|f| f.value == "Unconfined") {
-        v.add(Baseline, "Seccomp", &f.loc, "seccompProfile.type: Unconfined".into());
+        v.add(
+            Baseline,
+            "Seccomp",
+            &f.loc,
+            "seccompProfile.type: Unconfined".into(),
+        );
     }
     for s in &w.sysctls {
         if !SAFE_SYSCTLS.contains(&s.value.0.as_str()) {
-            v.add(Baseline, "Sysctls", &s.loc, format!("sysctl {} is not in the safe set", s.value.0));
+            v.add(
+                Baseline,
+                "Sysctls",
+                &s.loc,
+                format!("sysctl {} is not in the safe set", s.value.0),
+            );
         }
     }
     for c in &w.containers {
@@ -137,16 +157,31 @@ pub fn evaluate(w: &Workload) -> PssResult {
             v.add(Baseline, "HostProcess", &f.loc, "hostProcess: true".into());
         }
         if let Some(f) = truthy(&sc.privileged) {
-            v.add(Baseline, "Privileged Containers", &f.loc, "privileged: true".into());
+            v.add(
+                Baseline,
+                "Privileged Containers",
+                &f.loc,
+                "privileged: true".into(),
+            );
         }
         for cap in &sc.caps_add {
             if !PSS_BASELINE_CAPS.contains(&cap.value.as_str()) {
-                v.add(Baseline, "Capabilities", &cap.loc, format!("adds {}", cap.value));
+                v.add(
+                    Baseline,
+                    "Capabilities",
+                    &cap.loc,
+                    format!("adds {}", cap.value),
+                );
             }
         }
         for p in &c.ports {
             if p.host_port.is_some_and(|h| h != 0) {
-                v.add(Baseline, "Host Ports", &p.loc, format!("hostPort {}", p.host_port.unwrap_or(0)));
+                v.add(
+                    Baseline,
+                    "Host Ports",
+                    &p.loc,
+                    format!("hostPort {}", p.host_port.unwrap_or(0)),
+                );
             }
         }
         // Only the field, not the annotation (already handled above for all containers).
@@ -154,14 +189,29 @@ pub fn evaluate(w: &Workload) -> PssResult {
             !matches!(f.value.as_str(), "RuntimeDefault" | "Localhost")
                 && f.loc.path.ends_with("appArmorProfile.type")
         }) {
-            v.add(Baseline, "AppArmor", &f.loc, format!("appArmorProfile.type: {}", f.value));
+            v.add(
+                Baseline,
+                "AppArmor",
+                &f.loc,
+                format!("appArmorProfile.type: {}", f.value),
+            );
         }
         selinux(&mut v, sc);
         if let Some(f) = sc.proc_mount.as_ref().filter(|f| f.value != "Default") {
-            v.add(Baseline, "/proc Mount Type", &f.loc, format!("procMount: {}", f.value));
+            v.add(
+                Baseline,
+                "/proc Mount Type",
+                &f.loc,
+                format!("procMount: {}", f.value),
+            );
         }
         if let Some(f) = sc.seccomp.as_ref().filter(|f| f.value == "Unconfined") {
-            v.add(Baseline, "Seccomp", &f.loc, "seccompProfile.type: Unconfined".into());
+            v.add(
+                Baseline,
+                "Seccomp",
+                &f.loc,
+                "seccompProfile.type: Unconfined".into(),
+            );
         }
     }
 
@@ -178,7 +228,12 @@ pub fn evaluate(w: &Workload) -> PssResult {
     }
     let pod_non_root = psc.run_as_non_root.as_ref().is_some_and(|f| f.value);
     if let Some(f) = psc.run_as_user.as_ref().filter(|f| f.value == 0) {
-        v.add(Restricted, "Running as Non-root user", &f.loc, "runAsUser: 0".into());
+        v.add(
+            Restricted,
+            "Running as Non-root user",
+            &f.loc,
+            "runAsUser: 0".into(),
+        );
     }
     let pod_seccomp_ok = psc
         .seccomp
@@ -186,32 +241,70 @@ pub fn evaluate(w: &Workload) -> PssResult {
         .is_some_and(|f| matches!(f.value.as_str(), "RuntimeDefault" | "Localhost"));
     for c in &w.containers {
         let sc = &c.sc;
-        if sc.allow_privilege_escalation.as_ref().is_none_or(|f| f.value) {
+        if sc
+            .allow_privilege_escalation
+            .as_ref()
+            .is_none_or(|f| f.value)
+        {
             let loc = sc.allow_privilege_escalation.as_ref().map_or_else(
                 || Loc::new(sc.loc.line, join(&sc.loc.path, "allowPrivilegeEscalation")),
                 |f| f.loc.clone(),
             );
-            v.add(Restricted, "Privilege Escalation", &loc, format!("container '{}' does not set allowPrivilegeEscalation: false", c.name));
+            v.add(
+                Restricted,
+                "Privilege Escalation",
+                &loc,
+                format!(
+                    "container '{}' does not set allowPrivilegeEscalation: false",
+                    c.name
+                ),
+            );
         }
         match &sc.run_as_non_root {
             Some(f) if !f.value => {
-                v.add(Restricted, "Running as Non-root", &f.loc, "runAsNonRoot: false".into());
+                v.add(
+                    Restricted,
+                    "Running as Non-root",
+                    &f.loc,
+                    "runAsNonRoot: false".into(),
+                );
             }
             None if !pod_non_root => {
                 let loc = Loc::new(sc.loc.line, join(&sc.loc.path, "runAsNonRoot"));
-                v.add(Restricted, "Running as Non-root", &loc, format!("container '{}' and the pod do not set runAsNonRoot: true", c.name));
+                v.add(
+                    Restricted,
+                    "Running as Non-root",
+                    &loc,
+                    format!(
+                        "container '{}' and the pod do not set runAsNonRoot: true",
+                        c.name
+                    ),
+                );
             }
             _ => {}
         }
         if let Some(f) = sc.run_as_user.as_ref().filter(|f| f.value == 0) {
-            v.add(Restricted, "Running as Non-root user", &f.loc, "runAsUser: 0".into());
+            v.add(
+                Restricted,
+                "Running as Non-root user",
+                &f.loc,
+                "runAsUser: 0".into(),
+            );
         }
         match &sc.seccomp {
-            Some(f) if !matches!(f.value.as_str(), "RuntimeDefault" | "Localhost") => {
-                // Unconfined is already a baseline violation; other values are invalid.
-                if f.value != "Unconfined" {
-                    v.add(Restricted, "Seccomp", &f.loc, format!("seccompProfile.type: {}", f.value));
-                }
+            // Unconfined is already a baseline violation; other values are invalid.
+            Some(f)
+                if !matches!(
+                    f.value.as_str(),
+                    "RuntimeDefault" | "Localhost" | "Unconfined"
+                ) =>
+            {
+                v.add(
+                    Restricted,
+                    "Seccomp",
+                    &f.loc,
+                    format!("seccompProfile.type: {}", f.value),
+                );
             }
             None if !pod_seccomp_ok => {
                 let loc = Loc::new(sc.loc.line, join(&sc.loc.path, "seccompProfile.type"));
@@ -221,11 +314,21 @@ pub fn evaluate(w: &Workload) -> PssResult {
         }
         if !sc.caps_drop.iter().any(|d| d.value == "ALL") {
             let loc = Loc::new(sc.loc.line, join(&sc.loc.path, "capabilities.drop"));
-            v.add(Restricted, "Capabilities", &loc, format!("container '{}' does not drop ALL", c.name));
+            v.add(
+                Restricted,
+                "Capabilities",
+                &loc,
+                format!("container '{}' does not drop ALL", c.name),
+            );
         }
         for cap in &sc.caps_add {
             if cap.value != "NET_BIND_SERVICE" && PSS_BASELINE_CAPS.contains(&cap.value.as_str()) {
-                v.add(Restricted, "Capabilities", &cap.loc, format!("adds {}", cap.value));
+                v.add(
+                    Restricted,
+                    "Capabilities",
+                    &cap.loc,
+                    format!("adds {}", cap.value),
+                );
             }
         }
     }
@@ -249,11 +352,21 @@ fn selinux(v: &mut V<'_>, sc: &crate::model::SecurityContext) {
         .as_ref()
         .filter(|f| !f.value.is_empty() && !PSS_SELINUX_TYPES.contains(&f.value.as_str()))
     {
-        v.add(Profile::Baseline, "SELinux", &f.loc, format!("seLinuxOptions.type: {}", f.value));
+        v.add(
+            Profile::Baseline,
+            "SELinux",
+            &f.loc,
+            format!("seLinuxOptions.type: {}", f.value),
+        );
     }
     for f in [&sc.selinux_user, &sc.selinux_role].into_iter().flatten() {
         if !f.value.is_empty() {
-            v.add(Profile::Baseline, "SELinux", &f.loc, format!("seLinuxOptions user/role set: {}", f.value));
+            v.add(
+                Profile::Baseline,
+                "SELinux",
+                &f.loc,
+                format!("seLinuxOptions user/role set: {}", f.value),
+            );
         }
     }
 }

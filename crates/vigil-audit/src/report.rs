@@ -189,7 +189,11 @@ pub fn render_table(r: &Report, color: bool, show_fixes: bool) -> String {
         }
         for f in &mine {
             let sev = if color {
-                format!("{}{:<8}{reset}", f.severity.color(), f.severity.as_str().to_uppercase())
+                format!(
+                    "{}{:<8}{reset}",
+                    f.severity.color(),
+                    f.severity.as_str().to_uppercase()
+                )
             } else {
                 format!("{:<8}", f.severity.as_str().to_uppercase())
             };
@@ -238,7 +242,8 @@ pub fn render_table(r: &Report, color: bool, show_fixes: bool) -> String {
 
 /// Renders the JSON report.
 pub fn render_json(r: &Report) -> String {
-    let mut out = serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut out =
+        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     out.push('\n');
     out
 }
@@ -357,7 +362,12 @@ pub fn render_catalogue_markdown() -> String {
     s.push('\n');
     for c in CHECKS {
         let _ = writeln!(s, "### {} — {}\n", c.id, c.title);
-        let _ = writeln!(s, "*Severity:* {}. *Applies to:* {}.\n", c.severity.as_str(), c.applies_to);
+        let _ = writeln!(
+            s,
+            "*Severity:* {}. *Applies to:* {}.\n",
+            c.severity.as_str(),
+            c.applies_to
+        );
         let _ = writeln!(s, "*Why:* {}\n", c.rationale);
         let _ = writeln!(s, "*Fix:* {}\n", c.remediation);
     }

@@ -96,27 +96,153 @@ struct Prefix {
 }
 
 const PREFIXES: &[Prefix] = &[
-    Prefix { lit: b"AKIA", kind: SecretKind::AwsAccessKeyId, class: is_b32, min: 16, max: 16 },
-    Prefix { lit: b"ASIA", kind: SecretKind::AwsAccessKeyId, class: is_b32, min: 16, max: 16 },
-    Prefix { lit: b"AGPA", kind: SecretKind::AwsAccessKeyId, class: is_b32, min: 16, max: 16 },
-    Prefix { lit: b"AIDA", kind: SecretKind::AwsAccessKeyId, class: is_b32, min: 16, max: 16 },
-    Prefix { lit: b"AROA", kind: SecretKind::AwsAccessKeyId, class: is_b32, min: 16, max: 16 },
-    Prefix { lit: b"ANPA", kind: SecretKind::AwsAccessKeyId, class: is_b32, min: 16, max: 16 },
-    Prefix { lit: b"ghp_", kind: SecretKind::GithubToken, class: is_alnum, min: 36, max: 36 },
-    Prefix { lit: b"gho_", kind: SecretKind::GithubToken, class: is_alnum, min: 36, max: 36 },
-    Prefix { lit: b"ghu_", kind: SecretKind::GithubToken, class: is_alnum, min: 36, max: 36 },
-    Prefix { lit: b"ghs_", kind: SecretKind::GithubToken, class: is_alnum, min: 36, max: 36 },
-    Prefix { lit: b"ghr_", kind: SecretKind::GithubToken, class: is_alnum, min: 36, max: 36 },
-    Prefix { lit: b"github_pat_", kind: SecretKind::GithubToken, class: is_tok, min: 70, max: 90 },
-    Prefix { lit: b"glpat-", kind: SecretKind::GitlabToken, class: is_tok, min: 20, max: 64 },
-    Prefix { lit: b"xoxb-", kind: SecretKind::SlackToken, class: is_tok, min: 10, max: 200 },
-    Prefix { lit: b"xoxp-", kind: SecretKind::SlackToken, class: is_tok, min: 10, max: 200 },
-    Prefix { lit: b"xoxa-", kind: SecretKind::SlackToken, class: is_tok, min: 10, max: 200 },
-    Prefix { lit: b"xoxr-", kind: SecretKind::SlackToken, class: is_tok, min: 10, max: 200 },
-    Prefix { lit: b"sk_live_", kind: SecretKind::StripeKey, class: is_alnum, min: 24, max: 200 },
-    Prefix { lit: b"rk_live_", kind: SecretKind::StripeKey, class: is_alnum, min: 24, max: 200 },
-    Prefix { lit: b"AIza", kind: SecretKind::GoogleApiKey, class: is_tok, min: 35, max: 35 },
-    Prefix { lit: b"npm_", kind: SecretKind::NpmToken, class: is_alnum, min: 36, max: 36 },
+    Prefix {
+        lit: b"AKIA",
+        kind: SecretKind::AwsAccessKeyId,
+        class: is_b32,
+        min: 16,
+        max: 16,
+    },
+    Prefix {
+        lit: b"ASIA",
+        kind: SecretKind::AwsAccessKeyId,
+        class: is_b32,
+        min: 16,
+        max: 16,
+    },
+    Prefix {
+        lit: b"AGPA",
+        kind: SecretKind::AwsAccessKeyId,
+        class: is_b32,
+        min: 16,
+        max: 16,
+    },
+    Prefix {
+        lit: b"AIDA",
+        kind: SecretKind::AwsAccessKeyId,
+        class: is_b32,
+        min: 16,
+        max: 16,
+    },
+    Prefix {
+        lit: b"AROA",
+        kind: SecretKind::AwsAccessKeyId,
+        class: is_b32,
+        min: 16,
+        max: 16,
+    },
+    Prefix {
+        lit: b"ANPA",
+        kind: SecretKind::AwsAccessKeyId,
+        class: is_b32,
+        min: 16,
+        max: 16,
+    },
+    Prefix {
+        lit: b"ghp_",
+        kind: SecretKind::GithubToken,
+        class: is_alnum,
+        min: 36,
+        max: 36,
+    },
+    Prefix {
+        lit: b"gho_",
+        kind: SecretKind::GithubToken,
+        class: is_alnum,
+        min: 36,
+        max: 36,
+    },
+    Prefix {
+        lit: b"ghu_",
+        kind: SecretKind::GithubToken,
+        class: is_alnum,
+        min: 36,
+        max: 36,
+    },
+    Prefix {
+        lit: b"ghs_",
+        kind: SecretKind::GithubToken,
+        class: is_alnum,
+        min: 36,
+        max: 36,
+    },
+    Prefix {
+        lit: b"ghr_",
+        kind: SecretKind::GithubToken,
+        class: is_alnum,
+        min: 36,
+        max: 36,
+    },
+    Prefix {
+        lit: b"github_pat_",
+        kind: SecretKind::GithubToken,
+        class: is_tok,
+        min: 70,
+        max: 90,
+    },
+    Prefix {
+        lit: b"glpat-",
+        kind: SecretKind::GitlabToken,
+        class: is_tok,
+        min: 20,
+        max: 64,
+    },
+    Prefix {
+        lit: b"xoxb-",
+        kind: SecretKind::SlackToken,
+        class: is_tok,
+        min: 10,
+        max: 200,
+    },
+    Prefix {
+        lit: b"xoxp-",
+        kind: SecretKind::SlackToken,
+        class: is_tok,
+        min: 10,
+        max: 200,
+    },
+    Prefix {
+        lit: b"xoxa-",
+        kind: SecretKind::SlackToken,
+        class: is_tok,
+        min: 10,
+        max: 200,
+    },
+    Prefix {
+        lit: b"xoxr-",
+        kind: SecretKind::SlackToken,
+        class: is_tok,
+        min: 10,
+        max: 200,
+    },
+    Prefix {
+        lit: b"sk_live_",
+        kind: SecretKind::StripeKey,
+        class: is_alnum,
+        min: 24,
+        max: 200,
+    },
+    Prefix {
+        lit: b"rk_live_",
+        kind: SecretKind::StripeKey,
+        class: is_alnum,
+        min: 24,
+        max: 200,
+    },
+    Prefix {
+        lit: b"AIza",
+        kind: SecretKind::GoogleApiKey,
+        class: is_tok,
+        min: 35,
+        max: 35,
+    },
+    Prefix {
+        lit: b"npm_",
+        kind: SecretKind::NpmToken,
+        class: is_alnum,
+        min: 36,
+        max: 36,
+    },
 ];
 
 /// Finds credentials with a recognizable format anywhere in `text`. Matches do not overlap
@@ -169,7 +295,10 @@ fn match_at(b: &[u8], i: usize, boundary: bool) -> Option<SecretMatch> {
         }
     }
     if c == b'-' && b[i..].starts_with(b"-----BEGIN ") {
-        let line_end = b[i..].iter().position(|c| *c == b'\n').map_or(b.len(), |p| i + p);
+        let line_end = b[i..]
+            .iter()
+            .position(|c| *c == b'\n')
+            .map_or(b.len(), |p| i + p);
         let header = &b[i..line_end];
         if header.windows(16).any(|w| w == b"PRIVATE KEY-----") {
             let end = find(b, i, b"-----END ")
@@ -226,7 +355,8 @@ fn url_credentials(b: &[u8], start: usize) -> Option<SecretMatch> {
     let userinfo = &b[start..at];
     let colon = userinfo.iter().position(|c| *c == b':')?;
     let pass = &userinfo[colon + 1..];
-    if pass.is_empty() || pass[0] == b'$' || pass[0] == b'<' || pass[0] == b'{' || pass == b"*****" {
+    if pass.is_empty() || pass[0] == b'$' || pass[0] == b'<' || pass[0] == b'{' || pass == b"*****"
+    {
         return None;
     }
     Some(SecretMatch {
@@ -280,9 +410,31 @@ const SECRET_WORDS: &[&str] = &[
 ];
 
 const NOT_A_SECRET_SUFFIXES: &[&str] = &[
-    "_FILE", "_PATH", "_DIR", "_ENABLED", "_LENGTH", "_TTL", "_TIMEOUT", "_EXPIRY", "_SECONDS",
-    "_MINUTES", "_HOURS", "_DAYS", "_COUNT", "_SIZE", "_ALGORITHM", "_TYPE", "_NAME", "_HEADER",
-    "_ID", "_ROTATION", "_POLICY", "_FORMAT", "_MIN", "_MAX", "_REQUIRED",
+    "_FILE",
+    "_PATH",
+    "_DIR",
+    "_ENABLED",
+    "_LENGTH",
+    "_TTL",
+    "_TIMEOUT",
+    "_EXPIRY",
+    "_SECONDS",
+    "_MINUTES",
+    "_HOURS",
+    "_DAYS",
+    "_COUNT",
+    "_SIZE",
+    "_ALGORITHM",
+    "_TYPE",
+    "_NAME",
+    "_HEADER",
+    "_ID",
+    "_ROTATION",
+    "_POLICY",
+    "_FORMAT",
+    "_MIN",
+    "_MAX",
+    "_REQUIRED",
 ];
 
 /// True for variable names that conventionally hold a secret (`DB_PASSWORD`, `apiKey`,
@@ -330,8 +482,21 @@ fn is_placeholder(v: &str) -> bool {
         || v.starts_with("ref+")
         || matches!(
             v.to_ascii_lowercase().as_str(),
-            "true" | "false" | "none" | "null" | "yes" | "no" | "required" | "optional" | "xxxx"
-                | "xxxxxx" | "********" | "redacted" | "secret" | "password" | "changeit!"
+            "true"
+                | "false"
+                | "none"
+                | "null"
+                | "yes"
+                | "no"
+                | "required"
+                | "optional"
+                | "xxxx"
+                | "xxxxxx"
+                | "********"
+                | "redacted"
+                | "secret"
+                | "password"
+                | "changeit!"
         )
 }
 

@@ -114,9 +114,7 @@ impl Node {
                 text,
                 quoted: false,
             } => match text.as_str() {
-                "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
-                    Some(true)
-                }
+                "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
                 "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
                     Some(false)
                 }

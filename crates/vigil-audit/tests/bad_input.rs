@@ -8,52 +8,97 @@ use vigil_audit::{audit_bytes, audit_path, Hint, Options};
 
 fn errors(name: &str, bytes: &[u8], hint: Hint) -> Vec<String> {
     let r = audit_bytes(name, bytes, hint, true, &Options::default());
-    r.errors.iter().map(|e| format!("{}: {}", e.file, e.message)).collect()
+    r.errors
+        .iter()
+        .map(|e| format!("{}: {}", e.file, e.message))
+        .collect()
 }
 
 #[test]
 fn invalid_yaml_names_line() {
-    let e = errors("bad.yaml", b"apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n", Hint::Structured);
+    let e = errors(
+        "bad.yaml",
+        b"apiVersion: v1\nkind: Pod\nspec:\n  containers: [\n",
+        Hint::Structured,
+    );
     assert_eq!(e.len(), 1);
     assert!(e[0].starts_with("bad.yaml: invalid YAML at line"), "{e:?}");
 }
 
 #[test]
 fn yaml_bomb_is_refused() {
-    let mut s = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut s = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     let mut prev = 'a';
     for c in 'b'..='i' {
-        s.push_str(&format!("{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        s.push_str(&format!(
+            "{c}: &{c} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"
+        ));
         prev = c;
     }
     let start = std::time::Instant::now();
     let e = errors("bomb.yaml", s.as_bytes(), Hint::Structured);
     assert!(e.len() == 1 && e[0].contains("YAML bomb"), "{e:?}");
-    assert!(start.elapsed().as_secs() < 5, "bomb took {:?}", start.elapsed());
+    assert!(
+        start.elapsed().as_secs() < 5,
+        "bomb took {:?}",
+        start.elapsed()
+    );
 }
 
 #[test]
 fn binary_non_utf8_and_huge_files() {
-    let e = errors("x.yaml", b"\x7fELF\x02\x01\x01\x00\x00\x00", Hint::Structured);
+    let e = errors(
+        "x.yaml",
+        b"\x7fELF\x02\x01\x01\x00\x00\x00",
+        Hint::Structured,
+    );
     assert!(e[0].contains("binary file"), "{e:?}");
     let e = errors("x.yaml", b"kind: \xff\xfe", Hint::Structured);
     assert!(e[0].contains("not UTF-8"), "{e:?}");
-    let opts = Options { max_file_size: 100, ..Options::default() };
+    let opts = Options {
+        max_file_size: 100,
+        ..Options::default()
+    };
     let r = audit_bytes("big.yaml", &[b'a'; 101], Hint::Structured, true, &opts);
-    assert!(r.errors[0].message.contains("larger than the 100 byte limit"), "{:?}", r.errors);
+    assert!(
+        r.errors[0]
+            .message
+            .contains("larger than the 100 byte limit"),
+        "{:?}",
+        r.errors
+    );
 }
 
 #[test]
 fn unknown_kind_and_unrecognized_documents() {
-    let r = audit_bytes("crd.yaml", b"apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n", Hint::Structured, true, &Options::default());
+    let r = audit_bytes(
+        "crd.yaml",
+        b"apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec: {size: 3}\n",
+        Hint::Structured,
+        true,
+        &Options::default(),
+    );
     assert!(r.errors.is_empty());
     assert_eq!(r.skipped.len(), 1);
-    assert!(r.skipped[0].reason.contains("unknown kind 'Widget'"), "{:?}", r.skipped);
+    assert!(
+        r.skipped[0].reason.contains("unknown kind 'Widget'"),
+        "{:?}",
+        r.skipped
+    );
     // A custom kind with a pod template is audited.
     let r = audit_bytes("rollout.yaml", b"apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec:\n  template:\n    spec:\n      containers: [{name: c, image: 'a:1', securityContext: {privileged: true}}]\n", Hint::Structured, true, &Options::default());
-    assert!(r.findings.iter().any(|f| f.check == "VGL-A001" && f.workload == "Rollout/r"));
+    assert!(r
+        .findings
+        .iter()
+        .any(|f| f.check == "VGL-A001" && f.workload == "Rollout/r"));
     // Explicitly named, nothing recognizable: an error.
-    let e = errors("values.yaml", b"replicaCount: 1\nimage: {repository: nginx}\n", Hint::Structured);
+    let e = errors(
+        "values.yaml",
+        b"replicaCount: 1\nimage: {repository: nginx}\n",
+        Hint::Structured,
+    );
     assert!(e[0].contains("not a Kubernetes manifest"), "{e:?}");
     let e = errors("empty.yaml", b"", Hint::Structured);
     assert!(e[0].contains("empty document"), "{e:?}");
@@ -61,13 +106,24 @@ fn unknown_kind_and_unrecognized_documents() {
 
 #[test]
 fn bad_dockerfile_names_line() {
-    let e = errors("Dockerfile", b"FROM debian:12\nRUN true\nFORM x\n", Hint::Dockerfile);
-    assert_eq!(e, vec!["Dockerfile: invalid Dockerfile: line 3: unknown instruction 'FORM'".to_string()]);
+    let e = errors(
+        "Dockerfile",
+        b"FROM debian:12\nRUN true\nFORM x\n",
+        Hint::Dockerfile,
+    );
+    assert_eq!(
+        e,
+        vec!["Dockerfile: invalid Dockerfile: line 3: unknown instruction 'FORM'".to_string()]
+    );
 }
 
 #[test]
 fn invalid_json_falls_back_with_position() {
-    let e = errors("inspect.json", b"[{\"Id\": \"x\",\t\"HostConfig\": {]}]", Hint::Structured);
+    let e = errors(
+        "inspect.json",
+        b"[{\"Id\": \"x\",\t\"HostConfig\": {]}]",
+        Hint::Structured,
+    );
     assert!(e[0].contains("line 1"), "{e:?}");
 }
 
@@ -89,9 +145,17 @@ fn a_directory_with_broken_files_still_audits_the_rest() {
     assert_eq!(r.errors.len(), 2, "{:?}", r.errors);
     assert!(r.findings.iter().any(|f| f.check == "VGL-A012"));
     assert!(r.findings.iter().any(|f| f.check == "VGL-A051"));
-    assert_eq!(r.skipped.len(), 1, "values.yaml is skipped in a directory walk, not an error");
+    assert_eq!(
+        r.skipped.len(),
+        1,
+        "values.yaml is skipped in a directory walk, not an error"
+    );
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(!audit_path(Path::new("/nonexistent/vigil"), &Options::default()).errors.is_empty());
+    assert!(
+        !audit_path(Path::new("/nonexistent/vigil"), &Options::default())
+            .errors
+            .is_empty()
+    );
 }
 
 /// xorshift64*: deterministic, no dependency.
@@ -113,7 +177,11 @@ fn randomized_mutations_never_panic() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bench/audit-corpus");
     let files = vigil_audit::collect_files(&root).expect("bench corpus present");
     assert!(files.len() >= 20, "corpus has {} files", files.len());
-    let tokens: &[&[u8]] = &[b"&a ", b"*a", b"<<: *a", b"[", b"]", b"{", b"}", b"- ", b": ", b"\n", b"\t", b"---\n", b"\\\n", b"<<EOF\n", b"\"", b"'", b"!!str ", b"?", b"\x00", b"\xff", b"#", b"0", b"-1", b"null"];
+    let tokens: &[&[u8]] = &[
+        b"&a ", b"*a", b"<<: *a", b"[", b"]", b"{", b"}", b"- ", b": ", b"\n", b"\t", b"---\n",
+        b"\\\n", b"<<EOF\n", b"\"", b"'", b"!!str ", b"?", b"\x00", b"\xff", b"#", b"0", b"-1",
+        b"null",
+    ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let opts = Options::default();
     let mut runs = 0;
@@ -143,7 +211,14 @@ fn randomized_mutations_never_panic() {
                 }
             }
             let r = audit_bytes("m", &b, hint, true, &opts);
-            assert!(!r.errors.iter().any(|e| e.message.contains("internal error")), "panic on mutation of {}:\n{}", f.display(), String::from_utf8_lossy(&b));
+            assert!(
+                !r.errors
+                    .iter()
+                    .any(|e| e.message.contains("internal error")),
+                "panic on mutation of {}:\n{}",
+                f.display(),
+                String::from_utf8_lossy(&b)
+            );
             runs += 1;
         }
     }

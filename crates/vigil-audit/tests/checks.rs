@@ -72,13 +72,22 @@ fn ids(text: &str, kind: Kind) -> Vec<&'static str> {
         Kind::Docker => ("Dockerfile", Hint::Dockerfile),
     };
     let r = audit_bytes(name, text.as_bytes(), hint, true, &Options::default());
-    assert!(r.errors.is_empty(), "fixture did not load: {:?}\n{text}", r.errors);
+    assert!(
+        r.errors.is_empty(),
+        "fixture did not load: {:?}\n{text}",
+        r.errors
+    );
     assert!(!r.workloads.is_empty(), "no workload in fixture:\n{text}");
     r.findings.iter().map(|f| f.check).collect()
 }
 
 fn cases() -> Vec<Case> {
-    let sc = |s: &str| format!("securityContext:\n{}", s.lines().map(|l| format!("  {l}\n")).collect::<String>());
+    let sc = |s: &str| {
+        format!(
+            "securityContext:\n{}",
+            s.lines().map(|l| format!("  {l}\n")).collect::<String>()
+        )
+    };
     vec![
         y("VGL-A001", pod("", &sc("privileged: true")), pod("", &sc("privileged: false"))),
         y("VGL-A001", compose("privileged: true"), compose("privileged: false")),
@@ -203,7 +212,10 @@ fn every_fixture_fails_and_passes_as_expected() {
     for c in cases() {
         let fail = ids(&c.fail, c.kind);
         if !fail.contains(&c.id) {
-            problems.push(format!("{}: failing example not reported; got {fail:?}\n{}", c.id, c.fail));
+            problems.push(format!(
+                "{}: failing example not reported; got {fail:?}\n{}",
+                c.id, c.fail
+            ));
         }
         let pass = ids(&c.pass, c.kind);
         if pass.contains(&c.id) {
@@ -227,17 +239,40 @@ fn every_check_has_fixtures() {
 #[test]
 fn findings_name_file_line_and_yaml_path() {
     let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: a\n          image: x:1\n        - name: b\n          image: y:1\n          securityContext:\n            privileged: true\n";
-    let r = audit_bytes("deploy.yaml", text.as_bytes(), Hint::Structured, true, &Options::default());
-    let f = r.findings.iter().find(|f| f.check == "VGL-A001").expect("privileged finding");
+    let r = audit_bytes(
+        "deploy.yaml",
+        text.as_bytes(),
+        Hint::Structured,
+        true,
+        &Options::default(),
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.check == "VGL-A001")
+        .expect("privileged finding");
     assert_eq!(f.file, "deploy.yaml");
     assert_eq!(f.line, 14);
-    assert_eq!(f.path, "spec.template.spec.containers[1].securityContext.privileged");
+    assert_eq!(
+        f.path,
+        "spec.template.spec.containers[1].securityContext.privileged"
+    );
     assert_eq!(f.container.as_deref(), Some("b"));
     assert_eq!(f.workload, "Deployment/web");
     // Multi-document: lines are file-global.
     let two = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: s}}\n---\n{text}");
-    let r = audit_bytes("two.yaml", two.as_bytes(), Hint::Structured, true, &Options::default());
-    let f = r.findings.iter().find(|f| f.check == "VGL-A001").expect("privileged finding");
+    let r = audit_bytes(
+        "two.yaml",
+        two.as_bytes(),
+        Hint::Structured,
+        true,
+        &Options::default(),
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.check == "VGL-A001")
+        .expect("privileged finding");
     assert_eq!(f.line, 18);
     assert_eq!(r.skipped.len(), 1, "the Service is counted as skipped");
 }
@@ -245,18 +280,49 @@ fn findings_name_file_line_and_yaml_path() {
 #[test]
 fn cronjob_list_and_controller_paths() {
     let cj = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          hostPID: true\n          containers: [{name: x, image: 'a:1'}]\n";
-    let r = audit_bytes("c.yaml", cj.as_bytes(), Hint::Structured, true, &Options::default());
-    let f = r.findings.iter().find(|f| f.check == "VGL-A012").expect("hostPID");
+    let r = audit_bytes(
+        "c.yaml",
+        cj.as_bytes(),
+        Hint::Structured,
+        true,
+        &Options::default(),
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.check == "VGL-A012")
+        .expect("hostPID");
     assert_eq!(f.path, "spec.jobTemplate.spec.template.spec.hostPID");
     assert_eq!(f.line, 9);
     let list = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Pod\n  metadata: {name: p}\n  spec:\n    hostIPC: true\n    containers: [{name: x, image: 'a:1'}]\n";
-    let r = audit_bytes("l.yaml", list.as_bytes(), Hint::Structured, true, &Options::default());
-    let f = r.findings.iter().find(|f| f.check == "VGL-A013").expect("hostIPC");
+    let r = audit_bytes(
+        "l.yaml",
+        list.as_bytes(),
+        Hint::Structured,
+        true,
+        &Options::default(),
+    );
+    let f = r
+        .findings
+        .iter()
+        .find(|f| f.check == "VGL-A013")
+        .expect("hostIPC");
     assert_eq!(f.path, "items[0].spec.hostIPC");
     for kind in ["StatefulSet", "DaemonSet", "ReplicaSet", "Job"] {
         let t = format!("apiVersion: apps/v1\nkind: {kind}\nmetadata: {{name: w}}\nspec:\n  template:\n    spec:\n      hostNetwork: true\n      containers: [{{name: x, image: 'a:1'}}]\n");
-        let r = audit_bytes("k.yaml", t.as_bytes(), Hint::Structured, true, &Options::default());
-        assert!(r.findings.iter().any(|f| f.check == "VGL-A014" && f.workload == format!("{kind}/w")), "{kind}");
+        let r = audit_bytes(
+            "k.yaml",
+            t.as_bytes(),
+            Hint::Structured,
+            true,
+            &Options::default(),
+        );
+        assert!(
+            r.findings
+                .iter()
+                .any(|f| f.check == "VGL-A014" && f.workload == format!("{kind}/w")),
+            "{kind}"
+        );
     }
 }
 
@@ -270,11 +336,28 @@ fn fix_suggestions() {
         &Options::default(),
     );
     let fix = r.workloads[0].fix.as_deref().expect("fix");
-    for want in ["spec:", "hostPID: false", "privileged: false", "allowPrivilegeEscalation: false", "drop: [\"ALL\"]", "runAsNonRoot: true", "- name: c"] {
+    for want in [
+        "spec:",
+        "hostPID: false",
+        "privileged: false",
+        "allowPrivilegeEscalation: false",
+        "drop: [\"ALL\"]",
+        "runAsNonRoot: true",
+        "- name: c",
+    ] {
         assert!(fix.contains(want), "missing {want} in\n{fix}");
     }
-    let r = audit_bytes("i.json", inspect(r#""Privileged":true,"PidMode":"host""#, "").as_bytes(), Hint::Structured, true, &Options::default());
+    let r = audit_bytes(
+        "i.json",
+        inspect(r#""Privileged":true,"PidMode":"host""#, "").as_bytes(),
+        Hint::Structured,
+        true,
+        &Options::default(),
+    );
     let fix = r.workloads[0].fix.as_deref().expect("fix");
     assert!(fix.contains("remove: --privileged --pid host"), "{fix}");
-    assert!(fix.contains("--cap-drop ALL") && fix.contains("--security-opt no-new-privileges"), "{fix}");
+    assert!(
+        fix.contains("--cap-drop ALL") && fix.contains("--security-opt no-new-privileges"),
+        "{fix}"
+    );
 }

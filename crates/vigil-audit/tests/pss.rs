@@ -5,8 +5,10 @@
 use vigil_audit::pss::Profile;
 use vigil_audit::{audit_bytes, Hint, Options};
 
-const RESTRICTED_POD: &str = "securityContext:\n  runAsNonRoot: true\n  seccompProfile: {type: RuntimeDefault}\n";
-const RESTRICTED_CTR: &str = "securityContext:\n  allowPrivilegeEscalation: false\n  capabilities: {drop: [ALL]}\n";
+const RESTRICTED_POD: &str =
+    "securityContext:\n  runAsNonRoot: true\n  seccompProfile: {type: RuntimeDefault}\n";
+const RESTRICTED_CTR: &str =
+    "securityContext:\n  allowPrivilegeEscalation: false\n  capabilities: {drop: [ALL]}\n";
 
 /// Merges `extra` into `base`: lines under an extra `securityContext:` go into the base's
 /// securityContext block (a later duplicate key replaces an earlier one in YAML).
@@ -30,7 +32,11 @@ fn merge(base: &str, extra: &str) -> String {
 }
 
 fn manifest(pod_extra: &str, ctr_extra: &str, annotations: &str) -> String {
-    let ind = |s: &str, n: usize| s.lines().map(|l| format!("{}{l}\n", " ".repeat(n))).collect::<String>();
+    let ind = |s: &str, n: usize| {
+        s.lines()
+            .map(|l| format!("{}{l}\n", " ".repeat(n)))
+            .collect::<String>()
+    };
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n{annotations}spec:\n{}  containers:\n  - name: c\n    image: r/a:1\n{}",
         ind(&merge(RESTRICTED_POD, pod_extra), 2),
@@ -47,8 +53,21 @@ struct Row {
     controls: &'static [&'static str],
 }
 
-const fn row(name: &'static str, pod: &'static str, ctr: &'static str, level: Profile, controls: &'static [&'static str]) -> Row {
-    Row { name, pod, ctr, annotations: "", level, controls }
+const fn row(
+    name: &'static str,
+    pod: &'static str,
+    ctr: &'static str,
+    level: Profile,
+    controls: &'static [&'static str],
+) -> Row {
+    Row {
+        name,
+        pod,
+        ctr,
+        annotations: "",
+        level,
+        controls,
+    }
 }
 
 fn rows() -> Vec<Row> {
@@ -90,7 +109,13 @@ fn rows() -> Vec<Row> {
 }
 
 fn evaluate(text: &str) -> vigil_audit::pss::PssResult {
-    let r = audit_bytes("p.yaml", text.as_bytes(), Hint::Structured, true, &Options::default());
+    let r = audit_bytes(
+        "p.yaml",
+        text.as_bytes(),
+        Hint::Structured,
+        true,
+        &Options::default(),
+    );
     assert!(r.errors.is_empty(), "{:?}\n{text}", r.errors);
     r.workloads[0].pss.clone().expect("pss result for a pod")
 }
@@ -103,11 +128,17 @@ fn matrix() {
         let res = evaluate(&text);
         let got: Vec<&str> = res.violations.iter().map(|v| v.control).collect();
         if res.level != row.level {
-            bad.push(format!("{}: level {:?}, want {:?}; violations {got:?}", row.name, res.level, row.level));
+            bad.push(format!(
+                "{}: level {:?}, want {:?}; violations {got:?}",
+                row.name, res.level, row.level
+            ));
         }
         for c in row.controls {
             if !got.contains(c) {
-                bad.push(format!("{}: control {c} not reported; got {got:?}", row.name));
+                bad.push(format!(
+                    "{}: control {c} not reported; got {got:?}",
+                    row.name
+                ));
             }
         }
         if row.controls.is_empty() && !got.is_empty() {
@@ -123,12 +154,24 @@ fn default_pod_is_baseline_and_lists_restricted_controls() {
     let res = evaluate(text);
     assert_eq!(res.level, Profile::Baseline);
     let got: Vec<&str> = res.violations.iter().map(|v| v.control).collect();
-    for c in ["Privilege Escalation", "Running as Non-root", "Seccomp", "Capabilities"] {
+    for c in [
+        "Privilege Escalation",
+        "Running as Non-root",
+        "Seccomp",
+        "Capabilities",
+    ] {
         assert!(got.contains(&c), "{c} missing from {got:?}");
     }
     // Violations point at the field that must be set.
-    let pe = res.violations.iter().find(|v| v.control == "Privilege Escalation").unwrap();
-    assert_eq!(pe.path, "spec.containers[0].securityContext.allowPrivilegeEscalation");
+    let pe = res
+        .violations
+        .iter()
+        .find(|v| v.control == "Privilege Escalation")
+        .unwrap();
+    assert_eq!(
+        pe.path,
+        "spec.containers[0].securityContext.allowPrivilegeEscalation"
+    );
 }
 
 #[test]
@@ -139,11 +182,26 @@ fn container_level_settings_satisfy_restricted_without_pod_level() {
 
 #[test]
 fn every_control_is_covered() {
-    let all: Vec<&str> = rows().iter().flat_map(|r| r.controls.iter().copied()).collect();
+    let all: Vec<&str> = rows()
+        .iter()
+        .flat_map(|r| r.controls.iter().copied())
+        .collect();
     for c in [
-        "HostProcess", "Host Namespaces", "Privileged Containers", "Capabilities", "HostPath Volumes", "Host Ports",
-        "AppArmor", "SELinux", "/proc Mount Type", "Seccomp", "Sysctls", "Volume Types", "Privilege Escalation",
-        "Running as Non-root", "Running as Non-root user",
+        "HostProcess",
+        "Host Namespaces",
+        "Privileged Containers",
+        "Capabilities",
+        "HostPath Volumes",
+        "Host Ports",
+        "AppArmor",
+        "SELinux",
+        "/proc Mount Type",
+        "Seccomp",
+        "Sysctls",
+        "Volume Types",
+        "Privilege Escalation",
+        "Running as Non-root",
+        "Running as Non-root user",
     ] {
         assert!(all.contains(&c), "no matrix row for {c}");
     }

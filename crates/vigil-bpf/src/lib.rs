@@ -108,8 +108,13 @@ pub mod drop_slot {
     pub const STASH: u32 = 3;
     /// A record was truncated because its scratch space ran out.
     pub const TRUNC: u32 = 4;
+    /// First of the per-category slots: `CATEGORY + i` counts ring-buffer losses of events
+    /// whose category has index `i` (the order of `vigil_sensor::CATEGORIES`).
+    pub const CATEGORY: u32 = 8;
+    /// Number of category slots.
+    pub const CATEGORIES: u32 = 8;
     /// Number of slots in the map.
-    pub const SLOTS: u32 = 8;
+    pub const SLOTS: u32 = 16;
 }
 
 /// Number of syscall slots in the `specs` map.
@@ -245,7 +250,9 @@ pub struct Spec {
     pub fd_src: u8,
     pub kind: [u8; 6],
     pub dirfd_of: [u8; 6],
-    pub pad: [u8; 2],
+    /// Event category index, for drop accounting.
+    pub category: u8,
+    pub pad: u8,
 }
 
 /// Global configuration (array map `config`, one entry).

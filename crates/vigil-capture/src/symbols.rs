@@ -624,6 +624,8 @@ pub fn param_kind(etype: &str, p: ParamName) -> Kind {
         P::Name | P::Path | P::Filename | P::Exe | P::Cwd | P::Comm | P::TrustedExepath
         | P::Oldpath | P::Newpath | P::Target | P::Linkpath | P::Dir | P::Uargs | P::Fd0Type | P::Fd1Type | P::Fd2Type | P::Fd0Name | P::Fd1Name
         | P::Fd2Name => Kind::Str,
+        // mount(2): device, filesystem type and data are strings, not numbers.
+        P::Dev | P::Type | P::Data if etype == "mount" => Kind::Str,
         P::Args | P::Env | P::Cgroups => Kind::List,
         P::Data | P::Img => Kind::Bytes,
         P::Mode => Kind::Mode,

@@ -11,7 +11,7 @@
 //! increment on labelled series and pulls protobuf-era dependencies; the text format is small.
 
 use crate::config::HealthConfig;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -116,7 +116,9 @@ struct Inner {
     /// ms since start of the event loop's last progress report + 1 (0: never reported).
     last_progress_ms: AtomicU64,
     dispatcher_progress_ms: AtomicU64,
-    rule_matches: Mutex<BTreeMap<(String, Priority, String), u64>>,
+    /// source -> rule -> count per priority. Nested so the per-alert update looks up by
+    /// `&str` without allocating.
+    rule_matches: Mutex<HashMap<String, HashMap<String, [u64; 8]>>>,
     suppressed: Mutex<BTreeMap<String, u64>>,
     pipeline_dropped: AtomicU64,
     internal_alerts: AtomicU64,
@@ -161,7 +163,7 @@ impl Metrics {
                 containers: AtomicU64::new(0),
                 last_progress_ms: AtomicU64::new(0),
                 dispatcher_progress_ms: AtomicU64::new(0),
-                rule_matches: Mutex::new(BTreeMap::new()),
+                rule_matches: Mutex::new(HashMap::new()),
                 suppressed: Mutex::new(BTreeMap::new()),
                 pipeline_dropped: AtomicU64::new(0),
                 internal_alerts: AtomicU64::new(0),
@@ -221,10 +223,17 @@ impl Metrics {
 
     pub(crate) fn rule_matched(&self, rule: &str, prio: Priority, source: &str) {
         let mut m = self.inner.rule_matches.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = m.get_mut(&(rule.to_string(), prio, source.to_string())) {
-            *v += 1;
-        } else {
-            m.insert((rule.to_string(), prio, source.to_string()), 1);
+        let by_rule = match m.get_mut(source) {
+            Some(r) => r,
+            None => m.entry(source.to_string()).or_default(),
+        };
+        match by_rule.get_mut(rule) {
+            Some(c) => c[prio as usize] += 1,
+            None => {
+                let mut c = [0u64; 8];
+                c[prio as usize] = 1;
+                by_rule.insert(rule.to_string(), c);
+            }
         }
     }
 
@@ -288,7 +297,7 @@ impl Metrics {
     /// Counter of alerts per rule (what `falcosecurity_falco_rules_matches_total` exports).
     pub fn rule_matches(&self, rule: &str) -> u64 {
         let m = self.inner.rule_matches.lock().unwrap_or_else(|e| e.into_inner());
-        m.iter().filter(|((r, _, _), _)| r == rule).map(|(_, v)| *v).sum()
+        m.values().filter_map(|r| r.get(rule)).map(|c| c.iter().sum::<u64>()).sum()
     }
 
     /// The health verdict and the `/healthz` body.
@@ -370,13 +379,23 @@ impl Metrics {
             let _ = writeln!(s, "vigil_events_dropped_total{{reason=\"{}\"}} {v}", esc(r));
         }
         head(&mut s, "falcosecurity_falco_rules_matches_total", "counter", "Alerts per rule (priority as Falco's number).");
-        for ((rule, prio, src), v) in i.rule_matches.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let mut rows: Vec<(String, u8, String, u64)> = Vec::new();
+        for (src, by_rule) in i.rule_matches.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            for (rule, counts) in by_rule {
+                for (p, v) in counts.iter().enumerate() {
+                    if *v > 0 {
+                        rows.push((rule.clone(), p as u8, src.clone(), *v));
+                    }
+                }
+            }
+        }
+        rows.sort();
+        for (rule, prio, src, v) in rows {
             let _ = writeln!(
                 s,
-                "falcosecurity_falco_rules_matches_total{{priority=\"{}\",rule_name=\"{}\",source=\"{}\"}} {v}",
-                *prio as u8,
-                esc(rule),
-                esc(src)
+                "falcosecurity_falco_rules_matches_total{{priority=\"{prio}\",rule_name=\"{}\",source=\"{}\"}} {v}",
+                esc(&rule),
+                esc(&src)
             );
         }
         head(&mut s, "vigil_alerts_suppressed_total", "counter", "Alerts suppressed by dedup or rate limits, per rule.");

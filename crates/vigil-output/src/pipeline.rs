@@ -767,45 +767,60 @@ impl Dispatcher {
 
     fn run(mut self) {
         self.metrics.dispatcher_heartbeat();
+        let mut batch: Vec<Alert> = Vec::with_capacity(BATCH);
         loop {
             crossbeam_channel::select! {
                 recv(self.rx) -> a => match a {
-                    Ok(a) => self.handle(a),
+                    Ok(a) => batch.push(a),
                     Err(_) => break,
                 },
                 recv(self.stop_rx) -> _ => break,
                 default(Duration::from_millis(200)) => {}
+            }
+            // Take what else is queued and handle it under one routing lock.
+            while batch.len() < BATCH {
+                match self.rx.try_recv() {
+                    Ok(a) => batch.push(a),
+                    Err(_) => break,
+                }
+            }
+            if !batch.is_empty() {
+                self.handle_batch(&mut batch);
             }
             if self.last_tick.elapsed() >= Duration::from_millis(200) {
                 self.tick(false);
             }
         }
         // Drain what was sent before the stop, then close suppression windows.
-        while let Ok(a) = self.rx.try_recv() {
-            self.handle(a);
-        }
+        batch.extend(self.rx.try_iter());
+        self.handle_batch(&mut batch);
         self.tick(true);
     }
 
-    fn handle(&mut self, a: Alert) {
-        let routing = self.shared.lock();
+    fn handle_batch(&mut self, batch: &mut Vec<Alert>) {
+        let shared = self.shared.clone();
+        let routing = shared.lock();
         if routing.generation != self.generation {
             self.generation = routing.generation;
             self.noise = Noise::new(&routing.noise);
         }
-        if !a.priority.at_least(routing.min_priority) {
-            return;
-        }
-        if a.source != "internal" {
-            self.metrics.rule_matched(&a.rule, a.priority, &a.source);
-        }
-        if self.noise.check(&a, Instant::now()) == Verdict::Suppressed {
-            self.metrics.suppressed(&a.rule);
-            return;
-        }
-        let rec = Record::new(a);
-        for h in &routing.outputs {
-            h.offer(&rec);
+        let noop = self.noise.is_noop();
+        let now = Instant::now();
+        for a in batch.drain(..) {
+            if !a.priority.at_least(routing.min_priority) {
+                continue;
+            }
+            if a.source != "internal" {
+                self.metrics.rule_matched(&a.rule, a.priority, &a.source);
+            }
+            if !noop && self.noise.check(&a, now) == Verdict::Suppressed {
+                self.metrics.suppressed(&a.rule);
+                continue;
+            }
+            let rec = Record::new(a);
+            for h in &routing.outputs {
+                h.offer(&rec);
+            }
         }
     }
 

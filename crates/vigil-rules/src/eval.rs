@@ -146,7 +146,12 @@ fn compare<S: StateView + ?Sized>(v: V<'_>, op: Op, rhs: &Rhs, cx: &Cx<'_, S>, r
     }
     match v {
         V::Na => false,
-        V::S(s) => compare_text(s.as_bytes(), op, rhs),
+        V::S(s) => match (op, rhs) {
+            (Op::In | Op::Intersects, Rhs::StrSet(set)) => set.contains(s),
+            (Op::Pmatch, Rhs::Paths(t)) => t.matches(s),
+            (Op::Regex, Rhs::Regex(r)) => r.is_match(s),
+            _ => compare_text(s.as_bytes(), op, rhs),
+        },
         V::Bytes(b) => compare_text(b, op, rhs),
         V::N(n) => match (op, rhs) {
             (Op::Eq, Rhs::Num(x)) => n == *x,
@@ -277,7 +282,7 @@ pub fn b64_decode(input: &[u8], out: &mut Vec<u8>) -> Option<()> {
 }
 
 /// Evaluates the `idx`-th value of an operand, using `bufs` for rendered text.
-pub(crate) fn eval_operand<'b, S: StateView + ?Sized>(o: &'b Operand, cx: &'b Cx<'b, S>, idx: usize, bufs: &'b mut [String]) -> Option<V<'b>> {
+pub(crate) fn eval_operand<'a: 'b, 'b, S: StateView + ?Sized>(o: &'b Operand, cx: &'b Cx<'a, S>, idx: usize, bufs: &'b mut [String]) -> Option<V<'b>> {
     match o {
         Operand::Lit(s) => (idx == 0).then_some(V::S(s)),
         Operand::Field(f) => {

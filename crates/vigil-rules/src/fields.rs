@@ -16,6 +16,7 @@
 //!   tuple is taken from the message address.
 
 use crate::render;
+use std::cell::{Cell, OnceCell};
 use std::fmt::Write;
 use std::net::IpAddr;
 use vigil_event::{Container, Dir, Event, FdKind, ParamName, Process, StateView, Value};
@@ -349,32 +350,66 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, FieldError> {
     Ok(FieldRef { id: def.id, arg: resolved, ty, multi, list })
 }
 
-/// Everything extraction needs for one event.
+/// Ancestors remembered per event (`proc.aname[1..=8]` are looked up at most once).
+const ANCESTOR_CACHE: usize = 8;
+
+/// Everything extraction needs for one event. The process, its container and its nearest
+/// ancestors are looked up lazily, once per event: many rules are decided by event fields
+/// alone, and upstream rules test `proc.aname[N]` for the same N many times.
 pub struct Cx<'a, S: StateView + ?Sized> {
     pub ev: &'a Event<'a>,
     pub state: &'a S,
-    pub proc: Option<&'a Process>,
-    pub cont: Option<&'a Container>,
+    proc: OnceCell<Option<&'a Process>>,
+    cont: OnceCell<Option<&'a Container>>,
+    anc: [Cell<Option<Option<&'a Process>>>; ANCESTOR_CACHE],
 }
 
 impl<'a, S: StateView + ?Sized> Cx<'a, S> {
     pub fn new(ev: &'a Event<'a>, state: &'a S) -> Self {
-        let proc = state.process(ev.pid);
-        let cont = proc.filter(|p| p.in_container()).and_then(|p| state.container(&p.container_id));
-        Cx { ev, state, proc, cont }
+        Cx { ev, state, proc: OnceCell::new(), cont: OnceCell::new(), anc: Default::default() }
+    }
+
+    /// The event's process, if the state knows it.
+    pub fn proc(&self) -> Option<&'a Process> {
+        *self.proc.get_or_init(|| self.state.process(self.ev.pid))
+    }
+
+    /// The process's container, if it runs in one the state knows.
+    pub fn cont(&self) -> Option<&'a Container> {
+        *self.cont.get_or_init(|| {
+            self.proc().filter(|p| p.in_container()).and_then(|p| self.state.container(&p.container_id))
+        })
+    }
+
+    fn parent_of(&self, p: &'a Process) -> Option<&'a Process> {
+        if p.ppid == 0 || p.ppid == p.pid {
+            return None;
+        }
+        self.state.process(p.ppid)
     }
 
     /// The n-th ancestor (0 = the process itself), bounded against cycles.
     fn ancestor(&self, n: usize) -> Option<&'a Process> {
-        let mut p = self.proc?;
-        for _ in 0..n.min(MAX_ANCESTORS) {
-            if p.ppid == 0 || p.ppid == p.pid {
-                return None;
-            }
-            p = self.state.process(p.ppid)?;
+        if n == 0 {
+            return self.proc();
         }
         if n > MAX_ANCESTORS {
             return None;
+        }
+        let mut p = self.proc()?;
+        for i in 1..=n {
+            p = if i <= ANCESTOR_CACHE {
+                match self.anc[i - 1].get() {
+                    Some(cached) => cached?,
+                    None => {
+                        let a = self.parent_of(p);
+                        self.anc[i - 1].set(Some(a));
+                        a?
+                    }
+                }
+            } else {
+                self.parent_of(p)?
+            };
         }
         Some(p)
     }
@@ -420,8 +455,43 @@ fn basename(path: &str) -> &str {
     }
 }
 
+/// x86_64 syscall numbers the extractors test (checked against the name table in tests), so
+/// the hot path compares integers instead of names.
+mod nr {
+    pub const OPEN: u16 = 2;
+    pub const CREAT: u16 = 85;
+    pub const OPENAT: u16 = 257;
+    pub const OPEN_BY_HANDLE_AT: u16 = 304;
+    pub const OPENAT2: u16 = 437;
+    pub const ACCEPT: u16 = 43;
+    pub const ACCEPT4: u16 = 288;
+    pub const LISTEN: u16 = 50;
+    pub const BIND: u16 = 49;
+    pub const SENDTO: u16 = 44;
+    pub const RECVFROM: u16 = 45;
+    pub const SENDMSG: u16 = 46;
+    pub const RECVMSG: u16 = 47;
+    pub const EXECVE: u16 = 59;
+    pub const EXECVEAT: u16 = 322;
+    pub const READ: u16 = 0;
+    pub const WRITE: u16 = 1;
+    pub const PREAD64: u16 = 17;
+    pub const PWRITE64: u16 = 18;
+    pub const READV: u16 = 19;
+    pub const WRITEV: u16 = 20;
+    pub const SENDFILE: u16 = 40;
+    pub const PREADV: u16 = 295;
+    pub const PWRITEV: u16 = 296;
+    pub const RECVMMSG: u16 = 299;
+    pub const SENDMMSG: u16 = 307;
+}
+
 fn is_server_event(ev: &Event<'_>) -> bool {
-    matches!(ev.etype.name(), "accept" | "accept4" | "listen" | "bind")
+    matches!(ev.etype.0, nr::ACCEPT | nr::ACCEPT4 | nr::LISTEN | nr::BIND)
+}
+
+fn is_datagram_io(ev: &Event<'_>) -> bool {
+    matches!(ev.etype.0, nr::SENDTO | nr::SENDMSG | nr::RECVFROM | nr::RECVMSG)
 }
 
 fn fmt_num(buf: &mut String, n: impl std::fmt::Display) -> V<'_> {
@@ -435,7 +505,7 @@ fn param_by_index<'a>(ev: &'a Event<'a>, i: usize) -> Option<&'a Value<'a>> {
 }
 
 fn is_open(ev: &Event<'_>) -> bool {
-    matches!(ev.etype.name(), "open" | "openat" | "openat2" | "creat" | "open_by_handle_at")
+    matches!(ev.etype.0, nr::OPEN | nr::OPENAT | nr::OPENAT2 | nr::CREAT | nr::OPEN_BY_HANDLE_AT)
 }
 
 fn open_flags(ev: &Event<'_>) -> Option<u64> {
@@ -452,7 +522,7 @@ fn mount_matches(pattern: &str, path: &str) -> bool {
 
 /// Extracts the `idx`-th value of a field (single-valued fields have only index 0).
 /// `None` means there are no more values.
-pub fn extract<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, idx: usize, buf: &'b mut String) -> Option<V<'b>> {
+pub fn extract<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S>, idx: usize, buf: &'b mut String) -> Option<V<'b>> {
     if f.multi {
         return extract_multi(f, cx, idx, buf);
     }
@@ -462,7 +532,7 @@ pub fn extract<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, idx: 
     Some(extract_one(f, cx, buf))
 }
 
-fn extract_multi<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, idx: usize, buf: &'b mut String) -> Option<V<'b>> {
+fn extract_multi<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S>, idx: usize, buf: &'b mut String) -> Option<V<'b>> {
     match f.id {
         // Without an index: every ancestor, starting at the parent.
         F::ProcAname => cx.ancestor(idx + 1).map(|p| s_or_na(&p.comm)),
@@ -474,7 +544,7 @@ fn extract_multi<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, idx
             Some(join_args(buf, Some(&p.comm), &p.args))
         }
         F::FdTypes => {
-            let p = cx.proc;
+            let p = cx.proc();
             if idx < 3 {
                 let from_event = cx.ev.fd.filter(|fd| fd.num == idx as i64).map(|fd| fd.kind.as_str());
                 let kind = from_event.or_else(|| p.map(|p| p.stdio[idx].kind.as_str()).filter(|k| !k.is_empty()));
@@ -496,14 +566,142 @@ fn with_proc<'b>(p: Option<&'b Process>, f: impl FnOnce(&'b Process) -> V<'b>) -
     p.map_or(V::Na, f)
 }
 
-fn extract_one<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, buf: &'b mut String) -> V<'b> {
+fn extract_one<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S>, buf: &'b mut String) -> V<'b> {
     let ev = cx.ev;
-    let p = cx.proc;
-    let c = cx.cont;
     let fd = ev.fd.as_ref();
-    let tuple = fd.and_then(|fd| fd.tuple);
-    let server = is_server_event(ev);
+    // Fields are declared grouped: event, process (incl. thread/user/group), fd, container.
+    let d = f.id as u16;
+    if d < F::ProcPid as u16 || (d >= F::FdNum as u16 && d < F::ContainerId as u16) {
+        return extract_evt_fd(f, ev, fd, cx, buf).unwrap_or(V::Na);
+    }
+    let p = cx.proc();
+    if d < F::FdNum as u16 {
+        return extract_proc(f, p, cx, buf).unwrap_or(V::Na);
+    }
+    let c = cx.cont();
     match f.id {
+        F::ContainerId => match p {
+            None => V::Na,
+            Some(p) if !p.in_container() => V::S("host"),
+            Some(p) => V::S(&p.container_id[..p.container_id.len().min(12)]),
+        },
+        F::ContainerFullId => match p {
+            None => V::Na,
+            Some(p) if !p.in_container() => V::S("host"),
+            Some(p) => V::S(&p.container_id),
+        },
+        F::ContainerName => match p {
+            None => V::Na,
+            Some(p) if !p.in_container() => V::S("host"),
+            Some(_) => c.map_or(V::Na, |c| s_or_na(&c.name)),
+        },
+        F::ContainerType => match p {
+            None => V::Na,
+            Some(p) if !p.in_container() => V::S("host"),
+            Some(_) => c.map_or(V::Na, |c| s_or_na(&c.runtime)),
+        },
+        F::ContainerImage => c.map_or(V::Na, |c| s_or_na(&c.image)),
+        F::ContainerImageRepository => c.map_or(V::Na, |c| s_or_na(&c.image_repository)),
+        F::ContainerImageTag => c.map_or(V::Na, |c| s_or_na(&c.image_tag)),
+        F::ContainerImageDigest => c.map_or(V::Na, |c| s_or_na(&c.image_digest)),
+        F::ContainerImageId => c.map_or(V::Na, |c| s_or_na(&c.image_id)),
+        F::ContainerPrivileged => c.map_or(V::Na, |c| V::B(c.privileged)),
+        F::ContainerMounts => c.map_or(V::Na, |c| {
+            buf.clear();
+            for (i, m) in c.mounts.iter().enumerate() {
+                if i > 0 {
+                    buf.push(',');
+                }
+                let _ = write!(buf, "{}:{}:{}:{}:{}", m.source, m.dest, m.mode, m.rw, m.propagation);
+            }
+            V::S(buf)
+        }),
+        F::ContainerMount
+        | F::ContainerMountSource
+        | F::ContainerMountDest
+        | F::ContainerMountMode
+        | F::ContainerMountRdwr
+        | F::ContainerMountPropagation => {
+            let Some(c) = c else { return V::Na };
+            let m = match &f.arg {
+                Arg::Index(i) => c.mounts.get(*i),
+                // `.source[X]` looks the mount up by destination; the others by source.
+                Arg::Key(k) if f.id == F::ContainerMountSource => c.mounts.iter().find(|m| mount_matches(k, &m.dest)),
+                Arg::Key(k) => c.mounts.iter().find(|m| mount_matches(k, &m.source)),
+                _ => None,
+            };
+            let Some(m) = m else { return V::Na };
+            match f.id {
+                F::ContainerMount => {
+                    buf.clear();
+                    let _ = write!(buf, "{}:{}:{}:{}:{}", m.source, m.dest, m.mode, m.rw, m.propagation);
+                    V::S(buf)
+                }
+                F::ContainerMountSource => V::S(&m.source),
+                F::ContainerMountDest => V::S(&m.dest),
+                F::ContainerMountMode => V::S(&m.mode),
+                F::ContainerMountRdwr => V::S(if m.rw { "true" } else { "false" }),
+                _ => V::S(&m.propagation),
+            }
+        }
+        F::ContainerStartTs => c.map_or(V::Na, |c| nonzero(c.start_ts)),
+        F::ContainerDuration => c.map_or(V::Na, |c| duration(ev.ts, c.start_ts)),
+        F::ContainerLabel => match (&f.arg, c) {
+            (Arg::Key(k), Some(c)) => c.labels.get(&**k).map_or(V::Na, |v| V::S(v)),
+            _ => V::Na,
+        },
+        F::ContainerLabels => c.map_or(V::Na, |c| {
+            buf.clear();
+            for (i, (k, v)) in c.labels.iter().enumerate() {
+                if i > 0 {
+                    buf.push_str(", ");
+                }
+                let _ = write!(buf, "{k}:{v}");
+            }
+            V::S(buf)
+        }),
+        F::K8sPodName | F::K8sPodUid | F::K8sPodId | F::K8sNsName | F::K8sContainerName => {
+            match c.and_then(|c| c.k8s.as_ref()) {
+                None => V::Na,
+                Some(k) => s_or_na(match f.id {
+                    F::K8sPodName => &k.pod_name,
+                    F::K8sNsName => &k.namespace,
+                    F::K8sContainerName => &k.container_name,
+                    _ => &k.pod_uid,
+                }),
+            }
+        }
+        F::K8sPodLabel => match (&f.arg, c.and_then(|c| c.k8s.as_ref())) {
+            (Arg::Key(key), Some(k)) => k.pod_labels.get(&**key).map_or(V::Na, |v| V::S(v)),
+            _ => V::Na,
+        },
+        F::K8sPodLabels => match c.and_then(|c| c.k8s.as_ref()) {
+            None => V::Na,
+            Some(k) => {
+                buf.clear();
+                for (i, (key, v)) in k.pod_labels.iter().enumerate() {
+                    if i > 0 {
+                        buf.push_str(", ");
+                    }
+                    let _ = write!(buf, "{key}:{v}");
+                }
+                V::S(buf)
+            }
+        },
+        // Event, fd and process fields were handled above.
+        _ => V::Na,
+    }
+}
+
+fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
+    f: &FieldRef,
+    ev: &'b Event<'b>,
+    fd: Option<&'b vigil_event::FdInfo<'b>>,
+    cx: &'b Cx<'a, S>,
+    buf: &'b mut String,
+) -> Option<V<'b>> {
+    let tuple = fd.and_then(|fd| fd.tuple);
+    Some(match f.id {
         F::EvtNum => V::N(ev.num as i64),
         F::EvtTime => {
             buf.clear();
@@ -566,9 +764,20 @@ fn extract_one<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, buf: 
                 Arg::Key(k) if &**k == "res_or_fd" => ev.param(ParamName::Fd).or_else(|| ev.param(ParamName::Res)),
                 _ => None,
             };
-            let Some(v) = v else { return V::Na };
+            let Some(v) = v else { return Some(V::Na) };
             if matches!(v, Value::None) {
-                return V::Na;
+                return Some(V::Na);
+            }
+            // Falco renders uid/gid arguments as names when the user is known.
+            if f.id == F::EvtArg {
+                let named = match v {
+                    Value::Uid(u) => cx.proc().and_then(|p| cx.state.user(p, *u)).map(|u| u.name.as_str()),
+                    Value::Gid(g) => cx.proc().and_then(|p| cx.state.group_name(p, *g)),
+                    _ => None,
+                };
+                if let Some(n) = named.filter(|n| !n.is_empty()) {
+                    return Some(V::S(n));
+                }
             }
             if f.id == F::EvtRawarg {
                 match render::raw_number(v) {
@@ -601,7 +810,7 @@ fn extract_one<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, buf: 
         },
         F::EvtRes => {
             if ev.dir == Dir::Enter {
-                return V::Na;
+                return Some(V::Na);
             }
             buf.clear();
             render::write_res(buf, ev.res);
@@ -616,9 +825,9 @@ fn extract_one<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, buf: 
         }
         F::EvtFailed => V::B(ev.failed()),
         F::EvtIsIo | F::EvtIsIoRead | F::EvtIsIoWrite => {
-            let n = ev.etype.name();
-            let read = matches!(n, "read" | "readv" | "pread64" | "preadv" | "recvfrom" | "recvmsg" | "recvmmsg");
-            let write = matches!(n, "write" | "writev" | "pwrite64" | "pwritev" | "sendto" | "sendmsg" | "sendmmsg" | "sendfile");
+            let n = ev.etype.0;
+            let read = matches!(n, nr::READ | nr::READV | nr::PREAD64 | nr::PREADV | nr::RECVFROM | nr::RECVMSG | nr::RECVMMSG);
+            let write = matches!(n, nr::WRITE | nr::WRITEV | nr::PWRITE64 | nr::PWRITEV | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG | nr::SENDFILE);
             V::B(match f.id {
                 F::EvtIsIoRead => read,
                 F::EvtIsIoWrite => write,
@@ -627,9 +836,9 @@ fn extract_one<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, buf: 
         }
         F::EvtIsOpenRead | F::EvtIsOpenWrite | F::EvtIsOpenExec | F::EvtIsOpenCreate => {
             if !is_open(ev) {
-                return V::B(false);
+                return Some(V::B(false));
             }
-            let creat = ev.etype.name() == "creat";
+            let creat = ev.etype.0 == nr::CREAT;
             let flags = open_flags(ev).unwrap_or(if creat { 0o101 } else { 0 });
             let acc = flags & 0o3;
             V::B(match f.id {
@@ -650,6 +859,106 @@ fn extract_one<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, buf: 
         F::EvtCategory => V::S(ev.etype.category().as_str()),
         F::EvtSource => V::S("syscall"),
         F::EvtCount => V::N(1),
+        F::FdNum => fd.map_or(V::Na, |fd| V::N(fd.num)),
+        F::FdType => fd.map_or(V::Na, |fd| V::S(fd.kind.as_str())),
+        F::FdTypechar => fd.map_or(V::Na, |fd| {
+            V::S(match fd.kind.as_char() {
+                'f' => "f",
+                'd' => "d",
+                '4' => "4",
+                '6' => "6",
+                'u' => "u",
+                'p' => "p",
+                'e' => "e",
+                's' => "s",
+                'l' => "l",
+                'i' => "i",
+                't' => "t",
+                'n' => "n",
+                'b' => "b",
+                'r' => "r",
+                'P' => "P",
+                _ => "o",
+            })
+        }),
+        F::FdName => match fd {
+            None => V::Na,
+            Some(fd) => match (fd.tuple, fd.kind) {
+                (Some(t), FdKind::Ipv4 | FdKind::Ipv6) => {
+                    buf.clear();
+                    let _ = write!(buf, "{t}");
+                    V::S(buf)
+                }
+                _ => s_or_na(fd.name),
+            },
+        },
+        F::FdNameraw => fd.map_or(V::Na, |fd| s_or_na(if fd.nameraw.is_empty() { fd.name } else { fd.nameraw })),
+        F::FdDirectory => fd.map_or(V::Na, |fd| match fd.kind {
+            FdKind::Directory => s_or_na(fd.name),
+            FdKind::File | FdKind::Memfd if fd.name.starts_with('/') => V::S(dirname(fd.name)),
+            _ => V::Na,
+        }),
+        F::FdFilename => fd.map_or(V::Na, |fd| match fd.kind {
+            FdKind::File | FdKind::Directory | FdKind::Memfd if !fd.name.is_empty() => V::S(basename(fd.name)),
+            _ => V::Na,
+        }),
+        F::FdNameChanged => V::B(
+            is_datagram_io(ev)
+                && tuple.is_some()
+                && fd.is_some_and(|fd| fd.kind == FdKind::Ipv4 || fd.kind == FdKind::Ipv6)
+                && !connected(ev),
+        ),
+        F::FdIp | F::FdNet => tuple.map_or(V::Na, |t| V::Ip(t.src_ip)),
+        F::FdCip | F::FdCnet => tuple.map_or(V::Na, |t| V::Ip(t.src_ip)),
+        F::FdSip | F::FdSnet => tuple.map_or(V::Na, |t| V::Ip(t.dst_ip)),
+        F::FdLip | F::FdLnet => tuple.map_or(V::Na, |t| V::Ip(if is_server_event(ev) { t.dst_ip } else { t.src_ip })),
+        F::FdRip | F::FdRnet => tuple.map_or(V::Na, |t| V::Ip(if is_server_event(ev) { t.src_ip } else { t.dst_ip })),
+        F::FdPort | F::FdCport => tuple.map_or(V::Na, |t| V::N(t.src_port as i64)),
+        F::FdSport => tuple.map_or(V::Na, |t| V::N(t.dst_port as i64)),
+        F::FdLport => tuple.map_or(V::Na, |t| V::N(if is_server_event(ev) { t.dst_port } else { t.src_port } as i64)),
+        F::FdRport => tuple.map_or(V::Na, |t| V::N(if is_server_event(ev) { t.src_port } else { t.dst_port } as i64)),
+        F::FdCipName | F::FdSipName | F::FdLipName | F::FdRipName => match tuple {
+            None => V::Na,
+            Some(t) => {
+                let ip = match f.id {
+                    F::FdCipName => t.src_ip,
+                    F::FdSipName => t.dst_ip,
+                    F::FdLipName => if is_server_event(ev) { t.dst_ip } else { t.src_ip },
+                    _ => if is_server_event(ev) { t.src_ip } else { t.dst_ip },
+                };
+                fmt_num(buf, ip)
+            }
+        },
+        F::FdL4proto => match tuple {
+            Some(t) => match t.proto.as_str() {
+                "<NA>" => V::Na,
+                s => V::S(s),
+            },
+            None => V::Na,
+        },
+        F::FdSockfamily => fd.map_or(V::Na, |fd| match fd.kind {
+            FdKind::Ipv4 | FdKind::Ipv6 => V::S("ip"),
+            FdKind::Unix => V::S("unix"),
+            _ => V::Na,
+        }),
+        F::FdIsServer => fd.map_or(V::Na, |_| V::B(is_server_event(ev))),
+        F::FdConnected => fd.map_or(V::Na, |_| V::B(connected(ev))),
+        F::FdTypes => {
+            let Arg::Index(n) = f.arg else { return Some(V::Na) };
+            let from_event = fd.filter(|fd| fd.num == n as i64).map(|fd| fd.kind.as_str());
+            let kind = from_event.or_else(|| if n < 3 { cx.proc().map(|p| p.stdio[n].kind.as_str()).filter(|k| !k.is_empty()) } else { None });
+            kind.map_or(V::Na, V::S)
+        }
+        F::FdDev => fd.map_or(V::Na, |fd| V::N(fd.dev as i64)),
+        F::FdIno => fd.map_or(V::Na, |fd| V::N(fd.ino as i64)),
+        F::FdIsUpperLayer => fd.map_or(V::Na, |fd| V::B(fd.is_upper_layer)),
+        _ => return None,
+    })
+}
+
+fn extract_proc<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, p: Option<&'b Process>, cx: &'b Cx<'a, S>, buf: &'b mut String) -> Option<V<'b>> {
+    let ev = cx.ev;
+    Some(match f.id {
         F::ProcPid => with_proc(p, |p| V::N(p.pid as i64)),
         F::ProcPpid => with_proc(p, |p| V::N(p.ppid as i64)),
         F::ProcVpid => with_proc(p, |p| V::N(p.vpid as i64)),
@@ -664,8 +973,8 @@ fn extract_one<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, buf: 
         F::ProcExepath => with_proc(p, |p| s_or_na(&p.exepath)),
         F::ProcPexepath => with_proc(cx.ancestor(1), |p| s_or_na(&p.exepath)),
         F::ProcAname | F::ProcAexe | F::ProcAexepath | F::ProcApid | F::ProcAcmdline => {
-            let Arg::Index(n) = f.arg else { return V::Na };
-            let Some(a) = cx.ancestor(n) else { return V::Na };
+            let Arg::Index(n) = f.arg else { return Some(V::Na) };
+            let Some(a) = cx.ancestor(n) else { return Some(V::Na) };
             match f.id {
                 F::ProcAname => s_or_na(&a.comm),
                 F::ProcAexe => s_or_na(&a.exe),
@@ -775,208 +1084,8 @@ fn extract_one<'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'b, S>, buf: 
         }),
         F::GroupGid => with_proc(p, |p| V::N(p.gid as i64)),
         F::GroupName => with_proc(p, |p| cx.state.group_name(p, p.gid).map_or(V::Na, s_or_na)),
-        F::FdNum => fd.map_or(V::Na, |fd| V::N(fd.num)),
-        F::FdType => fd.map_or(V::Na, |fd| V::S(fd.kind.as_str())),
-        F::FdTypechar => fd.map_or(V::Na, |fd| {
-            V::S(match fd.kind.as_char() {
-                'f' => "f",
-                'd' => "d",
-                '4' => "4",
-                '6' => "6",
-                'u' => "u",
-                'p' => "p",
-                'e' => "e",
-                's' => "s",
-                'l' => "l",
-                'i' => "i",
-                't' => "t",
-                'n' => "n",
-                'b' => "b",
-                'r' => "r",
-                'P' => "P",
-                _ => "o",
-            })
-        }),
-        F::FdName => match fd {
-            None => V::Na,
-            Some(fd) => match (fd.tuple, fd.kind) {
-                (Some(t), FdKind::Ipv4 | FdKind::Ipv6) => {
-                    buf.clear();
-                    let _ = write!(buf, "{t}");
-                    V::S(buf)
-                }
-                _ => s_or_na(fd.name),
-            },
-        },
-        F::FdNameraw => fd.map_or(V::Na, |fd| s_or_na(if fd.nameraw.is_empty() { fd.name } else { fd.nameraw })),
-        F::FdDirectory => fd.map_or(V::Na, |fd| match fd.kind {
-            FdKind::Directory => s_or_na(fd.name),
-            FdKind::File | FdKind::Memfd if fd.name.starts_with('/') => V::S(dirname(fd.name)),
-            _ => V::Na,
-        }),
-        F::FdFilename => fd.map_or(V::Na, |fd| match fd.kind {
-            FdKind::File | FdKind::Directory | FdKind::Memfd if !fd.name.is_empty() => V::S(basename(fd.name)),
-            _ => V::Na,
-        }),
-        F::FdNameChanged => V::B(
-            matches!(ev.etype.name(), "sendto" | "sendmsg" | "recvfrom" | "recvmsg")
-                && tuple.is_some()
-                && fd.is_some_and(|fd| fd.kind == FdKind::Ipv4 || fd.kind == FdKind::Ipv6)
-                && !connected(ev),
-        ),
-        F::FdIp | F::FdNet => tuple.map_or(V::Na, |t| V::Ip(t.src_ip)),
-        F::FdCip | F::FdCnet => tuple.map_or(V::Na, |t| V::Ip(t.src_ip)),
-        F::FdSip | F::FdSnet => tuple.map_or(V::Na, |t| V::Ip(t.dst_ip)),
-        F::FdLip | F::FdLnet => tuple.map_or(V::Na, |t| V::Ip(if server { t.dst_ip } else { t.src_ip })),
-        F::FdRip | F::FdRnet => tuple.map_or(V::Na, |t| V::Ip(if server { t.src_ip } else { t.dst_ip })),
-        F::FdPort | F::FdCport => tuple.map_or(V::Na, |t| V::N(t.src_port as i64)),
-        F::FdSport => tuple.map_or(V::Na, |t| V::N(t.dst_port as i64)),
-        F::FdLport => tuple.map_or(V::Na, |t| V::N(if server { t.dst_port } else { t.src_port } as i64)),
-        F::FdRport => tuple.map_or(V::Na, |t| V::N(if server { t.src_port } else { t.dst_port } as i64)),
-        F::FdCipName | F::FdSipName | F::FdLipName | F::FdRipName => match tuple {
-            None => V::Na,
-            Some(t) => {
-                let ip = match f.id {
-                    F::FdCipName => t.src_ip,
-                    F::FdSipName => t.dst_ip,
-                    F::FdLipName => if server { t.dst_ip } else { t.src_ip },
-                    _ => if server { t.src_ip } else { t.dst_ip },
-                };
-                fmt_num(buf, ip)
-            }
-        },
-        F::FdL4proto => match tuple {
-            Some(t) => match t.proto.as_str() {
-                "<NA>" => V::Na,
-                s => V::S(s),
-            },
-            None => V::Na,
-        },
-        F::FdSockfamily => fd.map_or(V::Na, |fd| match fd.kind {
-            FdKind::Ipv4 | FdKind::Ipv6 => V::S("ip"),
-            FdKind::Unix => V::S("unix"),
-            _ => V::Na,
-        }),
-        F::FdIsServer => fd.map_or(V::Na, |_| V::B(server)),
-        F::FdConnected => fd.map_or(V::Na, |_| V::B(connected(ev))),
-        F::FdTypes => {
-            let Arg::Index(n) = f.arg else { return V::Na };
-            let from_event = fd.filter(|fd| fd.num == n as i64).map(|fd| fd.kind.as_str());
-            let kind = from_event.or_else(|| if n < 3 { p.map(|p| p.stdio[n].kind.as_str()).filter(|k| !k.is_empty()) } else { None });
-            kind.map_or(V::Na, V::S)
-        }
-        F::FdDev => fd.map_or(V::Na, |fd| V::N(fd.dev as i64)),
-        F::FdIno => fd.map_or(V::Na, |fd| V::N(fd.ino as i64)),
-        F::FdIsUpperLayer => fd.map_or(V::Na, |fd| V::B(fd.is_upper_layer)),
-        F::ContainerId => match p {
-            None => V::Na,
-            Some(p) if !p.in_container() => V::S("host"),
-            Some(p) => V::S(&p.container_id[..p.container_id.len().min(12)]),
-        },
-        F::ContainerFullId => match p {
-            None => V::Na,
-            Some(p) if !p.in_container() => V::S("host"),
-            Some(p) => V::S(&p.container_id),
-        },
-        F::ContainerName => match p {
-            None => V::Na,
-            Some(p) if !p.in_container() => V::S("host"),
-            Some(_) => c.map_or(V::Na, |c| s_or_na(&c.name)),
-        },
-        F::ContainerType => match p {
-            None => V::Na,
-            Some(p) if !p.in_container() => V::S("host"),
-            Some(_) => c.map_or(V::Na, |c| s_or_na(&c.runtime)),
-        },
-        F::ContainerImage => c.map_or(V::Na, |c| s_or_na(&c.image)),
-        F::ContainerImageRepository => c.map_or(V::Na, |c| s_or_na(&c.image_repository)),
-        F::ContainerImageTag => c.map_or(V::Na, |c| s_or_na(&c.image_tag)),
-        F::ContainerImageDigest => c.map_or(V::Na, |c| s_or_na(&c.image_digest)),
-        F::ContainerImageId => c.map_or(V::Na, |c| s_or_na(&c.image_id)),
-        F::ContainerPrivileged => c.map_or(V::Na, |c| V::B(c.privileged)),
-        F::ContainerMounts => c.map_or(V::Na, |c| {
-            buf.clear();
-            for (i, m) in c.mounts.iter().enumerate() {
-                if i > 0 {
-                    buf.push(',');
-                }
-                let _ = write!(buf, "{}:{}:{}:{}:{}", m.source, m.dest, m.mode, m.rw, m.propagation);
-            }
-            V::S(buf)
-        }),
-        F::ContainerMount
-        | F::ContainerMountSource
-        | F::ContainerMountDest
-        | F::ContainerMountMode
-        | F::ContainerMountRdwr
-        | F::ContainerMountPropagation => {
-            let Some(c) = c else { return V::Na };
-            let m = match &f.arg {
-                Arg::Index(i) => c.mounts.get(*i),
-                // `.source[X]` looks the mount up by destination; the others by source.
-                Arg::Key(k) if f.id == F::ContainerMountSource => c.mounts.iter().find(|m| mount_matches(k, &m.dest)),
-                Arg::Key(k) => c.mounts.iter().find(|m| mount_matches(k, &m.source)),
-                _ => None,
-            };
-            let Some(m) = m else { return V::Na };
-            match f.id {
-                F::ContainerMount => {
-                    buf.clear();
-                    let _ = write!(buf, "{}:{}:{}:{}:{}", m.source, m.dest, m.mode, m.rw, m.propagation);
-                    V::S(buf)
-                }
-                F::ContainerMountSource => V::S(&m.source),
-                F::ContainerMountDest => V::S(&m.dest),
-                F::ContainerMountMode => V::S(&m.mode),
-                F::ContainerMountRdwr => V::S(if m.rw { "true" } else { "false" }),
-                _ => V::S(&m.propagation),
-            }
-        }
-        F::ContainerStartTs => c.map_or(V::Na, |c| nonzero(c.start_ts)),
-        F::ContainerDuration => c.map_or(V::Na, |c| duration(ev.ts, c.start_ts)),
-        F::ContainerLabel => match (&f.arg, c) {
-            (Arg::Key(k), Some(c)) => c.labels.get(&**k).map_or(V::Na, |v| V::S(v)),
-            _ => V::Na,
-        },
-        F::ContainerLabels => c.map_or(V::Na, |c| {
-            buf.clear();
-            for (i, (k, v)) in c.labels.iter().enumerate() {
-                if i > 0 {
-                    buf.push_str(", ");
-                }
-                let _ = write!(buf, "{k}:{v}");
-            }
-            V::S(buf)
-        }),
-        F::K8sPodName | F::K8sPodUid | F::K8sPodId | F::K8sNsName | F::K8sContainerName => {
-            match c.and_then(|c| c.k8s.as_ref()) {
-                None => V::Na,
-                Some(k) => s_or_na(match f.id {
-                    F::K8sPodName => &k.pod_name,
-                    F::K8sNsName => &k.namespace,
-                    F::K8sContainerName => &k.container_name,
-                    _ => &k.pod_uid,
-                }),
-            }
-        }
-        F::K8sPodLabel => match (&f.arg, c.and_then(|c| c.k8s.as_ref())) {
-            (Arg::Key(key), Some(k)) => k.pod_labels.get(&**key).map_or(V::Na, |v| V::S(v)),
-            _ => V::Na,
-        },
-        F::K8sPodLabels => match c.and_then(|c| c.k8s.as_ref()) {
-            None => V::Na,
-            Some(k) => {
-                buf.clear();
-                for (i, (key, v)) in k.pod_labels.iter().enumerate() {
-                    if i > 0 {
-                        buf.push_str(", ");
-                    }
-                    let _ = write!(buf, "{key}:{v}");
-                }
-                V::S(buf)
-            }
-        },
-    }
+        _ => return None,
+    })
 }
 
 fn nonzero(v: u64) -> V<'static> {
@@ -996,7 +1105,7 @@ fn duration(now: u64, start: u64) -> V<'static> {
 }
 
 fn is_exec(ev: &Event<'_>) -> bool {
-    matches!(ev.etype.name(), "execve" | "execveat")
+    matches!(ev.etype.0, nr::EXECVE | nr::EXECVEAT)
 }
 
 fn flag_number(v: &Value<'_>) -> Option<u64> {
@@ -1011,7 +1120,7 @@ fn connected(ev: &Event<'_>) -> bool {
     match ev.fd.and_then(|fd| fd.tuple) {
         Some(t) => {
             t.dst_port != 0
-                && !matches!(ev.etype.name(), "sendto" | "recvfrom" | "sendmsg" | "recvmsg")
+                && !is_datagram_io(ev)
                 || t.proto == vigil_event::L4Proto::Tcp
         }
         None => false,
@@ -1035,6 +1144,59 @@ mod tests {
         assert!(matches!(resolve("proc.name", Some("1")), Err(FieldError::UnexpectedArg(_))));
         assert!(matches!(resolve("evt.arg", None), Err(FieldError::MissingArg(_))));
         assert!(matches!(resolve("proc.aname", Some("x")), Err(FieldError::BadArg { .. })));
+    }
+
+    #[test]
+    fn syscall_numbers_match_names() {
+        for (n, name) in [
+            (nr::OPEN, "open"),
+            (nr::CREAT, "creat"),
+            (nr::OPENAT, "openat"),
+            (nr::OPEN_BY_HANDLE_AT, "open_by_handle_at"),
+            (nr::OPENAT2, "openat2"),
+            (nr::ACCEPT, "accept"),
+            (nr::ACCEPT4, "accept4"),
+            (nr::LISTEN, "listen"),
+            (nr::BIND, "bind"),
+            (nr::SENDTO, "sendto"),
+            (nr::RECVFROM, "recvfrom"),
+            (nr::SENDMSG, "sendmsg"),
+            (nr::RECVMSG, "recvmsg"),
+            (nr::EXECVE, "execve"),
+            (nr::EXECVEAT, "execveat"),
+            (nr::READ, "read"),
+            (nr::WRITE, "write"),
+            (nr::PREAD64, "pread64"),
+            (nr::PWRITE64, "pwrite64"),
+            (nr::READV, "readv"),
+            (nr::WRITEV, "writev"),
+            (nr::SENDFILE, "sendfile"),
+            (nr::PREADV, "preadv"),
+            (nr::PWRITEV, "pwritev"),
+            (nr::RECVMMSG, "recvmmsg"),
+            (nr::SENDMMSG, "sendmmsg"),
+        ] {
+            assert_eq!(vigil_event::EventType(n).name(), name);
+        }
+    }
+
+    #[test]
+    fn fields_are_declared_in_groups() {
+        // extract_one dispatches on declaration order; keep each group contiguous.
+        for d in DEFS {
+            let i = d.id as u16;
+            let group = if i < F::ProcPid as u16 {
+                "evt."
+            } else if i < F::FdNum as u16 {
+                "proc|thread|user|group"
+            } else if i < F::ContainerId as u16 {
+                "fd."
+            } else {
+                "container|k8s"
+            };
+            let ok = group.split('|').any(|g| d.name.starts_with(g.trim_end_matches('.')));
+            assert!(ok, "{} is declared in the {group} group", d.name);
+        }
     }
 
     #[test]

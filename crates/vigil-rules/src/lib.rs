@@ -22,6 +22,8 @@ pub mod compile;
 pub mod diag;
 pub mod eval;
 pub mod fields;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod loader;
 pub mod output;
 pub mod parser;

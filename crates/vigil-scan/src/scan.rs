@@ -71,7 +71,7 @@ struct State<'a> {
     vfs: Vfs,
     results: BTreeMap<String, (usize, Outcome)>,
     secrets: Vec<SecretFinding>,
-    scanner: Option<SecretScanner>,
+    scanner: Option<&'static SecretScanner>,
     warnings: Vec<Warning>,
     buf: Vec<u8>,
     layer_digest: Option<String>,
@@ -217,7 +217,7 @@ impl State<'_> {
             }
         }
         if secret {
-            if let Some(s) = &self.scanner {
+            if let Some(s) = self.scanner {
                 let found = s.scan(&path, &self.buf);
                 self.secrets.extend(found.into_iter().map(|mut f| {
                     f.layer = Some(layer);
@@ -370,7 +370,7 @@ impl<'a> State<'a> {
             vfs: Vfs::new(),
             results: BTreeMap::new(),
             secrets: Vec::new(),
-            scanner: opts.secrets.then(SecretScanner::new),
+            scanner: opts.secrets.then(SecretScanner::shared),
             warnings: Vec::new(),
             buf: Vec::new(),
             layer_digest: None,
@@ -453,7 +453,7 @@ impl State<'_> {
             (a.kind, &a.name, &a.version, &a.files).cmp(&(b.kind, &b.name, &b.version, &b.files))
         });
         let config_findings = config
-            .map(|cfg| config::check(cfg, st.scanner.as_ref()))
+            .map(|cfg| config::check(cfg, st.scanner))
             .unwrap_or_default();
         Inventory {
             target: name.to_string(),

@@ -44,6 +44,8 @@ struct Rule {
     min_entropy: f64,
     /// Only in configuration-like files.
     config_only: bool,
+    /// Another literal the file must also contain (a service-account JSON must hold a key).
+    requires: Option<&'static str>,
 }
 
 /// The compiled rule set; build once, share.
@@ -132,6 +134,16 @@ fn is_config_file(path: &str) -> bool {
     name == ".env" || name.starts_with(".env.") || CONFIG_EXT.iter().any(|e| name.ends_with(e))
 }
 
+static SHARED: std::sync::OnceLock<SecretScanner> = std::sync::OnceLock::new();
+
+impl SecretScanner {
+    /// The process-wide compiled rule set (compiling the regexes once matters: scans of many
+    /// small targets would otherwise spend their time in the regex compiler).
+    pub fn shared() -> &'static SecretScanner {
+        SHARED.get_or_init(SecretScanner::new)
+    }
+}
+
 impl Default for SecretScanner {
     fn default() -> Self {
         Self::new()
@@ -150,6 +162,7 @@ impl SecretScanner {
             group,
             min_entropy,
             config_only,
+            requires: (id == "gcp-service-account").then_some("\"private_key\""),
         };
         let rules = vec![
             r(
@@ -194,7 +207,7 @@ impl SecretScanner {
                 "GCP service account key",
                 "CRITICAL",
                 &["service_account"],
-                r#""type"\s*:\s*"service_account"[\s\S]{0,4096}?"private_key"\s*:\s*"-----BEGIN"#,
+                r#""type"\s*:\s*"service_account""#,
                 0,
                 0.0,
                 false,
@@ -311,6 +324,12 @@ impl SecretScanner {
         let mut out = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
             if !hit[i] || (rule.config_only && !config_like) {
+                continue;
+            }
+            if rule
+                .requires
+                .is_some_and(|r| memchr::memmem::find(data, r.as_bytes()).is_none())
+            {
                 continue;
             }
             for caps in rule.re.captures_iter(&text) {

@@ -90,12 +90,18 @@ fn corrupted_layers_never_panic() {
         match vigil_scan::scan::scan_layers("fuzz", &[&a, s], &opts) {
             Ok(_) => ok += 1,
             Err(e) => {
-                assert!(e.to_string().contains("layer "), "error does not name the layer: {e}");
+                assert!(
+                    e.to_string().contains("layer "),
+                    "error does not name the layer: {e}"
+                );
                 err += 1;
             }
         }
     }
-    assert!(ok > 0 && err > 0, "mutations should produce both outcomes ({ok} ok, {err} errors)");
+    assert!(
+        ok > 0 && err > 0,
+        "mutations should produce both outcomes ({ok} ok, {err} errors)"
+    );
 }
 
 #[test]
@@ -103,8 +109,13 @@ fn corrupted_package_files_never_panic() {
     let jar = {
         use std::io::Write;
         let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        w.start_file("META-INF/maven/g/a/pom.properties", zip::write::SimpleFileOptions::default()).unwrap();
-        w.write_all(b"groupId=g\nartifactId=a\nversion=1\n").unwrap();
+        w.start_file(
+            "META-INF/maven/g/a/pom.properties",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        w.write_all(b"groupId=g\nartifactId=a\nversion=1\n")
+            .unwrap();
         w.finish().unwrap().into_inner()
     };
     let seeds: Vec<(FileKind, &str, Vec<u8>)> = vec![
@@ -141,7 +152,10 @@ fn corrupted_binaries_never_panic() {
     let mut blob = b"\xff Go buildinf:".to_vec();
     blob.extend_from_slice(&[8, 2]);
     blob.resize(32, 0);
-    for s in ["go1.22.1", "path\tx\nmod\tx\t(devel)\t\ndep\tgolang.org/x/net\tv0.1.0\th1:x\n"] {
+    for s in [
+        "go1.22.1",
+        "path\tx\nmod\tx\t(devel)\t\ndep\tgolang.org/x/net\tv0.1.0\th1:x\n",
+    ] {
         blob.push(s.len() as u8);
         blob.extend_from_slice(s.as_bytes());
     }

@@ -46,7 +46,10 @@ fn main() {
         let mut on: [Vec<(f64, f64, f64, u64)>; 2] = [Vec::new(), Vec::new()];
         for _ in 0..rounds {
             off.push(run_workers(kind, secs));
-            for (i, mode) in [Mode::LifecycleOnly, Mode::AllSyscalls].into_iter().enumerate() {
+            for (i, mode) in [Mode::LifecycleOnly, Mode::AllSyscalls]
+                .into_iter()
+                .enumerate()
+            {
                 let mut sensor = match Sensor::open(SensorConfig::default()) {
                     Ok(s) => s,
                     Err(e) => {
@@ -63,7 +66,10 @@ fn main() {
         }
         let base = median(off.clone());
         print_row(kind, "off", base, base, None);
-        for (i, mode) in [Mode::LifecycleOnly, Mode::AllSyscalls].into_iter().enumerate() {
+        for (i, mode) in [Mode::LifecycleOnly, Mode::AllSyscalls]
+            .into_iter()
+            .enumerate()
+        {
             let ops = median(on[i].iter().map(|r| r.0).collect());
             let cpu = median(on[i].iter().map(|r| r.1).collect());
             let evs = median(on[i].iter().map(|r| r.2).collect());

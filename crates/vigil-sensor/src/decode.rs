@@ -414,11 +414,24 @@ impl Decoder {
         } else if kind == FdKind::Pipe {
             name = self.fmt(format_args!("pipe:[{}]", k.ino));
         }
-        let tuple = if valid && k.flags & fdf::SOCK != 0 {
+        let mut tuple = if valid && k.flags & fdf::SOCK != 0 {
             sock_tuple(&k.sock, is_accept(hdr.nr))
         } else {
             None
         };
+        // The destination the process named (connect, sendto, sendmsg) wins over the socket's
+        // peer: unconnected UDP sockets have none, and a failed connect has reset it.
+        if let (Some(t), Some(b)) = (
+            tuple.as_mut(),
+            blobs.iter().find(|b| b.tag == blob::SOCKADDR),
+        ) {
+            if let Some(ParsedAddr::Inet(ip, port)) = parse_sockaddr(b.data) {
+                if !is_accept(hdr.nr) && EventType(hdr.nr).name() != "bind" {
+                    t.dst_ip = ip;
+                    t.dst_port = port;
+                }
+            }
+        }
         Some(FdPre {
             num: k.num,
             kind,

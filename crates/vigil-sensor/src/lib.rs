@@ -85,4 +85,5 @@ pub mod table;
 pub use decode::{DecodeError, Decoder, RecordKind};
 pub use error::SensorError;
 pub use probe::ProbeReport;
-pub use sensor::{loaded_program_ids, KernelDrops, Sensor, SensorConfig, SensorStats, CATEGORIES};
+pub use sensor::{loaded_program_ids, KernelDrops, Sensor, SensorConfig, SensorStats};
+pub use table::CATEGORIES;

@@ -12,7 +12,7 @@
 use crate::decode::{DecodeError, Decoder, RecordKind};
 use crate::error::{chain, eperm_in, SensorError};
 use crate::probe::{self, ProbeReport};
-use crate::table::Table;
+use crate::table::{category_index, Table};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::RawTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader, Endianness};
@@ -20,7 +20,7 @@ use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::Duration;
 use vigil_bpf::{drop_slot, Config, Spec, NR_SYSCALLS};
-use vigil_event::{Category, Event, EventType};
+use vigil_event::{Event, EventType};
 
 /// Most records one [`Sensor::poll`] call delivers.
 const MAX_BATCH: usize = 1 << 16;
@@ -95,24 +95,14 @@ pub struct SensorStats {
     pub syscall_events: u64,
     pub lifecycle_events: u64,
     pub exit_events: u64,
-    /// Syscall events delivered, by Falco category, indexed like [`CATEGORIES`].
+    /// Syscall events delivered, by Falco category, indexed like [`crate::CATEGORIES`].
     pub by_category: [u64; 8],
+    /// Events lost in the kernel because the ring buffer was full, by category (same order).
+    pub dropped_by_category: [u64; 8],
     /// Records that could not be decoded (counted, never delivered).
     pub decode_errors: u64,
     pub kernel: KernelDrops,
 }
-
-/// Category order of [`SensorStats::by_category`].
-pub const CATEGORIES: [Category; 8] = [
-    Category::File,
-    Category::Net,
-    Category::Ipc,
-    Category::Process,
-    Category::User,
-    Category::System,
-    Category::Internal,
-    Category::Other,
-];
 
 impl SensorStats {
     /// All events delivered.
@@ -392,8 +382,7 @@ impl Sensor {
                         RecordKind::Syscall => {
                             stats.syscall_events += 1;
                             if let Some(c) = category {
-                                let i = CATEGORIES.iter().position(|x| *x == c).unwrap_or(7);
-                                stats.by_category[i] += 1;
+                                stats.by_category[category_index(c) as usize] += 1;
                             }
                         }
                         RecordKind::Lifecycle => stats.lifecycle_events += 1,
@@ -425,6 +414,9 @@ impl Sensor {
             stash: slot(drop_slot::STASH),
             truncated: slot(drop_slot::TRUNC),
         };
+        for (i, d) in s.dropped_by_category.iter_mut().enumerate() {
+            *d = slot(drop_slot::CATEGORY + i as u32);
+        }
         s
     }
 

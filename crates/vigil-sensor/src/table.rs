@@ -10,7 +10,24 @@
 //! record carries the return value and raw arguments, and the event gets only `res`.
 
 use vigil_bpf::{arg, fd_src, Spec, DIRFD_CWD, NR_SYSCALLS};
-use vigil_event::{EventType, FlagSet, ParamName};
+use vigil_event::{Category, EventType, FlagSet, ParamName};
+
+/// Category order used for per-category counters (events and drops), kernel and user side.
+pub const CATEGORIES: [Category; 8] = [
+    Category::File,
+    Category::Net,
+    Category::Ipc,
+    Category::Process,
+    Category::User,
+    Category::System,
+    Category::Internal,
+    Category::Other,
+];
+
+/// Index of `c` in [`CATEGORIES`].
+pub fn category_index(c: Category) -> u8 {
+    CATEGORIES.iter().position(|x| *x == c).unwrap_or(7) as u8
+}
 
 /// Where a parameter's value comes from in a syscall record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -610,6 +627,7 @@ impl Table {
     pub fn spec(&self, nr: u16, enabled: bool) -> Spec {
         let mut s = Spec {
             enabled: enabled as u8,
+            category: category_index(EventType(nr).category()),
             ..Spec::default()
         };
         if let Some(d) = self.get(nr) {

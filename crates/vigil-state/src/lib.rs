@@ -33,9 +33,20 @@
 //!     state.after(&ev);                        // procexit removes the process
 //!     state.poll();                            // apply finished lookups (non-blocking)
 //! }
+//! // On a timer (e.g. every 5 s), and after the sensor reported dropped events:
+//! state.sweep(4096);                           // forget processes whose exit was lost
 //! println!("{:?}", state.metrics());
 //! # Ok::<(), vigil_state::StateError>(())
 //! ```
+//!
+//! Ancestry: use [`StateView::parent`](vigil_event::StateView::parent) (added to the trait
+//! for this crate) rather than `process(p.ppid)`: the live table refuses a parent pid that was
+//! reused by an unrelated process. Walks must still be depth-capped
+//! ([`ProcessTable::ancestors`] is, at 64 by default).
+//!
+//! Container metadata arrives in up to two steps: a fast partial record (name, image, mounts,
+//! privileged; no labels) from containers/storage for Podman without its service, then the
+//! complete record. [`vigil_event::Container::metadata_complete`] tells which one is there.
 //!
 //! The event semantics follow `notes/CONTRACT-sensor-state.md`: clone (child side, threads
 //! ignored), successful execve/execveat, and procexit. A process whose `/proc` entry is gone

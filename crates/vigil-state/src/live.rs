@@ -139,6 +139,12 @@ impl LiveState {
         self.table.after(ev)
     }
 
+    /// Removes processes that died without a procexit event (dropped events); see
+    /// [`ProcessTable::sweep`]. Call on a timer, e.g. `sweep(4096)` every few seconds.
+    pub fn sweep(&mut self, max_checks: usize) -> usize {
+        self.table.sweep(max_checks)
+    }
+
     /// Applies finished container lookups; call once per batch of events.
     pub fn poll(&mut self) -> usize {
         self.containers.poll()

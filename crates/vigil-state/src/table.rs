@@ -79,6 +79,8 @@ pub struct TableStats {
     /// `/proc/<pid>/cgroup` could not be read (process already gone): parent's container used.
     pub cgroup_read_failures: u64,
     pub cgroup_cache_resets: u64,
+    /// Entries removed by [`ProcessTable::sweep`] (their exit event was lost).
+    pub swept: u64,
 }
 
 #[derive(Debug)]
@@ -698,6 +700,38 @@ impl ProcessTable {
             self.exited
                 .retain(|(pid, seq)| map.get(pid).is_some_and(|e| e.seq == *seq && e.exited));
         }
+    }
+
+    /// Removes entries whose process is gone from `/proc` although no procexit came (events
+    /// were dropped). Checks at most `max_checks` live entries per call, round robin in
+    /// insertion order, so the monitor can call it on a timer without a latency spike.
+    /// Returns the number removed (also counted in [`TableStats::swept`]).
+    pub fn sweep(&mut self, max_checks: usize) -> usize {
+        let mut removed = 0;
+        let mut checked = 0;
+        let mut stale = 0;
+        let budget_stale = self.order.len();
+        let limit = max_checks.min(self.map.len());
+        while checked < limit && stale <= budget_stale {
+            let Some((pid, seq)) = self.order.pop_front() else {
+                break;
+            };
+            let Some(e) = self.map.get(&pid).filter(|e| e.seq == seq) else {
+                stale += 1;
+                continue;
+            };
+            checked += 1;
+            let alive = e.exited || self.procfs.root().join(pid.to_string()).exists();
+            if alive {
+                self.order.push_back((pid, seq));
+            } else {
+                log::debug!("sweep: pid {pid} is gone without a procexit event");
+                self.remove(pid);
+                removed += 1;
+            }
+        }
+        self.stats.swept += removed as u64;
+        removed
     }
 
     /// Sizes of the internal queues (for tests and metrics of memory use).

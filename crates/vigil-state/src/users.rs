@@ -7,13 +7,14 @@
 //! block, and is not safe to call from a thread that must not stall.
 //!
 //! The files are untrusted (a container writes its own `/etc/passwd`): reads are capped in
-//! bytes and entries, the last path component is opened with `O_NOFOLLOW`, and malformed lines
-//! are skipped but reported with their line number ([`ParseIssue`]) and counted, never
-//! silently.
+//! bytes and entries; malformed lines are skipped but reported with their line number
+//! ([`ParseIssue`]) and counted, never silently; files are opened with [`open_in_root`], so a
+//! container's symlinks cannot make vigil read a host file and a FIFO cannot block it.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -116,12 +117,64 @@ pub struct UserDb {
     pub groups: HashMap<u32, String>,
 }
 
-/// Reads at most [`MAX_FILE_BYTES`] of `path`, not following a symlink in its last component.
-fn read_capped(path: &Path) -> std::io::Result<(String, Option<SystemTime>)> {
-    let f = File::options()
+/// Opens `rel` (like `etc/passwd`) inside `root` as if `root` were `/`.
+///
+/// A container controls its own tree, so: symlinks cannot lead out of it (`openat2` with
+/// `RESOLVE_IN_ROOT`; on kernels without `openat2`, a plain open with only the last component
+/// protected), the last component must not be a symlink (`O_NOFOLLOW`), and a FIFO cannot
+/// stall the caller (`O_NONBLOCK`, then only a regular file is accepted).
+pub fn open_in_root(root: &Path, rel: &str) -> std::io::Result<File> {
+    #[repr(C)]
+    struct OpenHow {
+        flags: u64,
+        mode: u64,
+        resolve: u64,
+    }
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC;
+    let dir = File::options()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)?;
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(root)?;
+    let c = std::ffi::CString::new(rel)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in path"))?;
+    let how = OpenHow {
+        flags: flags as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: `dir` is an open directory descriptor, `c` a NUL-terminated string and `how` a
+    // properly laid out `struct open_how` whose size is passed; all outlive the call.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            c.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    let f = if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(e);
+        }
+        File::options()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(root.join(rel))?
+    } else {
+        // SAFETY: `fd` is a new descriptor returned by openat2 that nothing else owns.
+        unsafe { File::from_raw_fd(fd as RawFd) }
+    };
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(f)
+}
+
+/// Reads at most [`MAX_FILE_BYTES`] of `root/rel` (see [`open_in_root`]).
+fn read_capped(root: &Path, rel: &str) -> std::io::Result<(String, Option<SystemTime>)> {
+    let f = open_in_root(root, rel)?;
     let mtime = f.metadata().and_then(|m| m.modified()).ok();
     let mut buf = Vec::new();
     f.take(MAX_FILE_BYTES).read_to_end(&mut buf)?;
@@ -137,7 +190,7 @@ impl UserDb {
         let mut n_issues = 0;
         let passwd = root.join("etc/passwd");
         let mut mtime = None;
-        match read_capped(&passwd) {
+        match read_capped(root, "etc/passwd") {
             Ok((text, m)) => {
                 mtime = m;
                 let (users, issues) = parse_passwd(&text);
@@ -154,7 +207,7 @@ impl UserDb {
             }
         }
         let group = root.join("etc/group");
-        match read_capped(&group) {
+        match read_capped(root, "etc/group") {
             Ok((text, _)) => {
                 let (groups, issues) = parse_group(&text);
                 for i in &issues {

@@ -321,3 +321,33 @@ fn clone_into_new_pid_namespace_sets_pidns_init() {
     assert_eq!(t.get(13).unwrap().vpid, 13);
     assert_eq!(t.get(13).unwrap().pidns_init_start_ts, host_init_ts);
 }
+
+/// Lost procexit events: the sweep finds processes gone from /proc (the fixture tree has pids
+/// 1, 2, 40, 100, 200, 290, 300, 301, 400, 500, 601) and removes them, a bounded number per call.
+#[test]
+fn sweep_removes_processes_whose_exit_was_lost() {
+    let mut t = table(TableConfig::default());
+    for pid in [1, 100, 200] {
+        spawn(&mut t, pid, 1, pid as u64);
+    }
+    for pid in 70_000..70_010 {
+        spawn(&mut t, pid, 200, pid as u64); // not in the fixture /proc: died unseen
+    }
+    spawn(&mut t, 300, 1, 1);
+    spawn(&mut t, 70_100, 300, 1); // a dead child that keeps 300 linked
+    exit(&mut t, 300); // 300 kept as exited ancestor: not swept while its child is
+    assert_eq!(
+        t.sweep(4),
+        1,
+        "budget of 4: pids 1, 100, 200 alive, 70000 gone"
+    );
+    let n = t.sweep(1000);
+    assert_eq!(n, 10, "70001..70009 and 70100 (and the exited 300 with it)");
+    assert!(
+        t.get(300).is_none(),
+        "exited ancestor left with its last child"
+    );
+    assert_eq!(t.len(), 3);
+    assert_eq!(t.stats().swept, 11);
+    assert_eq!(t.sweep(1000), 0);
+}

@@ -13,7 +13,7 @@ use vigil_state::{
 const CID: &str = "8d82cbc94283c4ea9ed53709565b0d35c99ec41eb0f3f3936334858c7460d92a";
 
 fn seeded() -> ProcessTable {
-    let fs = ProcFs::new(&fixtures().join("proc"), 100, Limits::default()).unwrap();
+    let fs = ProcFs::new(&proc_tree(), 100, Limits::default()).unwrap();
     let mut t = ProcessTable::new(fs, TableConfig::default());
     let n = t.seed().unwrap();
     assert_eq!(n, 10, "every readable pid seeded");
@@ -22,7 +22,7 @@ fn seeded() -> ProcessTable {
 
 fn live(cfg_tweak: impl FnOnce(&mut StateConfig)) -> LiveState {
     let mut cfg = StateConfig {
-        proc_root: fixtures().join("proc"),
+        proc_root: proc_tree(),
         host_root: fixtures().join("hostroot"),
         cache: CacheConfig {
             // No runtime is reachable under this root: lookups fail fast.

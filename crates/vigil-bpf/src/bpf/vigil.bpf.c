@@ -292,6 +292,9 @@ struct user_msghdr {
 #define NR_clone3 435
 #define NR_execveat 322
 
+/* procexit's category index (Process in user space's order, see sensor::CATEGORIES). */
+#define VG_EXIT_CATEGORY 3
+
 #define PATH_HALF 4096
 #define PATH_BUF (2 * PATH_HALF)
 #define PATH_DEPTH 48
@@ -747,15 +750,17 @@ static __always_inline void fill_hdr(struct vg_hdr *h, __u8 kind, __u16 nr, __s6
 	h->cpu = bpf_get_smp_processor_id();
 }
 
-static __always_inline void submit(struct scratch *s, __u32 len, __u32 drop_slot)
+static __always_inline void submit(struct scratch *s, __u32 len, __u32 drop_slot, __u8 category)
 {
 	struct vg_hdr *h = (void *)s->rec;
 	len &= (VG_REC_SIZE - 1);
 	if (len < sizeof(struct vg_hdr))
 		return;
 	h->len = len;
-	if (bpf_ringbuf_output(&events, s->rec, len, 0) != 0)
+	if (bpf_ringbuf_output(&events, s->rec, len, 0) != 0) {
 		count_drop(drop_slot);
+		count_drop(VG_DROP_CATEGORY + (category & (VG_NR_CATEGORIES - 1)));
+	}
 }
 
 static __always_inline bool is_clone(long nr)
@@ -815,7 +820,7 @@ static __always_inline __u64 inode_time(struct inode *inode, bool ctime)
 }
 
 /* Emits a VG_REC_PROC record for the current task (a new process, or after exec). */
-static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env)
+static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env, __u8 category)
 {
 	struct scratch *s = get_scratch();
 	if (!s)
@@ -916,7 +921,7 @@ static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env)
 			continue; /* named from kind + inode by user space */
 		off = put_path(s, off, d, BPF_CORE_READ(f, f_path.mnt), VG_BLOB_STDIO, i);
 	}
-	submit(s, off, VG_DROP_PROC);
+	submit(s, off, VG_DROP_PROC, category);
 }
 
 /* ---- syscall records -------------------------------------------------------------- */
@@ -1073,7 +1078,7 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	}
 	if (spec->fd_src != VG_FD_NONE)
 		off = put_fd(s, off, &sys->fd, f, num);
-	submit(s, off, VG_DROP_SYSCALL);
+	submit(s, off, VG_DROP_SYSCALL, spec->category);
 }
 
 SEC("raw_tracepoint/sys_exit")
@@ -1111,7 +1116,7 @@ int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		else if (nr == NR_vfork)
 			flags = 0x4000 | 0x100; /* CLONE_VFORK | CLONE_VM */
 		if (tid == tgid)
-			emit_proc(nr, flags, false);
+			emit_proc(nr, flags, false, spec->category);
 		else if (spec->enabled)
 			emit_syscall(task, spec, NULL, nr, ret, args);
 		return 0;
@@ -1119,7 +1124,7 @@ int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	if (ret == 0 && (nr == NR_execve || nr == NR_execveat)) {
 		/* The thread that exec'd may have taken over the leader's tid: drop both. */
 		bpf_map_delete_elem(&stashes, &tid);
-		emit_proc(nr, 0, true);
+		emit_proc(nr, 0, true, spec->category);
 		return 0;
 	}
 	if (!spec->enabled)
@@ -1160,7 +1165,7 @@ int vigil_sched_exit(struct bpf_raw_tracepoint_args *ctx)
 	e->sig = code & 0x7f;
 	e->core = (code & 0x80) ? 1 : 0;
 	h->res = code;
-	submit(s, sizeof(struct vg_hdr) + sizeof(struct vg_exit), VG_DROP_EXIT);
+	submit(s, sizeof(struct vg_hdr) + sizeof(struct vg_exit), VG_DROP_EXIT, VG_EXIT_CATEGORY);
 	return 0;
 }
 

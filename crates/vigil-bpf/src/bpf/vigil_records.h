@@ -69,7 +69,9 @@
 #define VG_DROP_EXIT 2      /* ring buffer full: procexit lost */
 #define VG_DROP_STASH 3     /* entry args could not be stashed (map full) */
 #define VG_DROP_TRUNC 4     /* a record was truncated (scratch space exhausted) */
-#define VG_DROP_SLOTS 8
+#define VG_DROP_CATEGORY 8  /* + category index: ring-buffer losses by event category */
+#define VG_NR_CATEGORIES 8
+#define VG_DROP_SLOTS 16
 
 /* Sizes. */
 #define VG_NR_SYSCALLS 512
@@ -171,7 +173,8 @@ struct vg_spec {
 	__u8 fd_src;    /* VG_FD_* */
 	__u8 kind[6];   /* VG_ARG_* per argument */
 	__u8 dirfd_of[6]; /* for a PATH argument: index of its dirfd argument, or VG_DIRFD_CWD */
-	__u8 pad[2];
+	__u8 category;    /* event category index (user space's order), for drop accounting */
+	__u8 pad;
 };
 
 /* Global configuration (array map `config`, one entry). */

@@ -624,3 +624,32 @@ fn decoding_does_not_allocate_per_event() {
     assert!(seen > 0);
     assert_eq!(after - before, 0, "decoding allocated");
 }
+
+#[test]
+fn unconnected_udp_sendto_takes_destination_from_the_address() {
+    let mut sys = Sys::default();
+    sys.args = [3, 0, 1, 0, 0, 16];
+    sys.fd = Fd {
+        num: 3,
+        mode: 0o140777,
+        flags: fdf::VALID | fdf::SOCK,
+        sock: Sock {
+            family: 2,
+            type_: 2,
+            protocol: 17,
+            lport: 55488,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut sa = vec![2u8, 0];
+    sa.extend_from_slice(&9999u16.to_be_bytes());
+    sa.extend_from_slice(&[127, 0, 0, 1]);
+    let rec = Rec::new(rec::SYSCALL, nr("sendto"), 1, &sys)
+        .blob(blob::SOCKADDR, 4, &sa)
+        .finish();
+    let s = decode(&rec).unwrap();
+    let t = s.fd.unwrap().4.unwrap();
+    assert_eq!(t.to_string(), "0.0.0.0:55488->127.0.0.1:9999");
+    assert_eq!(t.proto, L4Proto::Udp);
+}

@@ -55,3 +55,41 @@ pub fn clone_params(
 pub fn procexit<'a>(pid: u32, ts: u64, params: &'a [Param<'a>]) -> Event<'a> {
     event(EventType::PROCEXIT, pid, ts, params)
 }
+
+/// The fake `/proc` tree of `tests/fixtures/proc`, copied to a temporary directory with its
+/// symlinks (`exe`, `cwd`, `root`) made from `tests/fixtures/proc-links.txt`. The links are not
+/// committed: links to `/` inside the package would make cargo and other tree walkers wander
+/// over the whole filesystem.
+pub fn proc_tree() -> PathBuf {
+    static TREE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    TREE.get_or_init(|| {
+        let dst = std::env::temp_dir().join(format!("vigil-state-proc-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dst);
+        copy_dir(&fixtures().join("proc"), &dst);
+        let links = std::fs::read_to_string(fixtures().join("proc-links.txt")).unwrap();
+        for line in links.lines().filter(|l| !l.trim().is_empty()) {
+            let mut f = line.splitn(3, ' ');
+            let (pid, name, target) = (f.next().unwrap(), f.next().unwrap(), f.next().unwrap());
+            let target = match target.strip_prefix("../../") {
+                Some(rel) => fixtures().join(rel),
+                None => PathBuf::from(target),
+            };
+            std::os::unix::fs::symlink(target, dst.join(pid).join(name)).unwrap();
+        }
+        dst
+    })
+    .clone()
+}
+
+fn copy_dir(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}

@@ -65,7 +65,8 @@ pub struct Args {
 }
 
 fn parse_severity(s: &str) -> Result<Severity, String> {
-    Severity::parse(s).ok_or_else(|| format!("unknown severity '{s}' (info, low, medium, high, critical)"))
+    Severity::parse(s)
+        .ok_or_else(|| format!("unknown severity '{s}' (info, low, medium, high, critical)"))
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -92,7 +93,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .take(opts.max_file_size + 1)
                 .read_to_end(&mut buf)
                 .context("reading stdin")?;
-            rep.merge(vigil_audit::audit_bytes("<stdin>", &buf, Hint::Sniff, true, &opts));
+            rep.merge(vigil_audit::audit_bytes(
+                "<stdin>",
+                &buf,
+                Hint::Sniff,
+                true,
+                &opts,
+            ));
         } else {
             let path = Path::new(p);
             if !path.exists() {
