@@ -136,11 +136,17 @@ pub fn check(case: &Case, actual: &[Actual]) -> Verdict {
         match hit {
             Some(i) => used[i] = true,
             None => {
-                let why: Vec<String> = actual
-                    .iter()
-                    .filter(|a| a.rule == e.rule)
-                    .filter_map(|a| e.mismatch(a))
-                    .collect();
+                // Alerts of the same rule that missed are explained by this failure; they are
+                // not reported again as unexpected.
+                let mut why = Vec::new();
+                for (i, a) in actual.iter().enumerate() {
+                    if !used[i] && a.rule == e.rule {
+                        if let Some(m) = e.mismatch(a) {
+                            why.push(m);
+                            used[i] = true;
+                        }
+                    }
+                }
                 let at = e.event.map(|i| format!(" on event {i}")).unwrap_or_default();
                 if why.is_empty() {
                     failures.push(format!("expected rule '{}' to fire{at}; it did not", e.rule));

@@ -52,7 +52,9 @@ fn default_min_priority() -> Priority {
 }
 
 fn default_outputs() -> Vec<OutputConfig> {
-    vec![OutputConfig::new(OutputKind::Stdout(StdoutOutput::default()))]
+    vec![OutputConfig::new(OutputKind::Stdout(
+        StdoutOutput::default(),
+    ))]
 }
 
 impl Default for Config {
@@ -84,7 +86,10 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig { queue_capacity: 65_536, drop_report_interval: Dur::secs(60) }
+        PipelineConfig {
+            queue_capacity: 65_536,
+            drop_report_interval: Dur::secs(60),
+        }
     }
 }
 
@@ -146,7 +151,10 @@ impl OutputKind {
     /// Outputs whose delivery is confirmed (written, acknowledged) and so can be spilled and
     /// replayed: at-least-once.
     pub fn supports_spill(&self) -> bool {
-        matches!(self, OutputKind::File(_) | OutputKind::Webhook(_) | OutputKind::Nats(_))
+        matches!(
+            self,
+            OutputKind::File(_) | OutputKind::Webhook(_) | OutputKind::Nats(_)
+        )
     }
 }
 
@@ -237,7 +245,10 @@ pub struct QueueConfig {
 
 impl Default for QueueConfig {
     fn default() -> Self {
-        QueueConfig { capacity: 10_000, full: None }
+        QueueConfig {
+            capacity: 10_000,
+            full: None,
+        }
     }
 }
 
@@ -264,7 +275,11 @@ pub struct RetryConfig {
 
 impl Default for RetryConfig {
     fn default() -> Self {
-        RetryConfig { initial_backoff: Dur::millis(200), max_backoff: Dur::secs(30), max_attempts: None }
+        RetryConfig {
+            initial_backoff: Dur::millis(200),
+            max_backoff: Dur::secs(30),
+            max_attempts: None,
+        }
     }
 }
 
@@ -398,7 +413,12 @@ pub struct NoiseConfig {
 
 impl Default for NoiseConfig {
     fn default() -> Self {
-        NoiseConfig { dedup_window: Dur::secs(0), summary_interval: Dur::secs(60), max_keys: 10_000, rate_limits: Vec::new() }
+        NoiseConfig {
+            dedup_window: Dur::secs(0),
+            summary_interval: Dur::secs(60),
+            max_keys: 10_000,
+            rate_limits: Vec::new(),
+        }
     }
 }
 
@@ -427,7 +447,10 @@ pub struct MetricsConfig {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        MetricsConfig { enabled: true, listen: "127.0.0.1:9376".into() }
+        MetricsConfig {
+            enabled: true,
+            listen: "127.0.0.1:9376".into(),
+        }
     }
 }
 
@@ -442,7 +465,10 @@ pub struct HealthConfig {
 
 impl Default for HealthConfig {
     fn default() -> Self {
-        HealthConfig { output_failing_after: Dur::secs(60), stall_after: Dur::secs(30) }
+        HealthConfig {
+            output_failing_after: Dur::secs(60),
+            stall_after: Dur::secs(30),
+        }
     }
 }
 
@@ -513,8 +539,17 @@ impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.errors.len();
         match &self.file {
-            Some(p) => writeln!(f, "{}: {n} configuration error{}", p.display(), if n == 1 { "" } else { "s" })?,
-            None => writeln!(f, "{n} configuration error{}", if n == 1 { "" } else { "s" })?,
+            Some(p) => writeln!(
+                f,
+                "{}: {n} configuration error{}",
+                p.display(),
+                if n == 1 { "" } else { "s" }
+            )?,
+            None => writeln!(
+                f,
+                "{n} configuration error{}",
+                if n == 1 { "" } else { "s" }
+            )?,
         }
         for (i, e) in self.errors.iter().enumerate() {
             match &self.file {
@@ -534,7 +569,10 @@ struct Errs(Vec<ConfigError>);
 
 impl Errs {
     fn push(&mut self, path: impl Into<String>, msg: impl Into<String>) {
-        self.0.push(ConfigError { path: path.into(), message: msg.into() });
+        self.0.push(ConfigError {
+            path: path.into(),
+            message: msg.into(),
+        });
     }
 }
 
@@ -554,7 +592,10 @@ fn section<T: DeserializeOwned>(v: serde_yaml::Value, prefix: &str, errs: &mut E
         Err(e) => {
             let inner = e.path().to_string();
             let inner = if inner == "." { String::new() } else { inner };
-            errs.push(join(prefix, &inner), clean_serde_msg(&e.into_inner().to_string()));
+            errs.push(
+                join(prefix, &inner),
+                clean_serde_msg(&e.into_inner().to_string()),
+            );
             None
         }
     }
@@ -569,20 +610,33 @@ fn clean_serde_msg(m: &str) -> String {
     }
 }
 
-const TOP_KEYS: &[&str] =
-    &["rules_files", "min_priority", "hostname", "outputs", "pipeline", "noise", "metrics", "health", "spill"];
+const TOP_KEYS: &[&str] = &[
+    "rules_files",
+    "min_priority",
+    "hostname",
+    "outputs",
+    "pipeline",
+    "noise",
+    "metrics",
+    "health",
+    "spill",
+];
 
 impl Config {
     /// The configuration as YAML (every key, defaults filled in).
     pub fn to_yaml(&self) -> String {
-        serde_yaml::to_string(self).unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
+        serde_yaml::to_string(self)
+            .unwrap_or_else(|e| format!("# cannot render configuration: {e}\n"))
     }
 
     /// Reads and validates a configuration file; all problems are reported together.
     pub fn from_yaml_file(path: &Path) -> Result<Config, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigErrors {
             file: Some(path.to_path_buf()),
-            errors: vec![ConfigError { path: String::new(), message: format!("cannot read file: {e}") }],
+            errors: vec![ConfigError {
+                path: String::new(),
+                message: format!("cannot read file: {e}"),
+            }],
         })?;
         Config::from_yaml_str(&text).map_err(|mut e| {
             e.file = Some(path.to_path_buf());
@@ -597,10 +651,20 @@ impl Config {
             Ok(v) => v,
             Err(e) => {
                 let msg = match e.location() {
-                    Some(l) => format!("YAML syntax error at line {} column {}: {e}", l.line(), l.column()),
+                    Some(l) => format!(
+                        "YAML syntax error at line {} column {}: {e}",
+                        l.line(),
+                        l.column()
+                    ),
                     None => format!("YAML syntax error: {e}"),
                 };
-                return Err(ConfigErrors { file: None, errors: vec![ConfigError { path: String::new(), message: msg }] });
+                return Err(ConfigErrors {
+                    file: None,
+                    errors: vec![ConfigError {
+                        path: String::new(),
+                        message: msg,
+                    }],
+                });
             }
         };
         let mut cfg = Config::default();
@@ -609,7 +673,10 @@ impl Config {
             serde_yaml::Value::Mapping(m) => m,
             _ => {
                 errs.push("", "the configuration must be a mapping of keys to values");
-                return Err(ConfigErrors { file: None, errors: errs.0 });
+                return Err(ConfigErrors {
+                    file: None,
+                    errors: errs.0,
+                });
             }
         };
         for (k, v) in map {
@@ -640,7 +707,8 @@ impl Config {
                     serde_yaml::Value::Sequence(items) => {
                         let mut outs = Vec::new();
                         for (i, item) in items.into_iter().enumerate() {
-                            match section::<OutputConfig>(item, &format!("outputs[{i}]"), &mut errs) {
+                            match section::<OutputConfig>(item, &format!("outputs[{i}]"), &mut errs)
+                            {
                                 Some(o) => outs.push(o),
                                 // Keep indices aligned so later entries are still checked
                                 // under their own path; the error is already recorded.
@@ -676,14 +744,20 @@ impl Config {
                         cfg.spill = x;
                     }
                 }
-                other => errs.push(other, format!("unknown key (expected one of {})", TOP_KEYS.join(", "))),
+                other => errs.push(
+                    other,
+                    format!("unknown key (expected one of {})", TOP_KEYS.join(", ")),
+                ),
             }
         }
         cfg.validate_into(&mut errs);
         if errs.0.is_empty() {
             Ok(cfg)
         } else {
-            Err(ConfigErrors { file: None, errors: errs.0 })
+            Err(ConfigErrors {
+                file: None,
+                errors: errs.0,
+            })
         }
     }
 
@@ -695,16 +769,25 @@ impl Config {
         if errs.0.is_empty() {
             Ok(())
         } else {
-            Err(ConfigErrors { file: None, errors: errs.0 })
+            Err(ConfigErrors {
+                file: None,
+                errors: errs.0,
+            })
         }
     }
 
     fn validate_into(&self, errs: &mut Errs) {
         for (i, p) in self.rules_files.iter().enumerate() {
             if let Err(e) = std::fs::File::open(p).and_then(|f| f.metadata()) {
-                errs.push(format!("rules_files[{i}]"), format!("cannot read '{}': {e}", p.display()));
+                errs.push(
+                    format!("rules_files[{i}]"),
+                    format!("cannot read '{}': {e}", p.display()),
+                );
             } else if p.is_dir() {
-                errs.push(format!("rules_files[{i}]"), format!("'{}' is a directory, expected a file", p.display()));
+                errs.push(
+                    format!("rules_files[{i}]"),
+                    format!("'{}' is a directory, expected a file", p.display()),
+                );
             }
         }
         if self.outputs.is_empty() {
@@ -735,10 +818,21 @@ impl Config {
             }
             let kind = &kinds[0];
             let name = self.output_name(i);
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) || name.starts_with('.') {
-                errs.push(format!("{at}.name"), format!("invalid name '{name}' (use letters, digits, '-', '_', '.')"));
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+                || name.starts_with('.')
+            {
+                errs.push(
+                    format!("{at}.name"),
+                    format!("invalid name '{name}' (use letters, digits, '-', '_', '.')"),
+                );
             } else if !names.insert(name.clone()) {
-                errs.push(format!("{at}.name"), format!("duplicate output name '{name}'"));
+                errs.push(
+                    format!("{at}.name"),
+                    format!("duplicate output name '{name}'"),
+                );
             }
             if o.queue.capacity == 0 {
                 errs.push(format!("{at}.queue.capacity"), "must be at least 1");
@@ -747,17 +841,29 @@ impl Config {
                 if !kind.supports_spill() {
                     errs.push(
                         format!("{at}.queue.full"),
-                        format!("spill is only available for file, webhook and nats outputs, not {}", kind.kind_name()),
+                        format!(
+                            "spill is only available for file, webhook and nats outputs, not {}",
+                            kind.kind_name()
+                        ),
                     );
                 } else if self.spill.dir.is_none() {
-                    errs.push(format!("{at}.queue.full"), "spill requires spill.dir to be set");
+                    errs.push(
+                        format!("{at}.queue.full"),
+                        "spill requires spill.dir to be set",
+                    );
                 }
             }
             if o.retry.initial_backoff.0.is_zero() {
-                errs.push(format!("{at}.retry.initial_backoff"), "must be greater than 0s");
+                errs.push(
+                    format!("{at}.retry.initial_backoff"),
+                    "must be greater than 0s",
+                );
             }
             if o.retry.max_backoff < o.retry.initial_backoff {
-                errs.push(format!("{at}.retry.max_backoff"), "must not be less than initial_backoff");
+                errs.push(
+                    format!("{at}.retry.max_backoff"),
+                    "must not be less than initial_backoff",
+                );
             }
             match kind {
                 OutputKind::Stdout(_) => {}
@@ -768,13 +874,23 @@ impl Config {
                     } else if f.path.is_dir() {
                         errs.push(p, format!("'{}' is a directory", f.path.display()));
                     } else {
-                        let parent = f.path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                        let parent = f
+                            .path
+                            .parent()
+                            .filter(|p| !p.as_os_str().is_empty())
+                            .unwrap_or(Path::new("."));
                         if !parent.is_dir() {
-                            errs.push(p, format!("directory '{}' does not exist", parent.display()));
+                            errs.push(
+                                p,
+                                format!("directory '{}' does not exist", parent.display()),
+                            );
                         }
                     }
                     if f.max_size.0 != 0 && f.max_size.0 < 4096 {
-                        errs.push(format!("{at}.file.max_size"), "must be 0 (no rotation) or at least 4096 bytes");
+                        errs.push(
+                            format!("{at}.file.max_size"),
+                            "must be 0 (no rotation) or at least 4096 bytes",
+                        );
                     }
                 }
                 OutputKind::Syslog(s) => {
@@ -787,20 +903,36 @@ impl Config {
                             format!("unknown facility '{}' (expected kern, user, daemon, auth, syslog, local0..local7, ...)", s.facility),
                         );
                     }
-                    if s.app_name.is_empty() || s.app_name.len() > 48 || !s.app_name.bytes().all(|b| (33..=126).contains(&b)) {
-                        errs.push(format!("{at}.syslog.app_name"), "must be 1-48 printable ASCII characters without spaces (RFC 5424)");
+                    if s.app_name.is_empty()
+                        || s.app_name.len() > 48
+                        || !s.app_name.bytes().all(|b| (33..=126).contains(&b))
+                    {
+                        errs.push(
+                            format!("{at}.syslog.app_name"),
+                            "must be 1-48 printable ASCII characters without spaces (RFC 5424)",
+                        );
                     }
                 }
                 OutputKind::Webhook(w) => {
                     if let Err(e) = crate::outputs::http::HttpUrl::parse(&w.url) {
-                        errs.push(format!("{at}.webhook.url"), format!("invalid URL '{}': {e}", w.url));
+                        errs.push(
+                            format!("{at}.webhook.url"),
+                            format!("invalid URL '{}': {e}", w.url),
+                        );
                     }
                     for (k, v) in &w.headers {
-                        if k.is_empty() || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)) {
+                        if k.is_empty()
+                            || !k.bytes().all(|b| {
+                                b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+                            })
+                        {
                             errs.push(format!("{at}.webhook.headers.{k}"), "invalid header name");
                         }
                         if v.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                            errs.push(format!("{at}.webhook.headers.{k}"), "header value must not contain CR, LF or NUL");
+                            errs.push(
+                                format!("{at}.webhook.headers.{k}"),
+                                "header value must not contain CR, LF or NUL",
+                            );
                         }
                     }
                     if w.timeout.0.is_zero() {
@@ -819,7 +951,10 @@ impl Config {
                 }
                 OutputKind::Nats(n) => {
                     if let Err(e) = crate::outputs::nats::parse_nats_url(&n.url) {
-                        errs.push(format!("{at}.nats.url"), format!("invalid URL '{}': {e}", n.url));
+                        errs.push(
+                            format!("{at}.nats.url"),
+                            format!("invalid URL '{}': {e}", n.url),
+                        );
                     }
                     if let Err(e) = crate::outputs::nats::check_subject(&n.subject) {
                         errs.push(format!("{at}.nats.subject"), e);
@@ -836,7 +971,10 @@ impl Config {
                 errs.push(format!("{at}.rule"), "must be a rule name or '*'");
             }
             if !(r.rate.is_finite() && r.rate > 0.0) {
-                errs.push(format!("{at}.rate"), "must be a positive number of alerts per second");
+                errs.push(
+                    format!("{at}.rate"),
+                    "must be a positive number of alerts per second",
+                );
             }
             if r.burst == 0 {
                 errs.push(format!("{at}.burst"), "must be at least 1");
@@ -847,7 +985,13 @@ impl Config {
         }
         if self.metrics.enabled {
             if let Err(e) = self.metrics.listen.parse::<SocketAddr>() {
-                errs.push("metrics.listen", format!("invalid address '{}': {e} (expected ip:port)", self.metrics.listen));
+                errs.push(
+                    "metrics.listen",
+                    format!(
+                        "invalid address '{}': {e} (expected ip:port)",
+                        self.metrics.listen
+                    ),
+                );
             }
         }
         if self.health.output_failing_after.0.is_zero() {
@@ -858,11 +1002,20 @@ impl Config {
         }
         if let Some(d) = &self.spill.dir {
             if d.exists() && !d.is_dir() {
-                errs.push("spill.dir", format!("'{}' exists and is not a directory", d.display()));
+                errs.push(
+                    "spill.dir",
+                    format!("'{}' exists and is not a directory", d.display()),
+                );
             } else if !d.exists() {
-                let parent = d.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let parent = d
+                    .parent()
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
                 if !parent.is_dir() {
-                    errs.push("spill.dir", format!("neither '{}' nor its parent directory exists", d.display()));
+                    errs.push(
+                        "spill.dir",
+                        format!("neither '{}' nor its parent directory exists", d.display()),
+                    );
                 }
             }
         }
@@ -882,7 +1035,11 @@ impl Config {
             return n.clone();
         }
         let kind = o.kinds().first().map(|k| k.kind_name()).unwrap_or("output");
-        let same = self.outputs.iter().filter(|x| x.name.is_none() && x.kinds().first().map(|k| k.kind_name()) == Some(kind)).count();
+        let same = self
+            .outputs
+            .iter()
+            .filter(|x| x.name.is_none() && x.kinds().first().map(|k| k.kind_name()) == Some(kind))
+            .count();
         if same > 1 {
             format!("{kind}-{i}")
         } else {
@@ -910,7 +1067,10 @@ impl Config {
                 "text" => Some(Format::Text),
                 "json" => Some(Format::Json),
                 _ => {
-                    errs.push("outputs (set by --output)", format!("unknown format '{f}' (expected text or json)"));
+                    errs.push(
+                        "outputs (set by --output)",
+                        format!("unknown format '{f}' (expected text or json)"),
+                    );
                     None
                 }
             };
@@ -923,7 +1083,10 @@ impl Config {
                     }
                 }
                 if !found {
-                    self.outputs.push(OutputConfig::new(OutputKind::Stdout(StdoutOutput { format: fmt })));
+                    self.outputs
+                        .push(OutputConfig::new(OutputKind::Stdout(StdoutOutput {
+                            format: fmt,
+                        })));
                 }
             }
         }
@@ -941,14 +1104,20 @@ impl Config {
         }
         self.validate_into(&mut errs);
         for e in &mut errs.0 {
-            if let Some((_, flag)) = flags.iter().find(|(k, _)| e.path == *k || e.path.starts_with(&format!("{k}["))) {
+            if let Some((_, flag)) = flags
+                .iter()
+                .find(|(k, _)| e.path == *k || e.path.starts_with(&format!("{k}[")))
+            {
                 e.path = format!("{} (set by {flag})", e.path);
             }
         }
         if errs.0.is_empty() {
             Ok(self)
         } else {
-            Err(ConfigErrors { file: None, errors: errs.0 })
+            Err(ConfigErrors {
+                file: None,
+                errors: errs.0,
+            })
         }
     }
 }
@@ -982,13 +1151,22 @@ pub enum SyslogAddr {
 pub fn parse_syslog_address(s: &str) -> Result<SyslogAddr, String> {
     let hostport = |rest: &str| -> Result<String, String> {
         match rest.rsplit_once(':') {
-            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p != 0) => Ok(rest.to_string()),
-            _ => Err(format!("invalid address '{s}': expected host:port after the scheme")),
+            Some((h, p)) if !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p != 0) => {
+                Ok(rest.to_string())
+            }
+            _ => Err(format!(
+                "invalid address '{s}': expected host:port after the scheme"
+            )),
         }
     };
-    if let Some(p) = s.strip_prefix("unix://").or_else(|| s.strip_prefix("unix:")) {
+    if let Some(p) = s
+        .strip_prefix("unix://")
+        .or_else(|| s.strip_prefix("unix:"))
+    {
         if p.is_empty() || !p.starts_with('/') {
-            return Err(format!("invalid address '{s}': unix socket path must be absolute"));
+            return Err(format!(
+                "invalid address '{s}': unix socket path must be absolute"
+            ));
         }
         Ok(SyslogAddr::Unix(PathBuf::from(p)))
     } else if let Some(r) = s.strip_prefix("udp://") {
@@ -996,7 +1174,9 @@ pub fn parse_syslog_address(s: &str) -> Result<SyslogAddr, String> {
     } else if let Some(r) = s.strip_prefix("tcp://") {
         hostport(r).map(SyslogAddr::Tcp)
     } else {
-        Err(format!("invalid address '{s}': expected unix:/path, udp://host:port or tcp://host:port"))
+        Err(format!(
+            "invalid address '{s}': expected unix:/path, udp://host:port or tcp://host:port"
+        ))
     }
 }
 
@@ -1093,13 +1273,33 @@ metrics: {listen: "localhost"}
         let e = errs(y);
         let joined = e.join("\n");
         assert!(joined.contains("min_priorty: unknown key"), "{joined}");
-        assert!(joined.contains("outputs[0].stdout.format: unknown variant `xml`"), "{joined}");
-        assert!(joined.contains("outputs[1].webhook.url: invalid URL 'htp:/nowhere'"), "{joined}");
-        assert!(joined.contains("outputs[2].webhook.colour: unknown field `colour`"), "{joined}");
-        assert!(joined.contains("outputs[3].file.path: directory '/nonexistent-dir-vigil' does not exist"), "{joined}");
+        assert!(
+            joined.contains("outputs[0].stdout.format: unknown variant `xml`"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("outputs[1].webhook.url: invalid URL 'htp:/nowhere'"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("outputs[2].webhook.colour: unknown field `colour`"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains(
+                "outputs[3].file.path: directory '/nonexistent-dir-vigil' does not exist"
+            ),
+            "{joined}"
+        );
         assert!(joined.contains("outputs[4]: exactly one of"), "{joined}");
-        assert!(joined.contains("outputs[5]: exactly one of") && joined.contains("found stdout, file"), "{joined}");
-        assert!(joined.contains("metrics.listen: invalid address 'localhost'"), "{joined}");
+        assert!(
+            joined.contains("outputs[5]: exactly one of") && joined.contains("found stdout, file"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("metrics.listen: invalid address 'localhost'"),
+            "{joined}"
+        );
         assert_eq!(e.len(), 8, "{joined}");
     }
 
@@ -1133,20 +1333,42 @@ metrics: {listen: "localhost"}
     #[test]
     fn cli_shares_validation() {
         let c = Config::default();
-        let bad = c.clone().merge_cli(&CliOverrides { metrics_listen: Some("nope".into()), min_priority: Some("loud".into()), ..Default::default() });
+        let bad = c.clone().merge_cli(&CliOverrides {
+            metrics_listen: Some("nope".into()),
+            min_priority: Some("loud".into()),
+            ..Default::default()
+        });
         let e = bad.unwrap_err().to_string();
-        assert!(e.contains("metrics.listen (set by --metrics-listen): invalid address 'nope'"), "{e}");
+        assert!(
+            e.contains("metrics.listen (set by --metrics-listen): invalid address 'nope'"),
+            "{e}"
+        );
         assert!(e.contains("--min-priority"), "{e}");
-        let ok = c.merge_cli(&CliOverrides { stdout_format: Some("json".into()), min_priority: Some("error".into()), ..Default::default() }).unwrap();
+        let ok = c
+            .merge_cli(&CliOverrides {
+                stdout_format: Some("json".into()),
+                min_priority: Some("error".into()),
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(ok.outputs[0].stdout.as_ref().unwrap().format, Format::Json);
         assert_eq!(ok.min_priority, Priority::Error);
     }
 
     #[test]
     fn syslog_addresses() {
-        assert_eq!(parse_syslog_address("unix:/dev/log").unwrap(), SyslogAddr::Unix("/dev/log".into()));
-        assert_eq!(parse_syslog_address("udp://127.0.0.1:514").unwrap(), SyslogAddr::Udp("127.0.0.1:514".into()));
-        assert_eq!(parse_syslog_address("tcp://[::1]:601").unwrap(), SyslogAddr::Tcp("[::1]:601".into()));
+        assert_eq!(
+            parse_syslog_address("unix:/dev/log").unwrap(),
+            SyslogAddr::Unix("/dev/log".into())
+        );
+        assert_eq!(
+            parse_syslog_address("udp://127.0.0.1:514").unwrap(),
+            SyslogAddr::Udp("127.0.0.1:514".into())
+        );
+        assert_eq!(
+            parse_syslog_address("tcp://[::1]:601").unwrap(),
+            SyslogAddr::Tcp("[::1]:601".into())
+        );
         assert!(parse_syslog_address("tcp://host").is_err());
         assert!(parse_syslog_address("unix:rel").is_err());
     }

@@ -43,8 +43,10 @@ fn cat_index(c: Category) -> usize {
 }
 
 /// Upper bounds (seconds) of the rule evaluation latency histogram.
-const LATENCY_BOUNDS_NS: [u64; 12] =
-    [1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000, 10_000_000];
+const LATENCY_BOUNDS_NS: [u64; 12] = [
+    1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000, 5_000_000,
+    10_000_000,
+];
 
 /// Delivery statistics of one output. Shared between its worker, the dispatcher and the
 /// exporter; survives reloads when the output keeps its name.
@@ -191,14 +193,21 @@ impl Metrics {
 
     /// `n` events were lost before their category was known (e.g. kernel ring buffer full).
     pub fn add_events_dropped_reason(&self, reason: &str, n: u64) {
-        let mut m = self.inner.drops_by_reason.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self
+            .inner
+            .drops_by_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         *m.entry(reason.to_string()).or_insert(0) += n;
     }
 
     /// One rule-evaluation pass over an event took `d`.
     pub fn observe_rule_eval(&self, d: Duration) {
         let ns = d.as_nanos().min(u64::MAX as u128) as u64;
-        let i = LATENCY_BOUNDS_NS.iter().position(|&b| ns <= b).unwrap_or(LATENCY_BOUNDS_NS.len());
+        let i = LATENCY_BOUNDS_NS
+            .iter()
+            .position(|&b| ns <= b)
+            .unwrap_or(LATENCY_BOUNDS_NS.len());
         self.inner.latency_buckets[i].fetch_add(1, Relaxed);
         self.inner.latency_sum_ns.fetch_add(ns, Relaxed);
         self.inner.latency_count.fetch_add(1, Relaxed);
@@ -218,11 +227,17 @@ impl Metrics {
     // ---- fed by the pipeline ----
 
     pub(crate) fn dispatcher_heartbeat(&self) {
-        self.inner.dispatcher_progress_ms.store(self.now_ms(), Relaxed);
+        self.inner
+            .dispatcher_progress_ms
+            .store(self.now_ms(), Relaxed);
     }
 
     pub(crate) fn rule_matched(&self, rule: &str, prio: Priority, source: &str) {
-        let mut m = self.inner.rule_matches.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self
+            .inner
+            .rule_matches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let by_rule = match m.get_mut(source) {
             Some(r) => r,
             None => m.entry(source.to_string()).or_default(),
@@ -238,7 +253,11 @@ impl Metrics {
     }
 
     pub(crate) fn suppressed(&self, rule: &str) {
-        let mut m = self.inner.suppressed.lock().unwrap_or_else(|e| e.into_inner());
+        let mut m = self
+            .inner
+            .suppressed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         *m.entry(rule.to_string()).or_insert(0) += 1;
     }
 
@@ -273,7 +292,11 @@ impl Metrics {
     }
 
     pub(crate) fn outputs(&self) -> Vec<Arc<OutputStats>> {
-        self.inner.outputs.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.inner
+            .outputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub(crate) fn set_health_config(&self, h: &HealthConfig) {
@@ -285,34 +308,63 @@ impl Metrics {
     }
 
     pub(crate) fn mark_output_failed(&self, o: &OutputStats, err: &str) {
-        let _ = o.failing_since_ms.compare_exchange(0, self.now_ms(), Relaxed, Relaxed);
+        let _ = o
+            .failing_since_ms
+            .compare_exchange(0, self.now_ms(), Relaxed, Relaxed);
         *o.last_error.lock().unwrap_or_else(|e| e.into_inner()) = err.to_string();
     }
 
     /// True when no output has alerts queued in memory or on disk.
     pub fn outputs_idle(&self) -> bool {
-        self.outputs().iter().all(|o| o.queue_depth.load(Relaxed) <= 0 && o.spill_bytes.load(Relaxed) == 0)
+        self.outputs()
+            .iter()
+            .all(|o| o.queue_depth.load(Relaxed) <= 0 && o.spill_bytes.load(Relaxed) == 0)
     }
 
     /// Counter of alerts per rule (what `falcosecurity_falco_rules_matches_total` exports).
     pub fn rule_matches(&self, rule: &str) -> u64 {
-        let m = self.inner.rule_matches.lock().unwrap_or_else(|e| e.into_inner());
-        m.values().filter_map(|r| r.get(rule)).map(|c| c.iter().sum::<u64>()).sum()
+        let m = self
+            .inner
+            .rule_matches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.values()
+            .filter_map(|r| r.get(rule))
+            .map(|c| c.iter().sum::<u64>())
+            .sum()
     }
 
     /// The health verdict and the `/healthz` body.
     pub fn health(&self) -> Health {
-        let cfg = self.inner.health.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let cfg = self
+            .inner
+            .health
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         let now = self.now_ms();
         let mut reasons = Vec::new();
         let mut outs_json = Vec::new();
         for o in self.outputs() {
             let since = o.failing_since_ms.load(Relaxed);
-            let failing_for = if since == 0 { 0 } else { now.saturating_sub(since) };
-            let unhealthy = since != 0 && failing_for >= cfg.output_failing_after.0.as_millis() as u64;
-            let err = o.last_error.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let failing_for = if since == 0 {
+                0
+            } else {
+                now.saturating_sub(since)
+            };
+            let unhealthy =
+                since != 0 && failing_for >= cfg.output_failing_after.0.as_millis() as u64;
+            let err = o
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             if unhealthy {
-                reasons.push(format!("output '{}' failing for {}s: {err}", o.name, failing_for / 1000));
+                reasons.push(format!(
+                    "output '{}' failing for {}s: {err}",
+                    o.name,
+                    failing_for / 1000
+                ));
             }
             outs_json.push(serde_json::json!({
                 "name": o.name,
@@ -339,7 +391,10 @@ impl Metrics {
             serde_json::json!({"reporting": true, "stalled": stalled, "seconds_since_progress": ago as f64 / 1000.0})
         };
         let ev = stall("event loop", self.inner.last_progress_ms.load(Relaxed));
-        let disp = stall("alert dispatcher", self.inner.dispatcher_progress_ms.load(Relaxed));
+        let disp = stall(
+            "alert dispatcher",
+            self.inner.dispatcher_progress_ms.load(Relaxed),
+        );
         let healthy = reasons.is_empty();
         let json = serde_json::json!({
             "status": if healthy { "ok" } else { "unhealthy" },
@@ -350,7 +405,11 @@ impl Metrics {
             "outputs": outs_json,
         })
         .to_string();
-        Health { healthy, reasons, json }
+        Health {
+            healthy,
+            reasons,
+            json,
+        }
     }
 
     /// The Prometheus text exposition (version 0.0.4).
@@ -361,26 +420,79 @@ impl Metrics {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} {kind}");
         };
         let total_rx: u64 = i.events_received.iter().map(|a| a.load(Relaxed)).sum();
-        let total_drop: u64 = i.events_dropped.iter().map(|a| a.load(Relaxed)).sum::<u64>()
-            + i.drops_by_reason.lock().unwrap_or_else(|e| e.into_inner()).values().sum::<u64>();
-        head(&mut s, "falcosecurity_scap_n_evts_total", "counter", "Kernel events received.");
+        let total_drop: u64 = i
+            .events_dropped
+            .iter()
+            .map(|a| a.load(Relaxed))
+            .sum::<u64>()
+            + i.drops_by_reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .values()
+                .sum::<u64>();
+        head(
+            &mut s,
+            "falcosecurity_scap_n_evts_total",
+            "counter",
+            "Kernel events received.",
+        );
         let _ = writeln!(s, "falcosecurity_scap_n_evts_total {total_rx}");
-        head(&mut s, "falcosecurity_scap_n_drops_total", "counter", "Kernel events dropped, all causes.");
+        head(
+            &mut s,
+            "falcosecurity_scap_n_drops_total",
+            "counter",
+            "Kernel events dropped, all causes.",
+        );
         let _ = writeln!(s, "falcosecurity_scap_n_drops_total {total_drop}");
-        head(&mut s, "vigil_events_received_total", "counter", "Events received, by category.");
+        head(
+            &mut s,
+            "vigil_events_received_total",
+            "counter",
+            "Events received, by category.",
+        );
         for (k, c) in CATEGORIES.iter().enumerate() {
-            let _ = writeln!(s, "vigil_events_received_total{{category=\"{}\"}} {}", c.as_str(), i.events_received[k].load(Relaxed));
+            let _ = writeln!(
+                s,
+                "vigil_events_received_total{{category=\"{}\"}} {}",
+                c.as_str(),
+                i.events_received[k].load(Relaxed)
+            );
         }
-        head(&mut s, "vigil_events_dropped_total", "counter", "Events dropped, by category or by reason when the category is unknown.");
+        head(
+            &mut s,
+            "vigil_events_dropped_total",
+            "counter",
+            "Events dropped, by category or by reason when the category is unknown.",
+        );
         for (k, c) in CATEGORIES.iter().enumerate() {
-            let _ = writeln!(s, "vigil_events_dropped_total{{category=\"{}\"}} {}", c.as_str(), i.events_dropped[k].load(Relaxed));
+            let _ = writeln!(
+                s,
+                "vigil_events_dropped_total{{category=\"{}\"}} {}",
+                c.as_str(),
+                i.events_dropped[k].load(Relaxed)
+            );
         }
-        for (r, v) in i.drops_by_reason.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (r, v) in i
+            .drops_by_reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             let _ = writeln!(s, "vigil_events_dropped_total{{reason=\"{}\"}} {v}", esc(r));
         }
-        head(&mut s, "falcosecurity_falco_rules_matches_total", "counter", "Alerts per rule (priority as Falco's number).");
+        head(
+            &mut s,
+            "falcosecurity_falco_rules_matches_total",
+            "counter",
+            "Alerts per rule (priority as Falco's number).",
+        );
         let mut rows: Vec<(String, u8, String, u64)> = Vec::new();
-        for (src, by_rule) in i.rule_matches.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        for (src, by_rule) in i
+            .rule_matches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             for (rule, counts) in by_rule {
                 for (p, v) in counts.iter().enumerate() {
                     if *v > 0 {
@@ -398,35 +510,117 @@ impl Metrics {
                 esc(&src)
             );
         }
-        head(&mut s, "vigil_alerts_suppressed_total", "counter", "Alerts suppressed by dedup or rate limits, per rule.");
-        for (rule, v) in i.suppressed.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            let _ = writeln!(s, "vigil_alerts_suppressed_total{{rule_name=\"{}\"}} {v}", esc(rule));
+        head(
+            &mut s,
+            "vigil_alerts_suppressed_total",
+            "counter",
+            "Alerts suppressed by dedup or rate limits, per rule.",
+        );
+        for (rule, v) in i
+            .suppressed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                s,
+                "vigil_alerts_suppressed_total{{rule_name=\"{}\"}} {v}",
+                esc(rule)
+            );
         }
-        head(&mut s, "vigil_pipeline_dropped_total", "counter", "Alerts dropped because the dispatcher queue was full.");
-        let _ = writeln!(s, "vigil_pipeline_dropped_total {}", i.pipeline_dropped.load(Relaxed));
-        head(&mut s, "vigil_internal_alerts_total", "counter", "Alerts raised by vigil about itself.");
-        let _ = writeln!(s, "vigil_internal_alerts_total {}", i.internal_alerts.load(Relaxed));
+        head(
+            &mut s,
+            "vigil_pipeline_dropped_total",
+            "counter",
+            "Alerts dropped because the dispatcher queue was full.",
+        );
+        let _ = writeln!(
+            s,
+            "vigil_pipeline_dropped_total {}",
+            i.pipeline_dropped.load(Relaxed)
+        );
+        head(
+            &mut s,
+            "vigil_internal_alerts_total",
+            "counter",
+            "Alerts raised by vigil about itself.",
+        );
+        let _ = writeln!(
+            s,
+            "vigil_internal_alerts_total {}",
+            i.internal_alerts.load(Relaxed)
+        );
 
         let outs = self.outputs();
-        let total_out_drops: u64 = outs.iter().map(|o| o.dropped_total()).sum::<u64>() + i.pipeline_dropped.load(Relaxed);
-        head(&mut s, "falcosecurity_falco_outputs_queue_num_drops_total", "counter", "Alerts dropped before delivery, all outputs.");
-        let _ = writeln!(s, "falcosecurity_falco_outputs_queue_num_drops_total {total_out_drops}");
+        let total_out_drops: u64 =
+            outs.iter().map(|o| o.dropped_total()).sum::<u64>() + i.pipeline_dropped.load(Relaxed);
+        head(
+            &mut s,
+            "falcosecurity_falco_outputs_queue_num_drops_total",
+            "counter",
+            "Alerts dropped before delivery, all outputs.",
+        );
+        let _ = writeln!(
+            s,
+            "falcosecurity_falco_outputs_queue_num_drops_total {total_out_drops}"
+        );
         type Get = fn(&OutputStats) -> i64;
         let series: [(&str, &str, &str, Get); 6] = [
-            ("vigil_output_sent_total", "counter", "Alerts delivered.", |o| o.sent.load(Relaxed) as i64),
-            ("vigil_output_failed_total", "counter", "Failed delivery attempts.", |o| o.failed.load(Relaxed) as i64),
-            ("vigil_output_spilled_total", "counter", "Alerts written to the spill.", |o| o.spilled.load(Relaxed) as i64),
-            ("vigil_output_replayed_total", "counter", "Alerts read back from the spill.", |o| o.replayed.load(Relaxed) as i64),
-            ("vigil_output_queue_depth", "gauge", "Alerts waiting in memory.", |o| o.queue_depth.load(Relaxed).max(0)),
-            ("vigil_output_spill_bytes", "gauge", "Bytes waiting in the spill.", |o| o.spill_bytes.load(Relaxed) as i64),
+            (
+                "vigil_output_sent_total",
+                "counter",
+                "Alerts delivered.",
+                |o| o.sent.load(Relaxed) as i64,
+            ),
+            (
+                "vigil_output_failed_total",
+                "counter",
+                "Failed delivery attempts.",
+                |o| o.failed.load(Relaxed) as i64,
+            ),
+            (
+                "vigil_output_spilled_total",
+                "counter",
+                "Alerts written to the spill.",
+                |o| o.spilled.load(Relaxed) as i64,
+            ),
+            (
+                "vigil_output_replayed_total",
+                "counter",
+                "Alerts read back from the spill.",
+                |o| o.replayed.load(Relaxed) as i64,
+            ),
+            (
+                "vigil_output_queue_depth",
+                "gauge",
+                "Alerts waiting in memory.",
+                |o| o.queue_depth.load(Relaxed).max(0),
+            ),
+            (
+                "vigil_output_spill_bytes",
+                "gauge",
+                "Bytes waiting in the spill.",
+                |o| o.spill_bytes.load(Relaxed) as i64,
+            ),
         ];
         for (name, kind, help, get) in series {
             head(&mut s, name, kind, help);
             for o in &outs {
-                let _ = writeln!(s, "{name}{{output=\"{}\",type=\"{}\"}} {}", esc(&o.name), o.kind, get(o));
+                let _ = writeln!(
+                    s,
+                    "{name}{{output=\"{}\",type=\"{}\"}} {}",
+                    esc(&o.name),
+                    o.kind,
+                    get(o)
+                );
             }
         }
-        head(&mut s, "vigil_output_dropped_total", "counter", "Alerts an output finally dropped, by reason.");
+        head(
+            &mut s,
+            "vigil_output_dropped_total",
+            "counter",
+            "Alerts an output finally dropped, by reason.",
+        );
         for o in &outs {
             for (reason, v) in [
                 ("queue_full", &o.dropped_queue_full),
@@ -438,37 +632,113 @@ impl Metrics {
                 let _ = writeln!(s, "vigil_output_dropped_total{{output=\"{}\",type=\"{}\",reason=\"{reason}\"}} {}", esc(&o.name), o.kind, v.load(Relaxed));
             }
         }
-        head(&mut s, "vigil_output_healthy", "gauge", "1 if the output is not failing beyond health.output_failing_after.");
+        head(
+            &mut s,
+            "vigil_output_healthy",
+            "gauge",
+            "1 if the output is not failing beyond health.output_failing_after.",
+        );
         let h = self.health();
         for o in &outs {
-            let bad = h.reasons.iter().any(|r| r.starts_with(&format!("output '{}'", o.name)));
-            let _ = writeln!(s, "vigil_output_healthy{{output=\"{}\",type=\"{}\"}} {}", esc(&o.name), o.kind, u8::from(!bad));
+            let bad = h
+                .reasons
+                .iter()
+                .any(|r| r.starts_with(&format!("output '{}'", o.name)));
+            let _ = writeln!(
+                s,
+                "vigil_output_healthy{{output=\"{}\",type=\"{}\"}} {}",
+                esc(&o.name),
+                o.kind,
+                u8::from(!bad)
+            );
         }
 
-        head(&mut s, "vigil_rule_eval_latency_seconds", "histogram", "Time to evaluate the rules for one event.");
+        head(
+            &mut s,
+            "vigil_rule_eval_latency_seconds",
+            "histogram",
+            "Time to evaluate the rules for one event.",
+        );
         let mut cum = 0u64;
         for (k, b) in LATENCY_BOUNDS_NS.iter().enumerate() {
             cum += i.latency_buckets[k].load(Relaxed);
-            let _ = writeln!(s, "vigil_rule_eval_latency_seconds_bucket{{le=\"{}\"}} {cum}", *b as f64 / 1e9);
+            let _ = writeln!(
+                s,
+                "vigil_rule_eval_latency_seconds_bucket{{le=\"{}\"}} {cum}",
+                *b as f64 / 1e9
+            );
         }
         cum += i.latency_buckets[LATENCY_BOUNDS_NS.len()].load(Relaxed);
-        let _ = writeln!(s, "vigil_rule_eval_latency_seconds_bucket{{le=\"+Inf\"}} {cum}");
-        let _ = writeln!(s, "vigil_rule_eval_latency_seconds_sum {}", i.latency_sum_ns.load(Relaxed) as f64 / 1e9);
-        let _ = writeln!(s, "vigil_rule_eval_latency_seconds_count {}", i.latency_count.load(Relaxed));
+        let _ = writeln!(
+            s,
+            "vigil_rule_eval_latency_seconds_bucket{{le=\"+Inf\"}} {cum}"
+        );
+        let _ = writeln!(
+            s,
+            "vigil_rule_eval_latency_seconds_sum {}",
+            i.latency_sum_ns.load(Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(
+            s,
+            "vigil_rule_eval_latency_seconds_count {}",
+            i.latency_count.load(Relaxed)
+        );
 
-        head(&mut s, "falcosecurity_scap_n_threads_total", "gauge", "Entries in the process (thread) table.");
-        let _ = writeln!(s, "falcosecurity_scap_n_threads_total {}", i.threads.load(Relaxed));
-        head(&mut s, "falcosecurity_scap_n_containers_total", "gauge", "Entries in the container cache.");
-        let _ = writeln!(s, "falcosecurity_scap_n_containers_total {}", i.containers.load(Relaxed));
-        head(&mut s, "falcosecurity_falco_duration_seconds_total", "counter", "Seconds since the agent started.");
-        let _ = writeln!(s, "falcosecurity_falco_duration_seconds_total {}", i.start.elapsed().as_secs());
+        head(
+            &mut s,
+            "falcosecurity_scap_n_threads_total",
+            "gauge",
+            "Entries in the process (thread) table.",
+        );
+        let _ = writeln!(
+            s,
+            "falcosecurity_scap_n_threads_total {}",
+            i.threads.load(Relaxed)
+        );
+        head(
+            &mut s,
+            "falcosecurity_scap_n_containers_total",
+            "gauge",
+            "Entries in the container cache.",
+        );
+        let _ = writeln!(
+            s,
+            "falcosecurity_scap_n_containers_total {}",
+            i.containers.load(Relaxed)
+        );
+        head(
+            &mut s,
+            "falcosecurity_falco_duration_seconds_total",
+            "counter",
+            "Seconds since the agent started.",
+        );
+        let _ = writeln!(
+            s,
+            "falcosecurity_falco_duration_seconds_total {}",
+            i.start.elapsed().as_secs()
+        );
         if let Some((cpu, rss)) = process_usage() {
-            head(&mut s, "process_cpu_seconds_total", "counter", "User and system CPU time of the agent.");
+            head(
+                &mut s,
+                "process_cpu_seconds_total",
+                "counter",
+                "User and system CPU time of the agent.",
+            );
             let _ = writeln!(s, "process_cpu_seconds_total {cpu}");
-            head(&mut s, "falcosecurity_falco_memory_rss_bytes", "gauge", "Resident set size of the agent.");
+            head(
+                &mut s,
+                "falcosecurity_falco_memory_rss_bytes",
+                "gauge",
+                "Resident set size of the agent.",
+            );
             let _ = writeln!(s, "falcosecurity_falco_memory_rss_bytes {rss}");
         }
-        head(&mut s, "vigil_healthy", "gauge", "1 when /healthz reports ok.");
+        head(
+            &mut s,
+            "vigil_healthy",
+            "gauge",
+            "1 when /healthz reports ok.",
+        );
         let _ = writeln!(s, "vigil_healthy {}", u8::from(h.healthy));
         s
     }
@@ -476,7 +746,9 @@ impl Metrics {
 
 /// Escapes a Prometheus label value.
 fn esc(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// (CPU seconds, RSS bytes) of this process from `/proc/self`.
@@ -539,7 +811,10 @@ mod tests {
     #[test]
     fn health_reports_failing_output_and_stall() {
         let m = Metrics::new();
-        m.set_health_config(&HealthConfig { output_failing_after: crate::units::Dur::millis(1), stall_after: crate::units::Dur::millis(1) });
+        m.set_health_config(&HealthConfig {
+            output_failing_after: crate::units::Dur::millis(1),
+            stall_after: crate::units::Dur::millis(1),
+        });
         assert!(m.health().healthy, "nothing reported yet: healthy");
         let o = m.output("hook", "webhook");
         m.mark_output_failed(&o, "connection refused");
@@ -547,8 +822,18 @@ mod tests {
         std::thread::sleep(Duration::from_millis(5));
         let h = m.health();
         assert!(!h.healthy);
-        assert!(h.reasons.iter().any(|r| r.contains("output 'hook'") && r.contains("connection refused")), "{:?}", h.reasons);
-        assert!(h.reasons.iter().any(|r| r.contains("event loop stalled")), "{:?}", h.reasons);
+        assert!(
+            h.reasons
+                .iter()
+                .any(|r| r.contains("output 'hook'") && r.contains("connection refused")),
+            "{:?}",
+            h.reasons
+        );
+        assert!(
+            h.reasons.iter().any(|r| r.contains("event loop stalled")),
+            "{:?}",
+            h.reasons
+        );
         m.mark_output_ok(&o);
         m.heartbeat();
         let v: serde_json::Value = serde_json::from_str(&m.health().json).unwrap();

@@ -49,7 +49,13 @@ pub struct Noise {
 
 impl Noise {
     pub fn new(cfg: &NoiseConfig) -> Self {
-        Noise { cfg: cfg.clone(), buckets: HashMap::new(), seen: HashMap::new(), suppressed: HashMap::new(), overflow_passed: 0 }
+        Noise {
+            cfg: cfg.clone(),
+            buckets: HashMap::new(),
+            seen: HashMap::new(),
+            suppressed: HashMap::new(),
+            overflow_passed: 0,
+        }
     }
 
     /// True when no dedup or rate limit is configured (the dispatcher then skips us).
@@ -58,7 +64,11 @@ impl Noise {
     }
 
     fn limit_for(&self, rule: &str) -> Option<&RateLimit> {
-        self.cfg.rate_limits.iter().find(|r| r.rule == rule).or_else(|| self.cfg.rate_limits.iter().find(|r| r.rule == "*"))
+        self.cfg
+            .rate_limits
+            .iter()
+            .find(|r| r.rule == rule)
+            .or_else(|| self.cfg.rate_limits.iter().find(|r| r.rule == "*"))
     }
 
     fn full(&self) -> bool {
@@ -102,7 +112,10 @@ impl Noise {
                 self.overflow_passed += 1;
                 return Verdict::Pass;
             }
-            let b = self.buckets.entry(key.clone()).or_insert(Bucket { tokens: burst, last: now });
+            let b = self.buckets.entry(key.clone()).or_insert(Bucket {
+                tokens: burst,
+                last: now,
+            });
             let dt = now.saturating_duration_since(b.last).as_secs_f64();
             b.tokens = (b.tokens + dt * rate).min(burst);
             b.last = now;
@@ -120,7 +133,15 @@ impl Noise {
         match self.suppressed.get_mut(&key) {
             Some(s) => s.count += 1,
             None => {
-                self.suppressed.insert(key, Suppression { first: a.clone(), count: 1, since: now, why });
+                self.suppressed.insert(
+                    key,
+                    Suppression {
+                        first: a.clone(),
+                        count: 1,
+                        since: now,
+                        why,
+                    },
+                );
             }
         }
     }
@@ -129,13 +150,20 @@ impl Noise {
     /// forgets idle state so memory stays bounded.
     pub fn tick(&mut self, now: Instant, flush_all: bool) -> Vec<Alert> {
         let iv = self.cfg.summary_interval.0;
-        let mut done: Vec<String> =
-            self.suppressed.iter().filter(|(_, s)| flush_all || now.duration_since(s.since) >= iv).map(|(k, _)| k.clone()).collect();
+        let mut done: Vec<String> = self
+            .suppressed
+            .iter()
+            .filter(|(_, s)| flush_all || now.duration_since(s.since) >= iv)
+            .map(|(k, _)| k.clone())
+            .collect();
         done.sort();
         let mut out = Vec::with_capacity(done.len());
         for k in done {
             if let Some(s) = self.suppressed.remove(&k) {
-                out.push(summary(&s, now.duration_since(s.since).max(Duration::from_millis(1))));
+                out.push(summary(
+                    &s,
+                    now.duration_since(s.since).max(Duration::from_millis(1)),
+                ));
             }
         }
         let dw = self.cfg.dedup_window.0;
@@ -144,9 +172,15 @@ impl Noise {
         self.buckets.retain(|k, b| {
             // A bucket that has refilled completely carries no information: drop it.
             let rule = k.split('\u{0}').next().unwrap_or("");
-            let lim = limits.iter().find(|r| r.rule == rule).or_else(|| limits.iter().find(|r| r.rule == "*"));
+            let lim = limits
+                .iter()
+                .find(|r| r.rule == rule)
+                .or_else(|| limits.iter().find(|r| r.rule == "*"));
             match lim {
-                Some(l) => b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * l.rate < l.burst as f64,
+                Some(l) => {
+                    b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * l.rate
+                        < l.burst as f64
+                }
                 None => false,
             }
         });
@@ -158,8 +192,14 @@ fn summary(s: &Suppression, window: Duration) -> Alert {
     let a = &s.first;
     let mut fields = BTreeMap::new();
     fields.insert("vigil.suppressed".to_string(), FieldValue::U64(s.count));
-    fields.insert("vigil.suppressed_reason".to_string(), FieldValue::Str(s.why.to_string()));
-    fields.insert("vigil.window_seconds".to_string(), FieldValue::U64(window.as_secs().max(1)));
+    fields.insert(
+        "vigil.suppressed_reason".to_string(),
+        FieldValue::Str(s.why.to_string()),
+    );
+    fields.insert(
+        "vigil.window_seconds".to_string(),
+        FieldValue::U64(window.as_secs().max(1)),
+    );
     for (k, v) in &a.output_fields {
         fields.entry(k.clone()).or_insert_with(|| v.clone());
     }
@@ -187,7 +227,10 @@ fn summary(s: &Suppression, window: Duration) -> Alert {
 
 /// Wall-clock ns since the epoch.
 pub(crate) fn now_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -214,7 +257,12 @@ mod tests {
     #[test]
     fn token_bucket_per_key_and_summary() {
         let cfg = NoiseConfig {
-            rate_limits: vec![RateLimit { rule: "*".into(), key_fields: vec!["container.id".into()], rate: 1.0, burst: 2 }],
+            rate_limits: vec![RateLimit {
+                rule: "*".into(),
+                key_fields: vec!["container.id".into()],
+                rate: 1.0,
+                burst: 2,
+            }],
             summary_interval: Dur::secs(10),
             ..Default::default()
         };
@@ -230,34 +278,66 @@ mod tests {
         assert_eq!(n.check(&alert("R", "c2", "x"), t0), Verdict::Pass);
         // One token per second refills.
         assert_eq!(n.check(&a, t0 + Duration::from_millis(1000)), Verdict::Pass);
-        assert_eq!(n.check(&a, t0 + Duration::from_millis(1000)), Verdict::Suppressed);
-        assert!(n.tick(t0 + Duration::from_secs(5), false).is_empty(), "window still open");
+        assert_eq!(
+            n.check(&a, t0 + Duration::from_millis(1000)),
+            Verdict::Suppressed
+        );
+        assert!(
+            n.tick(t0 + Duration::from_secs(5), false).is_empty(),
+            "window still open"
+        );
         let s = n.tick(t0 + Duration::from_secs(10), false);
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].output_fields["vigil.suppressed"], FieldValue::U64(6));
-        assert!(s[0].output.starts_with("6 similar alerts suppressed (rate limit) for rule 'R'"), "{}", s[0].output);
+        assert!(
+            s[0].output
+                .starts_with("6 similar alerts suppressed (rate limit) for rule 'R'"),
+            "{}",
+            s[0].output
+        );
         assert!(n.tick(t0 + Duration::from_secs(20), false).is_empty());
     }
 
     #[test]
     fn dedup_window() {
-        let cfg = NoiseConfig { dedup_window: Dur::secs(5), summary_interval: Dur::secs(5), ..Default::default() };
+        let cfg = NoiseConfig {
+            dedup_window: Dur::secs(5),
+            summary_interval: Dur::secs(5),
+            ..Default::default()
+        };
         let mut n = Noise::new(&cfg);
         let t0 = Instant::now();
         assert_eq!(n.check(&alert("R", "c", "same"), t0), Verdict::Pass);
-        assert_eq!(n.check(&alert("R", "c", "same"), t0 + Duration::from_secs(1)), Verdict::Suppressed);
-        assert_eq!(n.check(&alert("R", "c", "other"), t0 + Duration::from_secs(1)), Verdict::Pass);
-        assert_eq!(n.check(&alert("R", "c", "same"), t0 + Duration::from_secs(6)), Verdict::Pass);
+        assert_eq!(
+            n.check(&alert("R", "c", "same"), t0 + Duration::from_secs(1)),
+            Verdict::Suppressed
+        );
+        assert_eq!(
+            n.check(&alert("R", "c", "other"), t0 + Duration::from_secs(1)),
+            Verdict::Pass
+        );
+        assert_eq!(
+            n.check(&alert("R", "c", "same"), t0 + Duration::from_secs(6)),
+            Verdict::Pass
+        );
         let s = n.tick(t0 + Duration::from_secs(7), false);
         assert_eq!(s.len(), 1);
-        assert_eq!(s[0].output_fields["vigil.suppressed_reason"], FieldValue::Str("duplicate".into()));
+        assert_eq!(
+            s[0].output_fields["vigil.suppressed_reason"],
+            FieldValue::Str("duplicate".into())
+        );
     }
 
     #[test]
     fn bounded_state_fails_open() {
         let cfg = NoiseConfig {
             max_keys: 2,
-            rate_limits: vec![RateLimit { rule: "*".into(), key_fields: vec!["container.id".into()], rate: 0.001, burst: 1 }],
+            rate_limits: vec![RateLimit {
+                rule: "*".into(),
+                key_fields: vec!["container.id".into()],
+                rate: 0.001,
+                burst: 1,
+            }],
             ..Default::default()
         };
         let mut n = Noise::new(&cfg);

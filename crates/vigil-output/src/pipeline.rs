@@ -12,7 +12,10 @@
 //! webhook would stall stdout), and blocking `send` (backpressure into the kernel ring buffer
 //! turns an output outage into lost syscall events, which is worse).
 
-use crate::config::{Config, ConfigErrors, FullPolicy, NoiseConfig, OutputConfig, OutputKind, RetryConfig, SpillConfig};
+use crate::config::{
+    Config, ConfigErrors, FullPolicy, NoiseConfig, OutputConfig, OutputKind, RetryConfig,
+    SpillConfig,
+};
 use crate::metrics::{Metrics, OutputStats};
 use crate::noise::{now_ns, Noise, Verdict};
 use crate::outputs::{self, Record, Sink, SinkError};
@@ -152,12 +155,18 @@ pub struct Pipeline {
 
 impl std::fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pipeline").field("outputs", &self.output_names()).finish()
+        f.debug_struct("Pipeline")
+            .field("outputs", &self.output_names())
+            .finish()
     }
 }
 
 fn system_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "localhost".into())
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "localhost".into())
 }
 
 fn make_sink(kind: &OutputKind) -> Result<Box<dyn Sink>, String> {
@@ -171,26 +180,50 @@ fn make_sink(kind: &OutputKind) -> Result<Box<dyn Sink>, String> {
     })
 }
 
-fn start_output(cfg: &Config, i: usize, metrics: &Metrics, sink: Option<Box<dyn Sink>>) -> Result<Arc<Handle>, PipelineError> {
+fn start_output(
+    cfg: &Config,
+    i: usize,
+    metrics: &Metrics,
+    sink: Option<Box<dyn Sink>>,
+) -> Result<Arc<Handle>, PipelineError> {
     let o = &cfg.outputs[i];
     let name = cfg.output_name(i);
-    let kind = o.kind().ok_or_else(|| PipelineError::Output { output: name.clone(), msg: "exactly one output kind must be set".into() })?;
+    let kind = o.kind().ok_or_else(|| PipelineError::Output {
+        output: name.clone(),
+        msg: "exactly one output kind must be set".into(),
+    })?;
     let sink = match sink {
         Some(s) => s,
-        None => make_sink(&kind).map_err(|msg| PipelineError::Output { output: name.clone(), msg })?,
+        None => make_sink(&kind).map_err(|msg| PipelineError::Output {
+            output: name.clone(),
+            msg,
+        })?,
     };
-    let policy = o.queue.full.unwrap_or(if kind.supports_spill() && cfg.spill.dir.is_some() { FullPolicy::Spill } else { FullPolicy::DropNewest });
+    let policy = o
+        .queue
+        .full
+        .unwrap_or(if kind.supports_spill() && cfg.spill.dir.is_some() {
+            FullPolicy::Spill
+        } else {
+            FullPolicy::DropNewest
+        });
     let spill = match (&cfg.spill.dir, policy) {
-        (Some(d), FullPolicy::Spill) => {
-            Some(Arc::new(Spill::open(&d.join(&name), &cfg.spill).map_err(|err| PipelineError::Spill { output: name.clone(), err })?))
-        }
+        (Some(d), FullPolicy::Spill) => Some(Arc::new(
+            Spill::open(&d.join(&name), &cfg.spill).map_err(|err| PipelineError::Spill {
+                output: name.clone(),
+                err,
+            })?,
+        )),
         _ => None,
     };
     let stats = metrics.output(&name, kind.kind_name());
     if let Some(sp) = &spill {
         stats.spill_bytes.store(sp.bytes(), Relaxed);
     }
-    let max_attempts = o.retry.max_attempts.unwrap_or(if spill.is_some() { 0 } else { 5 });
+    let max_attempts = o
+        .retry
+        .max_attempts
+        .unwrap_or(if spill.is_some() { 0 } else { 5 });
     let ctx = Arc::new(WorkerCtx {
         name: name.clone(),
         stats,
@@ -212,9 +245,25 @@ fn start_output(cfg: &Config, i: usize, metrics: &Metrics, sink: Option<Box<dyn 
     let c2 = ctx.clone();
     let thread = std::thread::Builder::new()
         .name(format!("vigil-out-{name}"))
-        .spawn(move || Worker { ctx: c2, rx, sink, last_log: None, rng: seed() }.run())
+        .spawn(move || {
+            Worker {
+                ctx: c2,
+                rx,
+                sink,
+                last_log: None,
+                rng: seed(),
+            }
+            .run()
+        })
         .map_err(PipelineError::Thread)?;
-    Ok(Arc::new(Handle { name, cfg: o.clone(), spill_cfg: cfg.spill.clone(), tx, ctx, thread: Mutex::new(Some(thread)) }))
+    Ok(Arc::new(Handle {
+        name,
+        cfg: o.clone(),
+        spill_cfg: cfg.spill.clone(),
+        tx,
+        ctx,
+        thread: Mutex::new(Some(thread)),
+    }))
 }
 
 fn seed() -> u64 {
@@ -246,7 +295,9 @@ impl Handle {
     /// Stops the worker: it keeps delivering until its queue is empty or `deadline` passes,
     /// then spills (or drops, counted) what is left.
     fn stop(&self, deadline: Instant) {
-        let ms = deadline.saturating_duration_since(self.ctx.epoch).as_millis() as u64;
+        let ms = deadline
+            .saturating_duration_since(self.ctx.epoch)
+            .as_millis() as u64;
         self.ctx.deadline_ms.store(ms.max(1), Relaxed);
         self.ctx.stop.store(true, Relaxed);
     }
@@ -260,7 +311,10 @@ impl Handle {
         if let Some(sp) = &self.ctx.spill {
             sp.close();
         }
-        ShutdownReport { spilled: self.ctx.shutdown_spilled.load(Relaxed), dropped: self.ctx.shutdown_dropped.load(Relaxed) }
+        ShutdownReport {
+            spilled: self.ctx.shutdown_spilled.load(Relaxed),
+            dropped: self.ctx.shutdown_dropped.load(Relaxed),
+        }
     }
 }
 
@@ -317,7 +371,10 @@ impl Worker {
                     Err(_) => break,
                 }
             }
-            self.ctx.stats.queue_depth.store(self.rx.len() as i64, Relaxed);
+            self.ctx
+                .stats
+                .queue_depth
+                .store(self.rx.len() as i64, Relaxed);
             if let Err(from) = self.deliver(&batch) {
                 self.leftover(&batch[from..]);
             }
@@ -346,7 +403,11 @@ impl Worker {
         let (lines, torn) = match seg.read() {
             Ok(x) => x,
             Err(e) => {
-                self.log_failure(&format!("cannot read spill segment {}: {e}", seg.path.display()), 0, Duration::from_secs(1));
+                self.log_failure(
+                    &format!("cannot read spill segment {}: {e}", seg.path.display()),
+                    0,
+                    Duration::from_secs(1),
+                );
                 std::thread::sleep(Duration::from_millis(200));
                 return;
             }
@@ -362,14 +423,21 @@ impl Worker {
         }
         if corrupt > 0 {
             self.ctx.stats.dropped_rejected.fetch_add(corrupt, Relaxed);
-            eprintln!("vigil: output '{}': {corrupt} unreadable alert(s) in spill segment {} dropped", self.ctx.name, seg.path.display());
+            eprintln!(
+                "vigil: output '{}': {corrupt} unreadable alert(s) in spill segment {} dropped",
+                self.ctx.name,
+                seg.path.display()
+            );
         }
         for chunk in recs.chunks(BATCH) {
             if self.deliver(chunk).is_err() {
                 // Stopping: the segment stays on disk and is replayed after restart.
                 return;
             }
-            self.ctx.stats.replayed.fetch_add(chunk.len() as u64, Relaxed);
+            self.ctx
+                .stats
+                .replayed
+                .fetch_add(chunk.len() as u64, Relaxed);
         }
         if let Err(e) = sp.remove(&seg) {
             eprintln!("vigil: output '{}': {e}", self.ctx.name);
@@ -433,7 +501,10 @@ impl Worker {
                     *s = St::Pending;
                 }
             }
-            let first = st.iter().position(|s| *s == St::Pending).unwrap_or(batch.len());
+            let first = st
+                .iter()
+                .position(|s| *s == St::Pending)
+                .unwrap_or(batch.len());
             if first == batch.len() {
                 return Ok(());
             }
@@ -443,15 +514,26 @@ impl Worker {
             if self.ctx.max_attempts != 0 && attempt >= self.ctx.max_attempts {
                 let n = st.iter().filter(|s| **s == St::Pending).count() as u64;
                 stats.dropped_retries_exhausted.fetch_add(n, Relaxed);
-                self.log_failure(&format!("{n} alert(s) dropped after {attempt} attempts: {msg}"), attempt, Duration::ZERO);
+                self.log_failure(
+                    &format!("{n} alert(s) dropped after {attempt} attempts: {msg}"),
+                    attempt,
+                    Duration::ZERO,
+                );
                 return Ok(());
             }
             let delay = self.backoff(attempt);
             self.log_failure(&msg, attempt, delay);
             if !self.sleep_backoff(delay) {
                 // Only pending records are handed back; confirmed ones are not resent.
-                let pending: Vec<usize> = st.iter().enumerate().filter(|(_, s)| **s == St::Pending).map(|(i, _)| i).collect();
-                if pending.len() == batch.len() - first && pending.iter().enumerate().all(|(k, i)| *i == first + k) {
+                let pending: Vec<usize> = st
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| **s == St::Pending)
+                    .map(|(i, _)| i)
+                    .collect();
+                if pending.len() == batch.len() - first
+                    && pending.iter().enumerate().all(|(k, i)| *i == first + k)
+                {
                     return Err(first);
                 }
                 // Non-contiguous (rejections in between): hand back individually.
@@ -466,7 +548,10 @@ impl Worker {
     fn backoff(&mut self, attempt: u32) -> Duration {
         let init = self.ctx.retry.initial_backoff.0.as_millis() as u64;
         let max = self.ctx.retry.max_backoff.0.as_millis() as u64;
-        let d = init.saturating_mul(1u64 << attempt.saturating_sub(1).min(30)).min(max).max(1);
+        let d = init
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(30))
+            .min(max)
+            .max(1);
         // xorshift64*
         self.rng ^= self.rng >> 12;
         self.rng ^= self.rng << 25;
@@ -503,12 +588,19 @@ impl Worker {
     /// Logs delivery failures at most every 10 s per output (rate-limited logging).
     fn log_failure(&mut self, msg: &str, attempt: u32, delay: Duration) {
         let now = Instant::now();
-        if self.last_log.is_some_and(|t| now.duration_since(t) < Duration::from_secs(10)) {
+        if self
+            .last_log
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(10))
+        {
             return;
         }
         self.last_log = Some(now);
         if attempt > 0 && !delay.is_zero() {
-            eprintln!("vigil: output '{}': delivery failed (attempt {attempt}): {msg}; retrying in {}ms", self.ctx.name, delay.as_millis());
+            eprintln!(
+                "vigil: output '{}': delivery failed (attempt {attempt}): {msg}; retrying in {}ms",
+                self.ctx.name,
+                delay.as_millis()
+            );
         } else {
             eprintln!("vigil: output '{}': {msg}", self.ctx.name);
         }
@@ -522,7 +614,14 @@ impl Pipeline {
         cfg.validate()?;
         metrics.set_health_config(&cfg.health);
         let server = if cfg.metrics.enabled {
-            Some(MetricsServer::start(&cfg.metrics.listen, metrics.clone()).map_err(|err| PipelineError::Metrics { listen: cfg.metrics.listen.clone(), err })?)
+            Some(
+                MetricsServer::start(&cfg.metrics.listen, metrics.clone()).map_err(|err| {
+                    PipelineError::Metrics {
+                        listen: cfg.metrics.listen.clone(),
+                        err,
+                    }
+                })?,
+            )
         } else {
             None
         };
@@ -547,7 +646,11 @@ impl Pipeline {
 
     /// Like [`Pipeline::start`] but with caller-provided sinks for some outputs (by index);
     /// used by the benchmark and tests to write "stdout" into a file or `/dev/null`.
-    pub fn start_with_sinks(cfg: &Config, metrics: Metrics, mut sinks: BTreeMap<usize, Box<dyn Sink>>) -> Result<Pipeline, PipelineError> {
+    pub fn start_with_sinks(
+        cfg: &Config,
+        metrics: Metrics,
+        mut sinks: BTreeMap<usize, Box<dyn Sink>>,
+    ) -> Result<Pipeline, PipelineError> {
         cfg.validate()?;
         metrics.set_health_config(&cfg.health);
         let mut outs = Vec::new();
@@ -555,14 +658,26 @@ impl Pipeline {
             outs.push(start_output(cfg, i, &metrics, sinks.remove(&i))?);
         }
         let server = if cfg.metrics.enabled {
-            Some(MetricsServer::start(&cfg.metrics.listen, metrics.clone()).map_err(|err| PipelineError::Metrics { listen: cfg.metrics.listen.clone(), err })?)
+            Some(
+                MetricsServer::start(&cfg.metrics.listen, metrics.clone()).map_err(|err| {
+                    PipelineError::Metrics {
+                        listen: cfg.metrics.listen.clone(),
+                        err,
+                    }
+                })?,
+            )
         } else {
             None
         };
         Self::with_handles(cfg, metrics, outs, server)
     }
 
-    fn with_handles(cfg: &Config, metrics: Metrics, outs: Vec<Arc<Handle>>, server: Option<MetricsServer>) -> Result<Pipeline, PipelineError> {
+    fn with_handles(
+        cfg: &Config,
+        metrics: Metrics,
+        outs: Vec<Arc<Handle>>,
+        server: Option<MetricsServer>,
+    ) -> Result<Pipeline, PipelineError> {
         let shared = Arc::new(Shared {
             routing: Mutex::new(Routing {
                 outputs: outs,
@@ -581,7 +696,15 @@ impl Pipeline {
             .name("vigil-dispatch".into())
             .spawn(move || Dispatcher::new(sh, m, rx, stop_rx).run())
             .map_err(PipelineError::Thread)?;
-        Ok(Pipeline { input, stop_tx, shared, dispatcher: Some(dispatcher), metrics, config: cfg.clone(), server })
+        Ok(Pipeline {
+            input,
+            stop_tx,
+            shared,
+            dispatcher: Some(dispatcher),
+            metrics,
+            config: cfg.clone(),
+            server,
+        })
     }
 
     /// Queues an alert. Never blocks: when the input queue is full the alert is dropped and
@@ -609,7 +732,12 @@ impl Pipeline {
 
     /// Names of the running outputs.
     pub fn output_names(&self) -> Vec<String> {
-        self.shared.lock().outputs.iter().map(|h| h.name.clone()).collect()
+        self.shared
+            .lock()
+            .outputs
+            .iter()
+            .map(|h| h.name.clone())
+            .collect()
     }
 
     /// Reopens output files (SIGUSR1, after an external log rotation).
@@ -631,7 +759,9 @@ impl Pipeline {
         let mut keep: BTreeMap<String, Arc<Handle>> = BTreeMap::new();
         let mut old: Vec<Arc<Handle>> = Vec::new();
         for h in routing.outputs.drain(..) {
-            let same = (0..cfg.outputs.len()).any(|i| cfg.output_name(i) == h.name && cfg.outputs[i] == h.cfg && cfg.spill == h.spill_cfg);
+            let same = (0..cfg.outputs.len()).any(|i| {
+                cfg.output_name(i) == h.name && cfg.outputs[i] == h.cfg && cfg.spill == h.spill_cfg
+            });
             if same {
                 keep.insert(h.name.clone(), h);
             } else {
@@ -671,14 +801,18 @@ impl Pipeline {
         drop(routing);
         self.metrics.retain_outputs(&names);
         self.metrics.set_health_config(&cfg.health);
-        let listen_changed = cfg.metrics.enabled != self.config.metrics.enabled || cfg.metrics.listen != self.config.metrics.listen;
+        let listen_changed = cfg.metrics.enabled != self.config.metrics.enabled
+            || cfg.metrics.listen != self.config.metrics.listen;
         if listen_changed {
             self.server = None;
             if cfg.metrics.enabled {
                 match MetricsServer::start(&cfg.metrics.listen, self.metrics.clone()) {
                     Ok(s) => self.server = Some(s),
                     Err(e) => {
-                        let e = PipelineError::Metrics { listen: cfg.metrics.listen.clone(), err: e };
+                        let e = PipelineError::Metrics {
+                            listen: cfg.metrics.listen.clone(),
+                            err: e,
+                        };
                         eprintln!("vigil: reload: {e}");
                         err.get_or_insert(e);
                     }
@@ -749,7 +883,12 @@ struct Dispatcher {
 }
 
 impl Dispatcher {
-    fn new(shared: Arc<Shared>, metrics: Metrics, rx: Receiver<Alert>, stop_rx: Receiver<()>) -> Self {
+    fn new(
+        shared: Arc<Shared>,
+        metrics: Metrics,
+        rx: Receiver<Alert>,
+        stop_rx: Receiver<()>,
+    ) -> Self {
         let noise = Noise::new(&shared.lock().noise);
         Dispatcher {
             shared,
@@ -886,7 +1025,10 @@ impl Dispatcher {
             return;
         }
         let summary = parts.join(", ");
-        eprintln!("vigil: {total} alert(s) dropped in the last {}s: {summary}", interval.as_secs());
+        eprintln!(
+            "vigil: {total} alert(s) dropped in the last {}s: {summary}",
+            interval.as_secs()
+        );
         fields.insert("vigil.dropped".into(), FieldValue::U64(total));
         self.fanout_internal(Alert {
             time: now_ns(),
@@ -894,7 +1036,10 @@ impl Dispatcher {
             priority: Priority::Error,
             source: "internal".into(),
             hostname: host.to_string(),
-            output: format!("{total} alert(s) dropped in the last {}s: {summary}", interval.as_secs()),
+            output: format!(
+                "{total} alert(s) dropped in the last {}s: {summary}",
+                interval.as_secs()
+            ),
             tags: vec!["vigil_internal".into()],
             output_fields: fields,
         });

@@ -35,18 +35,27 @@ impl MetricsServer {
         let addr = l.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
         let st = stop.clone();
-        let thread = std::thread::Builder::new().name("vigil-metrics".into()).spawn(move || {
-            while !st.load(Ordering::Relaxed) {
-                match l.accept() {
-                    Ok((s, _)) => {
-                        let _ = serve(s, &metrics);
+        let thread = std::thread::Builder::new()
+            .name("vigil-metrics".into())
+            .spawn(move || {
+                while !st.load(Ordering::Relaxed) {
+                    match l.accept() {
+                        Ok((s, _)) => {
+                            let _ = serve(s, &metrics);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            std::thread::sleep(Duration::from_millis(25))
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(25)),
                     }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(Duration::from_millis(25)),
-                    Err(_) => std::thread::sleep(Duration::from_millis(25)),
                 }
-            }
-        })?;
-        Ok(MetricsServer { addr, listen: listen.to_string(), stop, thread: Some(thread) })
+            })?;
+        Ok(MetricsServer {
+            addr,
+            listen: listen.to_string(),
+            stop,
+            thread: Some(thread),
+        })
     }
 
     /// The bound address.
@@ -90,13 +99,33 @@ fn serve(s: TcpStream, m: &Metrics) -> io::Result<()> {
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = path.split('?').next().unwrap_or("");
     let (status, ctype, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", "text/plain; version=0.0.4; charset=utf-8", m.render_prometheus()),
+        ("GET", "/metrics") => (
+            "200 OK",
+            "text/plain; version=0.0.4; charset=utf-8",
+            m.render_prometheus(),
+        ),
         ("GET", "/healthz") => {
             let h = m.health();
-            (if h.healthy { "200 OK" } else { "503 Service Unavailable" }, "application/json", h.json)
+            (
+                if h.healthy {
+                    "200 OK"
+                } else {
+                    "503 Service Unavailable"
+                },
+                "application/json",
+                h.json,
+            )
         }
-        ("GET", _) => ("404 Not Found", "text/plain", "not found: try /metrics or /healthz\n".to_string()),
-        _ => ("405 Method Not Allowed", "text/plain", "only GET is supported\n".to_string()),
+        ("GET", _) => (
+            "404 Not Found",
+            "text/plain",
+            "not found: try /metrics or /healthz\n".to_string(),
+        ),
+        _ => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "only GET is supported\n".to_string(),
+        ),
     };
     let mut w = s;
     write!(w, "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;

@@ -61,7 +61,10 @@ fn seg_name(seq: u64) -> String {
 }
 
 fn io_err(path: &Path, err: io::Error) -> SpillError {
-    SpillError::Io { path: path.to_path_buf(), err }
+    SpillError::Io {
+        path: path.to_path_buf(),
+        err,
+    }
 }
 
 impl Spill {
@@ -73,7 +76,11 @@ impl Spill {
             let ent = ent.map_err(|e| io_err(dir, e))?;
             let name = ent.file_name();
             let Some(name) = name.to_str() else { continue };
-            let Some(seq) = name.strip_prefix("seg-").and_then(|s| s.strip_suffix(".jsonl")).and_then(|s| s.parse::<u64>().ok()) else {
+            let Some(seq) = name
+                .strip_prefix("seg-")
+                .and_then(|s| s.strip_suffix(".jsonl"))
+                .and_then(|s| s.parse::<u64>().ok())
+            else {
                 continue;
             };
             let bytes = ent.metadata().map_err(|e| io_err(&ent.path(), e))?.len();
@@ -120,7 +127,9 @@ impl Spill {
             return Err(SpillError::Full(self.max_bytes));
         }
         let need_new = match (&st.active, st.segments.back()) {
-            (Some((seq, _)), Some(last)) => last.seq != *seq || last.bytes + len > self.segment_bytes,
+            (Some((seq, _)), Some(last)) => {
+                last.seq != *seq || last.bytes + len > self.segment_bytes
+            }
             _ => true,
         };
         if need_new {
@@ -128,7 +137,11 @@ impl Spill {
             let seq = st.next_seq;
             st.next_seq += 1;
             let path = self.dir.join(seg_name(seq));
-            let f = OpenOptions::new().create(true).append(true).open(&path).map_err(|e| io_err(&path, e))?;
+            let f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| io_err(&path, e))?;
             st.segments.push_back(Segment { seq, bytes: 0 });
             st.active = Some((seq, f));
             if self.fsync != FsyncPolicy::Never {
@@ -138,7 +151,9 @@ impl Spill {
                 }
             }
         }
-        let path = self.dir.join(seg_name(st.active.as_ref().map(|a| a.0).unwrap_or(0)));
+        let path = self
+            .dir
+            .join(seg_name(st.active.as_ref().map(|a| a.0).unwrap_or(0)));
         let mut buf = Vec::with_capacity(json.len() + 1);
         buf.extend_from_slice(json);
         buf.push(b'\n');
@@ -172,7 +187,10 @@ impl Spill {
     /// Flushes pending data per the fsync policy (called periodically by the worker).
     pub fn maybe_sync(&self) {
         let mut st = self.lock();
-        if st.dirty && self.fsync != FsyncPolicy::Never && st.last_sync.elapsed() >= self.fsync_interval {
+        if st.dirty
+            && self.fsync != FsyncPolicy::Never
+            && st.last_sync.elapsed() >= self.fsync_interval
+        {
             Self::sync(&mut st);
         }
     }
@@ -200,14 +218,20 @@ impl Spill {
         if st.active.as_ref().map(|a| a.0) == Some(seq) {
             let _ = self.seal(&mut st);
         }
-        Some(SegmentRef { seq, path: self.dir.join(seg_name(seq)) })
+        Some(SegmentRef {
+            seq,
+            path: self.dir.join(seg_name(seq)),
+        })
     }
 
     /// Deletes a fully delivered segment.
     pub fn remove(&self, seg: &SegmentRef) -> Result<(), SpillError> {
         let mut st = self.lock();
         if let Some(i) = st.segments.iter().position(|s| s.seq == seg.seq) {
-            let s = st.segments.remove(i).unwrap_or(Segment { seq: seg.seq, bytes: 0 });
+            let s = st.segments.remove(i).unwrap_or(Segment {
+                seq: seg.seq,
+                bytes: 0,
+            });
             st.total = st.total.saturating_sub(s.bytes);
         }
         match std::fs::remove_file(&seg.path) {
@@ -263,7 +287,13 @@ mod tests {
     fn segments_roll_persist_and_cap() {
         let dir = std::env::temp_dir().join(format!("vigil-spill-unit-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let cfg = SpillConfig { dir: None, max_bytes: Size(9_500), segment_bytes: Size(4096), fsync: FsyncPolicy::Always, ..Default::default() };
+        let cfg = SpillConfig {
+            dir: None,
+            max_bytes: Size(9_500),
+            segment_bytes: Size(4096),
+            fsync: FsyncPolicy::Always,
+            ..Default::default()
+        };
         let s = Spill::open(&dir, &cfg).unwrap();
         let line = vec![b'x'; 999];
         for _ in 0..9 {

@@ -35,7 +35,11 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "" | "s" => n.checked_mul(1000),
         "m" => n.checked_mul(60_000),
         "h" => n.checked_mul(3_600_000),
-        _ => return Err(format!("invalid duration unit in '{s}' (expected ms, s, m or h)")),
+        _ => {
+            return Err(format!(
+                "invalid duration unit in '{s}' (expected ms, s, m or h)"
+            ))
+        }
     };
     ms.map(Duration::from_millis)
         .ok_or_else(|| format!("duration '{s}' is too large"))
@@ -51,7 +55,9 @@ impl<'de> Deserialize<'de> for Dur {
         }
         match Raw::deserialize(d)? {
             Raw::N(n) => Ok(Dur(Duration::from_secs(n))),
-            Raw::S(s) => parse_duration(&s).map(Dur).map_err(serde::de::Error::custom),
+            Raw::S(s) => parse_duration(&s)
+                .map(Dur)
+                .map_err(serde::de::Error::custom),
         }
     }
 }
@@ -93,9 +99,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "mib" | "m" => 1 << 20,
         "gb" => 1_000_000_000,
         "gib" | "g" => 1 << 30,
-        _ => return Err(format!("invalid size unit in '{s}' (expected B, KB, KiB, MB, MiB, GB or GiB)")),
+        _ => {
+            return Err(format!(
+                "invalid size unit in '{s}' (expected B, KB, KiB, MB, MiB, GB or GiB)"
+            ))
+        }
     };
-    n.checked_mul(mul).ok_or_else(|| format!("size '{s}' is too large"))
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("size '{s}' is too large"))
 }
 
 impl<'de> Deserialize<'de> for Size {

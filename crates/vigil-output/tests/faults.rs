@@ -19,7 +19,12 @@ fn ids(bodies: &[Vec<u8>]) -> BTreeSet<u64> {
 }
 
 /// Sends alerts at ~`rate`/s from a thread until stopped; returns how many were sent.
-fn stream(p: Arc<Pipeline>, rate: u64, stop: Arc<AtomicBool>, next: Arc<AtomicU64>) -> std::thread::JoinHandle<()> {
+fn stream(
+    p: Arc<Pipeline>,
+    rate: u64,
+    stop: Arc<AtomicBool>,
+    next: Arc<AtomicU64>,
+) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let gap = Duration::from_micros(1_000_000 / rate);
         while !stop.load(Ordering::Relaxed) {
@@ -32,7 +37,9 @@ fn stream(p: Arc<Pipeline>, rate: u64, stop: Arc<AtomicBool>, next: Arc<AtomicU6
 
 #[test]
 fn outage_of_nats_and_webhook_loses_nothing() {
-    let Some(mut nats) = Nats::start(true) else { return };
+    let Some(mut nats) = Nats::start(true) else {
+        return;
+    };
     nats.create_stream("VIGIL", "vigil.alerts");
     let mut rx = Receiver::start();
     let spill = tempdir("outage-spill");
@@ -62,11 +69,15 @@ fn outage_of_nats_and_webhook_loses_nothing() {
     t.join().unwrap();
     let n = next.load(Ordering::Relaxed);
     let all: BTreeSet<u64> = (0..n).collect();
-    let ok = wait_until(Duration::from_secs(60), || ids(&rx.bodies()).len() as u64 == n);
+    let ok = wait_until(Duration::from_secs(60), || {
+        ids(&rx.bodies()).len() as u64 == n
+    });
     assert!(ok, "webhook got {} of {n}", ids(&rx.bodies()).len());
     assert_eq!(ids(&rx.bodies()), all, "webhook: every alert at least once");
     let ok = wait_until(Duration::from_secs(60), || {
-        m.render_prometheus().contains("vigil_output_spill_bytes{output=\"nats\",type=\"nats\"} 0") && m.outputs_idle()
+        m.render_prometheus()
+            .contains("vigil_output_spill_bytes{output=\"nats\",type=\"nats\"} 0")
+            && m.outputs_idle()
     });
     assert!(ok, "nats output did not drain:\n{}", m.render_prometheus());
     let stored = nats.stream_messages("VIGIL");
@@ -74,13 +85,28 @@ fn outage_of_nats_and_webhook_loses_nothing() {
     let prom = m.render_prometheus();
     assert!(prom.contains("vigil_pipeline_dropped_total 0"), "{prom}");
     for o in ["nats", "webhook"] {
-        for reason in ["queue_full", "spill_full", "rejected", "retries_exhausted", "shutdown"] {
-            let line = format!("vigil_output_dropped_total{{output=\"{o}\",type=\"{o}\",reason=\"{reason}\"}} 0");
+        for reason in [
+            "queue_full",
+            "spill_full",
+            "rejected",
+            "retries_exhausted",
+            "shutdown",
+        ] {
+            let line = format!(
+                "vigil_output_dropped_total{{output=\"{o}\",type=\"{o}\",reason=\"{reason}\"}} 0"
+            );
             assert!(prom.contains(&line), "expected {line}\n{prom}");
         }
     }
-    let spilled: u64 = prom.lines().filter(|l| l.starts_with("vigil_output_spilled_total")).map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum();
-    assert!(spilled > 0, "the outage must have gone through the spill:\n{prom}");
+    let spilled: u64 = prom
+        .lines()
+        .filter(|l| l.starts_with("vigil_output_spilled_total"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert!(
+        spilled > 0,
+        "the outage must have gone through the spill:\n{prom}"
+    );
     eprintln!("{n} alerts, {} webhook requests, {} JetStream messages (duplicates allowed), {spilled} spilled", rx.bodies().len(), stored.len());
     match Arc::try_unwrap(p) {
         Ok(p) => {
@@ -122,13 +148,26 @@ fn restart_during_outage_replays_spill() {
     rx.restart();
     let m2 = Metrics::new();
     let p2 = Pipeline::start(&cfg, m2.clone()).unwrap();
-    assert!(wait_until(Duration::from_secs(30), || ids(&rx.bodies()).len() == n as usize), "got {}", ids(&rx.bodies()).len());
+    assert!(
+        wait_until(Duration::from_secs(30), || ids(&rx.bodies()).len()
+            == n as usize),
+        "got {}",
+        ids(&rx.bodies()).len()
+    );
     assert_eq!(ids(&rx.bodies()), (0..n).collect::<BTreeSet<_>>());
     // Bodies are byte-exact after the disk round trip.
     for b in rx.bodies() {
         assert_eq!(b, alert(id_of(&b).unwrap()).to_json().into_bytes());
     }
-    assert!(wait_until(Duration::from_secs(5), || std::fs::read_dir(spill.join("webhook")).unwrap().count() == 0), "spill emptied");
+    assert!(
+        wait_until(Duration::from_secs(5), || std::fs::read_dir(
+            spill.join("webhook")
+        )
+        .unwrap()
+        .count()
+            == 0),
+        "spill emptied"
+    );
     p2.shutdown(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(&spill);
 }
@@ -151,10 +190,16 @@ fn slow_webhook_does_not_delay_file_output() {
     for i in 0..200 {
         p.send(alert(i));
     }
-    assert!(wait_until(Duration::from_secs(3), || read_lines(&path).len() == 200), "file output stalled behind the slow webhook");
+    assert!(
+        wait_until(Duration::from_secs(3), || read_lines(&path).len() == 200),
+        "file output stalled behind the slow webhook"
+    );
     let took = t0.elapsed();
     assert!(took < Duration::from_secs(2), "file output took {took:?}");
-    assert!(rx.bodies().is_empty(), "the webhook is still sleeping on its first request");
+    assert!(
+        rx.bodies().is_empty(),
+        "the webhook is still sleeping on its first request"
+    );
     // The webhook's own queue overflowed and that is counted, not silent.
     let prom = m.render_prometheus();
     let dropped: u64 = prom
@@ -183,15 +228,26 @@ fn drops_are_reported_as_internal_alert_and_log() {
         p.send(alert(i));
     }
     assert!(
-        wait_until(Duration::from_secs(10), || read_lines(&path).iter().any(|l| l.contains("\"rule\":\"vigil: alerts dropped\""))),
+        wait_until(Duration::from_secs(10), || read_lines(&path)
+            .iter()
+            .any(|l| l.contains("\"rule\":\"vigil: alerts dropped\""))),
         "no internal drop alert in {:?}",
         read_lines(&path)
     );
-    let line = read_lines(&path).into_iter().find(|l| l.contains("vigil: alerts dropped")).unwrap();
+    let line = read_lines(&path)
+        .into_iter()
+        .find(|l| l.contains("vigil: alerts dropped"))
+        .unwrap();
     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
     assert_eq!(v["source"], "internal");
     assert_eq!(v["priority"], "Error");
-    assert!(v["output_fields"]["vigil.dropped.webhook"].as_u64().unwrap() >= 18, "{v}");
+    assert!(
+        v["output_fields"]["vigil.dropped.webhook"]
+            .as_u64()
+            .unwrap()
+            >= 18,
+        "{v}"
+    );
     p.shutdown(Duration::from_millis(100));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -210,15 +266,26 @@ fn rate_limit_emits_summary_alert() {
     for i in 0..50 {
         p.send(alert(i));
     }
-    assert!(wait_until(Duration::from_secs(5), || read_lines(&path).len() == 4), "{:?}", read_lines(&path).len());
+    assert!(
+        wait_until(Duration::from_secs(5), || read_lines(&path).len() == 4),
+        "{:?}",
+        read_lines(&path).len()
+    );
     let lines = read_lines(&path);
     for (i, l) in lines[..3].iter().enumerate() {
         assert_eq!(l, &alert(i as u64).to_json());
     }
     let v: serde_json::Value = serde_json::from_str(&lines[3]).unwrap();
     assert_eq!(v["output_fields"]["vigil.suppressed"], 47);
-    assert!(v["output"].as_str().unwrap().starts_with("47 similar alerts suppressed (rate limit) for rule 'Terminal shell in container'"), "{v}");
-    assert!(m.render_prometheus().contains("vigil_alerts_suppressed_total{rule_name=\"Terminal shell in container\"} 47"));
+    assert!(
+        v["output"].as_str().unwrap().starts_with(
+            "47 similar alerts suppressed (rate limit) for rule 'Terminal shell in container'"
+        ),
+        "{v}"
+    );
+    assert!(m
+        .render_prometheus()
+        .contains("vigil_alerts_suppressed_total{rule_name=\"Terminal shell in container\"} 47"));
     // Matches are counted before suppression, as Falco counts rule matches.
     assert_eq!(m.rule_matches("Terminal shell in container"), 50);
     p.shutdown(Duration::from_secs(2));
@@ -229,21 +296,30 @@ fn rate_limit_emits_summary_alert() {
 fn reload_keeps_old_config_when_invalid_and_applies_valid() {
     let dir = tempdir("reload");
     let (a, b) = (dir.join("a.jsonl"), dir.join("b.jsonl"));
-    let cfg = Config::from_yaml_str(&format!("metrics: {{enabled: false}}\noutputs:\n  - name: a\n    file: {{path: {}}}\n", a.display())).unwrap();
+    let cfg = Config::from_yaml_str(&format!(
+        "metrics: {{enabled: false}}\noutputs:\n  - name: a\n    file: {{path: {}}}\n",
+        a.display()
+    ))
+    .unwrap();
     let mut p = Pipeline::start(&cfg, Metrics::new()).unwrap();
     p.send(alert(1));
     assert!(wait_until(Duration::from_secs(5), || read_lines(&a).len() == 1));
     // Invalid: a bad URL. The error says why; the old outputs keep working.
     let mut bad = cfg.clone();
-    bad.outputs.push(vigil_output::config::OutputConfig::new(vigil_output::config::OutputKind::Webhook(vigil_output::config::WebhookOutput {
-        url: "ftp://nope".into(),
-        format: Default::default(),
-        headers: Default::default(),
-        timeout: vigil_output::units::Dur::secs(1),
-        ca_file: None,
-    })));
+    bad.outputs.push(vigil_output::config::OutputConfig::new(
+        vigil_output::config::OutputKind::Webhook(vigil_output::config::WebhookOutput {
+            url: "ftp://nope".into(),
+            format: Default::default(),
+            headers: Default::default(),
+            timeout: vigil_output::units::Dur::secs(1),
+            ca_file: None,
+        }),
+    ));
     let e = p.reload(&bad).unwrap_err().to_string();
-    assert!(e.contains("outputs[1].webhook.url: invalid URL 'ftp://nope'"), "{e}");
+    assert!(
+        e.contains("outputs[1].webhook.url: invalid URL 'ftp://nope'"),
+        "{e}"
+    );
     p.send(alert(2));
     assert!(wait_until(Duration::from_secs(5), || read_lines(&a).len() == 2));
     // Valid: add output b; a keeps running.
@@ -256,7 +332,9 @@ fn reload_keeps_old_config_when_invalid_and_applies_valid() {
     p.reload(&good).unwrap();
     assert_eq!(p.output_names(), vec!["a".to_string(), "b".to_string()]);
     p.send(alert(3));
-    assert!(wait_until(Duration::from_secs(5), || read_lines(&a).len() == 3 && read_lines(&b).len() == 1));
+    assert!(wait_until(Duration::from_secs(5), || read_lines(&a).len()
+        == 3
+        && read_lines(&b).len() == 1));
     assert_eq!(read_lines(&b), vec![alert(3).to_json()]);
     p.shutdown(Duration::from_secs(2));
     let _ = std::fs::remove_dir_all(&dir);

@@ -30,31 +30,50 @@ fn file_output_is_exact_jsonl_with_rotation_and_reopen() {
     p.shutdown(Duration::from_secs(5));
     // Rotation keeps the newest 3 rotated files plus the live one; older ones are deleted.
     let rot = |i: u32| std::path::PathBuf::from(format!("{}.{i}", path.display()));
-    assert!(rot(3).exists() && !rot(4).exists(), "keep=3 must keep .1..=.3 only");
+    assert!(
+        rot(3).exists() && !rot(4).exists(),
+        "keep=3 must keep .1..=.3 only"
+    );
     let mut got = Vec::new();
     for i in [3, 2, 1] {
         got.extend(read_lines(&rot(i)));
     }
     got.extend(read_lines(&path));
     for f in [rot(1), rot(2), rot(3), path.clone()] {
-        assert!(std::fs::metadata(&f).unwrap().len() <= 4096, "{} over max_size", f.display());
+        assert!(
+            std::fs::metadata(&f).unwrap().len() <= 4096,
+            "{} over max_size",
+            f.display()
+        );
     }
     // What survives is exactly the newest alerts, byte for byte, in order.
-    assert!(got.len() >= 12 && got.len() < n as usize, "{} lines", got.len());
+    assert!(
+        got.len() >= 12 && got.len() < n as usize,
+        "{} lines",
+        got.len()
+    );
     assert_eq!(got, expected[expected.len() - got.len()..].to_vec());
 
     // Reopen (SIGUSR1): after an external rename the pipeline writes a fresh file.
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let p = pipeline(&format!("metrics: {{enabled: false}}\noutputs:\n  - file: {{path: {}, max_size: 0}}\n", path.display()));
+    let p = pipeline(&format!(
+        "metrics: {{enabled: false}}\noutputs:\n  - file: {{path: {}, max_size: 0}}\n",
+        path.display()
+    ));
     p.send(alert(1));
-    assert!(wait_until(Duration::from_secs(5), || read_lines(&path).len() == 1));
+    assert!(wait_until(Duration::from_secs(5), || read_lines(&path)
+        .len()
+        == 1));
     let moved = dir.join("moved.jsonl");
     std::fs::rename(&path, &moved).unwrap();
     p.reopen_files();
     std::thread::sleep(Duration::from_millis(300));
     p.send(alert(2));
-    assert!(wait_until(Duration::from_secs(5), || read_lines(&path).len() == 1), "reopened file gets new alerts");
+    assert!(
+        wait_until(Duration::from_secs(5), || read_lines(&path).len() == 1),
+        "reopened file gets new alerts"
+    );
     assert_eq!(read_lines(&path), vec![alert(2).to_json()]);
     assert_eq!(read_lines(&moved), vec![alert(1).to_json()]);
     p.shutdown(Duration::from_secs(5));
@@ -68,7 +87,11 @@ fn stdout_sink_formats_text_and_json() {
     let dir = tempdir("stdout");
     for (fmt, want) in [
         (Format::Json, alert(7).to_json()),
-        (Format::Text, "22:13:20.000007000: Warning A shell was spawned (id=7 proc=bash \"quoted\")".to_string()),
+        (
+            Format::Text,
+            "22:13:20.000007000: Warning A shell was spawned (id=7 proc=bash \"quoted\")"
+                .to_string(),
+        ),
     ] {
         let f = dir.join("out");
         let file = std::fs::File::create(&f).unwrap();
@@ -86,11 +109,29 @@ fn check_syslog(frames: &[Vec<u8>], n: u64) {
         let m = parse_rfc5424(f).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(f)));
         // local3 (19) * 8 + Warning (4)
         assert_eq!((m.pri, m.version), (19 * 8 + 4, 1));
-        assert!(m.timestamp.starts_with("2023-11-14T22:13:20.") && m.timestamp.ends_with('Z') && m.timestamp.len() == 27, "{}", m.timestamp);
-        assert_eq!((m.hostname.as_str(), m.app.as_str(), m.msgid.as_str(), m.sd.as_str()), ("testhost", "vigil-test", "alert", "-"));
+        assert!(
+            m.timestamp.starts_with("2023-11-14T22:13:20.")
+                && m.timestamp.ends_with('Z')
+                && m.timestamp.len() == 27,
+            "{}",
+            m.timestamp
+        );
+        assert_eq!(
+            (
+                m.hostname.as_str(),
+                m.app.as_str(),
+                m.msgid.as_str(),
+                m.sd.as_str()
+            ),
+            ("testhost", "vigil-test", "alert", "-")
+        );
         assert_eq!(m.procid, std::process::id().to_string());
         let id = id_of(&m.msg).unwrap();
-        assert_eq!(m.msg, alert(id).to_json().into_bytes(), "MSG is the exact Falco JSON");
+        assert_eq!(
+            m.msg,
+            alert(id).to_json().into_bytes(),
+            "MSG is the exact Falco JSON"
+        );
         ids.insert(id);
     }
     assert_eq!(ids, (0..n).collect());
@@ -167,7 +208,12 @@ fn webhook_falco_and_slack_formats_with_headers() {
     for i in 0..n {
         p.send(alert(i));
     }
-    assert!(wait_until(Duration::from_secs(10), || rx.reqs.lock().unwrap().len() == 2 * n as usize), "got {}", rx.reqs.lock().unwrap().len());
+    assert!(
+        wait_until(Duration::from_secs(10), || rx.reqs.lock().unwrap().len()
+            == 2 * n as usize),
+        "got {}",
+        rx.reqs.lock().unwrap().len()
+    );
     p.shutdown(Duration::from_secs(5));
     let reqs = rx.reqs.lock().unwrap().clone();
     let falco: Vec<_> = reqs.iter().filter(|r| r.path == "/falco?x=1").collect();
@@ -176,16 +222,37 @@ fn webhook_falco_and_slack_formats_with_headers() {
     let mut ids = BTreeSet::new();
     for r in &falco {
         let id = id_of(&r.body).unwrap();
-        assert_eq!(r.body, alert(id).to_json().into_bytes(), "body is the exact Falco JSON");
-        assert!(r.headers.iter().any(|(k, v)| k == "X-Token" && v == "s3cret"));
-        assert!(r.headers.iter().any(|(k, v)| k == "Content-Type" && v == "application/json"));
+        assert_eq!(
+            r.body,
+            alert(id).to_json().into_bytes(),
+            "body is the exact Falco JSON"
+        );
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| k == "X-Token" && v == "s3cret"));
+        assert!(r
+            .headers
+            .iter()
+            .any(|(k, v)| k == "Content-Type" && v == "application/json"));
         ids.insert(id);
     }
     assert_eq!(ids, (0..n).collect());
     let v: serde_json::Value = serde_json::from_slice(&slack[0].body).unwrap();
-    assert!(v["text"].as_str().unwrap().starts_with("Warning Terminal shell in container: A shell was spawned"), "{v}");
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("Warning Terminal shell in container: A shell was spawned"),
+        "{v}"
+    );
     let fields = v["attachments"][0]["fields"].as_array().unwrap();
-    assert!(fields.iter().any(|f| f["title"] == "proc.name" && f["value"] == "bash"), "{v}");
+    assert!(
+        fields
+            .iter()
+            .any(|f| f["title"] == "proc.name" && f["value"] == "bash"),
+        "{v}"
+    );
     assert_eq!(v["attachments"][0]["color"], "#ecb22e");
 }
 
@@ -194,13 +261,23 @@ fn webhook_rejection_is_counted_not_retried() {
     let rx = Receiver::start();
     *rx.status.lock().unwrap() = 400;
     let m = Metrics::new();
-    let cfg = Config::from_yaml_str(&format!("metrics: {{enabled: false}}\noutputs:\n  - webhook: {{url: '{}'}}\n", rx.url("/"))).unwrap();
+    let cfg = Config::from_yaml_str(&format!(
+        "metrics: {{enabled: false}}\noutputs:\n  - webhook: {{url: '{}'}}\n",
+        rx.url("/")
+    ))
+    .unwrap();
     let p = Pipeline::start(&cfg, m.clone()).unwrap();
     for i in 0..5 {
         p.send(alert(i));
     }
     let prom = || m.render_prometheus();
-    assert!(wait_until(Duration::from_secs(10), || prom().contains("vigil_output_dropped_total{output=\"webhook\",type=\"webhook\",reason=\"rejected\"} 5")), "{}", prom());
+    assert!(
+        wait_until(Duration::from_secs(10), || prom().contains(
+            "vigil_output_dropped_total{output=\"webhook\",type=\"webhook\",reason=\"rejected\"} 5"
+        )),
+        "{}",
+        prom()
+    );
     p.shutdown(Duration::from_secs(2));
 }
 
@@ -209,16 +286,25 @@ fn program_output_pipes_json_lines_and_respawns() {
     let dir = tempdir("program");
     let out = dir.join("out.jsonl");
     // Each child takes 5 lines and exits: the output must notice and respawn it.
-    let p = pipeline(&format!("metrics: {{enabled: false}}\noutputs:\n  - program: {{command: 'head -n 5 >> {}'}}\n", out.display()));
+    let p = pipeline(&format!(
+        "metrics: {{enabled: false}}\noutputs:\n  - program: {{command: 'head -n 5 >> {}'}}\n",
+        out.display()
+    ));
     for i in 0..5 {
         p.send(alert(i));
     }
-    assert!(wait_until(Duration::from_secs(10), || read_lines(&out).len() == 5));
+    assert!(wait_until(Duration::from_secs(10), || read_lines(&out)
+        .len()
+        == 5));
     std::thread::sleep(Duration::from_millis(300)); // the first child exits
     for i in 5..10 {
         p.send(alert(i));
     }
-    assert!(wait_until(Duration::from_secs(10), || read_lines(&out).len() == 10), "respawned child got the rest: {:?}", read_lines(&out).len());
+    assert!(
+        wait_until(Duration::from_secs(10), || read_lines(&out).len() == 10),
+        "respawned child got the rest: {:?}",
+        read_lines(&out).len()
+    );
     p.shutdown(Duration::from_secs(5));
     let want: Vec<String> = (0..10).map(|i| alert(i).to_json()).collect();
     assert_eq!(read_lines(&out), want);
@@ -227,12 +313,17 @@ fn program_output_pipes_json_lines_and_respawns() {
 
 #[test]
 fn nats_core_publish() {
-    let Some(nats) = Nats::start(false) else { return };
+    let Some(nats) = Nats::start(false) else {
+        return;
+    };
     let mut sub = nats.conn();
     sub.subscribe("vigil.alerts");
     sub.flush().unwrap();
     let n = 200;
-    let p = pipeline(&format!("metrics: {{enabled: false}}\noutputs:\n  - nats: {{url: '{}', subject: vigil.alerts}}\n", nats.url()));
+    let p = pipeline(&format!(
+        "metrics: {{enabled: false}}\noutputs:\n  - nats: {{url: '{}', subject: vigil.alerts}}\n",
+        nats.url()
+    ));
     for i in 0..n {
         p.send(alert(i));
     }
@@ -251,7 +342,9 @@ fn nats_core_publish() {
 
 #[test]
 fn nats_jetstream_publish_with_acks() {
-    let Some(nats) = Nats::start(true) else { return };
+    let Some(nats) = Nats::start(true) else {
+        return;
+    };
     nats.create_stream("VIGIL", "vigil.js");
     let n = 300;
     let m = Metrics::new();
@@ -260,7 +353,11 @@ fn nats_jetstream_publish_with_acks() {
     for i in 0..n {
         p.send(alert(i));
     }
-    assert!(wait_until(Duration::from_secs(20), || m.render_prometheus().contains(&format!("vigil_output_sent_total{{output=\"nats\",type=\"nats\"}} {n}"))));
+    assert!(wait_until(Duration::from_secs(20), || m
+        .render_prometheus()
+        .contains(&format!(
+            "vigil_output_sent_total{{output=\"nats\",type=\"nats\"}} {n}"
+        ))));
     p.shutdown(Duration::from_secs(5));
     let msgs = nats.stream_messages("VIGIL");
     assert_eq!(msgs.len(), n as usize, "each alert stored once");
@@ -280,7 +377,11 @@ fn nats_jetstream_publish_with_acks() {
     p.send(alert(1));
     assert!(wait_until(Duration::from_secs(10), || !m.health().healthy));
     let h = m.health();
-    assert!(h.reasons[0].contains("no JetStream stream listens on subject 'nowhere'"), "{:?}", h.reasons);
+    assert!(
+        h.reasons[0].contains("no JetStream stream listens on subject 'nowhere'"),
+        "{:?}",
+        h.reasons
+    );
     p.shutdown(Duration::from_millis(200));
 }
 
@@ -310,7 +411,13 @@ fn metrics_and_health_endpoints() {
     let (_, body) = get("/healthz");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"], "unhealthy");
-    assert!(v["reasons"][0].as_str().unwrap().contains("output 'webhook' failing"), "{v}");
+    assert!(
+        v["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("output 'webhook' failing"),
+        "{v}"
+    );
     let (st, prom) = get("/metrics");
     assert_eq!(st, 200);
     for want in [

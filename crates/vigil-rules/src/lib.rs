@@ -172,6 +172,18 @@ impl Ruleset {
         self.program.event_types()
     }
 
+    /// For each event type some rule matches, how many enabled rules are checked against
+    /// events of that type (the evaluation work per event).
+    pub fn rules_per_type(&self) -> Vec<(vigil_event::EventType, usize)> {
+        self.program
+            .exit_index
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(i, r)| (vigil_event::EventType(i as u16), r.len()))
+            .collect()
+    }
+
     /// Event types for which an enabled rule asks for entry events (`evt.dir = >`).
     pub fn needs_enter_events(&self) -> EventTypeSet {
         self.program.needs_enter.clone()

@@ -384,3 +384,24 @@ fn host_process_container_fields() {
     assert!(!matches("container.image exists", &ev));
     assert!(!matches("container.privileged = false", &ev));
 }
+
+#[test]
+fn uid_arguments_render_as_names() {
+    let params = [Param::new(ParamName::Res, Value::Res(0)), Param::new(ParamName::Uid, Value::Uid(0))];
+    let ev = Event {
+        num: 1,
+        ts: 1,
+        etype: EventType::from_name("setuid").unwrap(),
+        dir: Dir::Exit,
+        cpu: 0,
+        tid: 300,
+        pid: 300,
+        res: 0,
+        params: &params,
+        fd: None,
+        latency: 0,
+    };
+    assert!(matches("evt.type = setuid and evt.arg.uid = root", &ev));
+    assert!(matches("evt.type = setuid and evt.rawarg.uid = 0", &ev));
+    assert!(!matches("evt.type = setuid and evt.arg.uid = 0", &ev));
+}

@@ -40,9 +40,9 @@
 //! | map | type | purpose |
 //! |---|---|---|
 //! | `events` | ring buffer (16 MiB default, [`SensorConfig::ring_bytes`]) | records to user space |
-//! | `specs` | array[512] of 16-byte specs | per-syscall enable bit + what to capture (see [`table`]) |
-//! | `config` | array[1] | own tgid to ignore, cgroup to ignore, cgroup-recording switch |
-//! | `drops` | per-CPU array[8] of u64 | kernel-side losses by cause ([`KernelDrops`]) |
+//! | `specs` | array of 512 16-byte specs | per-syscall enable bit + what to capture (see [`table`]) |
+//! | `config` | array, one entry | own tgid to ignore, cgroup to ignore, cgroup-recording switch |
+//! | `drops` | per-CPU array of 16 u64 | kernel-side losses by cause ([`KernelDrops`]) and by category |
 //! | `stashes` | LRU hash tid -> entry args (32768) | sys_enter -> sys_exit hand-over |
 //! | `heap`, `pathbufs` | per-CPU arrays | record assembly (32 KiB) and path walking (8 KiB) scratch |
 //! | `cgroup_record` | hash cgroup id -> u8 | cgroups whose syscall set is being learned |

@@ -319,6 +319,38 @@ impl HitChoice for Option<&(&record::RecAffected, Option<String>)> {
     }
 }
 
+/// Parse and convert one OSV document exactly as import does, without writing anything.
+/// Returns the advisory id and the warnings import would report (parts ignored), or the
+/// error that would make import refuse the file. Used by tests and fuzz targets.
+pub fn check_document(bytes: &[u8]) -> Result<(String, Vec<String>), String> {
+    let adv = osv::parse(bytes)?;
+    let (rec, conv) = record::Record::from_advisory(&adv);
+    // Round-trip through the stored encoding, as a query would read it back.
+    let enc = postcard::to_allocvec(&rec).map_err(|e| format!("encode: {e}"))?;
+    let back: record::Record = postcard::from_bytes(&enc).map_err(|e| format!("decode: {e}"))?;
+    Ok((back.id, conv.warnings))
+}
+
+/// Property checks on one comparator for fuzzing and randomized tests: comparing a version
+/// with itself gives `Equal`, and swapping arguments reverses the result. Panics on a
+/// violation (that is the finding); never on any input otherwise.
+#[doc(hidden)]
+pub fn check_comparator(eco: version::Ecosystem, a: &str, b: &str) {
+    use std::cmp::Ordering;
+    let ab = version::compare(eco, a, b);
+    let ba = version::compare(eco, b, a);
+    match (&ab, &ba) {
+        (Ok(x), Ok(y)) => assert_eq!(*x, y.reverse(), "{eco:?}: {a:?} vs {b:?} not antisymmetric"),
+        (Err(_), Err(_)) => {}
+        // Errors depend on which side is invalid, so both directions must fail together.
+        _ => panic!("{eco:?}: {a:?} vs {b:?}: one direction failed, the other did not"),
+    }
+    if version::validate(eco, a).is_ok() {
+        assert_eq!(version::compare(eco, a, a).ok(), Some(Ordering::Equal), "{eco:?}: {a:?} != itself");
+    }
+    let _ = version::match_key(Some(eco), a);
+}
+
 /// `$VIGIL_DB`, or `/var/lib/vigil/db`.
 pub fn default_db_path() -> PathBuf {
     std::env::var_os("VIGIL_DB")

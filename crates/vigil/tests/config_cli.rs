@@ -16,7 +16,11 @@ fn tempdir(tag: &str) -> PathBuf {
 }
 
 fn check(file: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vigil")).args(["config", "check"]).arg(file).output().expect("run vigil")
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["config", "check"])
+        .arg(file)
+        .output()
+        .expect("run vigil")
 }
 
 #[test]
@@ -24,15 +28,24 @@ fn example_config_is_valid() {
     // The example points at /var/log and /var/lib; rebase those onto a temp dir.
     let d = tempdir("example");
     let text = std::fs::read_to_string(repo().join("vigil.example.yaml")).unwrap();
-    let text = text.replace("/var/log/vigil", &d.join("log").display().to_string()).replace("/var/lib/vigil", &d.join("lib").display().to_string());
+    let text = text
+        .replace("/var/log/vigil", &d.join("log").display().to_string())
+        .replace("/var/lib/vigil", &d.join("lib").display().to_string());
     std::fs::create_dir_all(d.join("log")).unwrap();
     std::fs::create_dir_all(d.join("lib")).unwrap();
     let f = d.join("vigil.yaml");
     std::fs::write(&f, text).unwrap();
     let out = check(&f);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("OK (4 outputs: stdout, audit-file, syslog, sidekick)"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("OK (4 outputs: stdout, audit-file, syslog, sidekick)"),
+        "{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -68,11 +81,20 @@ fn invalid_config_lists_every_error_with_key_path() {
 fn bad_url_is_reported_when_shape_is_valid() {
     let d = tempdir("url");
     let f = d.join("vigil.yaml");
-    std::fs::write(&f, "outputs:\n  - stdout: {}\n  - webhook: {url: 'htp:/oops'}\n").unwrap();
+    std::fs::write(
+        &f,
+        "outputs:\n  - stdout: {}\n  - webhook: {url: 'htp:/oops'}\n",
+    )
+    .unwrap();
     let out = check(&f);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("outputs[1].webhook.url: invalid URL 'htp:/oops': scheme must be http:// or https://"), "{err}");
+    assert!(
+        err.contains(
+            "outputs[1].webhook.url: invalid URL 'htp:/oops': scheme must be http:// or https://"
+        ),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 
@@ -83,7 +105,10 @@ fn unreadable_and_malformed_files() {
     let out = check(&missing);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("{}: cannot read file", missing.display())), "{err}");
+    assert!(
+        err.contains(&format!("{}: cannot read file", missing.display())),
+        "{err}"
+    );
 
     let f = d.join("broken.yaml");
     std::fs::write(&f, "outputs:\n  - stdout: {format: json\nmetrics: [\n").unwrap();
@@ -105,10 +130,17 @@ fn print_shows_effective_defaults() {
     let d = tempdir("print");
     let f = d.join("vigil.yaml");
     std::fs::write(&f, "min_priority: warning\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_vigil")).args(["config", "check", "--print"]).arg(&f).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["config", "check", "--print"])
+        .arg(&f)
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("OK (1 output: stdout)"), "{s}");
-    assert!(s.contains("min_priority: Warning") && s.contains("listen: 127.0.0.1:9376"), "{s}");
+    assert!(
+        s.contains("min_priority: Warning") && s.contains("listen: 127.0.0.1:9376"),
+        "{s}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }

@@ -67,7 +67,7 @@ impl Monitor {
     fn start(extra: &[&str]) -> Monitor {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
             .arg("monitor")
-            .arg("--json")
+            .args(["--json", "--no-metrics", "--stats-interval", "5"])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -218,7 +218,8 @@ fn container_threats_raise_default_rule_alerts() {
     let c = unique("binwrite");
     podman_run(&c, &["--network=none"], &["touch", "/bin/evil"]);
     let a = m.expect("Write below binary directory in container", t, |a| in_container(a, &c));
-    assert_eq!(a["output_fields"]["fd.name"], "/bin/evil", "{a}");
+    // The kernel resolves /bin (a symlink to usr/bin on merged-/usr systems).
+    assert!(a["output_fields"]["fd.name"].as_str().is_some_and(|n| n.ends_with("/bin/evil")), "{a}");
 
     let c = unique("symlink");
     podman_run(&c, &["--network=none"], &["ln", "-s", "/etc/shadow", "/tmp/innocent"]);

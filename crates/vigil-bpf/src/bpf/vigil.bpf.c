@@ -48,6 +48,26 @@ struct pt_regs {
 	unsigned long di, si, dx, r10, r8, r9, orig_ax;
 } PRESERVE;
 
+/* The x86_64 register frame in its ABI order (arch/x86/include/asm/ptrace.h); read whole with
+ * one helper call instead of one call per argument register. */
+struct regs_x86 {
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
+};
+
+static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
+{
+	struct regs_x86 r;
+	if (bpf_probe_read_kernel(&r, sizeof(r), regs) != 0) {
+		__builtin_memset(&r, 0, sizeof(r));
+	}
+	args[0] = r.di;
+	args[1] = r.si;
+	args[2] = r.dx;
+	args[3] = r.r10;
+	args[4] = r.r8;
+	args[5] = r.r9;
+}
+
 typedef struct {
 	int counter;
 } atomic_t;
@@ -975,12 +995,7 @@ int vigil_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	struct stash st = {};
 	st.ts = bpf_ktime_get_boot_ns();
 	st.nr = nr;
-	st.args[0] = BPF_CORE_READ(regs, di);
-	st.args[1] = BPF_CORE_READ(regs, si);
-	st.args[2] = BPF_CORE_READ(regs, dx);
-	st.args[3] = BPF_CORE_READ(regs, r10);
-	st.args[4] = BPF_CORE_READ(regs, r8);
-	st.args[5] = BPF_CORE_READ(regs, r9);
+	syscall_args(regs, st.args);
 	if (spec->fd_src == VG_FD_ARG0_ENTER)
 		st.file = (__u64)fd_file(task, (long)st.args[0]);
 	__u32 tid = (__u32)pid_tgid;
@@ -1102,12 +1117,7 @@ int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	 * still in them. */
 	if (ret == 0 && is_clone(nr)) {
 		__u64 args[6];
-		args[0] = BPF_CORE_READ(regs, di);
-		args[1] = BPF_CORE_READ(regs, si);
-		args[2] = BPF_CORE_READ(regs, dx);
-		args[3] = BPF_CORE_READ(regs, r10);
-		args[4] = BPF_CORE_READ(regs, r8);
-		args[5] = BPF_CORE_READ(regs, r9);
+		syscall_args(regs, args);
 		__u64 flags = 0;
 		if (nr == NR_clone)
 			flags = args[0];

@@ -20,7 +20,12 @@ pub struct FileSink {
 
 impl FileSink {
     pub fn new(cfg: &FileOutput) -> Self {
-        FileSink { cfg: cfg.clone(), file: None, size: 0, buf: Vec::with_capacity(64 * 1024) }
+        FileSink {
+            cfg: cfg.clone(),
+            file: None,
+            size: 0,
+            buf: Vec::with_capacity(64 * 1024),
+        }
     }
 
     fn rotated(&self, i: u32) -> PathBuf {
@@ -48,7 +53,9 @@ impl FileSink {
         }
         self.open()?;
         let path = &self.cfg.path;
-        let Some(f) = self.file.as_mut() else { return Err(SinkError::Retry("file not open".into())) };
+        let Some(f) = self.file.as_mut() else {
+            return Err(SinkError::Retry("file not open".into()));
+        };
         let r = f.write_all(&self.buf);
         self.buf.clear();
         if let Err(e) = r {
@@ -67,7 +74,9 @@ impl FileSink {
             }
         }
         let keep = self.cfg.keep;
-        let err = |e: std::io::Error| SinkError::Retry(format!("rotate {}: {e}", self.cfg.path.display()));
+        let err = |e: std::io::Error| {
+            SinkError::Retry(format!("rotate {}: {e}", self.cfg.path.display()))
+        };
         if keep == 0 {
             std::fs::remove_file(&self.cfg.path).map_err(err)?;
         } else {
@@ -107,7 +116,9 @@ impl Sink for FileSink {
         self.write_buf()?;
         if self.cfg.fsync {
             if let Some(f) = &self.file {
-                f.sync_data().map_err(|e| SinkError::Retry(format!("fsync {}: {e}", self.cfg.path.display())))?;
+                f.sync_data().map_err(|e| {
+                    SinkError::Retry(format!("fsync {}: {e}", self.cfg.path.display()))
+                })?;
             }
         }
         Ok(())

@@ -55,18 +55,28 @@ impl HttpUrl {
             let host = &r[..close];
             let after = &r[close + 1..];
             let port = match after.strip_prefix(':') {
-                Some(p) => p.parse::<u16>().map_err(|_| format!("invalid port '{p}'"))?,
+                Some(p) => p
+                    .parse::<u16>()
+                    .map_err(|_| format!("invalid port '{p}'"))?,
                 None if after.is_empty() => default_port,
                 None => return Err("garbage after IPv6 literal".into()),
             };
             (host.to_string(), port)
         } else {
             match auth.rsplit_once(':') {
-                Some((h, p)) => (h.to_string(), p.parse::<u16>().map_err(|_| format!("invalid port '{p}'"))?),
+                Some((h, p)) => (
+                    h.to_string(),
+                    p.parse::<u16>()
+                        .map_err(|_| format!("invalid port '{p}'"))?,
+                ),
                 None => (auth.to_string(), default_port),
             }
         };
-        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b)) {
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b))
+        {
             return Err(format!("invalid host '{host}'"));
         }
         if port == 0 {
@@ -82,7 +92,13 @@ impl HttpUrl {
         } else {
             target.to_string()
         };
-        Ok(HttpUrl { https, host, port, target, authority: auth.to_string() })
+        Ok(HttpUrl {
+            https,
+            host,
+            port,
+            target,
+            authority: auth.to_string(),
+        })
     }
 }
 
@@ -104,7 +120,9 @@ pub fn tls_config(extra: &[CertificateDer<'static>]) -> Result<Arc<rustls::Clien
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for c in extra {
-        roots.add(c.clone()).map_err(|e| format!("bad CA certificate: {e}"))?;
+        roots
+            .add(c.clone())
+            .map_err(|e| format!("bad CA certificate: {e}"))?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let cfg = rustls::ClientConfig::builder_with_provider(provider)
@@ -139,11 +157,18 @@ fn io_other(m: impl Into<String>) -> io::Error {
 
 impl HttpClient {
     pub fn new(url: HttpUrl, tls: Option<Arc<rustls::ClientConfig>>, timeout: Duration) -> Self {
-        HttpClient { url, tls, timeout, conn: None }
+        HttpClient {
+            url,
+            tls,
+            timeout,
+            conn: None,
+        }
     }
 
     fn connect(&self) -> io::Result<Box<dyn Stream>> {
-        let addrs: Vec<_> = (self.url.host.as_str(), self.url.port).to_socket_addrs()?.collect();
+        let addrs: Vec<_> = (self.url.host.as_str(), self.url.port)
+            .to_socket_addrs()?
+            .collect();
         let mut last = io_other(format!("{} resolves to no address", self.url.host));
         for a in addrs {
             match TcpStream::connect_timeout(&a, self.timeout) {
@@ -154,9 +179,14 @@ impl HttpClient {
                     if !self.url.https {
                         return Ok(Box::new(s));
                     }
-                    let cfg = self.tls.clone().ok_or_else(|| io_other("no TLS configuration"))?;
-                    let name = ServerName::try_from(self.url.host.clone()).map_err(|e| io_other(format!("TLS server name: {e}")))?;
-                    let c = rustls::ClientConnection::new(cfg, name).map_err(|e| io_other(format!("TLS: {e}")))?;
+                    let cfg = self
+                        .tls
+                        .clone()
+                        .ok_or_else(|| io_other("no TLS configuration"))?;
+                    let name = ServerName::try_from(self.url.host.clone())
+                        .map_err(|e| io_other(format!("TLS server name: {e}")))?;
+                    let c = rustls::ClientConnection::new(cfg, name)
+                        .map_err(|e| io_other(format!("TLS: {e}")))?;
                     return Ok(Box::new(rustls::StreamOwned::new(c, s)));
                 }
                 Err(e) => last = e,
@@ -167,23 +197,37 @@ impl HttpClient {
 
     /// POSTs `body`. A failure on a reused connection before any response byte is retried
     /// once on a fresh connection (the server may have closed an idle keep-alive).
-    pub fn post(&mut self, headers: &[(String, String)], content_type: &str, body: &[u8]) -> io::Result<Response> {
+    pub fn post(
+        &mut self,
+        headers: &[(String, String)],
+        content_type: &str,
+        body: &[u8],
+    ) -> io::Result<Response> {
         let reused = self.conn.is_some();
         match self.post_once(headers, content_type, body) {
             Err((e, false)) if reused => {
                 let _ = e;
                 self.conn = None;
-                self.post_once(headers, content_type, body).map_err(|(e, _)| e)
+                self.post_once(headers, content_type, body)
+                    .map_err(|(e, _)| e)
             }
             r => r.map_err(|(e, _)| e),
         }
     }
 
     /// On error, also says whether any response byte was read.
-    fn post_once(&mut self, headers: &[(String, String)], ct: &str, body: &[u8]) -> Result<Response, (io::Error, bool)> {
+    fn post_once(
+        &mut self,
+        headers: &[(String, String)],
+        ct: &str,
+        body: &[u8],
+    ) -> Result<Response, (io::Error, bool)> {
         let deadline = Instant::now() + self.timeout;
         if self.conn.is_none() {
-            self.conn = Some(BufReader::with_capacity(16 * 1024, self.connect().map_err(|e| (e, false))?));
+            self.conn = Some(BufReader::with_capacity(
+                16 * 1024,
+                self.connect().map_err(|e| (e, false))?,
+            ));
         }
         let mut req = Vec::with_capacity(body.len() + 512);
         let _ = write!(
@@ -200,9 +244,14 @@ impl HttpClient {
         req.extend_from_slice(b"\r\n");
         req.extend_from_slice(body);
         let res = (|| -> Result<(Response, bool), (io::Error, bool)> {
-            let conn = self.conn.as_mut().ok_or_else(|| (io_other("not connected"), false))?;
+            let conn = self
+                .conn
+                .as_mut()
+                .ok_or_else(|| (io_other("not connected"), false))?;
             let s = conn.get_mut();
-            s.write_all(&req).and_then(|_| s.flush()).map_err(|e| (e, false))?;
+            s.write_all(&req)
+                .and_then(|_| s.flush())
+                .map_err(|e| (e, false))?;
             read_response(conn, deadline)
         })();
         match res {
@@ -220,17 +269,29 @@ impl HttpClient {
     }
 }
 
-fn read_response(r: &mut impl BufRead, deadline: Instant) -> Result<(Response, bool), (io::Error, bool)> {
+fn read_response(
+    r: &mut impl BufRead,
+    deadline: Instant,
+) -> Result<(Response, bool), (io::Error, bool)> {
     let mut got_any = false;
     let mut head = Vec::new();
     loop {
         if Instant::now() > deadline {
-            return Err((io::Error::new(io::ErrorKind::TimedOut, "response timed out"), got_any));
+            return Err((
+                io::Error::new(io::ErrorKind::TimedOut, "response timed out"),
+                got_any,
+            ));
         }
         let mut line = Vec::new();
         let n = r.read_until(b'\n', &mut line).map_err(|e| (e, got_any))?;
         if n == 0 {
-            return Err((io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed before the response"), got_any));
+            return Err((
+                io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed before the response",
+                ),
+                got_any,
+            ));
         }
         got_any = true;
         if line == b"\r\n" || line == b"\n" {
@@ -251,12 +312,17 @@ fn read_response(r: &mut impl BufRead, deadline: Instant) -> Result<(Response, b
     if !ver.starts_with("HTTP/1.") {
         return Err(bad(status_line));
     }
-    let status: u16 = parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| bad(status_line))?;
+    let status: u16 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(status_line))?;
     let mut len: Option<usize> = None;
     let mut chunked = false;
     let mut keep = ver == "HTTP/1.1";
     for h in &head[1..] {
-        let Some((k, v)) = h.split_once(':') else { continue };
+        let Some((k, v)) = h.split_once(':') else {
+            continue;
+        };
         let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
         match k.as_str() {
             "content-length" => len = Some(v.parse().map_err(|_| bad("content-length"))?),
@@ -279,7 +345,8 @@ fn read_response(r: &mut impl BufRead, deadline: Instant) -> Result<(Response, b
         loop {
             let mut line = String::new();
             r.read_line(&mut line).map_err(|e| (e, true))?;
-            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16).map_err(|_| bad("chunk size"))?;
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| bad("chunk size"))?;
             if size == 0 {
                 // Trailers until an empty line.
                 loop {
@@ -306,7 +373,9 @@ fn read_response(r: &mut impl BufRead, deadline: Instant) -> Result<(Response, b
         body.resize(n, 0);
         r.read_exact(&mut body).map_err(|e| (e, true))?;
     } else {
-        r.take(MAX_BODY_BYTES as u64).read_to_end(&mut body).map_err(|e| (e, true))?;
+        r.take(MAX_BODY_BYTES as u64)
+            .read_to_end(&mut body)
+            .map_err(|e| (e, true))?;
         keep = false;
     }
     Ok((Response { status, body }, keep))
@@ -337,7 +406,8 @@ pub fn slack_body(rec: &Record) -> Vec<u8> {
         fields.push(serde_json::json!({"title": k, "value": v.to_string(), "short": true}));
     }
     if !a.tags.is_empty() {
-        fields.push(serde_json::json!({"title": "tags", "value": a.tags.join(", "), "short": false}));
+        fields
+            .push(serde_json::json!({"title": "tags", "value": a.tags.join(", "), "short": false}));
     }
     serde_json::json!({
         "text": format!("{} {}: {}", a.priority, a.rule, a.output),
@@ -374,7 +444,11 @@ impl WebhookSink {
         Ok(WebhookSink {
             client: HttpClient::new(url, tls, cfg.timeout.0),
             format: cfg.format,
-            headers: cfg.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            headers: cfg
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 }
@@ -392,10 +466,21 @@ impl Sink for WebhookSink {
         match self.client.post(&self.headers, "application/json", body) {
             Ok(r) if (200..300).contains(&r.status) => Ok(()),
             Ok(r) if r.status == 408 || r.status == 429 || r.status >= 500 => {
-                Err(SinkError::Retry(format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body[..r.body.len().min(200)]))))
+                Err(SinkError::Retry(format!(
+                    "HTTP {}: {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body[..r.body.len().min(200)])
+                )))
             }
-            Ok(r) => Err(SinkError::Reject(format!("HTTP {}: {}", r.status, String::from_utf8_lossy(&r.body[..r.body.len().min(200)])))),
-            Err(e) => Err(SinkError::Retry(format!("POST {}:{}: {e}", self.client.url.host, self.client.url.port))),
+            Ok(r) => Err(SinkError::Reject(format!(
+                "HTTP {}: {}",
+                r.status,
+                String::from_utf8_lossy(&r.body[..r.body.len().min(200)])
+            ))),
+            Err(e) => Err(SinkError::Retry(format!(
+                "POST {}:{}: {e}",
+                self.client.url.host, self.client.url.port
+            ))),
         }
     }
 
@@ -415,12 +500,25 @@ mod tests {
     #[test]
     fn urls() {
         let u = HttpUrl::parse("https://hooks.example.com/a/b?x=1#frag").unwrap();
-        assert_eq!((u.https, u.host.as_str(), u.port, u.target.as_str()), (true, "hooks.example.com", 443, "/a/b?x=1"));
+        assert_eq!(
+            (u.https, u.host.as_str(), u.port, u.target.as_str()),
+            (true, "hooks.example.com", 443, "/a/b?x=1")
+        );
         let u = HttpUrl::parse("http://127.0.0.1:8080").unwrap();
-        assert_eq!((u.port, u.target.as_str(), u.authority.as_str()), (8080, "/", "127.0.0.1:8080"));
+        assert_eq!(
+            (u.port, u.target.as_str(), u.authority.as_str()),
+            (8080, "/", "127.0.0.1:8080")
+        );
         let u = HttpUrl::parse("http://[::1]:9/x").unwrap();
         assert_eq!((u.host.as_str(), u.port), ("::1", 9));
-        for bad in ["ftp://x", "http://", "http://u:p@h/", "http://h:99999/", "http://h/a b", "htp:/x"] {
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http://u:p@h/",
+            "http://h:99999/",
+            "http://h/a b",
+            "htp:/x",
+        ] {
             assert!(HttpUrl::parse(bad).is_err(), "{bad}");
         }
     }
@@ -428,12 +526,20 @@ mod tests {
     #[test]
     fn parses_chunked_and_length_responses() {
         let d = Instant::now() + Duration::from_secs(5);
-        let mut r = BufReader::new(&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"[..]);
+        let mut r = BufReader::new(
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"[..],
+        );
         let (resp, keep) = read_response(&mut r, d).unwrap();
-        assert_eq!((resp.status, resp.body.as_slice(), keep), (200, &b"abc"[..], true));
+        assert_eq!(
+            (resp.status, resp.body.as_slice(), keep),
+            (200, &b"abc"[..], true)
+        );
         let mut r = BufReader::new(&b"HTTP/1.0 503 Busy\r\nContent-Length: 2\r\n\r\nno"[..]);
         let (resp, keep) = read_response(&mut r, d).unwrap();
-        assert_eq!((resp.status, resp.body.as_slice(), keep), (503, &b"no"[..], false));
+        assert_eq!(
+            (resp.status, resp.body.as_slice(), keep),
+            (503, &b"no"[..], false)
+        );
         let mut r = BufReader::new(&b"garbage\r\n\r\n"[..]);
         assert!(read_response(&mut r, d).is_err());
     }

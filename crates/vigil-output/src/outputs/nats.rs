@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 /// `nats://host[:port]` to `host:port`.
 pub fn parse_nats_url(s: &str) -> Result<String, String> {
-    let rest = s.strip_prefix("nats://").ok_or("scheme must be nats:// (TLS and websocket are not supported)")?;
+    let rest = s
+        .strip_prefix("nats://")
+        .ok_or("scheme must be nats:// (TLS and websocket are not supported)")?;
     let rest = rest.trim_end_matches('/');
     if rest.contains('@') {
         return Err("credentials are not supported".into());
@@ -29,12 +31,18 @@ pub fn parse_nats_url(s: &str) -> Result<String, String> {
     }
     if rest.starts_with('[') {
         return match rest.rsplit_once("]:") {
-            Some((_, p)) => p.parse::<u16>().map(|_| rest.to_string()).map_err(|_| format!("invalid port '{p}'")),
+            Some((_, p)) => p
+                .parse::<u16>()
+                .map(|_| rest.to_string())
+                .map_err(|_| format!("invalid port '{p}'")),
             None => Ok(format!("{rest}:4222")),
         };
     }
     match rest.rsplit_once(':') {
-        Some((h, p)) if !h.is_empty() => p.parse::<u16>().map(|_| rest.to_string()).map_err(|_| format!("invalid port '{p}'")),
+        Some((h, p)) if !h.is_empty() => p
+            .parse::<u16>()
+            .map(|_| rest.to_string())
+            .map_err(|_| format!("invalid port '{p}'")),
         Some(_) => Err("missing host".into()),
         None => Ok(format!("{rest}:4222")),
     }
@@ -46,7 +54,9 @@ pub fn check_subject(s: &str) -> Result<(), String> {
         return Err("subject must not be empty".into());
     }
     if s.chars().any(|c| c.is_whitespace() || c == '*' || c == '>') {
-        return Err(format!("invalid subject '{s}': no spaces or wildcards allowed"));
+        return Err(format!(
+            "invalid subject '{s}': no spaces or wildcards allowed"
+        ));
     }
     if s.split('.').any(|t| t.is_empty()) {
         return Err(format!("invalid subject '{s}': empty token"));
@@ -120,13 +130,19 @@ impl NatsConn {
         let deadline = Instant::now() + timeout;
         let info = c.read_line(deadline)?;
         let Some(json) = info.strip_prefix("INFO ") else {
-            return Err(proto_err(format!("expected INFO from server, got '{info}'")));
+            return Err(proto_err(format!(
+                "expected INFO from server, got '{info}'"
+            )));
         };
         if json.contains("\"tls_required\":true") {
-            return Err(proto_err("server requires TLS, which vigil's NATS output does not support"));
+            return Err(proto_err(
+                "server requires TLS, which vigil's NATS output does not support",
+            ));
         }
         if json.contains("\"auth_required\":true") {
-            return Err(proto_err("server requires authentication, which vigil's NATS output does not support"));
+            return Err(proto_err(
+                "server requires authentication, which vigil's NATS output does not support",
+            ));
         }
         c.server_info = json.to_string();
         let connect = format!(
@@ -142,11 +158,19 @@ impl NatsConn {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "NATS server did not answer in time"));
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "NATS server did not answer in time",
+                ));
             }
             self.reader.get_ref().set_read_timeout(Some(left))?;
             match self.reader.read_until(b'\n', &mut self.line) {
-                Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "NATS server closed the connection")),
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "NATS server closed the connection",
+                    ))
+                }
                 Ok(_) if self.line.ends_with(b"\n") => {
                     let l = String::from_utf8_lossy(&self.line).trim_end().to_string();
                     self.line.clear();
@@ -156,7 +180,16 @@ impl NatsConn {
                     return Ok(l);
                 }
                 Ok(_) => continue,
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted) => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
+                    ) =>
+                {
+                    continue
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -173,7 +206,10 @@ impl NatsConn {
             }
             "PONG" => Ok(Op::Pong),
             "+OK" | "INFO" | "" => Ok(Op::Other),
-            "-ERR" => Err(proto_err(format!("NATS server error: {}", line.trim_start_matches("-ERR").trim()))),
+            "-ERR" => Err(proto_err(format!(
+                "NATS server error: {}",
+                line.trim_start_matches("-ERR").trim()
+            ))),
             "MSG" | "HMSG" => {
                 let args: Vec<&str> = it.collect();
                 let hmsg = op == "HMSG";
@@ -183,32 +219,65 @@ impl NatsConn {
                 }
                 let subject = args[0].to_string();
                 let sid: u64 = args[1].parse().map_err(|_| proto_err("bad sid"))?;
-                let reply = if args.len() == need + 1 { Some(args[2].to_string()) } else { None };
+                let reply = if args.len() == need + 1 {
+                    Some(args[2].to_string())
+                } else {
+                    None
+                };
                 let nums = &args[args.len() - if hmsg { 2 } else { 1 }..];
-                let total: usize = nums[nums.len() - 1].parse().map_err(|_| proto_err("bad size"))?;
-                let hlen: usize = if hmsg { nums[0].parse().map_err(|_| proto_err("bad header size"))? } else { 0 };
+                let total: usize = nums[nums.len() - 1]
+                    .parse()
+                    .map_err(|_| proto_err("bad size"))?;
+                let hlen: usize = if hmsg {
+                    nums[0].parse().map_err(|_| proto_err("bad header size"))?
+                } else {
+                    0
+                };
                 if total > 64 << 20 || hlen > total {
                     return Err(proto_err("message too large"));
                 }
-                self.reader.get_ref().set_read_timeout(Some(self.timeout.max(Duration::from_secs(1))))?;
+                self.reader
+                    .get_ref()
+                    .set_read_timeout(Some(self.timeout.max(Duration::from_secs(1))))?;
                 let mut data = vec![0u8; total + 2];
                 self.reader.read_exact(&mut data)?;
                 data.truncate(total);
                 let payload = data.split_off(hlen);
-                let headers = if hmsg { Some(String::from_utf8_lossy(&data).to_string()) } else { None };
-                Ok(Op::Msg(Msg { subject, sid, reply, headers, payload }))
+                let headers = if hmsg {
+                    Some(String::from_utf8_lossy(&data).to_string())
+                } else {
+                    None
+                };
+                Ok(Op::Msg(Msg {
+                    subject,
+                    sid,
+                    reply,
+                    headers,
+                    payload,
+                }))
             }
             _ => Err(proto_err(format!("unexpected NATS protocol line: {line}"))),
         }
     }
 
     /// Queues a `PUB` (or `HPUB` when `headers` is given: `"Name: value\r\n"` lines).
-    pub fn publish(&mut self, subject: &str, reply: Option<&str>, headers: Option<&str>, payload: &[u8]) {
+    pub fn publish(
+        &mut self,
+        subject: &str,
+        reply: Option<&str>,
+        headers: Option<&str>,
+        payload: &[u8],
+    ) {
         let r = reply.map(|r| format!(" {r}")).unwrap_or_default();
         match headers {
             Some(h) => {
                 let hdr = format!("NATS/1.0\r\n{h}\r\n");
-                let _ = write!(self.wbuf, "HPUB {subject}{r} {} {}\r\n", hdr.len(), hdr.len() + payload.len());
+                let _ = write!(
+                    self.wbuf,
+                    "HPUB {subject}{r} {} {}\r\n",
+                    hdr.len(),
+                    hdr.len() + payload.len()
+                );
                 self.wbuf.extend_from_slice(hdr.as_bytes());
             }
             None => {
@@ -275,7 +344,12 @@ impl NatsConn {
                     return Ok(m);
                 }
                 Some(_) => {}
-                None => return Err(io::Error::new(io::ErrorKind::TimedOut, format!("no reply to request on '{subject}'"))),
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no reply to request on '{subject}'"),
+                    ))
+                }
             }
         }
     }
@@ -284,7 +358,10 @@ impl NatsConn {
 fn unique() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
     t ^ (N.fetch_add(1, Ordering::Relaxed) << 48)
 }
 
@@ -327,13 +404,16 @@ impl NatsSink {
 
     fn conn(&mut self) -> Result<&mut NatsConn, SinkError> {
         if self.conn.is_none() {
-            let mut c = NatsConn::connect(&self.addr, self.timeout).map_err(|e| SinkError::Retry(format!("NATS connect {}: {e}", self.addr)))?;
+            let mut c = NatsConn::connect(&self.addr, self.timeout)
+                .map_err(|e| SinkError::Retry(format!("NATS connect {}: {e}", self.addr)))?;
             if self.jetstream {
                 self.inbox_sid = c.subscribe(&format!("{}.*", self.inbox));
             }
             self.conn = Some(c);
         }
-        self.conn.as_mut().ok_or_else(|| SinkError::Retry("not connected".into()))
+        self.conn
+            .as_mut()
+            .ok_or_else(|| SinkError::Retry("not connected".into()))
     }
 
     fn fail(&mut self, e: impl std::fmt::Display) -> SinkError {
@@ -350,28 +430,37 @@ impl Sink for NatsSink {
             let reply = format!("{}.{}", self.inbox, self.next);
             let hdr = format!("Nats-Msg-Id: {}\r\n", msg_id(&rec.json));
             let subject = self.subject.clone();
-            self.conn()?.publish(&subject, Some(&reply), Some(&hdr), rec.json.as_bytes());
+            self.conn()?
+                .publish(&subject, Some(&reply), Some(&hdr), rec.json.as_bytes());
             self.pending.insert(reply);
         } else {
             let subject = self.subject.clone();
-            self.conn()?.publish(&subject, None, None, rec.json.as_bytes());
+            self.conn()?
+                .publish(&subject, None, None, rec.json.as_bytes());
         }
         Ok(())
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        let Some(c) = self.conn.as_mut() else { return Ok(()) };
+        let Some(c) = self.conn.as_mut() else {
+            return Ok(());
+        };
         if let Err(e) = c.flush() {
             return Err(self.fail(e));
         }
         let deadline = Instant::now() + self.timeout;
         while !self.pending.is_empty() {
-            let Some(c) = self.conn.as_mut() else { return Err(self.fail("connection lost")) };
+            let Some(c) = self.conn.as_mut() else {
+                return Err(self.fail("connection lost"));
+            };
             let m = match c.next_msg(deadline) {
                 Ok(Some(m)) => m,
                 Ok(None) => {
                     let n = self.pending.len();
-                    return Err(self.fail(format!("no JetStream ack for {n} alert(s) within {:?}", self.timeout)));
+                    return Err(self.fail(format!(
+                        "no JetStream ack for {n} alert(s) within {:?}",
+                        self.timeout
+                    )));
                 }
                 Err(e) => return Err(self.fail(e)),
             };
@@ -380,15 +469,22 @@ impl Sink for NatsSink {
             }
             if let Some(h) = &m.headers {
                 if h.starts_with("NATS/1.0 503") {
-                    return Err(self.fail(format!("no JetStream stream listens on subject '{}'", self.subject)));
+                    return Err(self.fail(format!(
+                        "no JetStream stream listens on subject '{}'",
+                        self.subject
+                    )));
                 }
             }
-            let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap_or(serde_json::Value::Null);
+            let v: serde_json::Value =
+                serde_json::from_slice(&m.payload).unwrap_or(serde_json::Value::Null);
             if let Some(err) = v.get("error") {
                 return Err(self.fail(format!("JetStream error: {err}")));
             }
             if v.get("stream").is_none() {
-                return Err(self.fail(format!("unexpected PubAck '{}'", String::from_utf8_lossy(&m.payload))));
+                return Err(self.fail(format!(
+                    "unexpected PubAck '{}'",
+                    String::from_utf8_lossy(&m.payload)
+                )));
             }
             self.pending.remove(&m.subject);
         }
@@ -402,8 +498,14 @@ mod tests {
 
     #[test]
     fn urls_and_subjects() {
-        assert_eq!(parse_nats_url("nats://127.0.0.1:4222").unwrap(), "127.0.0.1:4222");
-        assert_eq!(parse_nats_url("nats://localhost").unwrap(), "localhost:4222");
+        assert_eq!(
+            parse_nats_url("nats://127.0.0.1:4222").unwrap(),
+            "127.0.0.1:4222"
+        );
+        assert_eq!(
+            parse_nats_url("nats://localhost").unwrap(),
+            "localhost:4222"
+        );
         assert!(parse_nats_url("tls://x:1").is_err());
         assert!(parse_nats_url("nats://u:p@x:1").is_err());
         assert!(parse_nats_url("nats://x:notaport").is_err());

@@ -21,7 +21,12 @@ pub struct ProgramSink {
 
 impl ProgramSink {
     pub fn new(command: &str) -> Self {
-        ProgramSink { command: command.to_string(), child: None, buf: Vec::with_capacity(64 * 1024), spawns: 0 }
+        ProgramSink {
+            command: command.to_string(),
+            child: None,
+            buf: Vec::with_capacity(64 * 1024),
+            spawns: 0,
+        }
     }
 
     fn ensure(&mut self) -> Result<(), SinkError> {
@@ -39,7 +44,10 @@ impl ProgramSink {
                 .stderr(Stdio::inherit())
                 .spawn()
                 .map_err(|e| SinkError::Retry(format!("spawn '{}': {e}", self.command)))?;
-            let stdin = c.stdin.take().ok_or_else(|| SinkError::Retry("child has no stdin".into()))?;
+            let stdin = c
+                .stdin
+                .take()
+                .ok_or_else(|| SinkError::Retry("child has no stdin".into()))?;
             self.spawns += 1;
             self.child = Some((c, stdin));
         }
@@ -67,7 +75,10 @@ impl Sink for ProgramSink {
             return Ok(());
         }
         let r = self.ensure().and_then(|_| match self.child.as_mut() {
-            Some((_, stdin)) => stdin.write_all(&self.buf).and_then(|_| stdin.flush()).map_err(|e| SinkError::Retry(format!("write to '{}': {e}", self.command))),
+            Some((_, stdin)) => stdin
+                .write_all(&self.buf)
+                .and_then(|_| stdin.flush())
+                .map_err(|e| SinkError::Retry(format!("write to '{}': {e}", self.command))),
             None => Err(SinkError::Retry("no child".into())),
         });
         self.buf.clear();

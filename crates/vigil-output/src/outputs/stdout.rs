@@ -21,7 +21,11 @@ impl StdoutSink {
     }
 
     pub fn with_writer(format: Format, out: Box<dyn Write + Send>) -> Self {
-        StdoutSink { out, format, buf: Vec::with_capacity(64 * 1024) }
+        StdoutSink {
+            out,
+            format,
+            buf: Vec::with_capacity(64 * 1024),
+        }
     }
 }
 
@@ -31,7 +35,13 @@ impl Sink for StdoutSink {
             Format::Json => self.buf.extend_from_slice(rec.json.as_bytes()),
             Format::Text => {
                 let a = &rec.alert;
-                let _ = write!(self.buf, "{}: {} {}", vigil_event::alert::format_time_of_day(a.time), a.priority, a.output);
+                let _ = write!(
+                    self.buf,
+                    "{}: {} {}",
+                    vigil_event::alert::format_time_of_day(a.time),
+                    a.priority,
+                    a.output
+                );
             }
         }
         self.buf.push(b'\n');
@@ -50,7 +60,9 @@ impl Sink for StdoutSink {
         match r {
             Ok(()) => Ok(()),
             // A closed pipe will not reopen: drop (counted) rather than retry forever.
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Err(SinkError::Reject(format!("stdout: {e}"))),
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                Err(SinkError::Reject(format!("stdout: {e}")))
+            }
             Err(e) => Err(SinkError::Retry(format!("stdout: {e}"))),
         }
     }

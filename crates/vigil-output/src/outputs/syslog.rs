@@ -33,7 +33,14 @@ pub struct SyslogSink {
 }
 
 /// Formats one RFC 5424 message (without transport framing).
-pub fn format_rfc5424(buf: &mut Vec<u8>, rec: &Record, facility: u8, app_name: &str, pid: u32, format: Format) {
+pub fn format_rfc5424(
+    buf: &mut Vec<u8>,
+    rec: &Record,
+    facility: u8,
+    app_name: &str,
+    pid: u32,
+    format: Format,
+) {
     let a = &rec.alert;
     let pri = facility as u32 * 8 + a.priority as u32;
     let ts = vigil_event::alert::format_rfc3339(a.time);
@@ -42,8 +49,17 @@ pub fn format_rfc5424(buf: &mut Vec<u8>, rec: &Record, facility: u8, app_name: &
         Some(dot) if ts.len() >= dot + 7 => format!("{}Z", &ts[..dot + 7]),
         _ => ts,
     };
-    let host: String = a.hostname.chars().filter(|c| c.is_ascii_graphic()).take(255).collect();
-    let host = if host.is_empty() { "-".to_string() } else { host };
+    let host: String = a
+        .hostname
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(255)
+        .collect();
+    let host = if host.is_empty() {
+        "-".to_string()
+    } else {
+        host
+    };
     let _ = write!(buf, "<{pri}>1 {ts} {host} {app_name} {pid} alert - ");
     match format {
         Format::Json => buf.extend_from_slice(rec.json.as_bytes()),
@@ -57,7 +73,8 @@ impl SyslogSink {
     pub fn new(cfg: &SyslogOutput) -> Result<Self, String> {
         Ok(SyslogSink {
             addr: parse_syslog_address(&cfg.address)?,
-            facility: facility_code(&cfg.facility).ok_or_else(|| format!("unknown facility {}", cfg.facility))?,
+            facility: facility_code(&cfg.facility)
+                .ok_or_else(|| format!("unknown facility {}", cfg.facility))?,
             app_name: cfg.app_name.clone(),
             format: cfg.format,
             pid: std::process::id(),
@@ -72,7 +89,11 @@ impl SyslogSink {
             let retry = |e: std::io::Error| SinkError::Retry(format!("syslog connect: {e}"));
             let c = match &self.addr {
                 SyslogAddr::Udp(a) => {
-                    let bind = if a.starts_with('[') { "[::]:0" } else { "0.0.0.0:0" };
+                    let bind = if a.starts_with('[') {
+                        "[::]:0"
+                    } else {
+                        "0.0.0.0:0"
+                    };
                     let s = UdpSocket::bind(bind).map_err(retry)?;
                     s.connect(a.as_str()).map_err(retry)?;
                     Conn::Udp(s)
@@ -99,7 +120,9 @@ impl SyslogSink {
             };
             self.conn = Some(c);
         }
-        self.conn.as_mut().ok_or_else(|| SinkError::Retry("not connected".into()))
+        self.conn
+            .as_mut()
+            .ok_or_else(|| SinkError::Retry("not connected".into()))
     }
 }
 
@@ -107,7 +130,14 @@ impl Sink for SyslogSink {
     fn write(&mut self, rec: &Record) -> Result<(), SinkError> {
         self.msg.clear();
         let mut msg = std::mem::take(&mut self.msg);
-        format_rfc5424(&mut msg, rec, self.facility, &self.app_name, self.pid, self.format);
+        format_rfc5424(
+            &mut msg,
+            rec,
+            self.facility,
+            &self.app_name,
+            self.pid,
+            self.format,
+        );
         let r = (|| {
             let conn = self.connect()?;
             match conn {
@@ -121,7 +151,10 @@ impl Sink for SyslogSink {
             }
             .map_err(|e| {
                 if e.raw_os_error() == Some(libc::EMSGSIZE) {
-                    SinkError::Reject(format!("syslog message of {} bytes too large for a datagram", msg.len()))
+                    SinkError::Reject(format!(
+                        "syslog message of {} bytes too large for a datagram",
+                        msg.len()
+                    ))
                 } else {
                     SinkError::Retry(format!("syslog send: {e}"))
                 }
@@ -171,6 +204,9 @@ mod tests {
         });
         let mut b = Vec::new();
         format_rfc5424(&mut b, &rec, 16, "vigil", 42, Format::Text);
-        assert_eq!(String::from_utf8(b).unwrap(), "<132>1 2023-11-14T22:13:20.123456Z node1 vigil 42 alert - Warning Shell: a shell");
+        assert_eq!(
+            String::from_utf8(b).unwrap(),
+            "<132>1 2023-11-14T22:13:20.123456Z node1 vigil 42 alert - Warning Shell: a shell"
+        );
     }
 }

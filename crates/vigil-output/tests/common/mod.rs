@@ -37,17 +37,28 @@ pub fn id_of(json: &[u8]) -> Option<u64> {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vigil-output-{tag}-{}-{}", std::process::id(), vigil_nanos()));
+    let d = std::env::temp_dir().join(format!(
+        "vigil-output-{tag}-{}-{}",
+        std::process::id(),
+        vigil_nanos()
+    ));
     std::fs::create_dir_all(&d).unwrap();
     d
 }
 
 fn vigil_nanos() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 /// Polls `f` every 20 ms until it is true or `timeout` passes.
@@ -66,7 +77,10 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// Outage length for fault tests: the issue asks 30 s, tests default to 10 s.
 pub fn outage() -> Duration {
-    let s = std::env::var("VIGIL_TEST_OUTAGE_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let s = std::env::var("VIGIL_TEST_OUTAGE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     Duration::from_secs(s)
 }
 
@@ -81,7 +95,12 @@ pub struct Nats {
 }
 
 pub fn nats_available() -> bool {
-    Command::new("nats-server").arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok()
+    Command::new("nats-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
 }
 
 impl Nats {
@@ -90,7 +109,12 @@ impl Nats {
             eprintln!("SKIP: nats-server is not installed (scripts/setup.sh installs it)");
             return None;
         }
-        let mut n = Nats { port: free_port(), store: tempdir("nats"), jetstream, child: None };
+        let mut n = Nats {
+            port: free_port(),
+            store: tempdir("nats"),
+            jetstream,
+            child: None,
+        };
         n.restart();
         Some(n)
     }
@@ -105,10 +129,18 @@ impl Nats {
         if self.jetstream {
             c.arg("-js").arg("-sd").arg(&self.store);
         }
-        let child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn nats-server");
+        let child = c
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nats-server");
         self.child = Some(child);
         assert!(
-            wait_until(Duration::from_secs(10), || TcpStream::connect(("127.0.0.1", self.port)).is_ok()),
+            wait_until(Duration::from_secs(10), || TcpStream::connect((
+                "127.0.0.1",
+                self.port
+            ))
+            .is_ok()),
             "nats-server did not start on port {}",
             self.port
         );
@@ -122,14 +154,24 @@ impl Nats {
     }
 
     pub fn conn(&self) -> vigil_output::outputs::nats::NatsConn {
-        vigil_output::outputs::nats::NatsConn::connect(&format!("127.0.0.1:{}", self.port), Duration::from_secs(5)).unwrap()
+        vigil_output::outputs::nats::NatsConn::connect(
+            &format!("127.0.0.1:{}", self.port),
+            Duration::from_secs(5),
+        )
+        .unwrap()
     }
 
     /// Creates a file-backed stream capturing `subject`.
     pub fn create_stream(&self, name: &str, subject: &str) {
         let mut c = self.conn();
         let body = format!("{{\"name\":\"{name}\",\"subjects\":[\"{subject}\"],\"storage\":\"file\",\"duplicate_window\":120000000000}}");
-        let m = c.request(&format!("$JS.API.STREAM.CREATE.{name}"), body.as_bytes(), Duration::from_secs(10)).unwrap();
+        let m = c
+            .request(
+                &format!("$JS.API.STREAM.CREATE.{name}"),
+                body.as_bytes(),
+                Duration::from_secs(10),
+            )
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
         assert!(v.get("error").is_none(), "stream create failed: {v}");
     }
@@ -138,13 +180,25 @@ impl Nats {
     pub fn stream_messages(&self, name: &str) -> Vec<Vec<u8>> {
         use base64::Engine;
         let mut c = self.conn();
-        let info = c.request(&format!("$JS.API.STREAM.INFO.{name}"), b"", Duration::from_secs(10)).unwrap();
+        let info = c
+            .request(
+                &format!("$JS.API.STREAM.INFO.{name}"),
+                b"",
+                Duration::from_secs(10),
+            )
+            .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&info.payload).unwrap();
         let first = v["state"]["first_seq"].as_u64().unwrap_or(1);
         let last = v["state"]["last_seq"].as_u64().unwrap_or(0);
         let mut out = Vec::new();
         for seq in first..=last {
-            let m = c.request(&format!("$JS.API.STREAM.MSG.GET.{name}"), format!("{{\"seq\":{seq}}}").as_bytes(), Duration::from_secs(10)).unwrap();
+            let m = c
+                .request(
+                    &format!("$JS.API.STREAM.MSG.GET.{name}"),
+                    format!("{{\"seq\":{seq}}}").as_bytes(),
+                    Duration::from_secs(10),
+                )
+                .unwrap();
             let v: serde_json::Value = serde_json::from_slice(&m.payload).unwrap();
             if let Some(d) = v["message"]["data"].as_str() {
                 out.push(base64::engine::general_purpose::STANDARD.decode(d).unwrap());
@@ -201,21 +255,34 @@ impl Receiver {
     }
 
     pub fn bodies(&self) -> Vec<Vec<u8>> {
-        self.reqs.lock().unwrap().iter().map(|r| r.body.clone()).collect()
+        self.reqs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.body.clone())
+            .collect()
     }
 
     pub fn restart(&mut self) {
         let l = TcpListener::bind(("127.0.0.1", self.port)).expect("bind receiver port");
         l.set_nonblocking(true).unwrap();
         let running = Arc::new(AtomicBool::new(true));
-        let (run, reqs, delay, status) = (running.clone(), self.reqs.clone(), self.delay.clone(), self.status.clone());
+        let (run, reqs, delay, status) = (
+            running.clone(),
+            self.reqs.clone(),
+            self.delay.clone(),
+            self.status.clone(),
+        );
         self.thread = Some(std::thread::spawn(move || {
             let mut conns = Vec::new();
             while run.load(Ordering::Relaxed) {
                 match l.accept() {
                     Ok((s, _)) => {
-                        let (run, reqs, delay, status) = (run.clone(), reqs.clone(), delay.clone(), status.clone());
-                        conns.push(std::thread::spawn(move || serve_conn(s, run, reqs, delay, status)));
+                        let (run, reqs, delay, status) =
+                            (run.clone(), reqs.clone(), delay.clone(), status.clone());
+                        conns.push(std::thread::spawn(move || {
+                            serve_conn(s, run, reqs, delay, status)
+                        }));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
@@ -245,10 +312,17 @@ impl Drop for Receiver {
     }
 }
 
-fn serve_conn(s: TcpStream, run: Arc<AtomicBool>, reqs: Arc<Mutex<Vec<Req>>>, delay: Arc<Mutex<Duration>>, status: Arc<Mutex<u16>>) {
+fn serve_conn(
+    s: TcpStream,
+    run: Arc<AtomicBool>,
+    reqs: Arc<Mutex<Vec<Req>>>,
+    delay: Arc<Mutex<Duration>>,
+    status: Arc<Mutex<u16>>,
+) {
     s.set_nonblocking(false).unwrap();
     let _ = s.set_nodelay(true);
-    s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     let mut w = s.try_clone().unwrap();
     let mut r = BufReader::new(s);
     'conn: while run.load(Ordering::Relaxed) {
@@ -303,7 +377,11 @@ fn serve_conn(s: TcpStream, run: Arc<AtomicBool>, reqs: Arc<Mutex<Vec<Req>>>, de
         }
         let st = *status.lock().unwrap();
         if (200..300).contains(&st) {
-            reqs.lock().unwrap().push(Req { path, headers, body });
+            reqs.lock().unwrap().push(Req {
+                path,
+                headers,
+                body,
+            });
         }
         // One write: several small writes would meet Nagle + delayed ACK (40 ms stalls).
         let resp = format!("HTTP/1.1 {st} X\r\nContent-Length: 2\r\n\r\nok");
@@ -335,7 +413,10 @@ pub fn parse_rfc5424(b: &[u8]) -> Result<Syslog, String> {
         return Err("no PRI".into());
     }
     let close = s.iter().position(|&c| c == b'>').ok_or("no '>'")?;
-    let pri: u32 = std::str::from_utf8(&s[1..close]).map_err(|e| e.to_string())?.parse().map_err(|_| "bad PRI")?;
+    let pri: u32 = std::str::from_utf8(&s[1..close])
+        .map_err(|e| e.to_string())?
+        .parse()
+        .map_err(|_| "bad PRI")?;
     if pri > 191 {
         return Err("PRI out of range".into());
     }
@@ -343,7 +424,10 @@ pub fn parse_rfc5424(b: &[u8]) -> Result<Syslog, String> {
     let mut fields = Vec::new();
     let mut pos = 0;
     for _ in 0..7 {
-        let sp = rest[pos..].iter().position(|&c| c == b' ').ok_or("missing field")?;
+        let sp = rest[pos..]
+            .iter()
+            .position(|&c| c == b' ')
+            .ok_or("missing field")?;
         fields.push(String::from_utf8(rest[pos..pos + sp].to_vec()).map_err(|e| e.to_string())?);
         pos += sp + 1;
     }
@@ -371,7 +455,9 @@ pub fn read_octet_frames(mut r: impl Read, n: usize) -> Vec<Vec<u8>> {
             break;
         }
         len.pop();
-        let Ok(l) = std::str::from_utf8(&len).unwrap_or("x").parse::<usize>() else { break };
+        let Ok(l) = std::str::from_utf8(&len).unwrap_or("x").parse::<usize>() else {
+            break;
+        };
         let mut m = vec![0u8; l];
         if r.read_exact(&mut m).is_err() {
             break;
@@ -382,5 +468,7 @@ pub fn read_octet_frames(mut r: impl Read, n: usize) -> Vec<Vec<u8>> {
 }
 
 pub fn read_lines(p: &Path) -> Vec<String> {
-    std::fs::read_to_string(p).map(|s| s.lines().map(|l| l.to_string()).collect()).unwrap_or_default()
+    std::fs::read_to_string(p)
+        .map(|s| s.lines().map(|l| l.to_string()).collect())
+        .unwrap_or_default()
 }

@@ -25,8 +25,15 @@ pub fn run(c: Command) -> anyhow::Result<ExitCode> {
     match c {
         Command::Check { file, print } => match Config::from_yaml_file(&file) {
             Ok(cfg) => {
-                let names: Vec<String> = (0..cfg.outputs.len()).map(|i| cfg.output_name(i)).collect();
-                println!("{}: OK ({} output{}: {})", file.display(), names.len(), if names.len() == 1 { "" } else { "s" }, names.join(", "));
+                let names: Vec<String> =
+                    (0..cfg.outputs.len()).map(|i| cfg.output_name(i)).collect();
+                println!(
+                    "{}: OK ({} output{}: {})",
+                    file.display(),
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" },
+                    names.join(", ")
+                );
                 if print {
                     print!("{}", cfg.to_yaml());
                 }
