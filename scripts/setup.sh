@@ -5,7 +5,7 @@
 # rsyslog-free syslog is provided by the tests themselves.
 set -euo pipefail
 need=()
-for p in clang llvm bpftool libbpf-dev podman runc debootstrap nats-server uidmap fuse-overlayfs slirp4netns python3-venv jq zstd; do
+for p in clang llvm bpftool libbpf-dev podman runc debootstrap nats-server uidmap fuse-overlayfs slirp4netns python3-venv jq zstd openssl; do
   dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then

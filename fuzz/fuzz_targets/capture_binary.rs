@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     framed.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0]);
     framed.extend_from_slice(data);
     for input in [data, &framed[..]] {
-        let Ok(mut r) = BinaryReader::new(input, "fuzz") else { continue };
+        let Ok(mut r) = BinaryReader::new(input, "fuzz") else {
+            continue;
+        };
         while let Ok(Some(())) = r.next_record(|rec| {
             let _ = vigil_capture::jsonl::record_to_json(&rec);
         }) {}

@@ -108,6 +108,8 @@ pub mod drop_slot {
     pub const STASH: u32 = 3;
     /// A record was truncated because its scratch space ran out.
     pub const TRUNC: u32 = 4;
+    /// A kernel path walk hit its depth (128) or length (4 KiB) budget.
+    pub const PATH: u32 = 5;
     /// First of the per-category slots: `CATEGORY + i` counts ring-buffer losses of events
     /// whose category has index `i` (the order of `vigil_sensor::CATEGORIES`).
     pub const CATEGORY: u32 = 8;

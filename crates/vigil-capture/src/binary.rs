@@ -23,8 +23,7 @@ use crate::symbols;
 use std::io::{BufWriter, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use vigil_event::{
-    Container, Dir, Event, EventType, FdInfo, Param, ParamName, Process, SockAddr, SockTuple,
-    Value,
+    Container, Dir, Event, EventType, FdInfo, Param, ParamName, Process, SockAddr, SockTuple, Value,
 };
 
 /// The first eight bytes of every binary capture.
@@ -285,7 +284,10 @@ impl<W: Write> BinaryWriter<W> {
         Ok(me)
     }
 
-    fn io(&mut self, f: impl FnOnce(&mut BufWriter<W>) -> std::io::Result<()>) -> Result<(), CaptureError> {
+    fn io(
+        &mut self,
+        f: impl FnOnce(&mut BufWriter<W>) -> std::io::Result<()>,
+    ) -> Result<(), CaptureError> {
         f(&mut self.w).map_err(|source| CaptureError::Io {
             origin: self.origin.clone(),
             source,
@@ -461,7 +463,8 @@ impl<'a> Cur<'a> {
     fn str(&mut self, what: &str) -> Result<&'a str, String> {
         let pos = self.pos;
         let b = self.bytes()?;
-        std::str::from_utf8(b).map_err(|e| format!("{what} at payload byte {pos} is not UTF-8: {e}"))
+        std::str::from_utf8(b)
+            .map_err(|e| format!("{what} at payload byte {pos} is not UTF-8: {e}"))
     }
 
     fn ip(&mut self) -> Result<IpAddr, String> {
@@ -571,11 +574,17 @@ impl<R: Read> BinaryReader<R> {
             return Err(bin(0, "not a vigil binary capture (bad magic)".into()));
         }
         if got < HEADER_LEN {
-            return Err(bin(got as u64, format!("truncated header: {got} of {HEADER_LEN} bytes")));
+            return Err(bin(
+                got as u64,
+                format!("truncated header: {got} of {HEADER_LEN} bytes"),
+            ));
         }
         let version = u16::from_le_bytes([header[8], header[9]]);
         if version != VERSION {
-            return Err(bin(8, format!("unsupported format version {version} (this vigil reads {VERSION})")));
+            return Err(bin(
+                8,
+                format!("unsupported format version {version} (this vigil reads {VERSION})"),
+            ));
         }
         let flags = u16::from_le_bytes([header[10], header[11]]);
         if flags != 0 {
@@ -640,7 +649,10 @@ impl<R: Read> BinaryReader<R> {
                 if self.ended {
                     return Ok(None);
                 }
-                return Err(self.err(start, "capture ends without an end record (file truncated?)"));
+                return Err(self.err(
+                    start,
+                    "capture ends without an end record (file truncated?)",
+                ));
             }
             if got < head.len() {
                 return Err(self.err(start, format!("truncated record header: {got} of 5 bytes")));
@@ -653,7 +665,9 @@ impl<R: Read> BinaryReader<R> {
             if len > MAX_RECORD {
                 return Err(self.err(
                     start,
-                    format!("record length {len} exceeds the {MAX_RECORD}-byte limit (corrupt file?)"),
+                    format!(
+                        "record length {len} exceeds the {MAX_RECORD}-byte limit (corrupt file?)"
+                    ),
                 ));
             }
             let total = len as usize + 4;
@@ -675,7 +689,10 @@ impl<R: Read> BinaryReader<R> {
             crc.update(payload);
             let want = u32::from_le_bytes([sum[0], sum[1], sum[2], sum[3]]);
             if crc.finalize() != want {
-                return Err(self.err(start, format!("checksum mismatch in record of type {rt} (corrupt file)")));
+                return Err(self.err(
+                    start,
+                    format!("checksum mismatch in record of type {rt} (corrupt file)"),
+                ));
             }
             self.offset = start + 5 + total as u64;
             let payload_at = start + 5;
@@ -686,7 +703,9 @@ impl<R: Read> BinaryReader<R> {
                 }
                 rtype::EVENT => {
                     if !self.have_names {
-                        return Err(self.err(start, "event record before the parameter-names record"));
+                        return Err(
+                            self.err(start, "event record before the parameter-names record")
+                        );
                     }
                     let BinaryReader {
                         frame,
@@ -711,14 +730,20 @@ impl<R: Read> BinaryReader<R> {
                             self.events += 1;
                             Ok(Some(v))
                         }
-                        Err((pos, msg)) => Err(self.err(payload_at + pos as u64, format!("bad event record: {msg}"))),
+                        Err((pos, msg)) => {
+                            Err(self
+                                .err(payload_at + pos as u64, format!("bad event record: {msg}")))
+                        }
                     };
                 }
                 rtype::REMOVE_PROCESS => {
-                    let mut c = Cur { b: &self.frame[..len as usize], pos: 0 };
-                    let pid = c
-                        .u32v("pid")
-                        .map_err(|m| self.err(payload_at, format!("bad process-removal record: {m}")))?;
+                    let mut c = Cur {
+                        b: &self.frame[..len as usize],
+                        pos: 0,
+                    };
+                    let pid = c.u32v("pid").map_err(|m| {
+                        self.err(payload_at, format!("bad process-removal record: {m}"))
+                    })?;
                     return Ok(Some(f(Record::RemoveProcess(pid))));
                 }
                 rtype::HOST => {
@@ -776,7 +801,9 @@ impl<R: Read> BinaryReader<R> {
         let r: Result<(), String> = (|| {
             let n = c.varint()?;
             if n > 4096 {
-                return Err(format!("{n} parameter names is more than the limit of 4096"));
+                return Err(format!(
+                    "{n} parameter names is more than the limit of 4096"
+                ));
             }
             for _ in 0..n {
                 let s = c.str("parameter name")?;
@@ -871,13 +898,20 @@ fn decode_event<'a>(
             None
         };
         if c.pos != payload.len() {
-            return Err(format!("{} trailing bytes after the event", payload.len() - c.pos));
+            return Err(format!(
+                "{} trailing bytes after the event",
+                payload.len() - c.pos
+            ));
         }
         Ok(Event {
             num,
             ts,
             etype: EventType(etype),
-            dir: if flags & 1 != 0 { Dir::Enter } else { Dir::Exit },
+            dir: if flags & 1 != 0 {
+                Dir::Enter
+            } else {
+                Dir::Exit
+            },
             cpu,
             tid,
             pid,
@@ -920,7 +954,10 @@ mod tests {
         for v in [0i64, -1, 1, i64::MIN, i64::MAX, -4096] {
             assert_eq!(unzigzag(zigzag(v)), v);
         }
-        let mut c = Cur { b: &[0xff; 11], pos: 0 };
+        let mut c = Cur {
+            b: &[0xff; 11],
+            pos: 0,
+        };
         assert!(c.varint().is_err());
     }
 }

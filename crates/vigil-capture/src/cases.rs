@@ -98,7 +98,9 @@ impl Expect {
             match (want, got) {
                 (_, None) => return Some(format!("output field '{k}' is not in the alert")),
                 (None, Some(FieldValue::Null)) => {}
-                (None, Some(v)) => return Some(format!("output field '{k}' is '{v}', expected null")),
+                (None, Some(v)) => {
+                    return Some(format!("output field '{k}' is '{v}', expected null"))
+                }
                 (Some(w), Some(v)) => {
                     if v.to_string() != *w {
                         return Some(format!("output field '{k}' is '{v}', expected '{w}'"));
@@ -147,9 +149,15 @@ pub fn check(case: &Case, actual: &[Actual]) -> Verdict {
                         }
                     }
                 }
-                let at = e.event.map(|i| format!(" on event {i}")).unwrap_or_default();
+                let at = e
+                    .event
+                    .map(|i| format!(" on event {i}"))
+                    .unwrap_or_default();
                 if why.is_empty() {
-                    failures.push(format!("expected rule '{}' to fire{at}; it did not", e.rule));
+                    failures.push(format!(
+                        "expected rule '{}' to fire{at}; it did not",
+                        e.rule
+                    ));
                 } else {
                     failures.push(format!(
                         "expected rule '{}' to fire{at}; it fired but {}",
@@ -164,8 +172,11 @@ pub fn check(case: &Case, actual: &[Actual]) -> Verdict {
         if used[i] {
             continue;
         }
-        let at = a.event.map(|i| format!(" on event {i}")).unwrap_or_default();
-        if case.not.iter().any(|n| *n == a.rule) {
+        let at = a
+            .event
+            .map(|i| format!(" on event {i}"))
+            .unwrap_or_default();
+        if case.not.contains(&a.rule) {
             failures.push(format!("rule '{}' fired{at}, listed under 'not'", a.rule));
         } else if case.expect_none {
             failures.push(format!("rule '{}' fired{at}, expected no alert", a.rule));
@@ -181,21 +192,30 @@ type FResult<T> = Result<T, FieldError>;
 fn map_of<'t>(t: &'t Tree, what: &str) -> FResult<&'t [(String, Tree)]> {
     match t {
         Tree::Map(m) => Ok(m),
-        o => Err(FieldError::new("", format!("{what} must be a mapping, found {}", o.kind()))),
+        o => Err(FieldError::new(
+            "",
+            format!("{what} must be a mapping, found {}", o.kind()),
+        )),
     }
 }
 
 fn seq_of<'t>(t: &'t Tree, what: &str) -> FResult<&'t [Tree]> {
     match t {
         Tree::Seq(s) => Ok(s),
-        o => Err(FieldError::new("", format!("{what} must be a list, found {}", o.kind()))),
+        o => Err(FieldError::new(
+            "",
+            format!("{what} must be a list, found {}", o.kind()),
+        )),
     }
 }
 
 fn string(t: &Tree) -> FResult<String> {
     match t {
         Tree::Str(s) => Ok(s.clone()),
-        o => Err(FieldError::new("", format!("expected a string, found {}", o.kind()))),
+        o => Err(FieldError::new(
+            "",
+            format!("expected a string, found {}", o.kind()),
+        )),
     }
 }
 
@@ -207,14 +227,20 @@ fn strings(t: &Tree) -> FResult<Vec<String>> {
             .enumerate()
             .map(|(i, x)| string(x).map_err(|e| e.within(&format!("[{i}]"))))
             .collect(),
-        o => Err(FieldError::new("", format!("expected a string or a list of strings, found {}", o.kind()))),
+        o => Err(FieldError::new(
+            "",
+            format!("expected a string or a list of strings, found {}", o.kind()),
+        )),
     }
 }
 
 fn boolean(t: &Tree) -> FResult<bool> {
     match t {
         Tree::Bool(b) => Ok(*b),
-        o => Err(FieldError::new("", format!("expected true or false, found {}", o.kind()))),
+        o => Err(FieldError::new(
+            "",
+            format!("expected true or false, found {}", o.kind()),
+        )),
     }
 }
 
@@ -226,7 +252,12 @@ fn scalar_text(t: &Tree) -> FResult<Option<String>> {
         Tree::I64(v) => v.to_string(),
         Tree::Bool(b) => b.to_string(),
         Tree::F64(v) => v.to_string(),
-        o => return Err(FieldError::new("", format!("expected a scalar, found {}", o.kind()))),
+        o => {
+            return Err(FieldError::new(
+                "",
+                format!("expected a scalar, found {}", o.kind()),
+            ))
+        }
     }))
 }
 
@@ -257,25 +288,43 @@ fn parse_expect(t: &Tree, n_events: usize) -> FResult<Expect> {
             "event" => {
                 let i = match v {
                     Tree::U64(i) => *i as usize,
-                    o => return Err(FieldError::new(k.clone(), format!("expected an event index, found {}", o.kind()))),
+                    o => {
+                        return Err(FieldError::new(
+                            k.clone(),
+                            format!("expected an event index, found {}", o.kind()),
+                        ))
+                    }
                 };
                 if i >= n_events {
-                    return Err(FieldError::new(k.clone(), format!("event index {i} is out of range (the case has {n_events} events)")));
+                    return Err(FieldError::new(
+                        k.clone(),
+                        format!("event index {i} is out of range (the case has {n_events} events)"),
+                    ));
                 }
                 e.event = Some(i);
             }
             "priority" => {
                 let s = string(v).map_err(within)?;
-                e.priority = Some(s.parse().map_err(|x: vigil_event::alert::UnknownPriority| FieldError::new(k.clone(), x.to_string()))?);
+                e.priority = Some(s.parse().map_err(
+                    |x: vigil_event::alert::UnknownPriority| {
+                        FieldError::new(k.clone(), x.to_string())
+                    },
+                )?);
             }
             "output_fields" => {
                 for (f, val) in map_of(v, "output_fields").map_err(within)? {
-                    e.output_fields.push((f.clone(), scalar_text(val).map_err(|x| x.within(f).within(k))?));
+                    e.output_fields.push((
+                        f.clone(),
+                        scalar_text(val).map_err(|x| x.within(f).within(k))?,
+                    ));
                 }
             }
             "output" => e.output = strings(v).map_err(within)?,
             other => {
-                return Err(FieldError::new(other, "unknown key (expected rule, event, priority, output_fields, output)"))
+                return Err(FieldError::new(
+                    other,
+                    "unknown key (expected rule, event, priority, output_fields, output)",
+                ))
             }
         }
     }
@@ -303,28 +352,53 @@ fn parse_case(t: &Tree, text: &str) -> FResult<Case> {
     };
     let mut ctx = TextContext::default();
     // Setup first, whatever the key order in the file.
-    for (key, kind) in [("host", "host"), ("users", "users"), ("containers", "container"), ("processes", "process")] {
+    for (key, kind) in [
+        ("host", "host"),
+        ("users", "users"),
+        ("containers", "container"),
+        ("processes", "process"),
+    ] {
         let Some(v) = t.get(key) else { continue };
         let items: Vec<&Tree> = match (key, v) {
             ("host", Tree::Map(_)) => vec![v],
             (_, Tree::Seq(s)) => s.iter().collect(),
-            _ => return Err(FieldError::new(key, format!("expected a list, found {}", v.kind()))),
+            _ => {
+                return Err(FieldError::new(
+                    key,
+                    format!("expected a list, found {}", v.kind()),
+                ))
+            }
         };
         for (i, item) in items.into_iter().enumerate() {
             let wrapped = Tree::Map(vec![(kind.to_string(), item.clone())]);
             let rec = parse_record(&wrapped, &mut ctx).map_err(|e| {
                 // parse_record reports the key under `kind`; show it under the case key.
-                let inner = e.key.strip_prefix(kind).unwrap_or(&e.key).trim_start_matches('.').to_string();
-                let e = FieldError { key: inner, msg: e.msg };
-                if key == "host" { e.within(key) } else { e.within(&format!("[{i}]")).within(key) }
+                let inner = e
+                    .key
+                    .strip_prefix(kind)
+                    .unwrap_or(&e.key)
+                    .trim_start_matches('.')
+                    .to_string();
+                let e = FieldError {
+                    key: inner,
+                    msg: e.msg,
+                };
+                if key == "host" {
+                    e.within(key)
+                } else {
+                    e.within(&format!("[{i}]")).within(key)
+                }
             })?;
             case.records.push((None, rec));
         }
     }
-    let events = t.get("events").ok_or_else(|| FieldError::new("events", "missing"))?;
+    let events = t
+        .get("events")
+        .ok_or_else(|| FieldError::new("events", "missing"))?;
     let events = seq_of(events, "events").map_err(|e| e.within("events"))?;
     for (i, ev) in events.iter().enumerate() {
-        let rec = parse_record(ev, &mut ctx).map_err(|e| e.within(&format!("[{i}]")).within("events"))?;
+        let rec =
+            parse_record(ev, &mut ctx).map_err(|e| e.within(&format!("[{i}]")).within("events"))?;
         case.records.push((Some(i), rec));
     }
     for (k, v) in m {
@@ -353,10 +427,16 @@ fn parse_case(t: &Tree, text: &str) -> FResult<Case> {
         }
     }
     if case.expect_none && !case.expect.is_empty() {
-        return Err(FieldError::new("expect_none", "a case cannot both expect alerts and expect none"));
+        return Err(FieldError::new(
+            "expect_none",
+            "a case cannot both expect alerts and expect none",
+        ));
     }
     if !case.expect_none && case.expect.is_empty() && case.not.is_empty() {
-        return Err(FieldError::new("", "the case checks nothing: give expect, expect_none or not"));
+        return Err(FieldError::new(
+            "",
+            "the case checks nothing: give expect, expect_none or not",
+        ));
     }
     Ok(case)
 }
@@ -392,7 +472,15 @@ pub fn parse(text: &str, path: &Path) -> Result<CaseFile, CaptureError> {
     })?;
     let m = match &tree {
         Tree::Map(m) => m,
-        other => return Err(err(1, format!("a cases file is a mapping with 'rules' and 'cases', found {}", other.kind()))),
+        other => {
+            return Err(err(
+                1,
+                format!(
+                    "a cases file is a mapping with 'rules' and 'cases', found {}",
+                    other.kind()
+                ),
+            ))
+        }
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut file = CaseFile {
@@ -440,7 +528,10 @@ pub fn parse(text: &str, path: &Path) -> Result<CaseFile, CaptureError> {
         }
     }
     if file.rules.is_empty() {
-        return Err(err(0, "key 'rules': missing (list the rules files to test)".into()));
+        return Err(err(
+            0,
+            "key 'rules': missing (list the rules files to test)".into(),
+        ));
     }
     if !saw_cases {
         return Err(err(0, "key 'cases': missing".into()));

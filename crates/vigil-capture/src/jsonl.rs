@@ -50,15 +50,23 @@ type FResult<T> = Result<T, FieldError>;
 fn expect_map<'t>(t: &'t Tree, what: &str) -> FResult<&'t [(String, Tree)]> {
     match t {
         Tree::Map(m) => Ok(m),
-        other => Err(FieldError::new("", format!("{what} must be a mapping, found {}", other.kind()))),
+        other => Err(FieldError::new(
+            "",
+            format!("{what} must be a mapping, found {}", other.kind()),
+        )),
     }
 }
 
 fn as_i64(t: &Tree) -> FResult<i64> {
     match t {
         Tree::I64(v) => Ok(*v),
-        Tree::U64(v) => i64::try_from(*v).map_err(|_| FieldError::new("", format!("{v} is out of range"))),
-        other => Err(FieldError::new("", format!("expected an integer, found {}", other.kind()))),
+        Tree::U64(v) => {
+            i64::try_from(*v).map_err(|_| FieldError::new("", format!("{v} is out of range")))
+        }
+        other => Err(FieldError::new(
+            "",
+            format!("expected an integer, found {}", other.kind()),
+        )),
     }
 }
 
@@ -67,7 +75,10 @@ fn as_u64(t: &Tree) -> FResult<u64> {
         Tree::U64(v) => Ok(*v),
         Tree::Str(s) => symbols::parse_uint(s)
             .ok_or_else(|| FieldError::new("", format!("'{s}' is not an unsigned number"))),
-        other => Err(FieldError::new("", format!("expected an unsigned integer, found {}", other.kind()))),
+        other => Err(FieldError::new(
+            "",
+            format!("expected an unsigned integer, found {}", other.kind()),
+        )),
     }
 }
 
@@ -87,14 +98,20 @@ fn as_id(t: &Tree) -> FResult<u32> {
 fn as_str(t: &Tree) -> FResult<&str> {
     match t {
         Tree::Str(s) => Ok(s),
-        other => Err(FieldError::new("", format!("expected a string, found {}", other.kind()))),
+        other => Err(FieldError::new(
+            "",
+            format!("expected a string, found {}", other.kind()),
+        )),
     }
 }
 
 fn as_bool(t: &Tree) -> FResult<bool> {
     match t {
         Tree::Bool(b) => Ok(*b),
-        other => Err(FieldError::new("", format!("expected true or false, found {}", other.kind()))),
+        other => Err(FieldError::new(
+            "",
+            format!("expected true or false, found {}", other.kind()),
+        )),
     }
 }
 
@@ -102,7 +119,10 @@ fn as_bool(t: &Tree) -> FResult<bool> {
 fn as_ts(t: &Tree) -> FResult<u64> {
     match t {
         Tree::Str(s) => vigil_event::alert::parse_rfc3339(s).ok_or_else(|| {
-            FieldError::new("", format!("'{s}' is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SS[.n]Z)"))
+            FieldError::new(
+                "",
+                format!("'{s}' is not an RFC 3339 UTC time (YYYY-MM-DDTHH:MM:SS[.n]Z)"),
+            )
         }),
         other => as_u64(other),
     }
@@ -136,7 +156,10 @@ pub fn parse_tuple(s: &str) -> FResult<SockTuple> {
         None => (L4Proto::Unknown, s),
     };
     let (a, b) = rest.split_once("->").ok_or_else(|| {
-        FieldError::new("", format!("'{s}' is not a tuple (expected [tcp ]SRC:PORT->DST:PORT)"))
+        FieldError::new(
+            "",
+            format!("'{s}' is not a tuple (expected [tcp ]SRC:PORT->DST:PORT)"),
+        )
     })?;
     let src = parse_sockaddr(a.trim())?;
     let dst = parse_sockaddr(b.trim())?;
@@ -202,7 +225,10 @@ pub fn parse_value(t: &Tree, kind: Kind) -> FResult<OwnedValue> {
         if m.iter().any(|(k, _)| k == "type") {
             for (k, _) in m {
                 if !matches!(k.as_str(), "type" | "value" | "set") {
-                    return Err(FieldError::new(k.clone(), "unknown key in a typed value (expected type, value, set)"));
+                    return Err(FieldError::new(
+                        k.clone(),
+                        "unknown key in a typed value (expected type, value, set)",
+                    ));
                 }
             }
             let ty = as_str(t.get("type").unwrap_or(&Tree::Null)).map_err(|e| e.within("type"))?;
@@ -228,9 +254,10 @@ pub fn parse_value(t: &Tree, kind: Kind) -> FResult<OwnedValue> {
         Kind::Res => match t {
             Tree::Str(s) => {
                 let name = s.trim_start_matches('-');
-                OwnedValue::Res(-symbols::errno_from_name(name).ok_or_else(|| {
-                    FieldError::new("", format!("unknown errno name '{s}'"))
-                })?)
+                OwnedValue::Res(
+                    -symbols::errno_from_name(name)
+                        .ok_or_else(|| FieldError::new("", format!("unknown errno name '{s}'")))?,
+                )
             }
             other => OwnedValue::Res(as_i64(other)?),
         },
@@ -239,12 +266,20 @@ pub fn parse_value(t: &Tree, kind: Kind) -> FResult<OwnedValue> {
         Kind::Bytes => match t {
             Tree::Str(s) => OwnedValue::Bytes(s.as_bytes().to_vec()),
             Tree::Map(_) => {
-                let h = t
-                    .get("hex")
-                    .ok_or_else(|| FieldError::new("", "bytes are a string or {\"hex\": \"...\"}"))?;
-                OwnedValue::Bytes(parse_hex(as_str(h).map_err(|e| e.within("hex"))?).map_err(|e| e.within("hex"))?)
+                let h = t.get("hex").ok_or_else(|| {
+                    FieldError::new("", "bytes are a string or {\"hex\": \"...\"}")
+                })?;
+                OwnedValue::Bytes(
+                    parse_hex(as_str(h).map_err(|e| e.within("hex"))?)
+                        .map_err(|e| e.within("hex"))?,
+                )
             }
-            other => return Err(FieldError::new("", format!("expected a string, found {}", other.kind()))),
+            other => {
+                return Err(FieldError::new(
+                    "",
+                    format!("expected a string, found {}", other.kind()),
+                ))
+            }
         },
         Kind::List => match t {
             Tree::Seq(items) => {
@@ -252,7 +287,10 @@ pub fn parse_value(t: &Tree, kind: Kind) -> FResult<OwnedValue> {
                 for (i, it) in items.iter().enumerate() {
                     let v = as_str(it).map_err(|e| e.within(&format!("[{i}]")))?;
                     if v.contains('\0') {
-                        return Err(FieldError::new(format!("[{i}]"), "list entries cannot contain NUL"));
+                        return Err(FieldError::new(
+                            format!("[{i}]"),
+                            "list entries cannot contain NUL",
+                        ));
                     }
                     if i > 0 {
                         s.push('\0');
@@ -262,11 +300,17 @@ pub fn parse_value(t: &Tree, kind: Kind) -> FResult<OwnedValue> {
                 OwnedValue::List(s)
             }
             Tree::Str(s) => OwnedValue::List(s.split_whitespace().collect::<Vec<_>>().join("\0")),
-            other => return Err(FieldError::new("", format!("expected a list of strings, found {}", other.kind()))),
+            other => {
+                return Err(FieldError::new(
+                    "",
+                    format!("expected a list of strings, found {}", other.kind()),
+                ))
+            }
         },
         Kind::Flags(set) => match t {
             Tree::Str(s) => OwnedValue::Flags(
-                symbols::parse_flags(s, symbols::flag_table(set)).map_err(|m| FieldError::new("", m))?,
+                symbols::parse_flags(s, symbols::flag_table(set))
+                    .map_err(|m| FieldError::new("", m))?,
                 set,
             ),
             other => OwnedValue::Flags(as_u64(other)?, set),
@@ -275,7 +319,10 @@ pub fn parse_value(t: &Tree, kind: Kind) -> FResult<OwnedValue> {
             Tree::Str(s) => {
                 let v = symbols::parse_flags(s, symbols::flag_table(FlagSet::FileMode))
                     .map_err(|m| FieldError::new("", m))?;
-                OwnedValue::Mode(u32::try_from(v).map_err(|_| FieldError::new("", "mode does not fit 32 bits"))?)
+                OwnedValue::Mode(
+                    u32::try_from(v)
+                        .map_err(|_| FieldError::new("", "mode does not fit 32 bits"))?,
+                )
             }
             other => OwnedValue::Mode(as_u32(other)?),
         },
@@ -297,19 +344,32 @@ pub fn parse_value(t: &Tree, kind: Kind) -> FResult<OwnedValue> {
                 })
             }
             Tree::Map(m) => match m.as_slice() {
-                [(k, v)] if k == "unix" => OwnedValue::Addr(OwnedAddr::Unix(as_str(v).map_err(|e| e.within("unix"))?.to_string())),
+                [(k, v)] if k == "unix" => OwnedValue::Addr(OwnedAddr::Unix(
+                    as_str(v).map_err(|e| e.within("unix"))?.to_string(),
+                )),
                 [(k, v)] if k == "family" => {
                     let f = as_u64(v).map_err(|e| e.within("family"))?;
-                    OwnedValue::Addr(OwnedAddr::Other(u16::try_from(f).map_err(|_| FieldError::new("family", "out of range"))?))
+                    OwnedValue::Addr(OwnedAddr::Other(
+                        u16::try_from(f).map_err(|_| FieldError::new("family", "out of range"))?,
+                    ))
                 }
-                _ => return Err(FieldError::new("", "an address is \"ip:port\", a socket path, {\"unix\": PATH} or {\"family\": N}")),
+                _ => return Err(FieldError::new(
+                    "",
+                    "an address is \"ip:port\", a socket path, {\"unix\": PATH} or {\"family\": N}",
+                )),
             },
-            other => return Err(FieldError::new("", format!("expected an address string, found {}", other.kind()))),
+            other => {
+                return Err(FieldError::new(
+                    "",
+                    format!("expected an address string, found {}", other.kind()),
+                ))
+            }
         },
         Kind::Tuple => OwnedValue::Tuple(parse_tuple(as_str(t)?)?),
         Kind::Signal => match t {
             Tree::Str(s) => OwnedValue::Signal(
-                symbols::signal_from_name(s).ok_or_else(|| FieldError::new("", format!("unknown signal '{s}'")))?,
+                symbols::signal_from_name(s)
+                    .ok_or_else(|| FieldError::new("", format!("unknown signal '{s}'")))?,
             ),
             other => OwnedValue::Signal(as_u32(other)?),
         },
@@ -318,12 +378,14 @@ pub fn parse_value(t: &Tree, kind: Kind) -> FResult<OwnedValue> {
 
 fn parse_hex(s: &str) -> FResult<Vec<u8>> {
     let s: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace()).collect();
-    if s.len() % 2 != 0 {
+    if s.len() % 2 == 1 {
         return Err(FieldError::new("", "odd number of hex digits"));
     }
     s.chunks(2)
         .map(|p| {
-            let h = std::str::from_utf8(p).ok().and_then(|p| u8::from_str_radix(p, 16).ok());
+            let h = std::str::from_utf8(p)
+                .ok()
+                .and_then(|p| u8::from_str_radix(p, 16).ok());
             h.ok_or_else(|| FieldError::new("", "invalid hex digit"))
         })
         .collect()
@@ -417,7 +479,12 @@ fn parse_event(m: &[(String, Tree)], ctx: &mut TextContext) -> FResult<OwnedEven
                 ev.dir = match as_str(v).map_err(within)? {
                     "<" | "exit" => Dir::Exit,
                     ">" | "enter" => Dir::Enter,
-                    s => return Err(FieldError::new("dir", format!("'{s}' is not a direction (expected < or >)"))),
+                    s => {
+                        return Err(FieldError::new(
+                            "dir",
+                            format!("'{s}' is not a direction (expected < or >)"),
+                        ))
+                    }
                 }
             }
             "cpu" => {
@@ -430,12 +497,10 @@ fn parse_event(m: &[(String, Tree)], ctx: &mut TextContext) -> FResult<OwnedEven
             "latency" => ev.latency = as_u64(v).map_err(within)?,
             "args" => args = Some(v),
             "fd" => fd = Some(v),
-            other => {
-                return Err(FieldError::new(
-                    other,
-                    "unknown key (expected event, num, ts, dir, cpu, tid, pid, res, latency, args, fd)",
-                ))
-            }
+            other => return Err(FieldError::new(
+                other,
+                "unknown key (expected event, num, ts, dir, cpu, tid, pid, res, latency, args, fd)",
+            )),
         }
     }
     ev.etype = etype.ok_or_else(|| FieldError::new("event", "missing"))?;
@@ -445,9 +510,8 @@ fn parse_event(m: &[(String, Tree)], ctx: &mut TextContext) -> FResult<OwnedEven
     if let Some(a) = args {
         let am = expect_map(a, "args").map_err(|e| e.within("args"))?;
         for (k, v) in am {
-            let name = ParamName::from_name(k).ok_or_else(|| {
-                FieldError::new(format!("args.{k}"), "unknown parameter name")
-            })?;
+            let name = ParamName::from_name(k)
+                .ok_or_else(|| FieldError::new(format!("args.{k}"), "unknown parameter name"))?;
             if ev.params.iter().any(|p| p.name == name) {
                 return Err(FieldError::new(format!("args.{k}"), "duplicate parameter"));
             }
@@ -456,7 +520,10 @@ fn parse_event(m: &[(String, Tree)], ctx: &mut TextContext) -> FResult<OwnedEven
             ev.params.push(OwnedParam { name, value });
         }
         if ev.params.len() > crate::binary::MAX_PARAMS {
-            return Err(FieldError::new("args", format!("more than {} parameters", crate::binary::MAX_PARAMS)));
+            return Err(FieldError::new(
+                "args",
+                format!("more than {} parameters", crate::binary::MAX_PARAMS),
+            ));
         }
     }
     // `res` sets the event's return value; a `res` parameter is only present if written in
@@ -495,7 +562,10 @@ fn snapshot<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
             if !fields.contains_key(k) {
                 let mut names: Vec<&str> = fields.keys().map(String::as_str).collect();
                 names.sort_unstable();
-                return Err(FieldError::new(k.clone(), format!("unknown {what} field (known: {})", names.join(", "))));
+                return Err(FieldError::new(
+                    k.clone(),
+                    format!("unknown {what} field (known: {})", names.join(", ")),
+                ));
             }
         }
     }
@@ -505,7 +575,10 @@ fn snapshot<T: serde::de::DeserializeOwned + serde::Serialize + Default>(
 /// Interprets one record.
 pub fn parse_record(t: &Tree, ctx: &mut TextContext) -> FResult<OwnedRecord> {
     if t.depth() > MAX_DEPTH {
-        return Err(FieldError::new("", format!("nesting deeper than {MAX_DEPTH}")));
+        return Err(FieldError::new(
+            "",
+            format!("nesting deeper than {MAX_DEPTH}"),
+        ));
     }
     let m = expect_map(t, "a record")?;
     if m.iter().any(|(k, _)| k == "event") {
@@ -519,18 +592,20 @@ pub fn parse_record(t: &Tree, ctx: &mut TextContext) -> FResult<OwnedRecord> {
     };
     let within = |e: FieldError| e.within(k);
     Ok(match k.as_str() {
-        "process" => OwnedRecord::Process(Box::new(snapshot::<Process>(v, "process").map_err(within)?)),
+        "process" => {
+            OwnedRecord::Process(Box::new(snapshot::<Process>(v, "process").map_err(within)?))
+        }
         "remove" => OwnedRecord::RemoveProcess(as_u32(v).map_err(within)?),
-        "container" => OwnedRecord::Container(Box::new(snapshot::<Container>(v, "container").map_err(within)?)),
+        "container" => OwnedRecord::Container(Box::new(
+            snapshot::<Container>(v, "container").map_err(within)?,
+        )),
         "users" => OwnedRecord::Users(snapshot::<UserTable>(v, "users").map_err(within)?),
         "host" => OwnedRecord::Host(snapshot::<HostInfo>(v, "host").map_err(within)?),
         "end" => OwnedRecord::End(snapshot::<Stats>(v, "end").map_err(within)?),
-        other => {
-            return Err(FieldError::new(
-                other,
-                "unknown record kind (expected event, process, remove, container, users, host, end)",
-            ))
-        }
+        other => return Err(FieldError::new(
+            other,
+            "unknown record kind (expected event, process, remove, container, users, host, end)",
+        )),
     })
 }
 
@@ -587,7 +662,8 @@ impl<R: BufRead> JsonlReader<R> {
             if self.line.len() > MAX_LINE {
                 return Err(self.err(format!("line longer than {MAX_LINE} bytes")));
             }
-            let text = std::str::from_utf8(&self.line).map_err(|e| self.err(format!("not UTF-8: {e}")))?;
+            let text =
+                std::str::from_utf8(&self.line).map_err(|e| self.err(format!("not UTF-8: {e}")))?;
             let text = text.trim();
             if text.is_empty() || text.starts_with('#') {
                 continue;
@@ -595,7 +671,8 @@ impl<R: BufRead> JsonlReader<R> {
             if self.ended {
                 return Err(self.err("record after the end record"));
             }
-            let tree: Tree = serde_json::from_str(text).map_err(|e| self.err(format!("invalid JSON: {e}")))?;
+            let tree: Tree =
+                serde_json::from_str(text).map_err(|e| self.err(format!("invalid JSON: {e}")))?;
             let rec = parse_record(&tree, &mut self.ctx).map_err(|e| self.err(e.to_string()))?;
             if let OwnedRecord::End(s) = &rec {
                 if s.events != self.ctx.events {
@@ -705,7 +782,9 @@ fn value_json(v: &Value<'_>, as_kind: Kind) -> serde_json::Value {
             _ => J::from(x),
         },
         Value::Addr(a) => match a {
-            vigil_event::SockAddr::Inet { ip, port } => J::String(SocketAddr::new(ip, port).to_string()),
+            vigil_event::SockAddr::Inet { ip, port } => {
+                J::String(SocketAddr::new(ip, port).to_string())
+            }
             vigil_event::SockAddr::Unix(p) if p.starts_with('/') || p.starts_with('@') => {
                 J::String(p.to_string())
             }
@@ -722,7 +801,9 @@ fn param_json(etype: &str, name: ParamName, v: &Value<'_>) -> serde_json::Value 
     let natural = symbols::param_kind(etype, name);
     match kind_of(v) {
         None => serde_json::Value::Null,
-        Some(k) if k == natural || (natural == Kind::ExeFlags && k == Kind::U64) => value_json(v, natural),
+        Some(k) if k == natural || (natural == Kind::ExeFlags && k == Kind::U64) => {
+            value_json(v, natural)
+        }
         Some(k) => {
             let mut m = serde_json::Map::new();
             m.insert("type".into(), kind_name(k).into());
@@ -846,7 +927,10 @@ impl<W: Write> JsonlWriter<W> {
     pub fn write_record(&mut self, r: &Record<'_>) -> Result<(), CaptureError> {
         let line = match *r {
             Record::End(s) => {
-                let s = Stats { events: self.events, ..s.clone() };
+                let s = Stats {
+                    events: self.events,
+                    ..s.clone()
+                };
                 record_to_json(&Record::End(&s))
             }
             _ => record_to_json(r),

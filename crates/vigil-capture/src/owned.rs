@@ -197,14 +197,21 @@ impl OwnedEvent {
 
     /// The value of a parameter.
     pub fn param(&self, name: ParamName) -> Option<&OwnedValue> {
-        self.params.iter().find(|p| p.name == name).map(|p| &p.value)
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.value)
     }
 
     /// Lends this event as a borrowed [`Event`] to `f`; `buf` holds the parameter slice and is
     /// reused across calls.
     pub fn with_event<R>(&self, buf: &mut ParamBuf, f: impl FnOnce(&Event<'_>) -> R) -> R {
         let mut params = buf.take();
-        params.extend(self.params.iter().map(|p| Param::new(p.name, p.value.as_value())));
+        params.extend(
+            self.params
+                .iter()
+                .map(|p| Param::new(p.name, p.value.as_value())),
+        );
         let ev = Event {
             num: self.num,
             ts: self.ts,

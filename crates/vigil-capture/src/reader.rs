@@ -91,4 +91,3 @@ pub fn from_bytes<'a>(
 ) -> Result<CaptureReader<&'a [u8]>, CaptureError> {
     CaptureReader::new(bytes, origin)
 }
-

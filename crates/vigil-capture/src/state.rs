@@ -164,7 +164,8 @@ impl ReplayState {
             }
             Record::Container(c) => self.insert_container(c.clone()),
             Record::Users(u) => {
-                self.users.insert(u.container_id.clone(), UserDb::from_table(u));
+                self.users
+                    .insert(u.container_id.clone(), UserDb::from_table(u));
             }
             Record::Host(h) => {
                 self.host = h.clone();
@@ -272,7 +273,11 @@ impl ReplayState {
         }
         if e.param(ParamName::Comm).is_none() {
             // Without a comm parameter, the kernel's rule: the executable's basename, 15 bytes.
-            let src = if p.exepath.is_empty() { &p.exe } else { &p.exepath };
+            let src = if p.exepath.is_empty() {
+                &p.exe
+            } else {
+                &p.exepath
+            };
             let base = src.rsplit('/').next().unwrap_or("");
             let mut end = base.len().min(15);
             while !base.is_char_boundary(end) {

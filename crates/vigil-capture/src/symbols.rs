@@ -264,10 +264,19 @@ const RESOLVE: &[(&str, u64)] = &[
 
 /// Names of the `execve` exit `flags` bits (`vigil_event::params::exe_flags`).
 pub const EXE_FLAGS: &[(&str, u64)] = &[
-    ("EXE_UPPER_LAYER", vigil_event::params::exe_flags::EXE_UPPER_LAYER),
-    ("EXE_FROM_MEMFD", vigil_event::params::exe_flags::EXE_FROM_MEMFD),
+    (
+        "EXE_UPPER_LAYER",
+        vigil_event::params::exe_flags::EXE_UPPER_LAYER,
+    ),
+    (
+        "EXE_FROM_MEMFD",
+        vigil_event::params::exe_flags::EXE_FROM_MEMFD,
+    ),
     ("EXE_WRITABLE", vigil_event::params::exe_flags::EXE_WRITABLE),
-    ("EXE_LOWER_LAYER", vigil_event::params::exe_flags::EXE_LOWER_LAYER),
+    (
+        "EXE_LOWER_LAYER",
+        vigil_event::params::exe_flags::EXE_LOWER_LAYER,
+    ),
 ];
 
 /// Linux capability names by bit number.
@@ -317,19 +326,83 @@ pub const CAPABILITIES: &[&str] = &[
 
 /// Signal names by number (index 0 unused).
 pub const SIGNALS: &[&str] = &[
-    "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-    "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-    "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-    "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    "",
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
 ];
 
 /// errno names by number (index 0 unused), for `res: ENOENT` in fixtures.
 pub const ERRNOS: &[&str] = &[
-    "", "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF",
-    "ECHILD", "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV",
-    "ENODEV", "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG",
-    "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE", "EDEADLK",
-    "ENAMETOOLONG", "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP",
+    "",
+    "EPERM",
+    "ENOENT",
+    "ESRCH",
+    "EINTR",
+    "EIO",
+    "ENXIO",
+    "E2BIG",
+    "ENOEXEC",
+    "EBADF",
+    "ECHILD",
+    "EAGAIN",
+    "ENOMEM",
+    "EACCES",
+    "EFAULT",
+    "ENOTBLK",
+    "EBUSY",
+    "EEXIST",
+    "EXDEV",
+    "ENODEV",
+    "ENOTDIR",
+    "EISDIR",
+    "EINVAL",
+    "ENFILE",
+    "EMFILE",
+    "ENOTTY",
+    "ETXTBSY",
+    "EFBIG",
+    "ENOSPC",
+    "ESPIPE",
+    "EROFS",
+    "EMLINK",
+    "EPIPE",
+    "EDOM",
+    "ERANGE",
+    "EDEADLK",
+    "ENAMETOOLONG",
+    "ENOLCK",
+    "ENOSYS",
+    "ENOTEMPTY",
+    "ELOOP",
 ];
 
 /// Extra errno names beyond the dense table (network errors).
@@ -353,7 +426,10 @@ pub fn errno_from_name(name: &str) -> Option<i64> {
     if let Some(i) = ERRNOS.iter().position(|n| !n.is_empty() && *n == name) {
         return Some(i as i64);
     }
-    ERRNOS_SPARSE.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    ERRNOS_SPARSE
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| *v)
 }
 
 /// The name of errno `n`, if known.
@@ -400,10 +476,16 @@ pub fn parse_flags(text: &str, table: &[(&str, u64)]) -> Result<u64, String> {
 /// Renders `v` as `A|B` from `table` if every set bit has a name; `None` otherwise.
 pub fn format_flags(v: u64, table: &[(&str, u64)], enumerated: bool) -> Option<String> {
     if enumerated {
-        return table.iter().find(|(_, b)| *b == v).map(|(n, _)| n.to_string());
+        return table
+            .iter()
+            .find(|(_, b)| *b == v)
+            .map(|(n, _)| n.to_string());
     }
     if v == 0 {
-        return table.iter().find(|(_, b)| *b == 0).map(|(n, _)| n.to_string());
+        return table
+            .iter()
+            .find(|(_, b)| *b == 0)
+            .map(|(n, _)| n.to_string());
     }
     let mut rest = v;
     let mut out = String::new();
@@ -619,10 +701,35 @@ pub fn param_kind(etype: &str, p: ParamName) -> Kind {
     use ParamName as P;
     match p {
         P::Res => Kind::Res,
-        P::Fd | P::Dirfd | P::Olddirfd | P::Newdirfd | P::Linkdirfd | P::Oldfd | P::Newfd
-        | P::Fd1 | P::Fd2 | P::Olddir | P::Newdir => Kind::Fd,
-        P::Name | P::Path | P::Filename | P::Exe | P::Cwd | P::Comm | P::TrustedExepath
-        | P::Oldpath | P::Newpath | P::Target | P::Linkpath | P::Dir | P::Uargs | P::Fd0Type | P::Fd1Type | P::Fd2Type | P::Fd0Name | P::Fd1Name
+        P::Fd
+        | P::Dirfd
+        | P::Olddirfd
+        | P::Newdirfd
+        | P::Linkdirfd
+        | P::Oldfd
+        | P::Newfd
+        | P::Fd1
+        | P::Fd2
+        | P::Olddir
+        | P::Newdir => Kind::Fd,
+        P::Name
+        | P::Path
+        | P::Filename
+        | P::Exe
+        | P::Cwd
+        | P::Comm
+        | P::TrustedExepath
+        | P::Oldpath
+        | P::Newpath
+        | P::Target
+        | P::Linkpath
+        | P::Dir
+        | P::Uargs
+        | P::Fd0Type
+        | P::Fd1Type
+        | P::Fd2Type
+        | P::Fd0Name
+        | P::Fd1Name
         | P::Fd2Name => Kind::Str,
         // mount(2): device, filesystem type and data are strings, not numbers.
         P::Dev | P::Type | P::Data if etype == "mount" => Kind::Str,
@@ -657,8 +764,16 @@ pub fn param_kind(etype: &str, p: ParamName) -> Kind {
             "userfaultfd" => Kind::Flags(FlagSet::Userfaultfd),
             _ => Kind::U64,
         },
-        P::Dev | P::Ino | P::Size | P::Length | P::Tty | P::CgroupId | P::ExeIno
-        | P::ExeInoCtime | P::ExeInoMtime | P::Queuepct => Kind::U64,
+        P::Dev
+        | P::Ino
+        | P::Size
+        | P::Length
+        | P::Tty
+        | P::CgroupId
+        | P::ExeIno
+        | P::ExeInoCtime
+        | P::ExeInoMtime
+        | P::Queuepct => Kind::U64,
         _ => Kind::I64,
     }
 }
@@ -672,7 +787,10 @@ mod tests {
         let t = flag_table(FlagSet::Open);
         let v = parse_flags("O_WRONLY|O_CREAT|O_TRUNC", t).unwrap();
         assert_eq!(v, 0o1101);
-        assert_eq!(format_flags(v, t, false).unwrap(), "O_WRONLY|O_CREAT|O_TRUNC");
+        assert_eq!(
+            format_flags(v, t, false).unwrap(),
+            "O_WRONLY|O_CREAT|O_TRUNC"
+        );
         assert_eq!(parse_flags("O_RDONLY", t).unwrap(), 0);
         assert_eq!(format_flags(0, t, false).unwrap(), "O_RDONLY");
         assert_eq!(
@@ -681,7 +799,10 @@ mod tests {
         );
         assert_eq!(parse_flags("0x41|O_RDWR", t).unwrap(), 0x43);
         // O_SYNC contains O_DSYNC's bit: rendered once, as O_SYNC.
-        assert_eq!(format_flags(0o4010000, t, false).unwrap(), "O_RDONLY|O_SYNC");
+        assert_eq!(
+            format_flags(0o4010000, t, false).unwrap(),
+            "O_RDONLY|O_SYNC"
+        );
         // An unnamed bit cannot be rendered symbolically.
         assert_eq!(format_flags(1 << 40, t, false), None);
     }

@@ -94,7 +94,11 @@ impl<'de> Visitor<'de> for TreeVisitor {
         Ok(Tree::Bool(v))
     }
     fn visit_i64<E>(self, v: i64) -> Result<Tree, E> {
-        Ok(if v >= 0 { Tree::U64(v as u64) } else { Tree::I64(v) })
+        Ok(if v >= 0 {
+            Tree::U64(v as u64)
+        } else {
+            Tree::I64(v)
+        })
     }
     fn visit_u64<E>(self, v: u64) -> Result<Tree, E> {
         Ok(Tree::U64(v))

@@ -203,11 +203,17 @@ fn binary_to_jsonl_to_binary_is_lossless() {
     // Human-friendly forms are used where the value has its natural kind.
     assert!(text.contains(r#""flags":"O_RDONLY|O_CLOEXEC""#), "{text}");
     assert!(text.contains(r#""mode":"04755""#), "{text}");
-    assert!(text.contains(r#""tuple":"tcp 10.0.0.2:40000->10.96.0.1:443""#), "{text}");
+    assert!(
+        text.contains(r#""tuple":"tcp 10.0.0.2:40000->10.96.0.1:443""#),
+        "{text}"
+    );
     assert!(text.contains(r#""sig":"SIGKILL""#), "{text}");
     assert!(text.contains(r#""addr":"[::1]:8080""#), "{text}");
     // ... and the typed form where it does not.
-    assert!(text.contains(r#""path":{"type":"addr","value":{"unix":"rel.sock"}}"#), "{text}");
+    assert!(
+        text.contains(r#""path":{"type":"addr","value":{"unix":"rel.sock"}}"#),
+        "{text}"
+    );
     let mut r2 = reader::from_bytes(text.as_bytes(), "mem.jsonl").unwrap();
     assert_eq!(r2.format(), Format::Jsonl);
     let mut again = Vec::new();
@@ -249,7 +255,10 @@ fn corrupt_and_truncated_binary_is_rejected_with_offsets() {
     let bytes = write_binary(&sample_records());
     // Every strict prefix is an error, never a panic, and never a silent success.
     for cut in 1..bytes.len() {
-        assert!(read_all(&bytes[..cut]).is_err(), "prefix of {cut} bytes was accepted");
+        assert!(
+            read_all(&bytes[..cut]).is_err(),
+            "prefix of {cut} bytes was accepted"
+        );
     }
     // Flip one payload byte in each record: the checksum catches it at that record.
     let mut offsets = Vec::new();
@@ -271,7 +280,10 @@ fn corrupt_and_truncated_binary_is_rejected_with_offsets() {
     let mut bad = bytes.clone();
     bad[..8].copy_from_slice(b"NOTVIGIL");
     // Not the binary magic: read as JSON Lines, which rejects it by line.
-    assert!(matches!(read_all(&bad), Err(CaptureError::Text { line: 1, .. })));
+    assert!(matches!(
+        read_all(&bad),
+        Err(CaptureError::Text { line: 1, .. })
+    ));
     let mut bad = bytes.clone();
     bad[8] = 9;
     expect_binary_err(&bad, 8, "unsupported format version 9");
@@ -330,7 +342,9 @@ fn jsonl_fixture_forms() {
 "#;
     let recs = jsonl::parse_str(text, "f.jsonl").unwrap();
     assert_eq!(recs.len(), 5);
-    let OwnedRecord::Event(open) = &recs[1] else { panic!() };
+    let OwnedRecord::Event(open) = &recs[1] else {
+        panic!()
+    };
     assert_eq!(open.num, 1);
     assert_eq!(open.ts, jsonl::BASE_TS);
     assert_eq!(open.tid, 100);
@@ -338,45 +352,109 @@ fn jsonl_fixture_forms() {
     open.with_event(&mut buf, |e| {
         assert_eq!(e.res, 3);
         assert_eq!(e.params[0], Param::new(ParamName::Fd, Value::Fd(3)));
-        assert_eq!(e.param(ParamName::Flags), Some(&Value::Flags(0o100, FlagSet::Open)));
+        assert_eq!(
+            e.param(ParamName::Flags),
+            Some(&Value::Flags(0o100, FlagSet::Open))
+        );
         assert_eq!(e.param(ParamName::Mode), Some(&Value::Mode(0o644)));
         let fd = e.fd.unwrap();
-        assert_eq!((fd.num, fd.kind, fd.name, fd.nameraw), (3, FdKind::File, "/etc/shadow", "/etc/shadow"));
+        assert_eq!(
+            (fd.num, fd.kind, fd.name, fd.nameraw),
+            (3, FdKind::File, "/etc/shadow", "/etc/shadow")
+        );
     });
-    let OwnedRecord::Event(conn) = &recs[2] else { panic!() };
+    let OwnedRecord::Event(conn) = &recs[2] else {
+        panic!()
+    };
     assert_eq!(conn.num, 2);
     assert_eq!(conn.ts, 1_704_067_200_500_000_000);
     let fd = conn.fd.as_ref().unwrap();
     assert_eq!(fd.kind, FdKind::Ipv4);
     assert_eq!(fd.num, 0);
     assert_eq!(fd.tuple.unwrap().dst_port, 80);
-    let OwnedRecord::Event(failed) = &recs[3] else { panic!() };
+    let OwnedRecord::Event(failed) = &recs[3] else {
+        panic!()
+    };
     assert_eq!(failed.res, -2);
     assert_eq!(failed.ts, conn.ts + jsonl::TS_STEP);
-    let OwnedRecord::Event(exec) = &recs[4] else { panic!() };
-    assert_eq!(exec.param(ParamName::Flags), Some(&vigil_capture::OwnedValue::U64(5)));
-    assert_eq!(exec.param(ParamName::CapEffective), Some(&vigil_capture::OwnedValue::Caps((1 << 21) | (1 << 13))));
-    assert_eq!(exec.param(ParamName::Uid), Some(&vigil_capture::OwnedValue::U64(7)));
-    assert_eq!(exec.param(ParamName::Args), Some(&vigil_capture::OwnedValue::List("-c\0id".into())));
+    let OwnedRecord::Event(exec) = &recs[4] else {
+        panic!()
+    };
+    assert_eq!(
+        exec.param(ParamName::Flags),
+        Some(&vigil_capture::OwnedValue::U64(5))
+    );
+    assert_eq!(
+        exec.param(ParamName::CapEffective),
+        Some(&vigil_capture::OwnedValue::Caps((1 << 21) | (1 << 13)))
+    );
+    assert_eq!(
+        exec.param(ParamName::Uid),
+        Some(&vigil_capture::OwnedValue::U64(7))
+    );
+    assert_eq!(
+        exec.param(ParamName::Args),
+        Some(&vigil_capture::OwnedValue::List("-c\0id".into()))
+    );
 }
 
 #[test]
 fn jsonl_errors_name_line_and_key() {
     let cases: &[(&str, usize, &str)] = &[
-        ("{\"event\":\"openat\",\"pid\":1,\"args\":{\"flags\":\"O_BOGUS\"}}", 1, "key 'args.flags': unknown flag 'O_BOGUS'"),
-        ("\n\n{\"event\":\"nosuchcall\",\"pid\":1}", 3, "key 'event': unknown event type 'nosuchcall'"),
+        (
+            "{\"event\":\"openat\",\"pid\":1,\"args\":{\"flags\":\"O_BOGUS\"}}",
+            1,
+            "key 'args.flags': unknown flag 'O_BOGUS'",
+        ),
+        (
+            "\n\n{\"event\":\"nosuchcall\",\"pid\":1}",
+            3,
+            "key 'event': unknown event type 'nosuchcall'",
+        ),
         ("{\"event\":\"openat\"}", 1, "key 'pid': missing"),
-        ("{\"event\":\"openat\",\"pid\":1,\"args\":{\"nope\":1}}", 1, "key 'args.nope': unknown parameter name"),
-        ("{\"event\":\"openat\",\"pid\":1,\"fd\":{\"type\":\"blob\"}}", 1, "key 'fd.type': unknown descriptor type 'blob'"),
-        ("{\"event\":\"connect\",\"pid\":1,\"args\":{\"addr\":\"1.2.3.4\"}}", 1, "key 'args.addr': '1.2.3.4' is not an ip:port"),
-        ("{\"event\":\"openat\",\"pid\":1,\"pdi\":2}", 1, "key 'pdi': unknown key"),
-        ("{\"process\":{\"pid\":1,\"commm\":\"x\"}}", 1, "key 'process.commm': unknown process field"),
+        (
+            "{\"event\":\"openat\",\"pid\":1,\"args\":{\"nope\":1}}",
+            1,
+            "key 'args.nope': unknown parameter name",
+        ),
+        (
+            "{\"event\":\"openat\",\"pid\":1,\"fd\":{\"type\":\"blob\"}}",
+            1,
+            "key 'fd.type': unknown descriptor type 'blob'",
+        ),
+        (
+            "{\"event\":\"connect\",\"pid\":1,\"args\":{\"addr\":\"1.2.3.4\"}}",
+            1,
+            "key 'args.addr': '1.2.3.4' is not an ip:port",
+        ),
+        (
+            "{\"event\":\"openat\",\"pid\":1,\"pdi\":2}",
+            1,
+            "key 'pdi': unknown key",
+        ),
+        (
+            "{\"process\":{\"pid\":1,\"commm\":\"x\"}}",
+            1,
+            "key 'process.commm': unknown process field",
+        ),
         ("{\"process\":{\"pid\":\"one\"}}", 1, "bad process"),
         ("{\"event\":\"openat\",\"pid\":1,", 1, "invalid JSON"),
         ("{\"bogus\":1}", 1, "key 'bogus': unknown record kind"),
-        ("{\"event\":\"openat\",\"pid\":1,\"res\":\"EWHAT\"}", 1, "key 'res': unknown errno name 'EWHAT'"),
-        ("{\"event\":\"execve\",\"pid\":1,\"args\":{\"args\":[\"a\",3]}}", 1, "key 'args.args[1]': expected a string"),
-        ("{\"event\":\"openat\",\"pid\":1}\n{\"end\":{\"events\":2}}", 2, "end record counts 2 events but 1"),
+        (
+            "{\"event\":\"openat\",\"pid\":1,\"res\":\"EWHAT\"}",
+            1,
+            "key 'res': unknown errno name 'EWHAT'",
+        ),
+        (
+            "{\"event\":\"execve\",\"pid\":1,\"args\":{\"args\":[\"a\",3]}}",
+            1,
+            "key 'args.args[1]': expected a string",
+        ),
+        (
+            "{\"event\":\"openat\",\"pid\":1}\n{\"end\":{\"events\":2}}",
+            2,
+            "end record counts 2 events but 1",
+        ),
     ];
     for (text, line, needle) in cases {
         let (l, msg) = text_err(text);
@@ -415,7 +493,10 @@ fn replay_state_applies_the_lifecycle() {
         });
     }
     let child = seen[0].clone().unwrap();
-    assert_eq!((child.pid, child.ppid, child.comm.as_str()), (11, 10, "nginx"));
+    assert_eq!(
+        (child.pid, child.ppid, child.comm.as_str()),
+        (11, 10, "nginx")
+    );
     assert_eq!(child.container_id, cid, "the child inherits the container");
     assert_eq!(child.start_ts, jsonl::BASE_TS);
     assert!(seen[1].is_none(), "a thread creates no process");
@@ -429,18 +510,30 @@ fn replay_state_applies_the_lifecycle() {
     assert!(exec.is_exe_upper_layer);
     assert_eq!(exec.start_ts, child.start_ts);
     assert_eq!(exec.exec_ts, jsonl::BASE_TS + 2 * jsonl::TS_STEP);
-    assert!(seen[3].is_some(), "procexit is evaluated with the process present");
+    assert!(
+        seen[3].is_some(),
+        "procexit is evaluated with the process present"
+    );
     assert!(st.process(11).is_none(), "procexit removes it afterwards");
     let orphan = seen[4].clone().unwrap();
-    assert_eq!((orphan.ppid, orphan.comm.as_str(), orphan.exepath.as_str()), (10, "curl", "/usr/bin/curl"));
+    assert_eq!(
+        (orphan.ppid, orphan.comm.as_str(), orphan.exepath.as_str()),
+        (10, "curl", "/usr/bin/curl")
+    );
     assert_eq!(orphan.container_id, cid);
     let s = st.stats();
-    assert_eq!((s.processes_created, s.execs, s.exits, s.unknown_pid), (1, 2, 1, 1));
+    assert_eq!(
+        (s.processes_created, s.execs, s.exits, s.unknown_pid),
+        (1, 2, 1, 1)
+    );
     // Users: the container's table, defaults elsewhere.
     let p = st.process(10).unwrap().clone();
     assert_eq!(st.user(&p, 1000).unwrap().name, "app");
     assert_eq!(st.group_name(&p, 1000), Some("appgrp"));
-    assert!(st.user(&p, 0).is_none(), "a container's table replaces the defaults");
+    assert!(
+        st.user(&p, 0).is_none(),
+        "a container's table replaces the defaults"
+    );
     let host_proc = Process::default();
     assert_eq!(st.user(&host_proc, 0).unwrap().name, "root");
     assert_eq!(st.user(&host_proc, 33).unwrap().name, "www-data");

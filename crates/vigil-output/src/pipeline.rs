@@ -375,7 +375,7 @@ impl Worker {
                 .stats
                 .queue_depth
                 .store(self.rx.len() as i64, Relaxed);
-            if let Err(from) = self.deliver(&batch) {
+            if let Err(from) = self.deliver(&batch, false) {
                 self.leftover(&batch[from..]);
             }
         }
@@ -430,7 +430,7 @@ impl Worker {
             );
         }
         for chunk in recs.chunks(BATCH) {
-            if self.deliver(chunk).is_err() {
+            if self.deliver(chunk, true).is_err() {
                 // Stopping: the segment stays on disk and is replayed after restart.
                 return;
             }
@@ -445,9 +445,11 @@ impl Worker {
         self.ctx.stats.spill_bytes.store(sp.bytes(), Relaxed);
     }
 
-    /// Delivers a batch with retries. `Err(i)`: stopped before `batch[i..]` was confirmed
-    /// (the caller spills or drops those).
-    fn deliver(&mut self, batch: &[Arc<Record>]) -> Result<(), usize> {
+    /// Delivers a batch with retries. For an output with a spill, a fresh batch that fails is
+    /// written to the spill at once and retried from there (`from_spill`), so nothing waits
+    /// for a retry only in memory. `Err(i)`: stopped before `batch[i..]` was confirmed (the
+    /// caller spills or drops those).
+    fn deliver(&mut self, batch: &[Arc<Record>], from_spill: bool) -> Result<(), usize> {
         let stats = self.ctx.stats.clone();
         let each = self.sink.confirms_each_write();
         let mut st = vec![St::Pending; batch.len()];
@@ -510,6 +512,17 @@ impl Worker {
             }
             stats.failed.fetch_add(1, Relaxed);
             self.ctx.metrics.mark_output_failed(&stats, &msg);
+            if !from_spill && self.ctx.spill.is_some() {
+                // Move the batch to disk at once: retries then run from the durable spill,
+                // so a crash during an outage loses nothing that reached this worker.
+                self.log_failure(&format!("{msg}; alerts go to the spill until it recovers"), 1, Duration::ZERO);
+                for (i, r) in batch.iter().enumerate() {
+                    if st[i] == St::Pending {
+                        self.ctx.spill_one(r);
+                    }
+                }
+                return Ok(());
+            }
             attempt += 1;
             if self.ctx.max_attempts != 0 && attempt >= self.ctx.max_attempts {
                 let n = st.iter().filter(|s| **s == St::Pending).count() as u64;

@@ -436,9 +436,11 @@ impl<'a> Compiler<'a, '_> {
                 if failed {
                     return Err(());
                 }
-                // Conditions have no side effects, so and/or operands can run cheapest first
-                // (a stable sort keeps the written order among equals).
-                out.sort_by_key(node_cost);
+                // Conditions have no side effects, so operands may run in any order. Only
+                // free ones (event type tests) move first: rule authors put the selective
+                // tests early, and reordering by cost alone would run long lists of cheap
+                // `not` exclusions before them.
+                out.sort_by_key(|n| !is_free(n));
                 Ok(if matches!(e, Expr::And(_)) { Node::And(out.into()) } else { Node::Or(out.into()) })
             }
             Expr::Not(inner, _) => Ok(Node::Not(Box::new(self.expr(inner, cx)?))),
@@ -830,55 +832,13 @@ fn first_span(e: &Expr) -> Span {
     }
 }
 
-/// Rough evaluation cost, used to order `and`/`or` operands.
-fn node_cost(n: &Node) -> u32 {
+/// True for nodes that cost nothing to evaluate (event-type tests and constants).
+fn is_free(n: &Node) -> bool {
     match n {
-        Node::Const(_) | Node::Type(_) => 0,
-        Node::Not(inner) => node_cost(inner),
-        Node::And(items) | Node::Or(items) => items.iter().map(node_cost).fold(0u32, u32::saturating_add),
-        Node::Cmp(c) => {
-            let rhs = match &c.rhs {
-                Rhs::Regex(_) => 40,
-                Rhs::Glob(..) => 15,
-                Rhs::Operand(o) => operand_cost(o),
-                _ => 2,
-            };
-            operand_cost(&c.lhs).saturating_add(rhs)
-        }
-    }
-}
-
-fn operand_cost(o: &Operand) -> u32 {
-    match o {
-        Operand::Lit(_) => 0,
-        Operand::Transform(_, args) => 10 + args.iter().map(operand_cost).sum::<u32>(),
-        Operand::Field(f) => {
-            let d = f.id as u16;
-            let event_or_fd = d < F::ProcPid as u16 || (d >= F::FdNum as u16 && d < F::ContainerId as u16);
-            if f.multi {
-                60
-            } else if event_or_fd {
-                match f.id {
-                    F::EvtArgs | F::EvtInfo | F::EvtArg | F::EvtRawarg | F::FdName => 8,
-                    _ => 1,
-                }
-            } else if d >= F::ContainerId as u16 {
-                6
-            } else {
-                match f.id {
-                    F::ProcCmdline | F::ProcArgs | F::ProcEnv | F::ProcExeline | F::ProcCmdlenargs => 12,
-                    F::ProcPcmdline | F::ProcAcmdline => 20,
-                    F::ProcPname | F::ProcPexe | F::ProcPexepath | F::ProcPpidDuration | F::ProcPvpid => 6,
-                    F::ProcAname | F::ProcAexe | F::ProcAexepath | F::ProcApid => match f.arg {
-                        fields::Arg::Index(n) => 3 + 3 * n as u32,
-                        _ => 60,
-                    },
-                    F::UserName | F::UserHomedir | F::UserShell | F::UserLoginname | F::GroupName => 8,
-                    F::ProcSname | F::ProcVpgidName | F::ProcVpgidExe | F::ProcVpgidExepath => 8,
-                    _ => 3,
-                }
-            }
-        }
+        Node::Const(_) | Node::Type(_) => true,
+        Node::Not(inner) => is_free(inner),
+        Node::And(items) | Node::Or(items) => items.iter().all(is_free),
+        Node::Cmp(_) => false,
     }
 }
 

@@ -818,6 +818,9 @@ fn ip_of(family: u16, b: &[u8; 16]) -> Option<IpAddr> {
 pub(crate) fn sock_tuple(s: &vigil_bpf::Sock, accepted: bool) -> Option<SockTuple> {
     let l = ip_of(s.family, &s.laddr)?;
     let r = ip_of(s.family, &s.raddr)?;
+    if s.lport == 0 && s.rport == 0 && l.is_unspecified() && r.is_unspecified() {
+        return None; // a fresh socket: no endpoint yet
+    }
     let proto = match (s.protocol, s.type_) {
         (6, _) => L4Proto::Tcp,
         (17, _) => L4Proto::Udp,

@@ -77,8 +77,11 @@ pub struct KernelDrops {
     pub exit: u64,
     /// Syscall exits lost because their entry arguments could not be stashed.
     pub stash: u64,
-    /// Records emitted with a blob cut short (scratch space exhausted; not a lost event).
+    /// Records emitted with a blob cut short (argv/env/strings over 4 KiB, scratch space
+    /// exhausted; not a lost event).
     pub truncated: u64,
+    /// Paths cut at the top because the walk hit its budget (over 128 components or 4 KiB).
+    pub path_truncated: u64,
 }
 
 impl KernelDrops {
@@ -413,6 +416,7 @@ impl Sensor {
             exit: slot(drop_slot::EXIT),
             stash: slot(drop_slot::STASH),
             truncated: slot(drop_slot::TRUNC),
+            path_truncated: slot(drop_slot::PATH),
         };
         for (i, d) in s.dropped_by_category.iter_mut().enumerate() {
             *d = slot(drop_slot::CATEGORY + i as u32);

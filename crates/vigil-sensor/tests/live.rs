@@ -598,7 +598,8 @@ fn stats_count_events_and_nothing_is_lost_at_low_rate() {
         run(Command::new("cat").arg("/etc/hostname"));
         // Keep draining: the rest of the machine opens files too.
         evs.extend(collect(&mut s, 0, |_| true, |_| false));
-        s.poll(Duration::from_millis(1), |ev| evs.push(Ev::from(ev))).unwrap();
+        s.poll(Duration::from_millis(1), |ev| evs.push(Ev::from(ev)))
+            .unwrap();
     }
     evs.extend(collect(&mut s, 2, |_| true, |_| false));
     let st = s.stats();
@@ -800,7 +801,8 @@ fn full_ring_buffer_losses_are_counted() {
         ..SensorConfig::default()
     })
     .expect("open");
-    s.set_event_types([EventType::from_name("openat").unwrap()]).unwrap();
+    s.set_event_types([EventType::from_name("openat").unwrap()])
+        .unwrap();
     let py = "for _ in range(300):\n    open('/etc/hostname').close()\n";
     let pid = run(Command::new("python3").arg("-c").arg(py));
     let mut ours = 0u64;
@@ -814,13 +816,70 @@ fn full_ring_buffer_losses_are_counted() {
         .unwrap();
     }
     let st = s.stats();
-    let file = vigil_sensor::CATEGORIES.iter().position(|c| *c == vigil_event::Category::File).unwrap();
+    let file = vigil_sensor::CATEGORIES
+        .iter()
+        .position(|c| *c == vigil_event::Category::File)
+        .unwrap();
     assert!(st.kernel.syscall > 0, "expected ring-buffer drops: {st:?}");
     assert!(st.dropped_by_category[file] > 0, "{st:?}");
-    assert!(ours < 300, "a 4 KiB ring cannot have held every event: {ours}");
+    assert!(
+        ours < 300,
+        "a 4 KiB ring cannot have held every event: {ours}"
+    );
     assert!(
         ours + st.dropped_by_category[file] >= 300,
         "every openat was either delivered or counted as lost: delivered {ours}, {st:?}"
     );
     assert!(st.lost() >= st.kernel.syscall);
+}
+
+#[test]
+fn deep_paths_resolve_fully() {
+    let Some(mut s) = open(&["openat"], true) else {
+        return;
+    };
+    // 100 nested directories: deeper than most tools go, within the sensor's walk budget.
+    let base = tempdir("deep");
+    let mut p = base.clone();
+    for i in 0..100 {
+        p.push(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&p).unwrap();
+    let file = p.join("leaf");
+    std::fs::write(&file, "x").unwrap();
+    let want = file.to_str().unwrap().to_string();
+    let pid = run(Command::new("cat").arg(&file));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid && ev.etype.name() == "openat",
+        |evs| {
+            evs.iter()
+                .any(|e| e.fd.as_ref().is_some_and(|f| f.name.ends_with("/leaf")))
+        },
+    );
+    let e = evs
+        .iter()
+        .find(|e| e.fd.as_ref().is_some_and(|f| f.name.ends_with("/leaf")))
+        .unwrap_or_else(|| panic!("no open of the deep file: {evs:#?}"));
+    assert_eq!(e.fd.as_ref().unwrap().name, want);
+    assert_eq!(e.str(ParamName::Name), want);
+    assert_eq!(s.stats().kernel.path_truncated, 0);
+
+    // Beyond the walk budget the path is cut, and the cut is counted, not silent.
+    for i in 100..160 {
+        p.push(format!("d{i}"));
+    }
+    std::fs::create_dir_all(&p).unwrap();
+    let file = p.join("leaf2");
+    std::fs::write(&file, "x").unwrap();
+    let pid = run(Command::new("cat").arg(&file));
+    let _ = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid,
+        |evs| evs.iter().any(|e| e.etype == "procexit"),
+    );
+    assert!(s.stats().kernel.path_truncated > 0, "{:?}", s.stats());
+    let _ = std::fs::remove_dir_all(&base);
 }

@@ -34,7 +34,8 @@ pub struct CacheConfig {
     pub queue: usize,
     /// Containers remembered; the oldest resolved one is evicted beyond this.
     pub max_containers: usize,
-    /// A failed lookup is retried when requested again after this long...
+    /// A failed lookup, or one that gave only partial metadata, is retried when requested
+    /// again after this long...
     pub retry_after: Duration,
     /// ...at most this many times in total.
     pub max_attempts: u32,
@@ -109,6 +110,8 @@ struct Entry {
     status: Status,
     kind: RuntimeKind,
     attempts: u32,
+    /// The final result of the latest lookup arrived.
+    finished: bool,
     updated: Instant,
     added: Instant,
 }
@@ -165,14 +168,14 @@ impl ContainerCache {
     }
 
     fn retry_due(&self, e: &Entry) -> bool {
-        match &e.status {
-            Status::Failed(err) => {
-                err.retryable()
-                    && e.attempts < self.cfg.max_attempts
-                    && e.updated.elapsed() >= self.cfg.retry_after
-            }
-            _ => false,
-        }
+        let worth = match &e.status {
+            Status::Failed(err) => err.retryable(),
+            // Only partial metadata (the complete source failed or was slow): try again for
+            // the labels, keeping the partial record visible meanwhile.
+            Status::Ready => e.finished && !e.container.metadata_complete,
+            Status::Pending => false,
+        };
+        worth && e.attempts < self.cfg.max_attempts && e.updated.elapsed() >= self.cfg.retry_after
     }
 
     /// True if [`request`](Self::request) would do something: the id is new, or its failed
@@ -199,7 +202,10 @@ impl ContainerCache {
         if let Some(e) = self.entries.get_mut(id) {
             if retry == Some(true) {
                 self.stats.retries += 1;
-                e.status = Status::Pending;
+                if e.status != Status::Ready {
+                    e.status = Status::Pending;
+                }
+                e.finished = false;
                 e.attempts += 1;
                 e.updated = Instant::now();
                 let kind = e.kind;
@@ -223,6 +229,7 @@ impl ContainerCache {
                 status: Status::Pending,
                 kind,
                 attempts: 1,
+                finished: false,
                 updated: now,
                 added: now,
             },
@@ -282,6 +289,7 @@ impl ContainerCache {
             return; // evicted meanwhile
         };
         e.updated = Instant::now();
+        e.finished |= d.last;
         match d.result {
             Ok(mut c) => {
                 if !d.last {

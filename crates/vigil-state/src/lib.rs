@@ -12,6 +12,9 @@
 //! - [`UserCache`] ([`users`]): passwd/group of the host and of each container.
 //! - [`LiveState`] ([`live`]): the three behind [`vigil_event::StateView`].
 //!
+//! They share one crate because `StateView` hands out references into all three at once;
+//! split crates would add a fourth just to combine them.
+//!
 //! # Use in the monitor loop
 //!
 //! ```no_run

@@ -437,3 +437,46 @@ fn podman_storage_gives_partial_metadata() {
         "{s:?}"
     );
 }
+
+/// A partial-only result is retried (for the labels) once `retry_after` passed, while the
+/// partial record stays visible and `wait_ready` does not block.
+#[test]
+fn partial_metadata_is_retried_without_hiding_it() {
+    let mut cache = ContainerCache::new(CacheConfig {
+        runtime: RuntimeConfig::under(&runtime_root()),
+        retry_after: Duration::from_millis(20),
+        max_attempts: 2,
+        ..CacheConfig::default()
+    });
+    cache.request(STORAGE_ID, RuntimeKind::Podman);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    assert_eq!(cache.wait_ready(STORAGE_ID, deadline), Readiness::Ready);
+    let wait_ok = |cache: &mut ContainerCache, n: u64| {
+        let t0 = Instant::now();
+        while cache.stats().lookups_ok < n && t0.elapsed() < Duration::from_secs(2) {
+            std::thread::sleep(Duration::from_millis(5));
+            cache.poll();
+        }
+        assert_eq!(cache.stats().lookups_ok, n);
+    };
+    wait_ok(&mut cache, 1);
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(
+        cache.needs_request(STORAGE_ID),
+        "partial-only is due for a retry"
+    );
+    cache.request(STORAGE_ID, RuntimeKind::Podman);
+    assert_eq!(cache.stats().retries, 1);
+    assert_eq!(
+        cache.status(STORAGE_ID),
+        Some(&Status::Ready),
+        "partial stays visible"
+    );
+    assert_eq!(
+        cache.wait_ready(STORAGE_ID, Instant::now()),
+        Readiness::Ready
+    );
+    wait_ok(&mut cache, 2);
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(!cache.needs_request(STORAGE_ID), "max_attempts reached");
+}

@@ -25,6 +25,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub mod cvss;
@@ -199,18 +200,24 @@ pub struct QueryOutcome {
     pub damaged_records: u32,
 }
 
-/// An open database.
+/// An open database. Records are decoded on first use and kept (`OnceLock` per record), so
+/// repeated queries for the same packages only compare versions; the type is `Sync` and can
+/// be shared by scanning threads.
 #[derive(Debug)]
 pub struct Database {
     loaded: store::Loaded,
+    cache: Vec<OnceLock<Option<Arc<record::Record>>>>,
 }
 
 impl Database {
     /// Open an existing database: a directory holding `vulndb.bin`, or the file itself.
     /// Reads the file, verifies magic, format version and checksum, and decodes the index.
     pub fn open(path: &Path) -> Result<Database, DbError> {
+        let loaded = store::load(path)?;
+        let n = loaded.meta.offsets.len().saturating_sub(1);
         Ok(Database {
-            loaded: store::load(path)?,
+            loaded,
+            cache: (0..n).map(|_| OnceLock::new()).collect(),
         })
     }
 
@@ -244,7 +251,7 @@ impl Database {
                     continue;
                 }
                 seen.push(id);
-                let Some(rec) = self.loaded.record(id) else {
+                let Some(rec) = self.record(id) else {
                     out.damaged_records += 1;
                     continue;
                 };
@@ -274,6 +281,13 @@ impl Database {
         out.unparsed = qv.errors();
         out.findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
         out
+    }
+
+    fn record(&self, id: u32) -> Option<Arc<record::Record>> {
+        self.cache
+            .get(id as usize)?
+            .get_or_init(|| self.loaded.record(id).map(Arc::new))
+            .clone()
     }
 
     /// Time since the newest advisory's `modified` time, or since the import if no

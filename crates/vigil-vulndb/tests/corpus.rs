@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use vigil_vulndb::version::{self, Ecosystem};
 use vigil_vulndb::{Database, PackageQuery, Severity, Status};
 
 fn corpus() -> PathBuf {
@@ -153,11 +154,18 @@ fn go_stdlib_ranges_with_several_spans() {
 /// lists, next to each range, the versions osv.dev computed as affected. Import the PyPI
 /// advisories with the `versions` lists removed, so only the ranges (and the PEP 440
 /// comparator) decide, and check that every listed version is found affected.
+///
+/// Excluded (and counted): versions that are not valid PEP 440 (`0.9-doduo`, `0.7.10p1`:
+/// no ordering exists for them, only the explicit list can match them), and entries that
+/// also carry a GIT range, whose lists come partly from commit enumeration and can disagree
+/// with the ECOSYSTEM range itself (PYSEC-2023-177 lists gevent 23.9.0, which its own range
+/// marks fixed).
 #[test]
 fn pypi_ranges_agree_with_listed_versions() {
     let src = corpus().join("pypi");
     let stripped = tempfile::tempdir().expect("tempdir");
     let mut expected: Vec<(String, String, String)> = Vec::new();
+    let (mut excluded_git, mut excluded_invalid) = (0u64, 0u64);
     for e in std::fs::read_dir(&src).expect("read pypi") {
         let p = e.expect("entry").path();
         if p.extension().is_none_or(|x| x != "json") {
@@ -172,13 +180,20 @@ fn pypi_ranges_agree_with_listed_versions() {
         if let Some(affected) = doc.get_mut("affected").and_then(|a| a.as_array_mut()) {
             for a in affected {
                 let name = a["package"]["name"].as_str().unwrap_or("").to_string();
-                let has_ranges = a["ranges"]
-                    .as_array()
-                    .is_some_and(|r| r.iter().any(|r| r["type"] == "ECOSYSTEM"));
+                let ranges = a["ranges"].as_array().cloned().unwrap_or_default();
+                let has_eco = ranges.iter().any(|r| r["type"] == "ECOSYSTEM");
+                let has_git = ranges.iter().any(|r| r["type"] == "GIT");
                 if let Some(vs) = a.get("versions").and_then(|v| v.as_array()) {
-                    if has_ranges {
-                        for v in vs {
-                            expected.push((id.clone(), name.clone(), v.as_str().unwrap_or("").to_string()));
+                    for v in vs.iter().filter_map(|v| v.as_str()) {
+                        if !has_eco {
+                            continue;
+                        }
+                        if has_git {
+                            excluded_git += 1;
+                        } else if version::validate(Ecosystem::Pypi, v).is_err() {
+                            excluded_invalid += 1;
+                        } else {
+                            expected.push((id.clone(), name.clone(), v.to_string()));
                         }
                     }
                 }
@@ -208,7 +223,7 @@ fn pypi_ranges_agree_with_listed_versions() {
         }
     }
     eprintln!(
-        "pypi cross-check: {} listed (advisory, version) pairs, {} not matched by ranges",
+        "pypi cross-check: {} listed (advisory, version) pairs, {} not matched by ranges; excluded {excluded_git} from entries with GIT ranges, {excluded_invalid} non-PEP 440",
         expected.len(),
         missing.len()
     );
@@ -225,9 +240,6 @@ fn pypi_ranges_agree_with_listed_versions() {
 fn crates_io_and_severity() {
     // RUSTSEC advisories carry CVSS v3 vectors; the severity comes from the computed score.
     let mut with_cvss = 0;
-    for id in ["RUSTSEC-2016-0001"] {
-        let _ = id;
-    }
     let found = db().query(&PackageQuery {
         ecosystem: "crates.io",
         name: "openssl",

@@ -42,6 +42,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Library crates log through `log`; RUST_LOG=vigil_state=debug etc. shows their details.
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format_timestamp_millis()
+        .init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Monitor(a) => cmd::monitor::run(a),

@@ -335,3 +335,54 @@ fn benign_container_activity_raises_no_warning() {
     assert!(noisy.is_empty(), "benign activity raised alerts: {noisy:#?}");
     m.stop();
 }
+
+#[test]
+fn upstream_falco_rules_fire_on_live_actions() {
+    require!(true);
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/falco-rules");
+    if !std::path::Path::new(corpus).exists() {
+        panic!("../shared/corpus/falco-rules is missing beside the checkout");
+    }
+    let _g = serial();
+    let files: Vec<String> = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"]
+        .iter()
+        .map(|f| format!("{corpus}/{f}"))
+        .collect();
+    let m = Monitor::start(&["--all-matches", "-r", &files[0], "-r", &files[1], "-r", &files[2]]);
+    let t = Duration::from_secs(20);
+
+    let c = unique("up-shadow");
+    podman_run(&c, &["--network=none"], &["cat", "/etc/shadow"]);
+    let a = m.expect("Read sensitive file untrusted", t, |a| in_container(a, &c));
+    assert_eq!(a["output_fields"]["fd.name"], "/etc/shadow", "{a}");
+    assert_container_metadata(&a, &c);
+
+    let c = unique("up-symlink");
+    podman_run(&c, &["--network=none"], &["ln", "-s", "/etc/shadow", "/tmp/innocent"]);
+    m.expect("Create Symlink Over Sensitive Files", t, |a| in_container(a, &c));
+
+    let c = unique("up-drop");
+    podman_run(&c, &["--network=none"], &["sh", "-c", "cp /bin/true /opt/dropped && /opt/dropped"]);
+    m.expect("Drop and execute new binary in container", t, |a| in_container(a, &c));
+
+    let c = unique("up-memfd");
+    let memfd = "import os\nfd = os.memfd_create('payload')\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['payload'])";
+    podman_run(&c, &["--network=none"], &["python3", "-c", memfd]);
+    m.expect("Fileless execution via memfd_create", t, |a| in_container(a, &c));
+
+    let c = unique("up-ptrace");
+    let ptrace = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nlibc.ptrace(16, pid, None, None)\nos.kill(pid, 9)";
+    podman_run(&c, &["--network=none"], &["python3", "-c", ptrace]);
+    m.expect("PTRACE attached to process", t, |a| in_container(a, &c));
+
+    let c = unique("up-shm");
+    // podman mounts /dev/shm noexec; give this container an executable one.
+    podman_run(&c, &["--network=none", "--tmpfs", "/dev/shm:rw,exec"], &["sh", "-c", "cp /bin/true /dev/shm/x && /dev/shm/x"]);
+    m.expect("Execution from /dev/shm", t, |a| in_container(a, &c));
+
+    let c = unique("up-keys");
+    podman_run(&c, &["--network=none"], &["find", "/root", "-name", "id_rsa"]);
+    m.expect("Search Private Keys or Passwords", t, |a| in_container(a, &c));
+
+    m.stop();
+}

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use vigil_capture::binary::BinaryWriter;
-use vigil_capture::{jsonl, HostInfo, OwnedRecord, ParamBuf, Record, Stats};
+use vigil_capture::{jsonl, OwnedRecord, ParamBuf, Record, Stats};
 use vigil_event::Alert;
 
 fn vigil(args: &[&str]) -> Output {
@@ -72,7 +72,8 @@ fn fixture() -> Fixture {
     let mut w = BinaryWriter::new(file, binary.display().to_string(), &host).unwrap();
     let mut buf = ParamBuf::new();
     for r in &records[1..] {
-        r.with_record(&mut buf, |rec: Record<'_>| w.write_record(&rec)).unwrap();
+        r.with_record(&mut buf, |rec: Record<'_>| w.write_record(&rec))
+            .unwrap();
     }
     w.finish(Stats::default()).unwrap();
     Fixture {
@@ -105,7 +106,12 @@ fn text_output_and_summary() {
         ],
         "{stdout}"
     );
-    assert!(stderr.contains("7 events, 2 alerts (2 processes created, 2 execs, 1 exits, 0 events for unknown pids)"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "7 events, 2 alerts (2 processes created, 2 execs, 1 exits, 0 events for unknown pids)"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("       1  Curl run"), "{stderr}");
     assert!(stderr.contains("       1  Shadow read"), "{stderr}");
 }
@@ -116,10 +122,22 @@ fn json_output_is_falco_shaped_and_binary_replays_identically() {
     let rules = f.rules.to_str().unwrap();
     let a = replay(&f.jsonl, &["-r", rules, "--json"]);
     let b = replay(&f.binary, &["-r", rules, "--json"]);
-    assert!(a.status.success() && b.status.success(), "{}{}", text(&a.stderr), text(&b.stderr));
+    assert!(
+        a.status.success() && b.status.success(),
+        "{}{}",
+        text(&a.stderr),
+        text(&b.stderr)
+    );
     assert!(!a.stdout.is_empty());
-    assert_eq!(text(&a.stdout), text(&b.stdout), "binary and JSON Lines captures replay the same");
-    let alerts: Vec<Alert> = text(&a.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(
+        text(&a.stdout),
+        text(&b.stdout),
+        "binary and JSON Lines captures replay the same"
+    );
+    let alerts: Vec<Alert> = text(&a.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(alerts.len(), 2);
     let shadow = &alerts[0];
     assert_eq!(shadow.rule, "Shadow read");
@@ -130,7 +148,10 @@ fn json_output_is_falco_shaped_and_binary_replays_identically() {
     assert_eq!(shadow.output_fields["proc.name"].to_string(), "cat");
     assert_eq!(shadow.output_fields["container.name"].to_string(), "web");
     // --min-priority drops the Notice rule.
-    let c = replay(&f.binary, &["-r", rules, "--json", "--min-priority", "warning"]);
+    let c = replay(
+        &f.binary,
+        &["-r", rules, "--json", "--min-priority", "warning"],
+    );
     assert_eq!(text(&c.stdout).lines().count(), 1, "{}", text(&c.stdout));
 }
 
@@ -140,10 +161,15 @@ fn embedded_default_rules_are_used_without_r() {
     let out = replay(&f.jsonl, &["--json"]);
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let alerts: Vec<Alert> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let alerts: Vec<Alert> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert!(
-        alerts.iter().any(|a| a.rule == "Password database or sudo configuration read"
-            && a.output_fields["fd.name"].to_string() == "/etc/shadow"),
+        alerts
+            .iter()
+            .any(|a| a.rule == "Password database or sudo configuration read"
+                && a.output_fields["fd.name"].to_string() == "/etc/shadow"),
         "{alerts:#?}"
     );
 }
@@ -166,30 +192,68 @@ fn corrupt_captures_fail_with_the_offset() {
     std::fs::write(&f.binary, &bytes[..n / 2]).unwrap();
     let out = replay(&f.binary, &["-r", rules]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("truncated"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("truncated"),
+        "{}",
+        text(&out.stderr)
+    );
 
     std::fs::write(&f.jsonl, "{\"event\":\"openat\",\"pid\":1}\n{\"event\":\"openat\",\"pid\":1,\"fd\":{\"type\":\"blob\"}}\n").unwrap();
     let out = replay(&f.jsonl, &["-r", rules]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains(&format!("{}:2: key 'fd.type': unknown descriptor type 'blob'", f.jsonl.display())), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}:2: key 'fd.type': unknown descriptor type 'blob'",
+            f.jsonl.display()
+        )),
+        "{stderr}"
+    );
 
     let out = replay(Path::new("/nonexistent/cap.jsonl"), &["-r", rules]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("/nonexistent/cap.jsonl"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("/nonexistent/cap.jsonl"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
 fn upstream_falco_rules_replay() {
-    let upstream = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/falco-rules/falco_rules.yaml");
-    assert!(upstream.exists(), "shared corpus missing: {}", upstream.display());
+    let upstream = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/falco-rules/falco_rules.yaml");
+    assert!(
+        upstream.exists(),
+        "shared corpus missing: {}",
+        upstream.display()
+    );
     let f = fixture();
-    let out = replay(&f.jsonl, &["-r", upstream.to_str().unwrap(), "--json", "--all-matches"]);
+    let out = replay(
+        &f.jsonl,
+        &["-r", upstream.to_str().unwrap(), "--json", "--all-matches"],
+    );
     let stderr = text(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let rules: Vec<String> = text(&out.stdout)
+    let alerts: Vec<Alert> = text(&out.stdout)
         .lines()
-        .map(|l| serde_json::from_str::<Alert>(l).unwrap().rule)
+        .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(rules, ["Read sensitive file untrusted"], "{stderr}");
+    let rules: Vec<&str> = alerts.iter().map(|a| a.rule.as_str()).collect();
+    // The read after procexit has no process any more: upstream's condition still matches
+    // (proc.name is not in its exclusion lists when it has no value), with null fields.
+    assert_eq!(
+        rules,
+        [
+            "Read sensitive file untrusted",
+            "Read sensitive file untrusted"
+        ],
+        "{stderr}"
+    );
+    assert_eq!(alerts[0].output_fields["proc.name"].to_string(), "cat");
+    assert_eq!(alerts[0].output_fields["proc.pname"].to_string(), "bash");
+    assert_eq!(
+        alerts[1].output_fields["proc.name"],
+        vigil_event::FieldValue::Null
+    );
 }

@@ -23,7 +23,11 @@ fn text(b: &[u8]) -> String {
 
 fn upstream_rules() -> PathBuf {
     let p = repo().join("../shared/corpus/falco-rules/falco_rules.yaml");
-    assert!(p.exists(), "the shared corpus is missing: {} (see ../shared/README.md)", p.display());
+    assert!(
+        p.exists(),
+        "the shared corpus is missing: {} (see ../shared/README.md)",
+        p.display()
+    );
     p
 }
 
@@ -43,27 +47,45 @@ const POSITIVE_SKIPS: &[&str] = &["Contact K8S API Server From Container"];
 fn falco_stable_cases_pass() {
     let out = vigil(&["rules", "test", "tests/ruletests/falco_stable.yaml"]);
     let stdout = text(&out.stdout);
-    assert!(out.status.success(), "rules test failed:\n{stdout}\n{}", text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "rules test failed:\n{stdout}\n{}",
+        text(&out.stderr)
+    );
     let last = stdout.lines().last().unwrap_or_default();
     let (passed, failed) = last
         .split_once(" passed, ")
-        .and_then(|(p, f)| Some((p.parse::<usize>().ok()?, f.strip_suffix(" failed")?.parse::<usize>().ok()?)))
+        .and_then(|(p, f)| {
+            Some((
+                p.parse::<usize>().ok()?,
+                f.strip_suffix(" failed")?.parse::<usize>().ok()?,
+            ))
+        })
         .unwrap_or_else(|| panic!("last line is not 'N passed, M failed': {last:?}"));
     assert_eq!(failed, 0);
     // Two cases per rule at the very least.
-    assert!(passed >= 2 * upstream_rule_names().len() - POSITIVE_SKIPS.len(), "{passed} passed");
+    assert!(
+        passed >= 2 * upstream_rule_names().len() - POSITIVE_SKIPS.len(),
+        "{passed} passed"
+    );
     assert_eq!(stdout.matches(" ... ok").count(), passed);
 }
 
 #[test]
 fn every_upstream_rule_has_positive_and_negative_cases() {
-    let file = vigil_capture::cases::load(&repo().join("tests/ruletests/falco_stable.yaml")).unwrap();
+    let file =
+        vigil_capture::cases::load(&repo().join("tests/ruletests/falco_stable.yaml")).unwrap();
     assert!(file.all_matches);
-    assert_eq!(file.rules, vec![repo().join("tests/ruletests/../../../shared/corpus/falco-rules/falco_rules.yaml")]);
+    assert_eq!(
+        file.rules,
+        vec![repo().join("tests/ruletests/../../../shared/corpus/falco-rules/falco_rules.yaml")]
+    );
     let mut missing = Vec::new();
     for rule in upstream_rule_names() {
         let positive = file.cases.iter().any(|c| {
-            c.skip.is_none() && !c.allow_other && c.expect.iter().any(|e| e.rule == rule && e.event.is_some())
+            c.skip.is_none()
+                && !c.allow_other
+                && c.expect.iter().any(|e| e.rule == rule && e.event.is_some())
         });
         let skipped_positive = file
             .cases
@@ -76,7 +98,10 @@ fn every_upstream_rule_has_positive_and_negative_cases() {
             .iter()
             .any(|c| c.skip.is_none() && !c.allow_other && c.not.contains(&rule));
         if POSITIVE_SKIPS.contains(&rule.as_str()) {
-            assert!(!positive, "'{rule}' now has a running positive case: drop it from POSITIVE_SKIPS");
+            assert!(
+                !positive,
+                "'{rule}' now has a running positive case: drop it from POSITIVE_SKIPS"
+            );
             assert!(skipped_positive, "'{rule}' needs its skipped positive case");
         } else if !positive {
             missing.push(format!("no positive case for '{rule}'"));
@@ -140,18 +165,39 @@ cases:
     let out = vigil(&["rules", "test", cases.to_str().unwrap()]);
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("case 'cat reads shadow' ... ok"), "{stdout}");
-    assert!(stdout.contains("case 'wrong expectation' ... FAILED"), "{stdout}");
-    assert!(stdout.contains("case 'unexpected alert' ... FAILED"), "{stdout}");
-    assert!(stdout.contains("case 'not yet' ... skipped (waiting for a fix)"), "{stdout}");
+    assert!(
+        stdout.contains("case 'cat reads shadow' ... ok"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("case 'wrong expectation' ... FAILED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("case 'unexpected alert' ... FAILED"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("case 'not yet' ... skipped (waiting for a fix)"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("expected rule 'Shadow read' to fire on event 0; it fired but fired on event 1 instead of event 0"),
         "{stdout}"
     );
     assert!(stdout.contains("+ Shadow read (event 0)"), "{stdout}");
-    assert!(stdout.contains("- Shadow read (event 1) [Warning]: shadow read by cat (file=/etc/shadow)"), "{stdout}");
-    assert!(stdout.contains("rule 'Shadow read' fired on event 0, expected no alert"), "{stdout}");
-    assert!(stdout.contains(&format!("---- {}:", cases.display())), "{stdout}");
+    assert!(
+        stdout.contains("- Shadow read (event 1) [Warning]: shadow read by cat (file=/etc/shadow)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("rule 'Shadow read' fired on event 0, expected no alert"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("---- {}:", cases.display())),
+        "{stdout}"
+    );
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines[lines.len() - 2], "1 skipped");
     assert_eq!(lines[lines.len() - 1], "1 passed, 2 failed");
@@ -180,9 +226,21 @@ fn malformed_cases_name_the_line_and_key() {
 
     // Rules that fail to load fail the file's cases and print the rules diagnostics.
     write(dir.path(), "broken.yaml", "- rule: X\n  desc: d\n  condition: evt.type = = openat\n  output: o\n  priority: WARNING\n");
-    let cases = write(dir.path(), "c2.yaml", "rules: broken.yaml\ncases:\n  - {name: a, events: [], expect_none: true}\n");
+    let cases = write(
+        dir.path(),
+        "c2.yaml",
+        "rules: broken.yaml\ncases:\n  - {name: a, events: [], expect_none: true}\n",
+    );
     let out = vigil(&["rules", "test", cases.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("broken.yaml:3:"), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).ends_with("0 passed, 1 failed\n"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("broken.yaml:3:"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).ends_with("0 passed, 1 failed\n"),
+        "{}",
+        text(&out.stdout)
+    );
 }

@@ -317,7 +317,7 @@ struct user_msghdr {
 
 #define PATH_HALF 4096
 #define PATH_BUF (2 * PATH_HALF)
-#define PATH_DEPTH 48
+#define PATH_DEPTH 128
 #define NAME_MAX_MASK 255
 
 /* Masks a value in a way the compiler cannot fold away after a range check: the verifier
@@ -551,19 +551,25 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 	struct vfsmount *root_m = BPF_CORE_READ(task, fs, root.mnt);
 	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
 	__u32 pos = PATH_HALF;
+	/* Set when the walk reached a root; a walk cut by depth or length is counted. */
+	int complete = 0;
 
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < PATH_DEPTH; i++) {
 		*(volatile __u32 *)&s->pos = pos;
 		pos = *(volatile __u32 *)&s->pos;
-		if (dentry == root_d && vfsmnt == root_m)
+		if (dentry == root_d && vfsmnt == root_m) {
+			complete = 1;
 			break;
+		}
 		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 		if (dentry == mnt_root) {
 			struct mount *m = (void *)((char *)vfsmnt - mnt_off);
 			struct mount *parent = BPF_CORE_READ(m, mnt_parent);
-			if (parent == m || !parent)
+			if (parent == m || !parent) {
+				complete = 1;
 				break;
+			}
 			dentry = BPF_CORE_READ(m, mnt_mountpoint);
 			vfsmnt = (void *)((char *)parent + mnt_off);
 			continue;
@@ -581,10 +587,14 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 		bpf_probe_read_kernel(path_at(s, pos), len, name);
 		pos -= 1;
 		*path_at(s, pos) = '/';
-		if (up == dentry || !up)
+		if (up == dentry || !up) {
+			complete = 1;
 			break;
+		}
 		dentry = up;
 	}
+	if (!complete)
+		count_drop(VG_DROP_PATH);
 	if (pos == PATH_HALF) {
 		pos -= 1;
 		*path_at(s, pos) = '/';

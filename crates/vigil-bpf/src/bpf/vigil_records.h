@@ -69,6 +69,7 @@
 #define VG_DROP_EXIT 2      /* ring buffer full: procexit lost */
 #define VG_DROP_STASH 3     /* entry args could not be stashed (map full) */
 #define VG_DROP_TRUNC 4     /* a record was truncated (scratch space exhausted) */
+#define VG_DROP_PATH 5      /* a path walk hit its depth/length budget: path cut at the top */
 #define VG_DROP_CATEGORY 8  /* + category index: ring-buffer losses by event category */
 #define VG_NR_CATEGORIES 8
 #define VG_DROP_SLOTS 16

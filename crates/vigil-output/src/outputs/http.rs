@@ -357,7 +357,7 @@ fn read_response(
                 }
                 break;
             }
-            if body.len() + size > MAX_BODY_BYTES {
+            if body.len().saturating_add(size) > MAX_BODY_BYTES {
                 return Err((io_other("response body too large"), true));
             }
             let start = body.len();
@@ -542,5 +542,27 @@ mod tests {
         );
         let mut r = BufReader::new(&b"garbage\r\n\r\n"[..]);
         assert!(read_response(&mut r, d).is_err());
+    }
+
+    #[test]
+    fn random_responses_never_panic() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let seeds: [&[u8]; 3] = [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc",
+            b"HTTP/1.1 500 E\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            b"HTTP/1.0 204 N\r\nConnection: close\r\n\r\n",
+        ];
+        for k in 0..5000 {
+            let mut b = seeds[k % 3].to_vec();
+            for _ in 0..3 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let i = (x as usize) % b.len();
+                b[i] = (x >> 32) as u8;
+            }
+            let d = Instant::now() + Duration::from_secs(1);
+            let _ = read_response(&mut BufReader::new(&b[..]), d);
+        }
     }
 }

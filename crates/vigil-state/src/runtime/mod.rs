@@ -393,7 +393,12 @@ fn bundle(
 /// bundle. Partial (no labels); see the module documentation.
 fn podman_storage(cfg: &RuntimeConfig, id: &str) -> Result<Container, LookupError> {
     const SRC: &str = "podman storage";
-    let dir = cfg.containers_storage.join("overlay-containers");
+    // `<driver>-containers/` (overlay normally; vfs, btrfs, zfs elsewhere).
+    let dir = ["overlay", "vfs", "btrfs", "zfs", "devmapper", "aufs"]
+        .iter()
+        .map(|d| cfg.containers_storage.join(format!("{d}-containers")))
+        .find(|d| d.join("containers.json").is_file())
+        .unwrap_or_else(|| cfg.containers_storage.join("overlay-containers"));
     let index = dir.join("containers.json");
     let bytes = read_capped(&index, cfg.max_bytes).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {

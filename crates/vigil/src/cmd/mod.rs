@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod capture;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod live;
 pub mod monitor;

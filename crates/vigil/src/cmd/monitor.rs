@@ -59,6 +59,9 @@ pub struct Args {
     pub duration: Option<u64>,
 }
 
+/// How often processes with a lost exit event are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
 fn now_ns() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
@@ -155,6 +158,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut scratch = ruleset.new_scratch();
     let mut matched = Vec::with_capacity(8);
     let mut eval_sample: u32 = 0;
+    let mut last_sweep = Instant::now();
 
     loop {
         if signals.stopping() || deadline.is_some_and(|d| Instant::now() >= d) {
@@ -181,7 +185,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 // A new container's metadata may still be in flight: wait (bounded) so the
                 // first alert carries its name and image.
                 let _ = state.wait_container_of(ev.pid);
-                let alert = rs.alert(id, ev, &state, &mut scratch);
+                let mut alert = rs.alert(id, ev, &state, &mut scratch);
+                super::context::append_context(&mut alert, ev.pid, &state);
                 pl.send(alert);
                 alerts += 1;
             }
@@ -195,6 +200,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         totals.evaluated += evaluated;
         state.poll();
         metrics.heartbeat();
+        // Processes whose exit event was lost (ring-buffer drops) would otherwise linger until
+        // evicted: check a bounded number of them against /proc now and then.
+        if last_sweep.elapsed() >= SWEEP_EVERY {
+            state.sweep(4096);
+            last_sweep = Instant::now();
+        }
 
         if signals.take_reopen() {
             pipeline.reopen_files();

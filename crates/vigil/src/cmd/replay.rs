@@ -93,7 +93,9 @@ impl<'r> Evaluator<'r> {
         self.ruleset
             .evaluate(e, &self.state, &mut self.scratch, &mut self.matched);
         for &id in &self.matched {
-            on_alert(self.ruleset.alert(id, e, &self.state, &mut self.scratch));
+            let mut alert = self.ruleset.alert(id, e, &self.state, &mut self.scratch);
+            super::context::append_context(&mut alert, e.pid, &self.state);
+            on_alert(alert);
         }
         self.state.after(e);
     }
@@ -175,7 +177,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         st.unknown_pid
     );
     if let Some(d) = dropped_at_source.filter(|d| *d > 0) {
-        eprintln!("replay: warning: the capture source dropped {d} events before they were recorded");
+        eprintln!(
+            "replay: warning: the capture source dropped {d} events before they were recorded"
+        );
     }
     let mut rows: Vec<(&String, &u64)> = per_rule.iter().collect();
     rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

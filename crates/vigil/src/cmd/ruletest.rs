@@ -82,13 +82,22 @@ fn describe_actual(a: &Actual) -> String {
 }
 
 fn report(file: &CaseFile, case: &Case, failures: &[String], actual: &[Actual]) -> String {
-    let mut s = format!("---- {}:{}: case '{}' ----\n", file.path.display(), case.line, case.name);
+    let mut s = format!(
+        "---- {}:{}: case '{}' ----\n",
+        file.path.display(),
+        case.line,
+        case.name
+    );
     for f in failures {
         let _ = writeln!(s, "  {f}");
     }
     s.push_str("  expected:\n");
     if case.expect.is_empty() {
-        s.push_str(if case.expect_none { "    (no alert)\n" } else { "    (no particular alert)\n" });
+        s.push_str(if case.expect_none {
+            "    (no alert)\n"
+        } else {
+            "    (no particular alert)\n"
+        });
     }
     for e in &case.expect {
         let _ = writeln!(s, "    + {}", describe_expect(e));
@@ -112,14 +121,19 @@ fn run_file(path: &PathBuf, args: &Args, t: &mut Totals) {
         Err(e) => {
             println!("error: {e}");
             t.failed += 1;
-            t.reports.push(format!("---- {} ----\n  {e}\n", path.display()));
+            t.reports
+                .push(format!("---- {} ----\n  {e}\n", path.display()));
             return;
         }
     };
     let selected: Vec<&Case> = file
         .cases
         .iter()
-        .filter(|c| args.filter.as_ref().is_none_or(|f| c.name.contains(f.as_str())))
+        .filter(|c| {
+            args.filter
+                .as_ref()
+                .is_none_or(|f| c.name.contains(f.as_str()))
+        })
         .collect();
     let opts = LoadOptions {
         min_priority: None,
@@ -162,7 +176,8 @@ fn run_file(path: &PathBuf, args: &Args, t: &mut Totals) {
         } else {
             println!("case '{}' ... FAILED", case.name);
             t.failed += 1;
-            t.reports.push(report(&file, case, &verdict.failures, &actual));
+            t.reports
+                .push(report(&file, case, &verdict.failures, &actual));
         }
     }
 }
