@@ -515,7 +515,11 @@ impl Worker {
             if !from_spill && self.ctx.spill.is_some() {
                 // Move the batch to disk at once: retries then run from the durable spill,
                 // so a crash during an outage loses nothing that reached this worker.
-                self.log_failure(&format!("{msg}; alerts go to the spill until it recovers"), 1, Duration::ZERO);
+                self.log_failure(
+                    &format!("{msg}; alerts go to the spill until it recovers"),
+                    1,
+                    Duration::ZERO,
+                );
                 for (i, r) in batch.iter().enumerate() {
                     if st[i] == St::Pending {
                         self.ctx.spill_one(r);

@@ -3,7 +3,11 @@
 //! would need nightly; this exercises the same entry point on every `cargo test`.)
 
 fn example() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../vigil.example.yaml")).expect("vigil.example.yaml at the repo root")
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../vigil.example.yaml"
+    ))
+    .expect("vigil.example.yaml at the repo root")
 }
 
 struct Rng(u64);

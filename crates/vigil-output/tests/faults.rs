@@ -345,8 +345,12 @@ fn reload_keeps_old_config_when_invalid_and_applies_valid() {
 #[test]
 #[ignore = "helper process started by sigkill_during_outage_loses_nothing"]
 fn kill_child() {
-    let cfg_path = std::env::var("VIGIL_KILL_CHILD_CONFIG").expect("run by sigkill_during_outage_loses_nothing");
-    let n: u64 = std::env::var("VIGIL_KILL_CHILD_N").unwrap().parse().unwrap();
+    let cfg_path = std::env::var("VIGIL_KILL_CHILD_CONFIG")
+        .expect("run by sigkill_during_outage_loses_nothing");
+    let n: u64 = std::env::var("VIGIL_KILL_CHILD_N")
+        .unwrap()
+        .parse()
+        .unwrap();
     let cfg = Config::from_yaml_file(std::path::Path::new(&cfg_path)).unwrap();
     let m = Metrics::new();
     let p = Pipeline::start(&cfg, m.clone()).unwrap();
@@ -354,7 +358,14 @@ fn kill_child() {
         p.send(alert(i));
     }
     let st = m.output("webhook", "webhook");
-    assert!(wait_until(Duration::from_secs(30), || st.spilled.load(Ordering::Relaxed) >= n), "spilled {}", st.spilled.load(Ordering::Relaxed));
+    assert!(
+        wait_until(Duration::from_secs(30), || st
+            .spilled
+            .load(Ordering::Relaxed)
+            >= n),
+        "spilled {}",
+        st.spilled.load(Ordering::Relaxed)
+    );
     println!("READY");
     std::io::Write::flush(&mut std::io::stdout()).unwrap();
     std::thread::sleep(Duration::from_secs(120));
@@ -379,7 +390,13 @@ fn sigkill_during_outage_loses_nothing() {
     .unwrap();
     let n = 2000u64;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--ignored", "--exact", "kill_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "kill_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("VIGIL_KILL_CHILD_CONFIG", &cfg_path)
         .env("VIGIL_KILL_CHILD_N", n.to_string())
         .stdout(std::process::Stdio::piped())
@@ -394,14 +411,21 @@ fn sigkill_during_outage_loses_nothing() {
             }
         }
     });
-    ready.recv_timeout(Duration::from_secs(60)).expect("child pipeline did not spill its alerts");
+    ready
+        .recv_timeout(Duration::from_secs(60))
+        .expect("child pipeline did not spill its alerts");
     child.kill().unwrap(); // SIGKILL: no shutdown, no flush
     child.wait().unwrap();
 
     rx.restart();
     let cfg = Config::from_yaml_file(&cfg_path).unwrap();
     let p = Pipeline::start(&cfg, Metrics::new()).unwrap();
-    assert!(wait_until(Duration::from_secs(60), || ids(&rx.bodies()).len() as u64 == n), "after SIGKILL + restart got {} of {n}", ids(&rx.bodies()).len());
+    assert!(
+        wait_until(Duration::from_secs(60), || ids(&rx.bodies()).len() as u64
+            == n),
+        "after SIGKILL + restart got {} of {n}",
+        ids(&rx.bodies()).len()
+    );
     assert_eq!(ids(&rx.bodies()), (0..n).collect::<BTreeSet<_>>());
     p.shutdown(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(&dir);

@@ -14,7 +14,12 @@ use std::time::Duration;
 use vigil_output::{Config, Metrics, Pipeline};
 
 fn openssl(dir: &Path, args: &[&str]) -> bool {
-    Command::new("openssl").current_dir(dir).args(args).output().map(|o| o.status.success()).unwrap_or(false)
+    Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
 }
 
 /// CA + leaf for 127.0.0.1; `None` (after a loud SKIP) without the openssl CLI.
@@ -23,10 +28,66 @@ fn make_certs(dir: &Path) -> Option<()> {
         eprintln!("SKIP: openssl CLI not installed (scripts/setup.sh installs it)");
         return None;
     }
-    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
-    let ok = openssl(dir, &["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=vigil test CA"])
-        && openssl(dir, &["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=127.0.0.1"])
-        && openssl(dir, &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    let ok = openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=vigil test CA",
+        ],
+    ) && openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+    ) && openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
     assert!(ok, "openssl failed to make test certificates");
     Some(())
 }
@@ -35,14 +96,19 @@ fn make_certs(dir: &Path) -> Option<()> {
 fn tls_server(dir: &Path) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("leaf.pem")).unwrap().collect::<Result<_, _>>().unwrap();
-    let key = PrivateKeyDer::from_pem_file(dir.join("leaf.key")).unwrap();
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("leaf.pem"))
         .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
+        .collect::<Result<_, _>>()
         .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("leaf.key")).unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .unwrap();
     let cfg = Arc::new(cfg);
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = l.local_addr().unwrap().port();
@@ -80,7 +146,10 @@ fn tls_server(dir: &Path) -> (u16, Arc<Mutex<Vec<Vec<u8>>>>) {
                     }
                     b.lock().unwrap().push(body);
                     let w = r.get_mut();
-                    if w.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").and_then(|_| w.flush()).is_err() {
+                    if w.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                        .and_then(|_| w.flush())
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -106,7 +175,11 @@ fn https_webhook_with_custom_ca() {
     for i in 0..20 {
         p.send(alert(i));
     }
-    assert!(wait_until(Duration::from_secs(10), || bodies.lock().unwrap().len() == 20));
+    assert!(wait_until(Duration::from_secs(10), || bodies
+        .lock()
+        .unwrap()
+        .len()
+        == 20));
     p.shutdown(Duration::from_secs(2));
     for (i, b) in bodies.lock().unwrap().iter().enumerate() {
         assert_eq!(b, &alert(i as u64).to_json().into_bytes());
@@ -122,13 +195,24 @@ fn https_webhook_with_custom_ca() {
     p.send(alert(99));
     assert!(wait_until(Duration::from_secs(10), || !m.health().healthy));
     let reasons = m.health().reasons.join("; ");
-    assert!(reasons.contains("certificate") || reasons.contains("UnknownIssuer"), "{reasons}");
+    assert!(
+        reasons.contains("certificate") || reasons.contains("UnknownIssuer"),
+        "{reasons}"
+    );
     assert_eq!(bodies.lock().unwrap().len(), 20);
     p.shutdown(Duration::from_millis(100));
 
     // A CA file that is not PEM is a configuration error with its key path.
     std::fs::write(dir.join("bad.pem"), "not a certificate").unwrap();
-    let e = Config::from_yaml_str(&format!("outputs:\n  - webhook: {{url: 'https://x/', ca_file: {}}}\n", dir.join("bad.pem").display())).unwrap_err();
-    assert!(e.to_string().contains("outputs[0].webhook.ca_file:") && e.to_string().contains("no PEM certificate"), "{e}");
+    let e = Config::from_yaml_str(&format!(
+        "outputs:\n  - webhook: {{url: 'https://x/', ca_file: {}}}\n",
+        dir.join("bad.pem").display()
+    ))
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("outputs[0].webhook.ca_file:")
+            && e.to_string().contains("no PEM certificate"),
+        "{e}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -231,7 +231,7 @@ fn run(rs: &vigil_rules::Ruleset, label: &str, n_procs: u32, n_events: usize) {
         matched.clear();
         rs.evaluate(ev, &st, &mut scratch, &mut matched);
     }
-    let rounds = (3_000_000 / events.len()).max(1);
+    let rounds = if std::env::var_os("VIGIL_COUNT").is_some() { 0 } else { (3_000_000 / events.len()).max(1) };
     let allocs_before = ALLOCS.load(Ordering::Relaxed);
     let start = Instant::now();
     for _ in 0..rounds {

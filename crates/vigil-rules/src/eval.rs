@@ -47,7 +47,10 @@ pub(crate) fn evaluate<S: StateView + ?Sized>(rs: &Ruleset, ev: &Event<'_>, stat
     let bufs = scratch.buffers(prog.buffers);
     for &r in list.iter() {
         let Some(Some(rule)) = prog.rules.get(r as usize) else { continue };
-        if eval_node(&rule.cond, &cx, bufs) {
+        let before = CMPS.load(std::sync::atomic::Ordering::Relaxed);
+        let m = eval_node(&rule.cond, &cx, bufs);
+        if std::env::var_os("VIGIL_COUNT").is_some() { eprintln!("{} {} {}", ev.etype.name(), rs.rules[r as usize].name, CMPS.load(std::sync::atomic::Ordering::Relaxed) - before); }
+        if m {
             matched.push(RuleId(r));
             if rs.matching == RuleMatching::First {
                 break;
@@ -67,7 +70,9 @@ pub(crate) fn eval_node<S: StateView + ?Sized>(n: &Node, cx: &Cx<'_, S>, bufs: &
     }
 }
 
+pub static CMPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 fn eval_cmp<S: StateView + ?Sized>(c: &Cmp, cx: &Cx<'_, S>, bufs: &mut [String]) -> bool {
+    CMPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let half = bufs.len() / 2;
     let (lb, rb) = bufs.split_at_mut(half);
     if c.op == Op::Exists {
