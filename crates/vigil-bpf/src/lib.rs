@@ -74,6 +74,7 @@ pub mod arg {
     pub const PIPEFDS: u8 = 4;
     pub const MSGHDR: u8 = 5;
     pub const CLONE3: u8 = 6;
+    pub const OPENHOW: u8 = 7;
 }
 
 /// Where an event's descriptor comes from ([`Spec::fd_src`]).

@@ -457,7 +457,7 @@ impl Default for MetricsConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthConfig {
-    /// An output that has pending alerts and no success for this long is unhealthy.
+    /// An output whose deliveries have failed with no success since, for this long, is unhealthy.
     pub output_failing_after: Dur,
     /// The event loop is stalled if it has not reported progress for this long.
     pub stall_after: Dur,

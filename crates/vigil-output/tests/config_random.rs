@@ -8,6 +8,15 @@ fn example() -> String {
         "/../../vigil.example.yaml"
     ))
     .expect("vigil.example.yaml at the repo root")
+    // Point the example's directories at ones that exist, so unmutated parts validate.
+    .replace(
+        "/var/log/vigil",
+        &std::env::temp_dir().display().to_string(),
+    )
+    .replace(
+        "/var/lib/vigil",
+        &std::env::temp_dir().display().to_string(),
+    )
 }
 
 struct Rng(u64);
@@ -26,6 +35,7 @@ impl Rng {
 #[test]
 fn mutated_configs_never_panic() {
     let base = example().into_bytes();
+    vigil_output::Config::from_yaml_str(&example()).expect("the example itself is valid");
     let alphabet = b":{}[]-'\"#&*!|>%@ \n\t0123456789abcdefxyz.,/\\";
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let (mut ok, mut bad) = (0, 0);
@@ -62,5 +72,8 @@ fn mutated_configs_never_panic() {
         }
     }
     eprintln!("{ok} accepted, {bad} rejected");
-    assert!(bad > 0);
+    assert!(
+        bad > 0 && ok > 0,
+        "mutations must produce both valid and invalid files"
+    );
 }

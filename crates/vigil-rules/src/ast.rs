@@ -14,7 +14,10 @@ pub struct Span {
 
 impl Span {
     pub fn new(start: usize, end: usize) -> Span {
-        Span { start: start as u32, end: end as u32 }
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
 }
 
@@ -136,9 +139,20 @@ impl Transformer {
 /// a literal string.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Operand {
-    Field { name: String, arg: Option<String>, span: Span },
-    Transform { func: Transformer, args: Vec<Operand>, span: Span },
-    Literal { value: String, span: Span },
+    Field {
+        name: String,
+        arg: Option<String>,
+        span: Span,
+    },
+    Transform {
+        func: Transformer,
+        args: Vec<Operand>,
+        span: Span,
+    },
+    Literal {
+        value: String,
+        span: Span,
+    },
 }
 
 impl Operand {
@@ -155,7 +169,11 @@ impl Operand {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ListItem {
     /// A value; `quoted` is false for bare words, which may name a list to splice in.
-    Value { value: String, quoted: bool, span: Span },
+    Value {
+        value: String,
+        quoted: bool,
+        span: Span,
+    },
     Nested(Vec<ListItem>, Span),
 }
 
@@ -164,7 +182,11 @@ pub enum ListItem {
 pub enum Rhs {
     /// Unary operators (`exists`).
     None,
-    Value { value: String, quoted: bool, span: Span },
+    Value {
+        value: String,
+        quoted: bool,
+        span: Span,
+    },
     List(Vec<ListItem>, Span),
     /// `val(field)` or a transformer: compare with another value of the same event.
     Operand(Operand),
@@ -178,5 +200,10 @@ pub enum Expr {
     Not(Box<Expr>, Span),
     /// A bare identifier: a macro reference.
     Ident(String, Span),
-    Check { lhs: Operand, op: Op, op_span: Span, rhs: Rhs },
+    Check {
+        lhs: Operand,
+        op: Op,
+        op_span: Span,
+        rhs: Rhs,
+    },
 }

@@ -88,15 +88,27 @@ impl IpNet {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.addr, ip) {
             (IpAddr::V4(n), IpAddr::V4(i)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix as u32) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.prefix as u32)
+                };
                 u32::from(n) & mask == u32::from(i) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(i)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix as u32) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.prefix as u32)
+                };
                 u128::from(n) & mask == u128::from(i) & mask
             }
             (IpAddr::V4(n), IpAddr::V6(i)) => match i.to_ipv4_mapped() {
-                Some(i4) => IpNet { addr: IpAddr::V4(n), prefix: self.prefix }.contains(IpAddr::V4(i4)),
+                Some(i4) => IpNet {
+                    addr: IpAddr::V4(n),
+                    prefix: self.prefix,
+                }
+                .contains(IpAddr::V4(i4)),
                 None => false,
             },
             (IpAddr::V6(_), IpAddr::V4(_)) => false,
@@ -106,14 +118,19 @@ impl IpNet {
 
 /// Path-prefix set for `pmatch`: a trie over path components, so `/etc` matches `/etc`,
 /// `/etc/` and `/etc/passwd` but not `/etcd`.
+/// One trie node: children by path component, and whether a listed path ends here.
+type TrieNode = (HashMap<Box<str>, usize, FxBuild>, bool);
+
 #[derive(Debug, Default)]
 pub struct PathTrie {
-    nodes: Vec<(HashMap<Box<str>, usize, FxBuild>, bool)>,
+    nodes: Vec<TrieNode>,
 }
 
 impl PathTrie {
     fn new() -> Self {
-        PathTrie { nodes: vec![(HashMap::default(), false)] }
+        PathTrie {
+            nodes: vec![(HashMap::default(), false)],
+        }
     }
 
     fn insert(&mut self, path: &str) {
@@ -155,7 +172,13 @@ impl PathTrie {
 /// fnmatch-style glob: `*` (any run, including `/`), `?`, `[abc]`, `[a-z]`, `[!x]`/`[^x]`.
 /// Iterative with single-star backtracking, so it is linear-ish and never recurses.
 pub fn glob_match(pat: &[u8], s: &[u8], icase: bool) -> bool {
-    let eq = |a: u8, b: u8| if icase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if icase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     let (mut p, mut i) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
     while i < s.len() {
@@ -224,7 +247,10 @@ fn class_match(pat: &[u8], p: usize, c: u8, icase: bool) -> Option<(bool, usize)
         let lo = pat[j];
         if j + 2 < pat.len() && pat[j + 1] == b'-' && pat[j + 2] != b']' {
             let hi = pat[j + 2];
-            if (lo..=hi).contains(&c) || (icase && ((lo..=hi).contains(&cl) || (lo..=hi).contains(&c.to_ascii_uppercase()))) {
+            if (lo..=hi).contains(&c)
+                || (icase
+                    && ((lo..=hi).contains(&cl) || (lo..=hi).contains(&c.to_ascii_uppercase())))
+            {
                 matched = true;
             }
             j += 3;
@@ -256,7 +282,13 @@ impl Operand {
             Operand::Field(f) => f.ty,
             Operand::Lit(_) => FType::Str,
             Operand::Transform(Transformer::Len, _) => FType::Num,
-            Operand::Transform(Transformer::B64 | Transformer::ToLower | Transformer::ToUpper | Transformer::Basename, a) => {
+            Operand::Transform(
+                Transformer::B64
+                | Transformer::ToLower
+                | Transformer::ToUpper
+                | Transformer::Basename,
+                a,
+            ) => {
                 if a[0].ty() == FType::Bytes {
                     FType::Bytes
                 } else {
@@ -271,7 +303,9 @@ impl Operand {
     pub fn multi(&self) -> bool {
         match self {
             Operand::Field(f) => f.multi,
-            Operand::Transform(Transformer::Len | Transformer::Join | Transformer::Concat, _) => false,
+            Operand::Transform(Transformer::Len | Transformer::Join | Transformer::Concat, _) => {
+                false
+            }
             Operand::Transform(_, a) => a[0].multi(),
             Operand::Lit(_) => false,
         }
@@ -281,7 +315,9 @@ impl Operand {
     pub fn list(&self) -> bool {
         match self {
             Operand::Field(f) => f.list,
-            Operand::Transform(Transformer::Len | Transformer::Join | Transformer::Concat, _) => false,
+            Operand::Transform(Transformer::Len | Transformer::Join | Transformer::Concat, _) => {
+                false
+            }
             Operand::Transform(_, a) => a[0].list(),
             Operand::Lit(_) => false,
         }
@@ -301,7 +337,7 @@ impl Operand {
 pub enum Rhs {
     None,
     Str(Box<str>),
-    Finder(memchr::memmem::Finder<'static>),
+    Finder(Box<memchr::memmem::Finder<'static>>),
     /// `icontains` needle, lowercased.
     Lower(Box<[u8]>),
     Bytes(Box<[u8]>),
@@ -324,6 +360,24 @@ pub struct Cmp {
     pub lhs: Operand,
     pub op: Op,
     pub rhs: Rhs,
+    /// The left side yields several values (precomputed from `lhs`).
+    pub multi: bool,
+    /// `in` on a list field: every value must be in the set.
+    pub subset: bool,
+}
+
+impl Cmp {
+    fn new(lhs: Operand, op: Op, rhs: Rhs) -> Cmp {
+        let multi = lhs.multi() || lhs.list();
+        let subset = lhs.list() && op == Op::In;
+        Cmp {
+            lhs,
+            op,
+            rhs,
+            multi,
+            subset,
+        }
+    }
 }
 
 /// A compiled condition.
@@ -402,11 +456,23 @@ type R<T> = Result<T, ()>;
 
 impl<'a> Compiler<'a, '_> {
     fn error(&mut self, cx: &TextCx<'_>, span: Span, msg: impl Into<String>) {
-        self.d.in_text(Severity::Error, cx.text, span.start as usize, Some(cx.label.clone()), msg);
+        self.d.in_text(
+            Severity::Error,
+            cx.text,
+            span.start as usize,
+            Some(cx.label.clone()),
+            msg,
+        );
     }
 
     fn warn(&mut self, cx: &TextCx<'_>, span: Span, msg: impl Into<String>) {
-        self.d.in_text(Severity::Warning, cx.text, span.start as usize, Some(cx.label.clone()), msg);
+        self.d.in_text(
+            Severity::Warning,
+            cx.text,
+            span.start as usize,
+            Some(cx.label.clone()),
+            msg,
+        );
     }
 
     fn expr(&mut self, e: &Expr, cx: &TextCx<'_>) -> R<Node> {
@@ -414,7 +480,11 @@ impl<'a> Compiler<'a, '_> {
         if self.depth > MAX_DEPTH {
             self.depth -= 1;
             let span = first_span(e);
-            self.error(cx, span, format!("condition nested deeper than {MAX_DEPTH} levels after macro expansion"));
+            self.error(
+                cx,
+                span,
+                format!("condition nested deeper than {MAX_DEPTH} levels after macro expansion"),
+            );
             return Err(());
         }
         let r = self.expr_inner(e, cx);
@@ -441,18 +511,35 @@ impl<'a> Compiler<'a, '_> {
                 // tests early, and reordering by cost alone would run long lists of cheap
                 // `not` exclusions before them.
                 out.sort_by_key(|n| !is_free(n));
-                Ok(if matches!(e, Expr::And(_)) { Node::And(out.into()) } else { Node::Or(out.into()) })
+                Ok(if matches!(e, Expr::And(_)) {
+                    Node::And(out.into())
+                } else {
+                    Node::Or(out.into())
+                })
             }
             Expr::Not(inner, _) => Ok(Node::Not(Box::new(self.expr(inner, cx)?))),
             Expr::Ident(name, span) => self.macro_ref(name, *span, cx),
-            Expr::Check { lhs, op, op_span, rhs } => self.check(lhs, *op, *op_span, rhs, cx),
+            Expr::Check {
+                lhs,
+                op,
+                op_span,
+                rhs,
+            } => self.check(lhs, *op, *op_span, rhs, cx),
         }
     }
 
     fn macro_ref(&mut self, name: &str, span: Span, cx: &TextCx<'_>) -> R<Node> {
         let Some(&mi) = self.macros.get(name) else {
-            let hint = if self.lists.contains_key(name) { " ('{name}' is a list: use it as in (name))" } else { "" };
-            self.error(cx, span, format!("undefined macro '{name}'{}", hint.replace("{name}", name)));
+            let hint = if self.lists.contains_key(name) {
+                " ('{name}' is a list: use it as in (name))"
+            } else {
+                ""
+            };
+            self.error(
+                cx,
+                span,
+                format!("undefined macro '{name}'{}", hint.replace("{name}", name)),
+            );
             return Err(());
         };
         let mdef = &self.defs.macros[mi];
@@ -467,7 +554,13 @@ impl<'a> Compiler<'a, '_> {
             let parsed = parser::parse_condition(&mdef.cond.text);
             if let Err(pe) = &parsed {
                 let label = format!("macro '{}'", mdef.name);
-                self.d.in_text(Severity::Error, &mdef.cond, pe.offset, Some(label), pe.message.clone());
+                self.d.in_text(
+                    Severity::Error,
+                    &mdef.cond,
+                    pe.offset,
+                    Some(label),
+                    pe.message.clone(),
+                );
             }
             self.macro_asts.insert(mi, parsed);
         }
@@ -475,7 +568,10 @@ impl<'a> Compiler<'a, '_> {
             Some(Ok(ast)) => ast.clone(),
             _ => return Err(()),
         };
-        let mcx = TextCx { text: &mdef.cond, label: format!("macro '{}'", mdef.name) };
+        let mcx = TextCx {
+            text: &mdef.cond,
+            label: format!("macro '{}'", mdef.name),
+        };
         self.expanding.push(&mdef.name);
         let r = self.expr(&ast, &mcx);
         self.expanding.pop();
@@ -503,7 +599,11 @@ impl<'a> Compiler<'a, '_> {
                 }
                 let want = |n: usize| out.len() == n;
                 let ok = match func {
-                    Transformer::Join => want(2) && matches!(out[0], Operand::Lit(_)) && !matches!(out[1], Operand::Lit(_)),
+                    Transformer::Join => {
+                        want(2)
+                            && matches!(out[0], Operand::Lit(_))
+                            && !matches!(out[1], Operand::Lit(_))
+                    }
                     Transformer::Concat => out.len() >= 2,
                     _ => want(1) && !matches!(out[0], Operand::Lit(_)),
                 };
@@ -513,18 +613,34 @@ impl<'a> Compiler<'a, '_> {
                         Transformer::Concat => "concat(a, b, ...) with fields or strings",
                         _ => "one field argument",
                     };
-                    self.error(cx, *span, format!("wrong arguments for {}(): expected {usage}", func.as_str()));
+                    self.error(
+                        cx,
+                        *span,
+                        format!("wrong arguments for {}(): expected {usage}", func.as_str()),
+                    );
                     return Err(());
                 }
                 let ty = out[if *func == Transformer::Join { 1 } else { 0 }].ty();
                 let type_ok = match func {
-                    Transformer::ToLower | Transformer::ToUpper | Transformer::Basename => ty == FType::Str,
+                    Transformer::ToLower | Transformer::ToUpper | Transformer::Basename => {
+                        ty == FType::Str
+                    }
                     Transformer::B64 | Transformer::Len => matches!(ty, FType::Str | FType::Bytes),
                     Transformer::Join => true,
-                    Transformer::Concat => out.iter().all(|o| matches!(o.ty(), FType::Str | FType::Num)),
+                    Transformer::Concat => out
+                        .iter()
+                        .all(|o| matches!(o.ty(), FType::Str | FType::Num)),
                 };
                 if !type_ok {
-                    self.error(cx, *span, format!("transformer {}() does not accept a {} value", func.as_str(), ty.as_str()));
+                    self.error(
+                        cx,
+                        *span,
+                        format!(
+                            "transformer {}() does not accept a {} value",
+                            func.as_str(),
+                            ty.as_str()
+                        ),
+                    );
                     return Err(());
                 }
                 Ok(Operand::Transform(*func, out.into()))
@@ -533,11 +649,20 @@ impl<'a> Compiler<'a, '_> {
     }
 
     /// Flattens list items, splicing in referenced lists.
-    fn list_values(&mut self, items: &[ListItem], cx: &TextCx<'_>, out: &mut Vec<(String, Span)>) -> R<()> {
+    fn list_values(
+        &mut self,
+        items: &[ListItem],
+        cx: &TextCx<'_>,
+        out: &mut Vec<(String, Span)>,
+    ) -> R<()> {
         for it in items {
             match it {
                 ListItem::Nested(inner, _) => self.list_values(inner, cx, out)?,
-                ListItem::Value { value, quoted, span } => {
+                ListItem::Value {
+                    value,
+                    quoted,
+                    span,
+                } => {
                     if !quoted {
                         if let Some(&li) = self.lists.get(value.as_str()) {
                             self.used_lists.insert(li);
@@ -553,14 +678,25 @@ impl<'a> Compiler<'a, '_> {
                 let span = match it {
                     ListItem::Value { span, .. } | ListItem::Nested(_, span) => *span,
                 };
-                self.error(cx, span, format!("list has more than {MAX_LIST_ITEMS} items"));
+                self.error(
+                    cx,
+                    span,
+                    format!("list has more than {MAX_LIST_ITEMS} items"),
+                );
                 return Err(());
             }
         }
         Ok(())
     }
 
-    fn expand_list(&mut self, li: usize, span: Span, seen: &mut Vec<usize>, out: &mut Vec<(String, Span)>, cx: &TextCx<'_>) -> R<()> {
+    fn expand_list(
+        &mut self,
+        li: usize,
+        span: Span,
+        seen: &mut Vec<usize>,
+        out: &mut Vec<(String, Span)>,
+        cx: &TextCx<'_>,
+    ) -> R<()> {
         if seen.contains(&li) {
             let name = &self.defs.lists[li].name;
             self.error(cx, span, format!("list '{name}' includes itself"));
@@ -579,7 +715,11 @@ impl<'a> Compiler<'a, '_> {
                 _ => out.push((v, span)),
             }
             if out.len() > MAX_LIST_ITEMS {
-                self.error(cx, span, format!("list has more than {MAX_LIST_ITEMS} items"));
+                self.error(
+                    cx,
+                    span,
+                    format!("list has more than {MAX_LIST_ITEMS} items"),
+                );
                 return Err(());
             }
         }
@@ -587,7 +727,14 @@ impl<'a> Compiler<'a, '_> {
         Ok(())
     }
 
-    fn check(&mut self, lhs: &AOperand, op: Op, op_span: Span, rhs: &ARhs, cx: &TextCx<'_>) -> R<Node> {
+    fn check(
+        &mut self,
+        lhs: &AOperand,
+        op: Op,
+        op_span: Span,
+        rhs: &ARhs,
+        cx: &TextCx<'_>,
+    ) -> R<Node> {
         let lhs_c = self.operand(lhs, cx)?;
         let ty = lhs_c.ty();
         let fname = operand_name(lhs);
@@ -597,49 +744,112 @@ impl<'a> Compiler<'a, '_> {
         } else {
             match ty {
                 FType::Str => !matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge),
-                FType::Num => matches!(op, Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::In | Op::Intersects | Op::Exists),
+                FType::Num => matches!(
+                    op,
+                    Op::Eq
+                        | Op::Ne
+                        | Op::Lt
+                        | Op::Le
+                        | Op::Gt
+                        | Op::Ge
+                        | Op::In
+                        | Op::Intersects
+                        | Op::Exists
+                ),
                 FType::Bool => matches!(op, Op::Eq | Op::Ne | Op::In | Op::Exists),
                 FType::Ip => matches!(op, Op::Eq | Op::Ne | Op::In | Op::Intersects | Op::Exists),
-                FType::Bytes => matches!(op, Op::Eq | Op::Ne | Op::Contains | Op::IContains | Op::BContains | Op::StartsWith | Op::BStartsWith | Op::Exists),
+                FType::Bytes => matches!(
+                    op,
+                    Op::Eq
+                        | Op::Ne
+                        | Op::Contains
+                        | Op::IContains
+                        | Op::BContains
+                        | Op::StartsWith
+                        | Op::BStartsWith
+                        | Op::Exists
+                ),
             }
         };
         if !allowed {
-            let kind = if lhs_c.list() { "list field".to_string() } else { format!("{} field", ty.as_str()) };
-            self.error(cx, op_span, format!("operator '{}' cannot be used with {kind} '{fname}'", op.as_str()));
+            let kind = if lhs_c.list() {
+                "list field".to_string()
+            } else {
+                format!("{} field", ty.as_str())
+            };
+            self.error(
+                cx,
+                op_span,
+                format!(
+                    "operator '{}' cannot be used with {kind} '{fname}'",
+                    op.as_str()
+                ),
+            );
             return Err(());
         }
         if op == Op::Exists {
-            return Ok(Node::Cmp(Box::new(Cmp { lhs: lhs_c, op, rhs: Rhs::None })));
+            return Ok(Node::Cmp(Box::new(Cmp::new(lhs_c, op, Rhs::None))));
         }
         // Gather the literal values.
         let values: Vec<(String, Span)> = match rhs {
             ARhs::None => {
-                self.error(cx, op_span, format!("operator '{}' needs a value", op.as_str()));
+                self.error(
+                    cx,
+                    op_span,
+                    format!("operator '{}' needs a value", op.as_str()),
+                );
                 return Err(());
             }
             ARhs::Operand(o) => {
                 let rc = self.operand(o, cx)?;
-                if rc.ty() != ty && !(matches!(ty, FType::Str | FType::Bytes) && matches!(rc.ty(), FType::Str | FType::Bytes)) {
-                    self.error(cx, o.span(), format!("cannot compare {} field '{fname}' with {} value '{}'", ty.as_str(), rc.ty().as_str(), operand_name(o)));
+                if rc.ty() != ty
+                    && !(matches!(ty, FType::Str | FType::Bytes)
+                        && matches!(rc.ty(), FType::Str | FType::Bytes))
+                {
+                    self.error(
+                        cx,
+                        o.span(),
+                        format!(
+                            "cannot compare {} field '{fname}' with {} value '{}'",
+                            ty.as_str(),
+                            rc.ty().as_str(),
+                            operand_name(o)
+                        ),
+                    );
                     return Err(());
                 }
                 if op.takes_list() || matches!(op, Op::Regex | Op::Glob | Op::IGlob) {
-                    self.error(cx, op_span, format!("operator '{}' needs literal values, not val()", op.as_str()));
+                    self.error(
+                        cx,
+                        op_span,
+                        format!("operator '{}' needs literal values, not val()", op.as_str()),
+                    );
                     return Err(());
                 }
                 self.max_buffers = self.max_buffers.max(rc.depth() + lhs_c.depth());
-                return Ok(Node::Cmp(Box::new(Cmp { lhs: lhs_c, op, rhs: Rhs::Operand(rc) })));
+                return Ok(Node::Cmp(Box::new(Cmp::new(lhs_c, op, Rhs::Operand(rc)))));
             }
             ARhs::List(items, span) => {
                 if !op.takes_list() {
-                    self.error(cx, *span, format!("operator '{}' takes a single value, not a list", op.as_str()));
+                    self.error(
+                        cx,
+                        *span,
+                        format!(
+                            "operator '{}' takes a single value, not a list",
+                            op.as_str()
+                        ),
+                    );
                     return Err(());
                 }
                 let mut out = Vec::new();
                 self.list_values(items, cx, &mut out)?;
                 out
             }
-            ARhs::Value { value, quoted, span } => {
+            ARhs::Value {
+                value,
+                quoted,
+                span,
+            } => {
                 if op.takes_list() {
                     match self.lists.get(value.as_str()) {
                         Some(&li) if !quoted => {
@@ -668,22 +878,35 @@ impl<'a> Compiler<'a, '_> {
                     }
                 }
                 let node = Node::Type(Box::new(set));
-                return Ok(if op == Op::Ne { Node::Not(Box::new(node)) } else { node });
+                return Ok(if op == Op::Ne {
+                    Node::Not(Box::new(node))
+                } else {
+                    node
+                });
             }
         }
 
         let rhs_c = self.constant(ty, op, &values, &fname, cx)?;
-        Ok(Node::Cmp(Box::new(Cmp { lhs: lhs_c, op, rhs: rhs_c })))
+        Ok(Node::Cmp(Box::new(Cmp::new(lhs_c, op, rhs_c))))
     }
 
-    fn constant(&mut self, ty: FType, op: Op, values: &[(String, Span)], fname: &str, cx: &TextCx<'_>) -> R<Rhs> {
+    fn constant(
+        &mut self,
+        ty: FType,
+        op: Op,
+        values: &[(String, Span)],
+        fname: &str,
+        cx: &TextCx<'_>,
+    ) -> R<Rhs> {
         let one = || values.first().cloned().unwrap_or_default();
         let num = |s: &str| -> Option<i64> {
             let t = s.trim();
             if let Some(h) = t.strip_prefix("0x") {
                 return i64::from_str_radix(h, 16).ok();
             }
-            t.parse::<i64>().ok().or_else(|| t.parse::<u64>().ok().map(|u| u as i64))
+            t.parse::<i64>()
+                .ok()
+                .or_else(|| t.parse::<u64>().ok().map(|u| u as i64))
         };
         match ty {
             FType::Num => {
@@ -694,7 +917,11 @@ impl<'a> Compiler<'a, '_> {
                             set.insert(n);
                         }
                         None => {
-                            self.error(cx, *span, format!("'{v}' is not a number (field '{fname}' is numeric)"));
+                            self.error(
+                                cx,
+                                *span,
+                                format!("'{v}' is not a number (field '{fname}' is numeric)"),
+                            );
                             return Err(());
                         }
                     }
@@ -713,7 +940,13 @@ impl<'a> Compiler<'a, '_> {
                         "true" | "TRUE" | "True" => t = true,
                         "false" | "FALSE" | "False" => f = true,
                         _ => {
-                            self.error(cx, *span, format!("'{v}' is not a boolean (field '{fname}' is true or false)"));
+                            self.error(
+                                cx,
+                                *span,
+                                format!(
+                                    "'{v}' is not a boolean (field '{fname}' is true or false)"
+                                ),
+                            );
                             return Err(());
                         }
                     }
@@ -730,7 +963,13 @@ impl<'a> Compiler<'a, '_> {
                     match IpNet::parse(v) {
                         Some(n) => nets.push(n),
                         None => {
-                            self.error(cx, *span, format!("'{v}' is not an IP address or CIDR network (field '{fname}')"));
+                            self.error(
+                                cx,
+                                *span,
+                                format!(
+                                    "'{v}' is not an IP address or CIDR network (field '{fname}')"
+                                ),
+                            );
                             return Err(());
                         }
                     }
@@ -745,7 +984,9 @@ impl<'a> Compiler<'a, '_> {
                 let (v, span) = one();
                 Ok(match op {
                     Op::Eq | Op::Ne | Op::StartsWith | Op::EndsWith => Rhs::Str(v.into()),
-                    Op::Contains => Rhs::Finder(memchr::memmem::Finder::new(v.as_bytes()).into_owned()),
+                    Op::Contains => Rhs::Finder(Box::new(
+                        memchr::memmem::Finder::new(v.as_bytes()).into_owned(),
+                    )),
                     Op::IContains => Rhs::Lower(v.to_ascii_lowercase().into_bytes().into()),
                     Op::BContains | Op::BStartsWith => match decode_hex(&v) {
                         Some(b) => Rhs::Bytes(b.into()),
@@ -756,16 +997,26 @@ impl<'a> Compiler<'a, '_> {
                     },
                     Op::Glob => Rhs::Glob(v.into_bytes().into(), false),
                     Op::IGlob => Rhs::Glob(v.into_bytes().into(), true),
-                    Op::Regex => match regex::RegexBuilder::new(&format!("^(?:{v})$")).size_limit(1 << 20).nest_limit(100).build() {
+                    Op::Regex => match regex::RegexBuilder::new(&format!("^(?:{v})$"))
+                        .size_limit(1 << 20)
+                        .nest_limit(100)
+                        .build()
+                    {
                         Ok(r) => Rhs::Regex(r),
                         Err(e) => {
                             let msg = e.to_string();
                             let short = msg.lines().last().unwrap_or("").trim().to_string();
-                            self.error(cx, span, format!("invalid regular expression '{v}': {short}"));
+                            self.error(
+                                cx,
+                                span,
+                                format!("invalid regular expression '{v}': {short}"),
+                            );
                             return Err(());
                         }
                     },
-                    Op::In | Op::Intersects => Rhs::StrSet(values.iter().map(|(v, _)| v.as_str().into()).collect()),
+                    Op::In | Op::Intersects => {
+                        Rhs::StrSet(values.iter().map(|(v, _)| v.as_str().into()).collect())
+                    }
                     Op::Pmatch => {
                         let mut t = PathTrie::new();
                         for (v, _) in values {
@@ -785,9 +1036,14 @@ impl<'a> Compiler<'a, '_> {
 pub(crate) fn operand_standalone(o: &AOperand) -> Result<Operand, String> {
     match o {
         AOperand::Literal { value, .. } => Ok(Operand::Lit(value.as_str().into())),
-        AOperand::Field { name, arg, .. } => fields::resolve(name, arg.as_deref()).map(Operand::Field).map_err(|e| e.to_string()),
+        AOperand::Field { name, arg, .. } => fields::resolve(name, arg.as_deref())
+            .map(Operand::Field)
+            .map_err(|e| e.to_string()),
         AOperand::Transform { func, args, .. } => {
-            let out = args.iter().map(operand_standalone).collect::<Result<Vec<_>, _>>()?;
+            let out = args
+                .iter()
+                .map(operand_standalone)
+                .collect::<Result<Vec<_>, _>>()?;
             let ok = match func {
                 Transformer::Join => out.len() == 2 && matches!(out[0], Operand::Lit(_)),
                 Transformer::Concat => out.len() >= 2,
@@ -803,7 +1059,7 @@ pub(crate) fn operand_standalone(o: &AOperand) -> Result<Operand, String> {
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     let s = s.trim();
-    if s.is_empty() || s.len() % 2 != 0 {
+    if s.is_empty() || s.as_bytes().chunks(2).any(|c| c.len() != 2) {
         return None;
     }
     (0..s.len())
@@ -814,7 +1070,9 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 
 fn operand_name(o: &AOperand) -> String {
     match o {
-        AOperand::Field { name, arg: Some(a), .. } => format!("{name}[{a}]"),
+        AOperand::Field {
+            name, arg: Some(a), ..
+        } => format!("{name}[{a}]"),
         AOperand::Field { name, .. } => name.clone(),
         AOperand::Literal { value, .. } => format!("\"{value}\""),
         AOperand::Transform { func, args, .. } => {
@@ -909,13 +1167,23 @@ fn exception_text(r: &RuleDef, d: &mut Diags<'_>, lists: &HashMap<&str, usize>) 
     let value_text = |n: &YNode, comp: &str| -> Option<String> {
         let list_op = matches!(comp, "in" | "intersects" | "pmatch");
         match &n.kind {
-            Kind::Scalar(s, _) if list_op && lists.contains_key(s.as_str()) => Some(format!("({s})")),
+            Kind::Scalar(s, _) if list_op && lists.contains_key(s.as_str()) => {
+                Some(format!("({s})"))
+            }
             Kind::Scalar(s, _) if list_op => Some(format!("({})", quote(s))),
             Kind::Scalar(s, _) => Some(quote(s)),
             Kind::Seq(items) if list_op => {
                 let parts: Option<Vec<String>> = items
                     .iter()
-                    .map(|i| i.as_str().map(|s| if lists.contains_key(s) { s.to_string() } else { quote(s) }))
+                    .map(|i| {
+                        i.as_str().map(|s| {
+                            if lists.contains_key(s) {
+                                s.to_string()
+                            } else {
+                                quote(s)
+                            }
+                        })
+                    })
                     .collect();
                 parts.map(|p| format!("({})", p.join(", ")))
             }
@@ -926,30 +1194,63 @@ fn exception_text(r: &RuleDef, d: &mut Diags<'_>, lists: &HashMap<&str, usize>) 
     let mut clauses = Vec::new();
     for ex in &r.exceptions {
         for comp in &ex.comps {
-            if Op::from_word(comp).is_none() && !matches!(comp.as_str(), "=" | "==" | "!=" | "<" | "<=" | ">" | ">=") {
-                d.err(ex.loc, label.clone(), format!("exception '{}': unknown comparison operator '{comp}'", ex.name));
+            if Op::from_word(comp).is_none()
+                && !matches!(comp.as_str(), "=" | "==" | "!=" | "<" | "<=" | ">" | ">=")
+            {
+                d.err(
+                    ex.loc,
+                    label.clone(),
+                    format!(
+                        "exception '{}': unknown comparison operator '{comp}'",
+                        ex.name
+                    ),
+                );
                 return None;
             }
         }
         for v in &ex.values {
-            let vloc = Loc { file: ex.loc.file, pos: v.pos };
+            let vloc = Loc {
+                file: ex.loc.file,
+                pos: v.pos,
+            };
             if ex.single {
                 let comp = &ex.comps[0];
                 match value_text(v, comp) {
                     Some(t) => clauses.push(format!("({} {comp} {t})", ex.fields[0])),
                     None => {
-                        d.err(vloc, label.clone(), format!("exception '{}': invalid value", ex.name));
+                        d.err(
+                            vloc,
+                            label.clone(),
+                            format!("exception '{}': invalid value", ex.name),
+                        );
                         return None;
                     }
                 }
                 continue;
             }
             let Kind::Seq(tuple) = &v.kind else {
-                d.err(vloc, label.clone(), format!("exception '{}': each value must be a list of {} items (one per field)", ex.name, ex.fields.len()));
+                d.err(
+                    vloc,
+                    label.clone(),
+                    format!(
+                        "exception '{}': each value must be a list of {} items (one per field)",
+                        ex.name,
+                        ex.fields.len()
+                    ),
+                );
                 return None;
             };
             if tuple.len() != ex.fields.len() {
-                d.err(vloc, label.clone(), format!("exception '{}': value has {} items but there are {} fields", ex.name, tuple.len(), ex.fields.len()));
+                d.err(
+                    vloc,
+                    label.clone(),
+                    format!(
+                        "exception '{}': value has {} items but there are {} fields",
+                        ex.name,
+                        tuple.len(),
+                        ex.fields.len()
+                    ),
+                );
                 return None;
             }
             let mut parts = Vec::new();
@@ -957,7 +1258,14 @@ fn exception_text(r: &RuleDef, d: &mut Diags<'_>, lists: &HashMap<&str, usize>) 
                 match value_text(val, c) {
                     Some(t) => parts.push(format!("{f} {c} {t}")),
                     None => {
-                        d.err(Loc { file: ex.loc.file, pos: val.pos }, label.clone(), format!("exception '{}': invalid value", ex.name));
+                        d.err(
+                            Loc {
+                                file: ex.loc.file,
+                                pos: val.pos,
+                            },
+                            label.clone(),
+                            format!("exception '{}': invalid value", ex.name),
+                        );
                         return None;
                     }
                 }
@@ -974,14 +1282,27 @@ fn exception_text(r: &RuleDef, d: &mut Diags<'_>, lists: &HashMap<&str, usize>) 
 
 /// Loads, resolves and compiles; see [`crate::load`].
 pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
-    let mut d = Diags { sources, list: Vec::new() };
+    let mut d = Diags {
+        sources,
+        list: Vec::new(),
+    };
     let defs = loader::load_defs(sources, &mut d);
     let mut c = Compiler {
         defs: &defs,
         d,
-        macros: defs.macros.iter().enumerate().map(|(i, m)| (m.name.as_str(), i)).collect(),
+        macros: defs
+            .macros
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.name.as_str(), i))
+            .collect(),
         macro_asts: HashMap::new(),
-        lists: defs.lists.iter().enumerate().map(|(i, l)| (l.name.as_str(), i)).collect(),
+        lists: defs
+            .lists
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (l.name.as_str(), i))
+            .collect(),
         used_macros: HashSet::new(),
         used_lists: HashSet::new(),
         expanding: Vec::new(),
@@ -1014,7 +1335,10 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
             skipped: None,
         };
         if r.source != "syscall" {
-            info.skipped = Some(format!("source '{}' is not supported by vigil (only syscall)", r.source));
+            info.skipped = Some(format!(
+                "source '{}' is not supported by vigil (only syscall)",
+                r.source
+            ));
             info.enabled = false;
             infos.push(info);
             compiled.push(None);
@@ -1038,7 +1362,10 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
             t.push_synthetic(")", r.loc);
             text = t;
         }
-        let cx = TextCx { text: &text, label: label.clone() };
+        let cx = TextCx {
+            text: &text,
+            label: label.clone(),
+        };
         let ast = match parser::parse_condition(&text.text) {
             Ok(a) => a,
             Err(pe) => {
@@ -1054,7 +1381,11 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
         c.depth = 0;
         let node = c.expr(&ast, &cx);
         if let Some(field) = c.unknown_field.take() {
-            c.d.warn(r.loc, Some(format!("rule '{}'", r.name)), format!("rule skipped: unknown field '{field}' (skip-if-unknown-filter: true)"));
+            c.d.warn(
+                r.loc,
+                Some(format!("rule '{}'", r.name)),
+                format!("rule skipped: unknown field '{field}' (skip-if-unknown-filter: true)"),
+            );
             info.skipped = Some(format!("unknown field '{field}'"));
             info.enabled = false;
             infos.push(info);
@@ -1066,7 +1397,11 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
             Err((off, msg)) => {
                 // Output text is a single scalar: point into its line.
                 let out_loc = r.loc;
-                c.d.err(out_loc, Some(format!("rule '{}'", r.name)), format!("invalid output at byte {off}: {msg}"));
+                c.d.err(
+                    out_loc,
+                    Some(format!("rule '{}'", r.name)),
+                    format!("invalid output at byte {off}: {msg}"),
+                );
                 None
             }
         };
@@ -1081,7 +1416,12 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
                     c.max_buffers = c.max_buffers.max(m);
                 }
                 let wants_enter = wants_enter(&cond);
-                compiled.push(Some(CompiledRule { cond, output, types, wants_enter }));
+                compiled.push(Some(CompiledRule {
+                    cond,
+                    output,
+                    types,
+                    wants_enter,
+                }));
             }
             _ => compiled.push(None),
         }
@@ -1092,15 +1432,29 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
         if !c.used_macros.contains(&i) {
             // Unused macros are still checked for syntax, like Falco does.
             if let Err(pe) = parser::parse_condition(&m.cond.text) {
-                c.d.in_text(Severity::Error, &m.cond, pe.offset, Some(format!("macro '{}'", m.name)), pe.message);
+                c.d.in_text(
+                    Severity::Error,
+                    &m.cond,
+                    pe.offset,
+                    Some(format!("macro '{}'", m.name)),
+                    pe.message,
+                );
             } else {
-                c.d.warn(m.loc, Some(format!("macro '{}'", m.name)), "macro is not used by any rule");
+                c.d.warn(
+                    m.loc,
+                    Some(format!("macro '{}'", m.name)),
+                    "macro is not used by any rule",
+                );
             }
         }
     }
     for (i, l) in defs.lists.iter().enumerate() {
         if !c.used_lists.contains(&i) {
-            c.d.warn(l.loc, Some(format!("list '{}'", l.name)), "list is not used by any rule or macro");
+            c.d.warn(
+                l.loc,
+                Some(format!("list '{}'", l.name)),
+                "list is not used by any rule or macro",
+            );
         }
     }
 
@@ -1156,7 +1510,15 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
 
 fn dedup(diags: &mut Vec<Diagnostic>) {
     let mut seen = HashSet::new();
-    diags.retain(|d| seen.insert((d.file.clone(), d.line, d.column, d.message.clone(), d.severity == Severity::Error)));
+    diags.retain(|d| {
+        seen.insert((
+            d.file.clone(),
+            d.line,
+            d.column,
+            d.message.clone(),
+            d.severity == Severity::Error,
+        ))
+    });
 }
 
 #[cfg(test)]
@@ -1196,8 +1558,12 @@ mod tests {
         assert!(n.contains("10.1.2.3".parse().unwrap()));
         assert!(!n.contains("11.1.2.3".parse().unwrap()));
         assert!(n.contains("::ffff:10.0.0.1".parse().unwrap()));
-        assert!(IpNet::parse("fd00::/8").unwrap().contains("fd12::1".parse().unwrap()));
+        assert!(IpNet::parse("fd00::/8")
+            .unwrap()
+            .contains("fd12::1".parse().unwrap()));
         assert!(IpNet::parse("1.2.3.4/33").is_none());
-        assert!(IpNet::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
+        assert!(IpNet::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
     }
 }

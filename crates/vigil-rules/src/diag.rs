@@ -65,7 +65,11 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {sev}: {}", self.file, self.line, self.column, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {sev}: {}",
+            self.file, self.line, self.column, self.message
+        )?;
         if let Some(item) = &self.item {
             write!(f, " (in {item})")?;
         }
@@ -117,7 +121,9 @@ pub(crate) fn line_col(text: &str, offset: usize) -> (u32, u32, &str) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = before.matches('\n').count() as u32 + 1;
     let col = before[line_start..].chars().count() as u32 + 1;
-    let line_end = text[line_start..].find('\n').map_or(text.len(), |i| line_start + i);
+    let line_end = text[line_start..]
+        .find('\n')
+        .map_or(text.len(), |i| line_start + i);
     (line, col, &text[line_start..line_end])
 }
 
@@ -139,7 +145,10 @@ mod tests {
     fn display_with_caret() {
         let mut d = Diagnostic::error("r.yaml", 3, 5, Some("rule 'X'".into()), "bad");
         d.source_line = Some("abc defg".into());
-        assert_eq!(d.to_string(), "r.yaml:3:5: error: bad (in rule 'X')\n  | abc defg\n  |     ^");
+        assert_eq!(
+            d.to_string(),
+            "r.yaml:3:5: error: bad (in rule 'X')\n  | abc defg\n  |     ^"
+        );
     }
 
     #[test]

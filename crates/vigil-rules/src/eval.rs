@@ -33,24 +33,33 @@ impl Scratch {
     }
 }
 
-pub(crate) fn evaluate<S: StateView + ?Sized>(rs: &Ruleset, ev: &Event<'_>, state: &S, scratch: &mut Scratch, matched: &mut Vec<RuleId>) {
+pub(crate) fn evaluate<S: StateView + ?Sized>(
+    rs: &Ruleset,
+    ev: &Event<'_>,
+    state: &S,
+    scratch: &mut Scratch,
+    matched: &mut Vec<RuleId>,
+) {
     let prog = &rs.program;
     let t = ev.etype.index();
     if t >= EventType::MAX {
         return;
     }
-    let list = if ev.dir == Dir::Exit { &prog.exit_index[t] } else { &prog.enter_index[t] };
+    let list = if ev.dir == Dir::Exit {
+        &prog.exit_index[t]
+    } else {
+        &prog.enter_index[t]
+    };
     if list.is_empty() {
         return;
     }
     let cx = Cx::new(ev, state);
     let bufs = scratch.buffers(prog.buffers);
     for &r in list.iter() {
-        let Some(Some(rule)) = prog.rules.get(r as usize) else { continue };
-        let before = CMPS.load(std::sync::atomic::Ordering::Relaxed);
-        let m = eval_node(&rule.cond, &cx, bufs);
-        if std::env::var_os("VIGIL_COUNT").is_some() { eprintln!("{} {} {}", ev.etype.name(), rs.rules[r as usize].name, CMPS.load(std::sync::atomic::Ordering::Relaxed) - before); }
-        if m {
+        let Some(Some(rule)) = prog.rules.get(r as usize) else {
+            continue;
+        };
+        if eval_node(&rule.cond, &cx, bufs) {
             matched.push(RuleId(r));
             if rs.matching == RuleMatching::First {
                 break;
@@ -59,7 +68,11 @@ pub(crate) fn evaluate<S: StateView + ?Sized>(rs: &Ruleset, ev: &Event<'_>, stat
     }
 }
 
-pub(crate) fn eval_node<S: StateView + ?Sized>(n: &Node, cx: &Cx<'_, S>, bufs: &mut [String]) -> bool {
+pub(crate) fn eval_node<S: StateView + ?Sized>(
+    n: &Node,
+    cx: &Cx<'_, S>,
+    bufs: &mut [String],
+) -> bool {
     match n {
         Node::And(items) => items.iter().all(|i| eval_node(i, cx, bufs)),
         Node::Or(items) => items.iter().any(|i| eval_node(i, cx, bufs)),
@@ -70,9 +83,7 @@ pub(crate) fn eval_node<S: StateView + ?Sized>(n: &Node, cx: &Cx<'_, S>, bufs: &
     }
 }
 
-pub static CMPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 fn eval_cmp<S: StateView + ?Sized>(c: &Cmp, cx: &Cx<'_, S>, bufs: &mut [String]) -> bool {
-    CMPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let half = bufs.len() / 2;
     let (lb, rb) = bufs.split_at_mut(half);
     if c.op == Op::Exists {
@@ -85,11 +96,13 @@ fn eval_cmp<S: StateView + ?Sized>(c: &Cmp, cx: &Cx<'_, S>, bufs: &mut [String])
         }
         return false;
     }
-    if c.lhs.multi() || c.lhs.list() {
-        let subset = c.lhs.list() && c.op == Op::In;
+    if c.multi {
+        let subset = c.subset;
         let mut count = 0;
         for i in 0.. {
-            let Some(v) = eval_operand(&c.lhs, cx, i, &mut *lb) else { break };
+            let Some(v) = eval_operand(&c.lhs, cx, i, &mut *lb) else {
+                break;
+            };
             if v == V::Na {
                 continue;
             }
@@ -122,7 +135,10 @@ fn icontains(hay: &[u8], needle: &[u8]) -> bool {
     let first = needle[0];
     (0..=hay.len() - needle.len()).any(|i| {
         hay[i].to_ascii_lowercase() == first
-            && hay[i..i + needle.len()].iter().zip(needle).all(|(a, b)| a.to_ascii_lowercase() == *b)
+            && hay[i..i + needle.len()]
+                .iter()
+                .zip(needle)
+                .all(|(a, b)| a.to_ascii_lowercase() == *b)
     })
 }
 
@@ -138,15 +154,25 @@ fn compare_text(s: &[u8], op: Op, rhs: &Rhs) -> bool {
         (Op::BStartsWith, Rhs::Bytes(b)) => s.starts_with(b),
         (Op::Glob | Op::IGlob, Rhs::Glob(p, icase)) => glob_match(p, s, *icase),
         (Op::Regex, Rhs::Regex(r)) => std::str::from_utf8(s).is_ok_and(|s| r.is_match(s)),
-        (Op::In | Op::Intersects, Rhs::StrSet(set)) => std::str::from_utf8(s).is_ok_and(|s| set.contains(s)),
+        (Op::In | Op::Intersects, Rhs::StrSet(set)) => {
+            std::str::from_utf8(s).is_ok_and(|s| set.contains(s))
+        }
         (Op::Pmatch, Rhs::Paths(t)) => std::str::from_utf8(s).is_ok_and(|s| t.matches(s)),
         _ => false,
     }
 }
 
-fn compare<S: StateView + ?Sized>(v: V<'_>, op: Op, rhs: &Rhs, cx: &Cx<'_, S>, rb: &mut [String]) -> bool {
+fn compare<S: StateView + ?Sized>(
+    v: V<'_>,
+    op: Op,
+    rhs: &Rhs,
+    cx: &Cx<'_, S>,
+    rb: &mut [String],
+) -> bool {
     if let Rhs::Operand(o) = rhs {
-        let Some(r) = eval_operand(o, cx, 0, rb) else { return false };
+        let Some(r) = eval_operand(o, cx, 0, rb) else {
+            return false;
+        };
         return compare_values(v, op, r);
     }
     match v {
@@ -287,7 +313,12 @@ pub fn b64_decode(input: &[u8], out: &mut Vec<u8>) -> Option<()> {
 }
 
 /// Evaluates the `idx`-th value of an operand, using `bufs` for rendered text.
-pub(crate) fn eval_operand<'a: 'b, 'b, S: StateView + ?Sized>(o: &'b Operand, cx: &'b Cx<'a, S>, idx: usize, bufs: &'b mut [String]) -> Option<V<'b>> {
+pub(crate) fn eval_operand<'a: 'b, 'b, S: StateView + ?Sized>(
+    o: &'b Operand,
+    cx: &'b Cx<'a, S>,
+    idx: usize,
+    bufs: &'b mut [String],
+) -> Option<V<'b>> {
     match o {
         Operand::Lit(s) => (idx == 0).then_some(V::S(s)),
         Operand::Field(f) => {
@@ -297,7 +328,10 @@ pub(crate) fn eval_operand<'a: 'b, 'b, S: StateView + ?Sized>(o: &'b Operand, cx
         Operand::Transform(t, args) => {
             let (mine, rest) = bufs.split_first_mut()?;
             match t {
-                Transformer::ToLower | Transformer::ToUpper | Transformer::Basename | Transformer::B64 => {
+                Transformer::ToLower
+                | Transformer::ToUpper
+                | Transformer::Basename
+                | Transformer::B64 => {
                     let v = eval_operand(&args[0], cx, idx, rest)?;
                     let bytes: &[u8] = match v {
                         V::Na => return Some(V::Na),
@@ -358,7 +392,9 @@ pub(crate) fn eval_operand<'a: 'b, 'b, S: StateView + ?Sized>(o: &'b Operand, cx
                     if idx > 0 {
                         return None;
                     }
-                    let Operand::Lit(sep) = &args[0] else { return None };
+                    let Operand::Lit(sep) = &args[0] else {
+                        return None;
+                    };
                     mine.clear();
                     let mut i = 0;
                     while let Some(v) = eval_operand(&args[1], cx, i, &mut *rest) {

@@ -282,7 +282,11 @@ pub enum FieldError {
     #[error("field '{0}' does not take an argument")]
     UnexpectedArg(String),
     #[error("invalid argument '{arg}' for field '{field}': {why}")]
-    BadArg { field: String, arg: String, why: String },
+    BadArg {
+        field: String,
+        arg: String,
+        why: String,
+    },
 }
 
 /// Names of all supported fields, for `vigil rules fields`-style listings.
@@ -296,9 +300,15 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, FieldError> {
     let (def, arg) = match DEFS.iter().find(|d| d.name == name) {
         Some(d) => (d, arg.map(str::to_string)),
         None => {
-            let found = DEFS.iter().filter(|d| matches!(d.arg, ArgSpec::Param | ArgSpec::Key | ArgSpec::KeyOpt)).find_map(|d| {
-                name.strip_prefix(d.name).and_then(|rest| rest.strip_prefix('.')).filter(|k| !k.is_empty()).map(|k| (d, k))
-            });
+            let found = DEFS
+                .iter()
+                .filter(|d| matches!(d.arg, ArgSpec::Param | ArgSpec::Key | ArgSpec::KeyOpt))
+                .find_map(|d| {
+                    name.strip_prefix(d.name)
+                        .and_then(|rest| rest.strip_prefix('.'))
+                        .filter(|k| !k.is_empty())
+                        .map(|k| (d, k))
+                });
             match found {
                 Some((d, key)) if arg.is_none() => (d, Some(key.to_string())),
                 Some(_) => return Err(FieldError::UnexpectedArg(name.to_string())),
@@ -319,9 +329,11 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, FieldError> {
             multi = true;
             Arg::None
         }
-        (ArgSpec::IndexOpt, Some(a)) => {
-            Arg::Index(a.trim().parse::<usize>().map_err(|_| bad("expected a non-negative index"))?)
-        }
+        (ArgSpec::IndexOpt, Some(a)) => Arg::Index(
+            a.trim()
+                .parse::<usize>()
+                .map_err(|_| bad("expected a non-negative index"))?,
+        ),
         (ArgSpec::Key | ArgSpec::Param | ArgSpec::Mount, None) => {
             return Err(FieldError::MissingArg(def.name.to_string()))
         }
@@ -332,7 +344,9 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, FieldError> {
             Err(_) => match ParamName::from_name(a) {
                 Some(p) => Arg::Param(p),
                 None if a == "res_or_fd" => Arg::Key(a.into()),
-                None if a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') => Arg::UnknownParam(a.into()),
+                None if a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') => {
+                    Arg::UnknownParam(a.into())
+                }
                 None => return Err(bad("expected a parameter name or index")),
             },
         },
@@ -347,7 +361,13 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, FieldError> {
         _ => def.ty,
     };
     let list = multi && def.id == F::FdTypes;
-    Ok(FieldRef { id: def.id, arg: resolved, ty, multi, list })
+    Ok(FieldRef {
+        id: def.id,
+        arg: resolved,
+        ty,
+        multi,
+        list,
+    })
 }
 
 /// Ancestors remembered per event (`proc.aname[1..=8]` are looked up at most once).
@@ -366,7 +386,13 @@ pub struct Cx<'a, S: StateView + ?Sized> {
 
 impl<'a, S: StateView + ?Sized> Cx<'a, S> {
     pub fn new(ev: &'a Event<'a>, state: &'a S) -> Self {
-        Cx { ev, state, proc: OnceCell::new(), cont: OnceCell::new(), anc: Default::default() }
+        Cx {
+            ev,
+            state,
+            proc: OnceCell::new(),
+            cont: OnceCell::new(),
+            anc: Default::default(),
+        }
     }
 
     /// The event's process, if the state knows it.
@@ -377,7 +403,9 @@ impl<'a, S: StateView + ?Sized> Cx<'a, S> {
     /// The process's container, if it runs in one the state knows.
     pub fn cont(&self) -> Option<&'a Container> {
         *self.cont.get_or_init(|| {
-            self.proc().filter(|p| p.in_container()).and_then(|p| self.state.container(&p.container_id))
+            self.proc()
+                .filter(|p| p.in_container())
+                .and_then(|p| self.state.container(&p.container_id))
         })
     }
 
@@ -491,7 +519,10 @@ fn is_server_event(ev: &Event<'_>) -> bool {
 }
 
 fn is_datagram_io(ev: &Event<'_>) -> bool {
-    matches!(ev.etype.0, nr::SENDTO | nr::SENDMSG | nr::RECVFROM | nr::RECVMSG)
+    matches!(
+        ev.etype.0,
+        nr::SENDTO | nr::SENDMSG | nr::RECVFROM | nr::RECVMSG
+    )
 }
 
 fn fmt_num(buf: &mut String, n: impl std::fmt::Display) -> V<'_> {
@@ -505,7 +536,10 @@ fn param_by_index<'a>(ev: &'a Event<'a>, i: usize) -> Option<&'a Value<'a>> {
 }
 
 fn is_open(ev: &Event<'_>) -> bool {
-    matches!(ev.etype.0, nr::OPEN | nr::OPENAT | nr::OPENAT2 | nr::CREAT | nr::OPEN_BY_HANDLE_AT)
+    matches!(
+        ev.etype.0,
+        nr::OPEN | nr::OPENAT | nr::OPENAT2 | nr::CREAT | nr::OPEN_BY_HANDLE_AT
+    )
 }
 
 fn open_flags(ev: &Event<'_>) -> Option<u64> {
@@ -522,7 +556,12 @@ fn mount_matches(pattern: &str, path: &str) -> bool {
 
 /// Extracts the `idx`-th value of a field (single-valued fields have only index 0).
 /// `None` means there are no more values.
-pub fn extract<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S>, idx: usize, buf: &'b mut String) -> Option<V<'b>> {
+pub fn extract<'a: 'b, 'b, S: StateView + ?Sized>(
+    f: &FieldRef,
+    cx: &'b Cx<'a, S>,
+    idx: usize,
+    buf: &'b mut String,
+) -> Option<V<'b>> {
     if f.multi {
         return extract_multi(f, cx, idx, buf);
     }
@@ -532,7 +571,12 @@ pub fn extract<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S
     Some(extract_one(f, cx, buf))
 }
 
-fn extract_multi<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S>, idx: usize, buf: &'b mut String) -> Option<V<'b>> {
+fn extract_multi<'a: 'b, 'b, S: StateView + ?Sized>(
+    f: &FieldRef,
+    cx: &'b Cx<'a, S>,
+    idx: usize,
+    buf: &'b mut String,
+) -> Option<V<'b>> {
     match f.id {
         // Without an index: every ancestor, starting at the parent.
         F::ProcAname => cx.ancestor(idx + 1).map(|p| s_or_na(&p.comm)),
@@ -546,8 +590,15 @@ fn extract_multi<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a,
         F::FdTypes => {
             let p = cx.proc();
             if idx < 3 {
-                let from_event = cx.ev.fd.filter(|fd| fd.num == idx as i64).map(|fd| fd.kind.as_str());
-                let kind = from_event.or_else(|| p.map(|p| p.stdio[idx].kind.as_str()).filter(|k| !k.is_empty()));
+                let from_event = cx
+                    .ev
+                    .fd
+                    .filter(|fd| fd.num == idx as i64)
+                    .map(|fd| fd.kind.as_str());
+                let kind = from_event.or_else(|| {
+                    p.map(|p| p.stdio[idx].kind.as_str())
+                        .filter(|k| !k.is_empty())
+                });
                 Some(kind.map_or(V::Na, V::S))
             } else if idx == 3 {
                 match cx.ev.fd {
@@ -558,7 +609,13 @@ fn extract_multi<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a,
                 None
             }
         }
-        _ => if idx == 0 { Some(extract_one(f, cx, buf)) } else { None },
+        _ => {
+            if idx == 0 {
+                Some(extract_one(f, cx, buf))
+            } else {
+                None
+            }
+        }
     }
 }
 
@@ -566,7 +623,11 @@ fn with_proc<'b>(p: Option<&'b Process>, f: impl FnOnce(&'b Process) -> V<'b>) -
     p.map_or(V::Na, f)
 }
 
-fn extract_one<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S>, buf: &'b mut String) -> V<'b> {
+fn extract_one<'a: 'b, 'b, S: StateView + ?Sized>(
+    f: &FieldRef,
+    cx: &'b Cx<'a, S>,
+    buf: &'b mut String,
+) -> V<'b> {
     let ev = cx.ev;
     let fd = ev.fd.as_ref();
     // Fields are declared grouped: event, process (incl. thread/user/group), fd, container.
@@ -612,7 +673,11 @@ fn extract_one<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S
                 if i > 0 {
                     buf.push(',');
                 }
-                let _ = write!(buf, "{}:{}:{}:{}:{}", m.source, m.dest, m.mode, m.rw, m.propagation);
+                let _ = write!(
+                    buf,
+                    "{}:{}:{}:{}:{}",
+                    m.source, m.dest, m.mode, m.rw, m.propagation
+                );
             }
             V::S(buf)
         }),
@@ -626,7 +691,9 @@ fn extract_one<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S
             let m = match &f.arg {
                 Arg::Index(i) => c.mounts.get(*i),
                 // `.source[X]` looks the mount up by destination; the others by source.
-                Arg::Key(k) if f.id == F::ContainerMountSource => c.mounts.iter().find(|m| mount_matches(k, &m.dest)),
+                Arg::Key(k) if f.id == F::ContainerMountSource => {
+                    c.mounts.iter().find(|m| mount_matches(k, &m.dest))
+                }
                 Arg::Key(k) => c.mounts.iter().find(|m| mount_matches(k, &m.source)),
                 _ => None,
             };
@@ -634,7 +701,11 @@ fn extract_one<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, cx: &'b Cx<'a, S
             match f.id {
                 F::ContainerMount => {
                     buf.clear();
-                    let _ = write!(buf, "{}:{}:{}:{}:{}", m.source, m.dest, m.mode, m.rw, m.propagation);
+                    let _ = write!(
+                        buf,
+                        "{}:{}:{}:{}:{}",
+                        m.source, m.dest, m.mode, m.rw, m.propagation
+                    );
                     V::S(buf)
                 }
                 F::ContainerMountSource => V::S(&m.source),
@@ -711,7 +782,13 @@ fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
         F::EvtTimeS => {
             let secs = (ev.ts / 1_000_000_000) % 86_400;
             buf.clear();
-            let _ = write!(buf, "{:02}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60);
+            let _ = write!(
+                buf,
+                "{:02}:{:02}:{:02}",
+                secs / 3600,
+                (secs / 60) % 60,
+                secs % 60
+            );
             V::S(buf)
         }
         F::EvtTimeIso => {
@@ -723,7 +800,11 @@ fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
             buf.clear();
             let s = vigil_event::alert::format_rfc3339(ev.ts);
             // "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" -> "YYYY-MM-DD HH:MM:SS[.nnnnnnnnn]"
-            let end = if f.id == F::EvtDatetimeS { 19 } else { s.len() - 1 };
+            let end = if f.id == F::EvtDatetimeS {
+                19
+            } else {
+                s.len() - 1
+            };
             buf.push_str(&s[..10]);
             buf.push(' ');
             buf.push_str(&s[11..end]);
@@ -761,7 +842,9 @@ fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
             let v = match &f.arg {
                 Arg::Index(i) => param_by_index(ev, *i),
                 Arg::Param(pn) => ev.param(*pn),
-                Arg::Key(k) if &**k == "res_or_fd" => ev.param(ParamName::Fd).or_else(|| ev.param(ParamName::Res)),
+                Arg::Key(k) if &**k == "res_or_fd" => {
+                    ev.param(ParamName::Fd).or_else(|| ev.param(ParamName::Res))
+                }
                 _ => None,
             };
             let Some(v) = v else { return Some(V::Na) };
@@ -771,7 +854,10 @@ fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
             // Falco renders uid/gid arguments as names when the user is known.
             if f.id == F::EvtArg {
                 let named = match v {
-                    Value::Uid(u) => cx.proc().and_then(|p| cx.state.user(p, *u)).map(|u| u.name.as_str()),
+                    Value::Uid(u) => cx
+                        .proc()
+                        .and_then(|p| cx.state.user(p, *u))
+                        .map(|u| u.name.as_str()),
                     Value::Gid(g) => cx.proc().and_then(|p| cx.state.group_name(p, *g)),
                     _ => None,
                 };
@@ -826,8 +912,27 @@ fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
         F::EvtFailed => V::B(ev.failed()),
         F::EvtIsIo | F::EvtIsIoRead | F::EvtIsIoWrite => {
             let n = ev.etype.0;
-            let read = matches!(n, nr::READ | nr::READV | nr::PREAD64 | nr::PREADV | nr::RECVFROM | nr::RECVMSG | nr::RECVMMSG);
-            let write = matches!(n, nr::WRITE | nr::WRITEV | nr::PWRITE64 | nr::PWRITEV | nr::SENDTO | nr::SENDMSG | nr::SENDMMSG | nr::SENDFILE);
+            let read = matches!(
+                n,
+                nr::READ
+                    | nr::READV
+                    | nr::PREAD64
+                    | nr::PREADV
+                    | nr::RECVFROM
+                    | nr::RECVMSG
+                    | nr::RECVMMSG
+            );
+            let write = matches!(
+                n,
+                nr::WRITE
+                    | nr::WRITEV
+                    | nr::PWRITE64
+                    | nr::PWRITEV
+                    | nr::SENDTO
+                    | nr::SENDMSG
+                    | nr::SENDMMSG
+                    | nr::SENDFILE
+            );
             V::B(match f.id {
                 F::EvtIsIoRead => read,
                 F::EvtIsIoWrite => write,
@@ -892,14 +997,22 @@ fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
                 _ => s_or_na(fd.name),
             },
         },
-        F::FdNameraw => fd.map_or(V::Na, |fd| s_or_na(if fd.nameraw.is_empty() { fd.name } else { fd.nameraw })),
+        F::FdNameraw => fd.map_or(V::Na, |fd| {
+            s_or_na(if fd.nameraw.is_empty() {
+                fd.name
+            } else {
+                fd.nameraw
+            })
+        }),
         F::FdDirectory => fd.map_or(V::Na, |fd| match fd.kind {
             FdKind::Directory => s_or_na(fd.name),
             FdKind::File | FdKind::Memfd if fd.name.starts_with('/') => V::S(dirname(fd.name)),
             _ => V::Na,
         }),
         F::FdFilename => fd.map_or(V::Na, |fd| match fd.kind {
-            FdKind::File | FdKind::Directory | FdKind::Memfd if !fd.name.is_empty() => V::S(basename(fd.name)),
+            FdKind::File | FdKind::Directory | FdKind::Memfd if !fd.name.is_empty() => {
+                V::S(basename(fd.name))
+            }
             _ => V::Na,
         }),
         F::FdNameChanged => V::B(
@@ -911,20 +1024,56 @@ fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
         F::FdIp | F::FdNet => tuple.map_or(V::Na, |t| V::Ip(t.src_ip)),
         F::FdCip | F::FdCnet => tuple.map_or(V::Na, |t| V::Ip(t.src_ip)),
         F::FdSip | F::FdSnet => tuple.map_or(V::Na, |t| V::Ip(t.dst_ip)),
-        F::FdLip | F::FdLnet => tuple.map_or(V::Na, |t| V::Ip(if is_server_event(ev) { t.dst_ip } else { t.src_ip })),
-        F::FdRip | F::FdRnet => tuple.map_or(V::Na, |t| V::Ip(if is_server_event(ev) { t.src_ip } else { t.dst_ip })),
+        F::FdLip | F::FdLnet => tuple.map_or(V::Na, |t| {
+            V::Ip(if is_server_event(ev) {
+                t.dst_ip
+            } else {
+                t.src_ip
+            })
+        }),
+        F::FdRip | F::FdRnet => tuple.map_or(V::Na, |t| {
+            V::Ip(if is_server_event(ev) {
+                t.src_ip
+            } else {
+                t.dst_ip
+            })
+        }),
         F::FdPort | F::FdCport => tuple.map_or(V::Na, |t| V::N(t.src_port as i64)),
         F::FdSport => tuple.map_or(V::Na, |t| V::N(t.dst_port as i64)),
-        F::FdLport => tuple.map_or(V::Na, |t| V::N(if is_server_event(ev) { t.dst_port } else { t.src_port } as i64)),
-        F::FdRport => tuple.map_or(V::Na, |t| V::N(if is_server_event(ev) { t.src_port } else { t.dst_port } as i64)),
+        F::FdLport => tuple.map_or(V::Na, |t| {
+            V::N(if is_server_event(ev) {
+                t.dst_port
+            } else {
+                t.src_port
+            } as i64)
+        }),
+        F::FdRport => tuple.map_or(V::Na, |t| {
+            V::N(if is_server_event(ev) {
+                t.src_port
+            } else {
+                t.dst_port
+            } as i64)
+        }),
         F::FdCipName | F::FdSipName | F::FdLipName | F::FdRipName => match tuple {
             None => V::Na,
             Some(t) => {
                 let ip = match f.id {
                     F::FdCipName => t.src_ip,
                     F::FdSipName => t.dst_ip,
-                    F::FdLipName => if is_server_event(ev) { t.dst_ip } else { t.src_ip },
-                    _ => if is_server_event(ev) { t.src_ip } else { t.dst_ip },
+                    F::FdLipName => {
+                        if is_server_event(ev) {
+                            t.dst_ip
+                        } else {
+                            t.src_ip
+                        }
+                    }
+                    _ => {
+                        if is_server_event(ev) {
+                            t.src_ip
+                        } else {
+                            t.dst_ip
+                        }
+                    }
                 };
                 fmt_num(buf, ip)
             }
@@ -944,9 +1093,21 @@ fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
         F::FdIsServer => fd.map_or(V::Na, |_| V::B(is_server_event(ev))),
         F::FdConnected => fd.map_or(V::Na, |_| V::B(connected(ev))),
         F::FdTypes => {
-            let Arg::Index(n) = f.arg else { return Some(V::Na) };
-            let from_event = fd.filter(|fd| fd.num == n as i64).map(|fd| fd.kind.as_str());
-            let kind = from_event.or_else(|| if n < 3 { cx.proc().map(|p| p.stdio[n].kind.as_str()).filter(|k| !k.is_empty()) } else { None });
+            let Arg::Index(n) = f.arg else {
+                return Some(V::Na);
+            };
+            let from_event = fd
+                .filter(|fd| fd.num == n as i64)
+                .map(|fd| fd.kind.as_str());
+            let kind = from_event.or_else(|| {
+                if n < 3 {
+                    cx.proc()
+                        .map(|p| p.stdio[n].kind.as_str())
+                        .filter(|k| !k.is_empty())
+                } else {
+                    None
+                }
+            });
             kind.map_or(V::Na, V::S)
         }
         F::FdDev => fd.map_or(V::Na, |fd| V::N(fd.dev as i64)),
@@ -956,7 +1117,12 @@ fn extract_evt_fd<'a: 'b, 'b, S: StateView + ?Sized>(
     })
 }
 
-fn extract_proc<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, p: Option<&'b Process>, cx: &'b Cx<'a, S>, buf: &'b mut String) -> Option<V<'b>> {
+fn extract_proc<'a: 'b, 'b, S: StateView + ?Sized>(
+    f: &FieldRef,
+    p: Option<&'b Process>,
+    cx: &'b Cx<'a, S>,
+    buf: &'b mut String,
+) -> Option<V<'b>> {
     let ev = cx.ev;
     Some(match f.id {
         F::ProcPid => with_proc(p, |p| V::N(p.pid as i64)),
@@ -973,8 +1139,12 @@ fn extract_proc<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, p: Option<&'b P
         F::ProcExepath => with_proc(p, |p| s_or_na(&p.exepath)),
         F::ProcPexepath => with_proc(cx.ancestor(1), |p| s_or_na(&p.exepath)),
         F::ProcAname | F::ProcAexe | F::ProcAexepath | F::ProcApid | F::ProcAcmdline => {
-            let Arg::Index(n) = f.arg else { return Some(V::Na) };
-            let Some(a) = cx.ancestor(n) else { return Some(V::Na) };
+            let Arg::Index(n) = f.arg else {
+                return Some(V::Na);
+            };
+            let Some(a) = cx.ancestor(n) else {
+                return Some(V::Na);
+            };
             match f.id {
                 F::ProcAname => s_or_na(&a.comm),
                 F::ProcAexe => s_or_na(&a.exe),
@@ -988,7 +1158,12 @@ fn extract_proc<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, p: Option<&'b P
         F::ProcPcmdline => with_proc(cx.ancestor(1), |p| join_args(buf, Some(&p.comm), &p.args)),
         F::ProcExeline => with_proc(p, |p| join_args(buf, Some(&p.exe), &p.args)),
         F::ProcCmdnargs => with_proc(p, |p| V::N(p.args.len() as i64)),
-        F::ProcCmdlenargs => with_proc(p, |p| V::N(p.args.iter().map(|a| a.len() as i64).sum::<i64>() + (p.args.len() as i64 - 1).max(0))),
+        F::ProcCmdlenargs => with_proc(p, |p| {
+            V::N(
+                p.args.iter().map(|a| a.len() as i64).sum::<i64>()
+                    + (p.args.len() as i64 - 1).max(0),
+            )
+        }),
         F::ProcEnv => with_proc(p, |p| match &f.arg {
             Arg::Key(k) => p
                 .env
@@ -1001,7 +1176,9 @@ fn extract_proc<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, p: Option<&'b P
         F::ProcTty => with_proc(p, |p| V::N(p.tty as i64)),
         F::ProcDuration => with_proc(p, |p| duration(ev.ts, p.start_ts)),
         F::ProcPpidDuration => with_proc(cx.ancestor(1), |p| duration(ev.ts, p.start_ts)),
-        F::ProcSname => with_proc(p.and_then(|p| cx.state.process(p.sid)), |s| s_or_na(&s.comm)),
+        F::ProcSname => with_proc(p.and_then(|p| cx.state.process(p.sid)), |s| {
+            s_or_na(&s.comm)
+        }),
         F::ProcVpgidName | F::ProcVpgidExe | F::ProcVpgidExepath => {
             with_proc(p.and_then(|p| cx.state.process(p.pgid)), |g| match f.id {
                 F::ProcVpgidName => s_or_na(&g.comm),
@@ -1010,7 +1187,11 @@ fn extract_proc<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, p: Option<&'b P
             })
         }
         F::ProcIsVpgidLeader => with_proc(p, |p| {
-            V::B(if p.vpgid != 0 && p.vpid != 0 { p.vpid == p.vpgid } else { p.pid == p.pgid })
+            V::B(if p.vpgid != 0 && p.vpid != 0 {
+                p.vpid == p.vpgid
+            } else {
+                p.pid == p.pgid
+            })
         }),
         F::ProcIsSidLeader => with_proc(p, |p| V::B(p.pid == p.sid)),
         F::ProcIsExeUpperLayer => with_proc(p, |p| V::B(p.is_exe_upper_layer)),
@@ -1020,7 +1201,11 @@ fn extract_proc<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, p: Option<&'b P
         F::ProcExeInoCtime => with_proc(p, |p| nonzero(p.exe_ino_ctime)),
         F::ProcExeInoMtime => with_proc(p, |p| nonzero(p.exe_ino_mtime)),
         F::ProcExeInoCtimeDurProc => with_proc(p, |p| {
-            let start = if p.exec_ts != 0 { p.exec_ts } else { p.start_ts };
+            let start = if p.exec_ts != 0 {
+                p.exec_ts
+            } else {
+                p.start_ts
+            };
             if p.exe_ino_ctime == 0 || start == 0 {
                 V::Na
             } else {
@@ -1056,31 +1241,43 @@ fn extract_proc<'a: 'b, 'b, S: StateView + ?Sized>(f: &FieldRef, p: Option<&'b P
             Some(v) => render::raw_number(v).map_or(V::Na, V::N),
             None => V::Na,
         },
-        F::ThreadCapEffective | F::ThreadCapPermitted | F::ThreadCapInheritable => with_proc(p, |p| {
-            let caps = match f.id {
-                F::ThreadCapEffective => p.cap_effective,
-                F::ThreadCapPermitted => p.cap_permitted,
-                _ => p.cap_inheritable,
-            };
-            buf.clear();
-            render::write_caps(buf, caps);
-            V::S(buf)
-        }),
+        F::ThreadCapEffective | F::ThreadCapPermitted | F::ThreadCapInheritable => {
+            with_proc(p, |p| {
+                let caps = match f.id {
+                    F::ThreadCapEffective => p.cap_effective,
+                    F::ThreadCapPermitted => p.cap_permitted,
+                    _ => p.cap_inheritable,
+                };
+                buf.clear();
+                render::write_caps(buf, caps);
+                V::S(buf)
+            })
+        }
         F::UserUid => with_proc(p, |p| V::N(p.uid as i64)),
-        F::UserName | F::UserHomedir | F::UserShell => with_proc(p, |p| match cx.state.user(p, p.uid) {
-            Some(u) => s_or_na(match f.id {
-                F::UserName => &u.name,
-                F::UserHomedir => &u.homedir,
-                _ => &u.shell,
-            }),
-            None => V::Na,
+        F::UserName | F::UserHomedir | F::UserShell => {
+            with_proc(p, |p| match cx.state.user(p, p.uid) {
+                Some(u) => s_or_na(match f.id {
+                    F::UserName => &u.name,
+                    F::UserHomedir => &u.homedir,
+                    _ => &u.shell,
+                }),
+                None => V::Na,
+            })
+        }
+        F::UserLoginuid => with_proc(p, |p| {
+            V::N(if p.loginuid == u32::MAX {
+                -1
+            } else {
+                p.loginuid as i64
+            })
         }),
-        F::UserLoginuid => with_proc(p, |p| V::N(if p.loginuid == u32::MAX { -1 } else { p.loginuid as i64 })),
         F::UserLoginname => with_proc(p, |p| {
             if p.loginuid == u32::MAX {
                 return V::Na;
             }
-            cx.state.user(p, p.loginuid).map_or(V::Na, |u| s_or_na(&u.name))
+            cx.state
+                .user(p, p.loginuid)
+                .map_or(V::Na, |u| s_or_na(&u.name))
         }),
         F::GroupGid => with_proc(p, |p| V::N(p.gid as i64)),
         F::GroupName => with_proc(p, |p| cx.state.group_name(p, p.gid).map_or(V::Na, s_or_na)),
@@ -1118,11 +1315,7 @@ fn flag_number(v: &Value<'_>) -> Option<u64> {
 /// A socket is connected when the event carries a full tuple with a server port.
 fn connected(ev: &Event<'_>) -> bool {
     match ev.fd.and_then(|fd| fd.tuple) {
-        Some(t) => {
-            t.dst_port != 0
-                && !is_datagram_io(ev)
-                || t.proto == vigil_event::L4Proto::Tcp
-        }
+        Some(t) => t.dst_port != 0 && !is_datagram_io(ev) || t.proto == vigil_event::L4Proto::Tcp,
         None => false,
     }
 }
@@ -1136,14 +1329,35 @@ mod tests {
         let f = resolve("proc.aname", Some("2")).unwrap();
         assert_eq!((f.id, f.arg, f.multi), (F::ProcAname, Arg::Index(2), false));
         assert!(resolve("proc.aname", None).unwrap().multi);
-        assert_eq!(resolve("evt.arg.flags", None).unwrap().arg, Arg::Param(ParamName::Flags));
+        assert_eq!(
+            resolve("evt.arg.flags", None).unwrap().arg,
+            Arg::Param(ParamName::Flags)
+        );
         assert_eq!(resolve("evt.arg", Some("0")).unwrap().arg, Arg::Index(0));
-        assert_eq!(resolve("k8s.pod.label.app", None).unwrap().arg, Arg::Key("app".into()));
-        assert_eq!(resolve("container.mount.dest", Some("/etc")).unwrap().arg, Arg::Key("/etc".into()));
-        assert!(matches!(resolve("proc.nope", None), Err(FieldError::Unknown(_))));
-        assert!(matches!(resolve("proc.name", Some("1")), Err(FieldError::UnexpectedArg(_))));
-        assert!(matches!(resolve("evt.arg", None), Err(FieldError::MissingArg(_))));
-        assert!(matches!(resolve("proc.aname", Some("x")), Err(FieldError::BadArg { .. })));
+        assert_eq!(
+            resolve("k8s.pod.label.app", None).unwrap().arg,
+            Arg::Key("app".into())
+        );
+        assert_eq!(
+            resolve("container.mount.dest", Some("/etc")).unwrap().arg,
+            Arg::Key("/etc".into())
+        );
+        assert!(matches!(
+            resolve("proc.nope", None),
+            Err(FieldError::Unknown(_))
+        ));
+        assert!(matches!(
+            resolve("proc.name", Some("1")),
+            Err(FieldError::UnexpectedArg(_))
+        ));
+        assert!(matches!(
+            resolve("evt.arg", None),
+            Err(FieldError::MissingArg(_))
+        ));
+        assert!(matches!(
+            resolve("proc.aname", Some("x")),
+            Err(FieldError::BadArg { .. })
+        ));
     }
 
     #[test]
@@ -1194,7 +1408,9 @@ mod tests {
             } else {
                 "container|k8s"
             };
-            let ok = group.split('|').any(|g| d.name.starts_with(g.trim_end_matches('.')));
+            let ok = group
+                .split('|')
+                .any(|g| d.name.starts_with(g.trim_end_matches('.')));
             assert!(ok, "{} is declared in the {group} group", d.name);
         }
     }

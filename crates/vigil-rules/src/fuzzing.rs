@@ -6,8 +6,8 @@ use crate::{load, LoadOptions, RuleMatching, RuleSource};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use vigil_event::{
-    Container, Dir, Event, EventType, FdInfo, FdKind, FlagSet, L4Proto, Param, ParamName, Process, SockTuple,
-    StateView, UserInfo, Value,
+    Container, Dir, Event, EventType, FdInfo, FdKind, FlagSet, L4Proto, Param, ParamName, Process,
+    SockTuple, StateView, UserInfo, Value,
 };
 
 /// A two-process state with one container, enough for every field to produce a value.
@@ -22,7 +22,14 @@ impl Default for FuzzState {
         let mut procs = HashMap::new();
         procs.insert(
             10,
-            Process { pid: 10, ppid: 1, comm: "bash".into(), exe: "/bin/bash".into(), args: vec!["-c".into(), "id".into()], ..Process::default() },
+            Process {
+                pid: 10,
+                ppid: 1,
+                comm: "bash".into(),
+                exe: "/bin/bash".into(),
+                args: vec!["-c".into(), "id".into()],
+                ..Process::default()
+            },
         );
         procs.insert(
             11,
@@ -40,8 +47,18 @@ impl Default for FuzzState {
         );
         FuzzState {
             procs,
-            container: Container { id: "c".repeat(64), name: "n".into(), image: "i:1".into(), ..Container::default() },
-            user: UserInfo { uid: 0, name: "root".into(), homedir: "/root".into(), shell: "/bin/sh".into() },
+            container: Container {
+                id: "c".repeat(64),
+                name: "n".into(),
+                image: "i:1".into(),
+                ..Container::default()
+            },
+            user: UserInfo {
+                uid: 0,
+                name: "root".into(),
+                homedir: "/root".into(),
+                shell: "/bin/sh".into(),
+            },
         }
     }
 }
@@ -79,18 +96,55 @@ fn run_events(rs: &crate::Ruleset) {
         Param::new(ParamName::Flags, Value::Flags(0o1101, FlagSet::Open)),
         Param::new(ParamName::Data, Value::Bytes(b"\x00\xffdata")),
     ];
-    let conn = [Param::new(ParamName::Res, Value::Res(-111)), Param::new(ParamName::Tuple, Value::Tuple(tuple))];
+    let conn = [
+        Param::new(ParamName::Res, Value::Res(-111)),
+        Param::new(ParamName::Tuple, Value::Tuple(tuple)),
+    ];
     let events = [
-        ("openat", &open[..], Some(FdInfo { num: 3, kind: FdKind::File, name: "/etc/shadow", ..FdInfo::default() }), 3),
-        ("connect", &conn[..], Some(FdInfo { num: 4, kind: FdKind::Ipv4, tuple: Some(tuple), ..FdInfo::default() }), -111),
+        (
+            "openat",
+            &open[..],
+            Some(FdInfo {
+                num: 3,
+                kind: FdKind::File,
+                name: "/etc/shadow",
+                ..FdInfo::default()
+            }),
+            3,
+        ),
+        (
+            "connect",
+            &conn[..],
+            Some(FdInfo {
+                num: 4,
+                kind: FdKind::Ipv4,
+                tuple: Some(tuple),
+                ..FdInfo::default()
+            }),
+            -111,
+        ),
         ("execve", &[][..], None, 0),
     ];
     let mut scratch = rs.new_scratch();
     let mut matched = Vec::new();
     for (name, params, fd, res) in events {
         for (pid, dir) in [(11, Dir::Exit), (10, Dir::Enter), (999, Dir::Exit)] {
-            let Some(etype) = EventType::from_name(name) else { continue };
-            let ev = Event { num: 1, ts: 1, etype, dir, cpu: 0, tid: pid, pid, res, params, fd, latency: 0 };
+            let Some(etype) = EventType::from_name(name) else {
+                continue;
+            };
+            let ev = Event {
+                num: 1,
+                ts: 1,
+                etype,
+                dir,
+                cpu: 0,
+                tid: pid,
+                pid,
+                res,
+                params,
+                fd,
+                latency: 0,
+            };
             matched.clear();
             rs.evaluate(&ev, &st, &mut scratch, &mut matched);
             for &id in &matched {
@@ -102,14 +156,25 @@ fn run_events(rs: &crate::Ruleset) {
 
 /// Fuzz entry: `data` is a condition; it is parsed, compiled inside a rule and evaluated.
 pub fn fuzz_condition(data: &[u8]) {
-    let Ok(cond) = std::str::from_utf8(data) else { return };
+    let Ok(cond) = std::str::from_utf8(data) else {
+        return;
+    };
     let _ = crate::parser::parse_condition(cond);
     let quoted = cond.replace('\'', "''");
     let text = format!(
         "- list: l\n  items: [a, \"b c\", /etc]\n- macro: m\n  condition: proc.name = cat\n- rule: r\n  desc: d\n  condition: '{quoted}'\n  output: \"%proc.name %fd.name %evt.arg.flags\"\n  priority: info\n"
     );
-    let opts = LoadOptions { rule_matching: RuleMatching::All, ..LoadOptions::default() };
-    match load(&[RuleSource { name: "fuzz.yaml".into(), text }], &opts) {
+    let opts = LoadOptions {
+        rule_matching: RuleMatching::All,
+        ..LoadOptions::default()
+    };
+    match load(
+        &[RuleSource {
+            name: "fuzz.yaml".into(),
+            text,
+        }],
+        &opts,
+    ) {
         Ok(l) => run_events(&l.ruleset),
         Err(d) => {
             let _ = d.to_string();
@@ -119,9 +184,20 @@ pub fn fuzz_condition(data: &[u8]) {
 
 /// Fuzz entry: `data` is a whole rules file.
 pub fn fuzz_loader(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
-    let opts = LoadOptions { rule_matching: RuleMatching::All, ..LoadOptions::default() };
-    match load(&[RuleSource { name: "fuzz.yaml".into(), text: text.to_string() }], &opts) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let opts = LoadOptions {
+        rule_matching: RuleMatching::All,
+        ..LoadOptions::default()
+    };
+    match load(
+        &[RuleSource {
+            name: "fuzz.yaml".into(),
+            text: text.to_string(),
+        }],
+        &opts,
+    ) {
         Ok(l) => {
             let _ = l.ruleset.event_types();
             run_events(&l.ruleset)

@@ -125,7 +125,10 @@ pub fn load_files(paths: &[PathBuf], opts: &LoadOptions) -> Result<Loaded, Diagn
     let mut errors = Vec::new();
     for p in paths {
         match std::fs::read_to_string(p) {
-            Ok(text) => sources.push(RuleSource { name: p.display().to_string(), text }),
+            Ok(text) => sources.push(RuleSource {
+                name: p.display().to_string(),
+                text,
+            }),
             Err(e) => errors.push(Diagnostic::error(
                 p.display().to_string(),
                 0,

@@ -50,7 +50,13 @@ impl Text {
         };
         Text {
             text: s.to_string(),
-            pieces: vec![Piece { at: 0, len: s.len(), loc: Loc { file, pos: n.pos }, style, synthetic: false }],
+            pieces: vec![Piece {
+                at: 0,
+                len: s.len(),
+                loc: Loc { file, pos: n.pos },
+                style,
+                synthetic: false,
+            }],
         }
     }
 
@@ -71,18 +77,30 @@ impl Text {
     pub fn push_synthetic(&mut self, s: &str, loc: Loc) {
         let at = self.text.len();
         self.text.push_str(s);
-        self.pieces.push(Piece { at, len: s.len(), loc, style: Style::Plain, synthetic: true });
+        self.pieces.push(Piece {
+            at,
+            len: s.len(),
+            loc,
+            style: Style::Plain,
+            synthetic: true,
+        });
     }
 
     /// Maps a byte offset of the joined text to file, line, column and the line's text.
-    pub fn locate(&self, offset: usize, sources: &[RuleSource]) -> (usize, u32, u32, Option<String>) {
+    pub fn locate(
+        &self,
+        offset: usize,
+        sources: &[RuleSource],
+    ) -> (usize, u32, u32, Option<String>) {
         let piece = self
             .pieces
             .iter()
             .rev()
             .find(|p| p.at <= offset)
             .or(self.pieces.first());
-        let Some(piece) = piece else { return (0, 0, 0, None) };
+        let Some(piece) = piece else {
+            return (0, 0, 0, None);
+        };
         let src = &sources[piece.loc.file].text;
         let node_off = offset_of(src, piece.loc.pos);
         if piece.synthetic {
@@ -107,7 +125,10 @@ pub fn offset_of(src: &str, pos: Pos) -> usize {
         }
     }
     let line = &src[off..];
-    off + line.char_indices().nth(pos.col.saturating_sub(1) as usize).map_or(line.len(), |(i, _)| i)
+    off + line
+        .char_indices()
+        .nth(pos.col.saturating_sub(1) as usize)
+        .map_or(line.len(), |(i, _)| i)
 }
 
 /// Finds the source offset of byte `rel` of a scalar's value by walking the value and the
@@ -233,10 +254,21 @@ impl Diags<'_> {
     }
 
     /// An error inside condition text, at byte `offset` of it.
-    pub fn in_text(&mut self, sev: Severity, text: &Text, offset: usize, item: Option<String>, msg: impl Into<String>) {
+    pub fn in_text(
+        &mut self,
+        sev: Severity,
+        text: &Text,
+        offset: usize,
+        item: Option<String>,
+        msg: impl Into<String>,
+    ) {
         let (file, line, column, source_line) = text.locate(offset, self.sources);
         self.list.push(Diagnostic {
-            file: self.sources.get(file).map(|s| s.name.clone()).unwrap_or_default(),
+            file: self
+                .sources
+                .get(file)
+                .map(|s| s.name.clone())
+                .unwrap_or_default(),
             line,
             column,
             item,
@@ -248,23 +280,52 @@ impl Diags<'_> {
 }
 
 const RULE_KEYS: &[&str] = &[
-    "rule", "desc", "condition", "output", "priority", "tags", "enabled", "source", "exceptions",
-    "append", "override", "skip-if-unknown-filter", "warn_evttypes", "capture", "capture_duration",
+    "rule",
+    "desc",
+    "condition",
+    "output",
+    "priority",
+    "tags",
+    "enabled",
+    "source",
+    "exceptions",
+    "append",
+    "override",
+    "skip-if-unknown-filter",
+    "warn_evttypes",
+    "capture",
+    "capture_duration",
 ];
 const MACRO_KEYS: &[&str] = &["macro", "condition", "append", "override", "source", "desc"];
 const LIST_KEYS: &[&str] = &["list", "items", "append", "override", "desc"];
 
-fn scalar_str<'n>(d: &mut Diags<'_>, n: &'n Node, file: usize, what: &str, item: &Option<String>) -> Option<&'n str> {
+fn scalar_str<'n>(
+    d: &mut Diags<'_>,
+    n: &'n Node,
+    file: usize,
+    what: &str,
+    item: &Option<String>,
+) -> Option<&'n str> {
     match &n.kind {
         Kind::Scalar(s, _) => Some(s),
         _ => {
-            d.err(Loc { file, pos: n.pos }, item.clone(), format!("'{what}' must be a string, found {}", n.kind_name()));
+            d.err(
+                Loc { file, pos: n.pos },
+                item.clone(),
+                format!("'{what}' must be a string, found {}", n.kind_name()),
+            );
             None
         }
     }
 }
 
-fn string_list(d: &mut Diags<'_>, n: &Node, file: usize, what: &str, item: &Option<String>) -> Option<Vec<String>> {
+fn string_list(
+    d: &mut Diags<'_>,
+    n: &Node,
+    file: usize,
+    what: &str,
+    item: &Option<String>,
+) -> Option<Vec<String>> {
     match &n.kind {
         Kind::Seq(items) => {
             let mut out = Vec::with_capacity(items.len());
@@ -272,7 +333,11 @@ fn string_list(d: &mut Diags<'_>, n: &Node, file: usize, what: &str, item: &Opti
                 match &it.kind {
                     Kind::Scalar(s, _) => out.push(s.clone()),
                     _ => {
-                        d.err(Loc { file, pos: it.pos }, item.clone(), format!("'{what}' entries must be strings, found {}", it.kind_name()));
+                        d.err(
+                            Loc { file, pos: it.pos },
+                            item.clone(),
+                            format!("'{what}' entries must be strings, found {}", it.kind_name()),
+                        );
                         return None;
                     }
                 }
@@ -281,7 +346,11 @@ fn string_list(d: &mut Diags<'_>, n: &Node, file: usize, what: &str, item: &Opti
         }
         _ if n.is_null() => Some(Vec::new()),
         _ => {
-            d.err(Loc { file, pos: n.pos }, item.clone(), format!("'{what}' must be a list, found {}", n.kind_name()));
+            d.err(
+                Loc { file, pos: n.pos },
+                item.clone(),
+                format!("'{what}' must be a list, found {}", n.kind_name()),
+            );
             None
         }
     }
@@ -294,33 +363,71 @@ enum Mode {
     Replace,
 }
 
-fn override_modes(d: &mut Diags<'_>, item: &Node, file: usize, name: &Option<String>, allowed_append: &[&str], allowed_replace: &[&str]) -> Option<Vec<(String, Mode)>> {
+fn override_modes(
+    d: &mut Diags<'_>,
+    item: &Node,
+    file: usize,
+    name: &Option<String>,
+    allowed_append: &[&str],
+    allowed_replace: &[&str],
+) -> Option<Vec<(String, Mode)>> {
     let ov = item.get("override")?;
     let Kind::Map(entries) = &ov.kind else {
-        d.err(Loc { file, pos: ov.pos }, name.clone(), "'override' must be a mapping of key: append|replace");
+        d.err(
+            Loc { file, pos: ov.pos },
+            name.clone(),
+            "'override' must be a mapping of key: append|replace",
+        );
         return Some(Vec::new());
     };
     let mut out = Vec::new();
     for (k, v) in entries {
         let (Some(key), Some(mode)) = (k.as_str(), v.as_str()) else {
-            d.err(Loc { file, pos: k.pos }, name.clone(), "'override' entries must be key: append|replace");
+            d.err(
+                Loc { file, pos: k.pos },
+                name.clone(),
+                "'override' entries must be key: append|replace",
+            );
             continue;
         };
         let mode = match mode {
             "append" => Mode::Append,
             "replace" => Mode::Replace,
             other => {
-                d.err(Loc { file, pos: v.pos }, name.clone(), format!("unknown override mode '{other}' (expected append or replace)"));
+                d.err(
+                    Loc { file, pos: v.pos },
+                    name.clone(),
+                    format!("unknown override mode '{other}' (expected append or replace)"),
+                );
                 continue;
             }
         };
-        let allowed = if mode == Mode::Append { allowed_append } else { allowed_replace };
+        let allowed = if mode == Mode::Append {
+            allowed_append
+        } else {
+            allowed_replace
+        };
         if !allowed.contains(&key) {
-            d.err(Loc { file, pos: k.pos }, name.clone(), format!("key '{key}' cannot be overridden with '{}'", if mode == Mode::Append { "append" } else { "replace" }));
+            d.err(
+                Loc { file, pos: k.pos },
+                name.clone(),
+                format!(
+                    "key '{key}' cannot be overridden with '{}'",
+                    if mode == Mode::Append {
+                        "append"
+                    } else {
+                        "replace"
+                    }
+                ),
+            );
             continue;
         }
         if item.get(key).is_none() {
-            d.err(Loc { file, pos: k.pos }, name.clone(), format!("override of '{key}' but the item has no '{key}' key"));
+            d.err(
+                Loc { file, pos: k.pos },
+                name.clone(),
+                format!("override of '{key}' but the item has no '{key}' key"),
+            );
             continue;
         }
         out.push((key.to_string(), mode));
@@ -328,13 +435,27 @@ fn override_modes(d: &mut Diags<'_>, item: &Node, file: usize, name: &Option<Str
     Some(out)
 }
 
-fn check_keys(d: &mut Diags<'_>, item: &Node, file: usize, allowed: &[&str], name: &Option<String>) {
+fn check_keys(
+    d: &mut Diags<'_>,
+    item: &Node,
+    file: usize,
+    allowed: &[&str],
+    name: &Option<String>,
+) {
     if let Kind::Map(entries) = &item.kind {
         for (k, _) in entries {
             match k.as_str() {
                 Some(key) if allowed.contains(&key) => {}
-                Some(key) => d.warn(Loc { file, pos: k.pos }, name.clone(), format!("unknown key '{key}' ignored")),
-                None => d.err(Loc { file, pos: k.pos }, name.clone(), "mapping keys must be strings"),
+                Some(key) => d.warn(
+                    Loc { file, pos: k.pos },
+                    name.clone(),
+                    format!("unknown key '{key}' ignored"),
+                ),
+                None => d.err(
+                    Loc { file, pos: k.pos },
+                    name.clone(),
+                    "mapping keys must be strings",
+                ),
             }
         }
     }
@@ -347,7 +468,11 @@ pub(crate) fn load_defs(sources: &[RuleSource], d: &mut Diags<'_>) -> Defs {
         let docs = match yaml::parse(&src.text) {
             Ok(docs) => docs,
             Err(e) => {
-                d.err(Loc { file, pos: e.pos }, None, format!("invalid YAML: {}", e.message));
+                d.err(
+                    Loc { file, pos: e.pos },
+                    None,
+                    format!("invalid YAML: {}", e.message),
+                );
                 continue;
             }
         };
@@ -359,7 +484,14 @@ pub(crate) fn load_defs(sources: &[RuleSource], d: &mut Diags<'_>) -> Defs {
                     }
                 }
                 _ if doc.is_null() => {}
-                _ => d.err(Loc { file, pos: doc.pos }, None, format!("a rules file must be a list of items, found {}", doc.kind_name())),
+                _ => d.err(
+                    Loc { file, pos: doc.pos },
+                    None,
+                    format!(
+                        "a rules file must be a list of items, found {}",
+                        doc.kind_name()
+                    ),
+                ),
             }
         }
     }
@@ -367,17 +499,35 @@ pub(crate) fn load_defs(sources: &[RuleSource], d: &mut Diags<'_>) -> Defs {
 }
 
 fn load_item(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
-    let loc = Loc { file, pos: item.pos };
+    let loc = Loc {
+        file,
+        pos: item.pos,
+    };
     let Kind::Map(entries) = &item.kind else {
-        d.err(loc, None, format!("each item must be a mapping (rule, macro, list, ...), found {}", item.kind_name()));
+        d.err(
+            loc,
+            None,
+            format!(
+                "each item must be a mapping (rule, macro, list, ...), found {}",
+                item.kind_name()
+            ),
+        );
         return;
     };
     let Some((first, _)) = entries.first() else {
         d.err(loc, None, "empty item");
         return;
     };
-    let kinds = ["rule", "macro", "list", "required_engine_version", "required_plugin_versions"];
-    let kind = entries.iter().find_map(|(k, _)| k.as_str().filter(|k| kinds.contains(k)));
+    let kinds = [
+        "rule",
+        "macro",
+        "list",
+        "required_engine_version",
+        "required_plugin_versions",
+    ];
+    let kind = entries
+        .iter()
+        .find_map(|(k, _)| k.as_str().filter(|k| kinds.contains(k)));
     match kind {
         Some("rule") => load_rule(defs, d, item, file),
         Some("macro") => load_macro(defs, d, item, file),
@@ -386,7 +536,11 @@ fn load_item(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
             if let Some(v) = item.get("required_engine_version") {
                 match v.as_str() {
                     Some(s) => defs.required_engine_version = Some(s.to_string()),
-                    None => d.err(Loc { file, pos: v.pos }, None, "required_engine_version must be a version string"),
+                    None => d.err(
+                        Loc { file, pos: v.pos },
+                        None,
+                        "required_engine_version must be a version string",
+                    ),
                 }
             }
         }
@@ -399,25 +553,46 @@ fn load_item(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
 }
 
 fn load_plugins(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
-    let Some(v) = item.get("required_plugin_versions") else { return };
+    let Some(v) = item.get("required_plugin_versions") else {
+        return;
+    };
     let Kind::Seq(entries) = &v.kind else {
-        d.err(Loc { file, pos: v.pos }, None, "required_plugin_versions must be a list");
+        d.err(
+            Loc { file, pos: v.pos },
+            None,
+            "required_plugin_versions must be a list",
+        );
         return;
     };
     for e in entries {
-        let (Some(name), Some(version)) = (e.get("name").and_then(Node::as_str), e.get("version").and_then(Node::as_str)) else {
-            d.err(Loc { file, pos: e.pos }, None, "each required plugin needs 'name' and 'version'");
+        let (Some(name), Some(version)) = (
+            e.get("name").and_then(Node::as_str),
+            e.get("version").and_then(Node::as_str),
+        ) else {
+            d.err(
+                Loc { file, pos: e.pos },
+                None,
+                "each required plugin needs 'name' and 'version'",
+            );
             continue;
         };
         let mut alternatives = Vec::new();
         if let Some(Kind::Seq(alts)) = e.get("alternatives").map(|a| &a.kind) {
             for a in alts {
-                if let (Some(n), Some(v)) = (a.get("name").and_then(Node::as_str), a.get("version").and_then(Node::as_str)) {
+                if let (Some(n), Some(v)) = (
+                    a.get("name").and_then(Node::as_str),
+                    a.get("version").and_then(Node::as_str),
+                ) {
                     alternatives.push((n.to_string(), v.to_string()));
                 }
             }
         }
-        defs.required_plugin_versions.push(crate::PluginRequirement { name: name.to_string(), version: version.to_string(), alternatives });
+        defs.required_plugin_versions
+            .push(crate::PluginRequirement {
+                name: name.to_string(),
+                version: version.to_string(),
+                alternatives,
+            });
     }
 }
 
@@ -427,7 +602,11 @@ fn append_flag(d: &mut Diags<'_>, item: &Node, file: usize, name: &Option<String
         Some(n) => match n.as_bool() {
             Some(b) => b,
             None => {
-                d.err(Loc { file, pos: n.pos }, name.clone(), "'append' must be true or false");
+                d.err(
+                    Loc { file, pos: n.pos },
+                    name.clone(),
+                    "'append' must be true or false",
+                );
                 false
             }
         },
@@ -435,9 +614,16 @@ fn append_flag(d: &mut Diags<'_>, item: &Node, file: usize, name: &Option<String
 }
 
 fn load_list(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
-    let loc = Loc { file, pos: item.pos };
-    let Some(name_node) = item.get("list") else { return };
-    let Some(name) = scalar_str(d, name_node, file, "list", &None) else { return };
+    let loc = Loc {
+        file,
+        pos: item.pos,
+    };
+    let Some(name_node) = item.get("list") else {
+        return;
+    };
+    let Some(name) = scalar_str(d, name_node, file, "list", &None) else {
+        return;
+    };
     let label = Some(format!("list '{name}'"));
     check_keys(d, item, file, LIST_KEYS, &label);
     let append = append_flag(d, item, file, &label);
@@ -446,24 +632,44 @@ fn load_list(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
         d.err(loc, label, "list has no 'items'");
         return;
     };
-    let Some(items) = string_list(d, items_node, file, "items", &label) else { return };
+    let Some(items) = string_list(d, items_node, file, "items", &label) else {
+        return;
+    };
     let existing = defs.lists.iter_mut().find(|l| l.name == name);
-    let append = append || modes.as_ref().is_some_and(|m| m.iter().any(|(_, m)| *m == Mode::Append));
+    let append = append
+        || modes
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|(_, m)| *m == Mode::Append));
     match (existing, append) {
         (Some(l), true) => l.items.extend(items),
-        (None, true) => d.err(loc, label, "cannot append to list: no list with this name was defined before"),
+        (None, true) => d.err(
+            loc,
+            label,
+            "cannot append to list: no list with this name was defined before",
+        ),
         (Some(l), false) => {
             l.items = items;
             l.loc = loc;
         }
-        (None, false) => defs.lists.push(ListDef { name: name.to_string(), items, loc }),
+        (None, false) => defs.lists.push(ListDef {
+            name: name.to_string(),
+            items,
+            loc,
+        }),
     }
 }
 
 fn load_macro(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
-    let loc = Loc { file, pos: item.pos };
-    let Some(name_node) = item.get("macro") else { return };
-    let Some(name) = scalar_str(d, name_node, file, "macro", &None) else { return };
+    let loc = Loc {
+        file,
+        pos: item.pos,
+    };
+    let Some(name_node) = item.get("macro") else {
+        return;
+    };
+    let Some(name) = scalar_str(d, name_node, file, "macro", &None) else {
+        return;
+    };
     let label = Some(format!("macro '{name}'"));
     check_keys(d, item, file, MACRO_KEYS, &label);
     let append = append_flag(d, item, file, &label);
@@ -472,24 +678,46 @@ fn load_macro(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
         d.err(loc, label, "macro has no 'condition'");
         return;
     };
-    let Some(cond) = scalar_str(d, cond_node, file, "condition", &label) else { return };
+    let Some(cond) = scalar_str(d, cond_node, file, "condition", &label) else {
+        return;
+    };
     let text = Text::from_node(cond_node, file, cond);
-    let append = append || modes.as_ref().is_some_and(|m| m.iter().any(|(_, m)| *m == Mode::Append));
+    let append = append
+        || modes
+            .as_ref()
+            .is_some_and(|m| m.iter().any(|(_, m)| *m == Mode::Append));
     match (defs.macros.iter_mut().find(|m| m.name == name), append) {
         (Some(m), true) => m.cond.append(&text),
-        (None, true) => d.err(loc, label, "cannot append to macro: no macro with this name was defined before"),
+        (None, true) => d.err(
+            loc,
+            label,
+            "cannot append to macro: no macro with this name was defined before",
+        ),
         (Some(m), false) => {
             m.cond = text;
             m.loc = loc;
         }
-        (None, false) => defs.macros.push(MacroDef { name: name.to_string(), cond: text, loc }),
+        (None, false) => defs.macros.push(MacroDef {
+            name: name.to_string(),
+            cond: text,
+            loc,
+        }),
     }
 }
 
-fn load_exceptions(d: &mut Diags<'_>, n: &Node, file: usize, label: &Option<String>) -> Vec<Exception> {
+fn load_exceptions(
+    d: &mut Diags<'_>,
+    n: &Node,
+    file: usize,
+    label: &Option<String>,
+) -> Vec<Exception> {
     let Kind::Seq(items) = &n.kind else {
         if !n.is_null() {
-            d.err(Loc { file, pos: n.pos }, label.clone(), "'exceptions' must be a list");
+            d.err(
+                Loc { file, pos: n.pos },
+                label.clone(),
+                "'exceptions' must be a list",
+            );
         }
         return Vec::new();
     };
@@ -501,7 +729,11 @@ fn load_exceptions(d: &mut Diags<'_>, n: &Node, file: usize, label: &Option<Stri
             continue;
         };
         let Some(fields_node) = e.get("fields") else {
-            d.err(eloc, label.clone(), format!("exception '{name}' has no 'fields'"));
+            d.err(
+                eloc,
+                label.clone(),
+                format!("exception '{name}' has no 'fields'"),
+            );
             continue;
         };
         let (fields, single) = match &fields_node.kind {
@@ -512,7 +744,7 @@ fn load_exceptions(d: &mut Diags<'_>, n: &Node, file: usize, label: &Option<Stri
             },
         };
         let comps = match e.get("comps") {
-            None => vec![if single { "=" } else { "=" }.to_string(); fields.len()],
+            None => vec!["=".to_string(); fields.len()],
             Some(c) => match &c.kind {
                 Kind::Scalar(s, _) if single => vec![s.clone()],
                 _ => match string_list(d, c, file, "comps", label) {
@@ -522,7 +754,15 @@ fn load_exceptions(d: &mut Diags<'_>, n: &Node, file: usize, label: &Option<Stri
             },
         };
         if comps.len() != fields.len() {
-            d.err(eloc, label.clone(), format!("exception '{name}': {} fields but {} comps", fields.len(), comps.len()));
+            d.err(
+                eloc,
+                label.clone(),
+                format!(
+                    "exception '{name}': {} fields but {} comps",
+                    fields.len(),
+                    comps.len()
+                ),
+            );
             continue;
         }
         let values = match e.get("values") {
@@ -531,20 +771,38 @@ fn load_exceptions(d: &mut Diags<'_>, n: &Node, file: usize, label: &Option<Stri
                 Kind::Seq(vals) => vals.clone(),
                 _ if v.is_null() => Vec::new(),
                 _ => {
-                    d.err(Loc { file, pos: v.pos }, label.clone(), format!("exception '{name}': 'values' must be a list"));
+                    d.err(
+                        Loc { file, pos: v.pos },
+                        label.clone(),
+                        format!("exception '{name}': 'values' must be a list"),
+                    );
                     continue;
                 }
             },
         };
-        out.push(Exception { name: name.to_string(), fields, single, comps, values, loc: eloc });
+        out.push(Exception {
+            name: name.to_string(),
+            fields,
+            single,
+            comps,
+            values,
+            loc: eloc,
+        });
     }
     out
 }
 
 fn load_rule(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
-    let loc = Loc { file, pos: item.pos };
-    let Some(name_node) = item.get("rule") else { return };
-    let Some(name) = scalar_str(d, name_node, file, "rule", &None) else { return };
+    let loc = Loc {
+        file,
+        pos: item.pos,
+    };
+    let Some(name_node) = item.get("rule") else {
+        return;
+    };
+    let Some(name) = scalar_str(d, name_node, file, "rule", &None) else {
+        return;
+    };
     let label = Some(format!("rule '{name}'"));
     check_keys(d, item, file, RULE_KEYS, &label);
     let append = append_flag(d, item, file, &label);
@@ -554,7 +812,18 @@ fn load_rule(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
         file,
         &label,
         &["condition", "output", "desc", "tags", "exceptions"],
-        &["condition", "output", "desc", "priority", "tags", "exceptions", "enabled", "source", "warn_evttypes", "skip-if-unknown-filter"],
+        &[
+            "condition",
+            "output",
+            "desc",
+            "priority",
+            "tags",
+            "exceptions",
+            "enabled",
+            "source",
+            "warn_evttypes",
+            "skip-if-unknown-filter",
+        ],
     );
 
     let get_str = |d: &mut Diags<'_>, key: &str| -> Option<String> {
@@ -566,7 +835,11 @@ fn load_rule(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
         match n.as_bool() {
             Some(b) => Some(b),
             None => {
-                d.err(Loc { file, pos: n.pos }, label.clone(), format!("'{key}' must be true or false"));
+                d.err(
+                    Loc { file, pos: n.pos },
+                    label.clone(),
+                    format!("'{key}' must be true or false"),
+                );
                 None
             }
         }
@@ -580,17 +853,25 @@ fn load_rule(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
                 None
             }
             None => {
-                d.err(Loc { file, pos: n.pos }, label.clone(), "'priority' must be a string");
+                d.err(
+                    Loc { file, pos: n.pos },
+                    label.clone(),
+                    "'priority' must be a string",
+                );
                 None
             }
         },
     };
-    let cond = item.get("condition").and_then(|n| scalar_str(d, n, file, "condition", &label).map(|s| Text::from_node(n, file, s)));
+    let cond = item.get("condition").and_then(|n| {
+        scalar_str(d, n, file, "condition", &label).map(|s| Text::from_node(n, file, s))
+    });
     let tags = match item.get("tags") {
         Some(n) => string_list(d, n, file, "tags", &label),
         None => None,
     };
-    let exceptions = item.get("exceptions").map(|n| load_exceptions(d, n, file, &label));
+    let exceptions = item
+        .get("exceptions")
+        .map(|n| load_exceptions(d, n, file, &label));
     let enabled = get_bool(d, "enabled");
     let skip = get_bool(d, "skip-if-unknown-filter");
     let warn_evttypes = get_bool(d, "warn_evttypes");
@@ -602,7 +883,11 @@ fn load_rule(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
     let is_override = append || modes.is_some();
     if is_override {
         let Some(i) = idx else {
-            d.err(loc, label, "cannot append to or override rule: no rule with this name was defined before");
+            d.err(
+                loc,
+                label,
+                "cannot append to or override rule: no rule with this name was defined before",
+            );
             return;
         };
         let r = &mut defs.rules[i];
@@ -610,13 +895,21 @@ fn load_rule(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
             if append {
                 return Some(Mode::Append);
             }
-            modes.as_ref()?.iter().find(|(k, _)| k == key).map(|(_, m)| *m)
+            modes
+                .as_ref()?
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, m)| *m)
         };
         if append {
             // Deprecated form: condition and exceptions append, nothing else may change.
             for k in ["output", "desc", "priority", "source"] {
                 if item.get(k).is_some() {
-                    d.err(loc, label.clone(), format!("'{k}' cannot be changed with append: true; use override"));
+                    d.err(
+                        loc,
+                        label.clone(),
+                        format!("'{k}' cannot be changed with append: true; use override"),
+                    );
                 }
             }
         } else if let Some(m) = &modes {
@@ -624,8 +917,15 @@ fn load_rule(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
             if let Kind::Map(entries) = &item.kind {
                 for (k, _) in entries {
                     if let Some(key) = k.as_str() {
-                        if !["rule", "override", "enabled"].contains(&key) && !listed.contains(&key) && RULE_KEYS.contains(&key) {
-                            d.err(Loc { file, pos: k.pos }, label.clone(), format!("key '{key}' is not listed in 'override'"));
+                        if !["rule", "override", "enabled"].contains(&key)
+                            && !listed.contains(&key)
+                            && RULE_KEYS.contains(&key)
+                        {
+                            d.err(
+                                Loc { file, pos: k.pos },
+                                label.clone(),
+                                format!("key '{key}' is not listed in 'override'"),
+                            );
                         }
                     }
                 }
@@ -703,7 +1003,11 @@ fn load_rule(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
     if only_enabled {
         match idx {
             Some(i) => defs.rules[i].enabled = enabled.unwrap_or(true),
-            None => d.err(loc, label, "rule has only 'enabled' but no rule with this name was defined before"),
+            None => d.err(
+                loc,
+                label,
+                "rule has only 'enabled' but no rule with this name was defined before",
+            ),
         }
         return;
     }
@@ -722,10 +1026,17 @@ fn load_rule(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
         missing.push("priority");
     }
     if !missing.is_empty() {
-        d.err(loc, label, format!("rule is missing required key(s): {}", missing.join(", ")));
+        d.err(
+            loc,
+            label,
+            format!("rule is missing required key(s): {}", missing.join(", ")),
+        );
         return;
     }
-    let (Some(cond), Some(output), Some(desc), Some(priority)) = (cond, output, desc, priority) else { return };
+    let (Some(cond), Some(output), Some(desc), Some(priority)) = (cond, output, desc, priority)
+    else {
+        return;
+    };
     let def = RuleDef {
         name: name.to_string(),
         desc,
@@ -754,9 +1065,15 @@ mod tests {
         let sources: Vec<RuleSource> = texts
             .iter()
             .enumerate()
-            .map(|(i, t)| RuleSource { name: format!("f{i}.yaml"), text: t.to_string() })
+            .map(|(i, t)| RuleSource {
+                name: format!("f{i}.yaml"),
+                text: t.to_string(),
+            })
             .collect();
-        let mut d = Diags { sources: &sources, list: Vec::new() };
+        let mut d = Diags {
+            sources: &sources,
+            list: Vec::new(),
+        };
         let defs = load_defs(&sources, &mut d);
         (defs, d.list)
     }
@@ -782,7 +1099,10 @@ mod tests {
         let (defs, diags) = load(&[BASE, "- rule: r\n  enabled: false\n"]);
         assert!(diags.is_empty(), "{diags:?}");
         assert!(!defs.rules[0].enabled);
-        let (defs, _) = load(&[BASE, "- rule: r\n  desc: d2\n  condition: x\n  output: o\n  priority: info\n"]);
+        let (defs, _) = load(&[
+            BASE,
+            "- rule: r\n  desc: d2\n  condition: x\n  output: o\n  priority: info\n",
+        ]);
         assert_eq!(defs.rules.len(), 1);
         assert_eq!(defs.rules[0].desc, "d2");
         assert!(defs.rules[0].enabled);
@@ -791,26 +1111,57 @@ mod tests {
     #[test]
     fn errors_collected_with_locations() {
         let (_, diags) = load(&["- rule: a\n  desc: d\n- rule: b\n  priority: loud\n  desc: d\n  condition: x\n  output: o\n- bogus: 1\n- rule: c\n  condition: x\n  append: true\n"]);
-        let msgs: Vec<String> = diags.iter().map(|d| format!("{}:{} {}", d.line, d.column, d.message)).collect();
-        assert!(msgs.iter().any(|m| m.starts_with("1:3 ") && m.contains("missing required")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("9:3 ") && m.contains("cannot append")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("4:13 ") && m.contains("unknown priority")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.starts_with("8:3 ") && m.contains("unknown item type")), "{msgs:?}");
+        let msgs: Vec<String> = diags
+            .iter()
+            .map(|d| format!("{}:{} {}", d.line, d.column, d.message))
+            .collect();
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("1:3 ") && m.contains("missing required")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("9:3 ") && m.contains("cannot append")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("4:13 ") && m.contains("unknown priority")),
+            "{msgs:?}"
+        );
+        assert!(
+            msgs.iter()
+                .any(|m| m.starts_with("8:3 ") && m.contains("unknown item type")),
+            "{msgs:?}"
+        );
     }
 
     #[test]
     fn condition_offsets_map_to_file_positions() {
         let src = "- macro: m\n  condition: >\n    proc.name = a and\n    bogus.field = 1\n";
-        let sources = vec![RuleSource { name: "x".into(), text: src.into() }];
-        let mut d = Diags { sources: &sources, list: Vec::new() };
+        let sources = vec![RuleSource {
+            name: "x".into(),
+            text: src.into(),
+        }];
+        let mut d = Diags {
+            sources: &sources,
+            list: Vec::new(),
+        };
         let defs = load_defs(&sources, &mut d);
         let t = &defs.macros[0].cond;
         let off = t.text.find("bogus").unwrap();
         let (_, line, col, _) = t.locate(off, &sources);
         assert_eq!((line, col), (4, 5));
         let src2 = "- macro: m\n  condition: proc.name = a and bogus = 1\n";
-        let sources = vec![RuleSource { name: "x".into(), text: src2.into() }];
-        let mut d = Diags { sources: &sources, list: Vec::new() };
+        let sources = vec![RuleSource {
+            name: "x".into(),
+            text: src2.into(),
+        }];
+        let mut d = Diags {
+            sources: &sources,
+            list: Vec::new(),
+        };
         let defs = load_defs(&sources, &mut d);
         let t = &defs.macros[0].cond;
         let (_, line, col, _) = t.locate(t.text.find("bogus").unwrap(), &sources);

@@ -96,12 +96,21 @@ pub fn compile_format(s: &str) -> Result<Format, (usize, String)> {
             let mut end = name_end;
             let mut arg = None;
             if name_end == k && k < b.len() && b[k] == b'[' {
-                let close = s[k..].find(']').ok_or((k, "unterminated '[' in output field".to_string()))?;
+                let close = s[k..]
+                    .find(']')
+                    .ok_or((k, "unterminated '[' in output field".to_string()))?;
                 arg = Some(s[k + 1..k + close].to_string());
                 end = k + close + 1;
             }
             let span = crate::ast::Span::new(j, end);
-            (AOperand::Field { name: name.to_string(), arg, span }, end)
+            (
+                AOperand::Field {
+                    name: name.to_string(),
+                    arg,
+                    span,
+                },
+                end,
+            )
         };
         if parens {
             if end < b.len() && b[end] == b')' {
@@ -126,7 +135,9 @@ pub fn compile_format(s: &str) -> Result<Format, (usize, String)> {
 
 fn key_of(o: &AOperand) -> String {
     match o {
-        AOperand::Field { name, arg: Some(a), .. } => format!("{name}[{a}]"),
+        AOperand::Field {
+            name, arg: Some(a), ..
+        } => format!("{name}[{a}]"),
         AOperand::Field { name, .. } => name.clone(),
         AOperand::Literal { value, .. } => format!("\"{value}\""),
         AOperand::Transform { func, args, .. } => {
@@ -137,7 +148,13 @@ fn key_of(o: &AOperand) -> String {
 }
 
 /// Renders the alert of `rule` for `event`.
-pub fn alert<S: StateView + ?Sized>(rs: &Ruleset, rule: RuleId, event: &Event<'_>, state: &S, scratch: &mut Scratch) -> Alert {
+pub fn alert<S: StateView + ?Sized>(
+    rs: &Ruleset,
+    rule: RuleId,
+    event: &Event<'_>,
+    state: &S,
+    scratch: &mut Scratch,
+) -> Alert {
     let info = rs.rule(rule);
     let mut output = String::new();
     let mut output_fields = BTreeMap::new();
@@ -168,13 +185,20 @@ pub fn alert<S: StateView + ?Sized>(rs: &Ruleset, rule: RuleId, event: &Event<'_
     }
 }
 
-fn render_operand<S: StateView + ?Sized>(op: &Operand, cx: &Cx<'_, S>, bufs: &mut [String], out: &mut String) -> FieldValue {
+fn render_operand<S: StateView + ?Sized>(
+    op: &Operand,
+    cx: &Cx<'_, S>,
+    bufs: &mut [String],
+    out: &mut String,
+) -> FieldValue {
     if op.multi() {
         // Several values: joined with ',' in both the text and the field.
         let mut joined = String::new();
         let mut any = false;
         for i in 0.. {
-            let Some(v) = eval::eval_operand(op, cx, i, &mut *bufs) else { break };
+            let Some(v) = eval::eval_operand(op, cx, i, &mut *bufs) else {
+                break;
+            };
             if v == V::Na {
                 continue;
             }
@@ -214,9 +238,21 @@ mod tests {
 
     #[test]
     fn format_forms() {
-        let f = compile_format("a %proc.name b=%proc.aname[2] c=%(fd.name) d=%evt.arg.flags. 100%% %tolower(proc.exe)").unwrap();
+        let f = compile_format(
+            "a %proc.name b=%proc.aname[2] c=%(fd.name) d=%evt.arg.flags. 100%% %tolower(proc.exe)",
+        )
+        .unwrap();
         let keys: Vec<&str> = f.fields().collect();
-        assert_eq!(keys, ["proc.name", "proc.aname[2]", "fd.name", "evt.arg.flags", "tolower(proc.exe)"]);
+        assert_eq!(
+            keys,
+            [
+                "proc.name",
+                "proc.aname[2]",
+                "fd.name",
+                "evt.arg.flags",
+                "tolower(proc.exe)"
+            ]
+        );
         assert!(compile_format("%proc.nope").is_err());
         assert!(compile_format("%proc.aname[2").is_err());
         assert!(compile_format("50% done").is_ok());

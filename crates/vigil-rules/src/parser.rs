@@ -40,7 +40,12 @@ pub fn parse_condition(text: &str) -> Result<Expr, ParseError> {
             ),
         });
     }
-    let mut p = Parser { s: text, b: text.as_bytes(), pos: 0, depth: 0 };
+    let mut p = Parser {
+        s: text,
+        b: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
     p.skip_ws();
     if p.pos == p.b.len() {
         return Err(p.err("empty condition"));
@@ -62,7 +67,12 @@ pub fn parse_condition(text: &str) -> Result<Expr, ParseError> {
 /// Parses one operand (a field or a transformer call) starting at byte `pos` of `text`;
 /// returns it and the offset just after it. Used for output format strings.
 pub fn parse_operand_at(text: &str, pos: usize) -> Result<(Operand, usize), ParseError> {
-    let mut p = Parser { s: text, b: text.as_bytes(), pos, depth: 0 };
+    let mut p = Parser {
+        s: text,
+        b: text.as_bytes(),
+        pos,
+        depth: 0,
+    };
     let o = p.operand()?;
     Ok((o, p.pos))
 }
@@ -73,7 +83,12 @@ pub fn unquote_list_item(item: &str) -> String {
     let t = item.trim();
     let bytes = t.as_bytes();
     if t.len() >= 2 && (bytes[0] == b'"' || bytes[0] == b'\'') && bytes[t.len() - 1] == bytes[0] {
-        let mut p = Parser { s: t, b: bytes, pos: 0, depth: 0 };
+        let mut p = Parser {
+            s: t,
+            b: bytes,
+            pos: 0,
+            depth: 0,
+        };
         if let Ok((v, _)) = p.quoted() {
             if p.pos == t.len() {
                 return v;
@@ -100,11 +115,17 @@ fn is_field_char(c: u8) -> bool {
 
 impl<'a> Parser<'a> {
     fn err(&self, message: impl Into<String>) -> ParseError {
-        ParseError { offset: self.pos, message: message.into() }
+        ParseError {
+            offset: self.pos,
+            message: message.into(),
+        }
     }
 
     fn err_at(&self, offset: usize, message: impl Into<String>) -> ParseError {
-        ParseError { offset, message: message.into() }
+        ParseError {
+            offset,
+            message: message.into(),
+        }
     }
 
     fn snippet(&self) -> String {
@@ -167,7 +188,11 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::And(Vec::new())) } else { Expr::Or(items) })
+        Ok(if items.len() == 1 {
+            items.pop().unwrap_or(Expr::And(Vec::new()))
+        } else {
+            Expr::Or(items)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, ParseError> {
@@ -182,7 +207,11 @@ impl<'a> Parser<'a> {
                 break;
             }
         }
-        Ok(if items.len() == 1 { items.pop().unwrap_or(Expr::And(Vec::new())) } else { Expr::And(items) })
+        Ok(if items.len() == 1 {
+            items.pop().unwrap_or(Expr::And(Vec::new()))
+        } else {
+            Expr::And(items)
+        })
     }
 
     fn not(&mut self) -> Result<Expr, ParseError> {
@@ -230,13 +259,19 @@ impl<'a> Parser<'a> {
                 // A transformer call, a field check, or a macro name.
                 let after = self.pos + word.len();
                 let next_nonws = self.s[after..].trim_start().as_bytes().first().copied();
-                let is_call = Transformer::from_name(word).is_some() && self.b.get(after) == Some(&b'(');
+                let is_call =
+                    Transformer::from_name(word).is_some() && self.b.get(after) == Some(&b'(');
                 let has_arg = self.b.get(after) == Some(&b'[');
                 let looks_field = word.contains('.') || has_arg || is_call;
                 if !looks_field {
                     // A macro unless an operator follows (fields without a dot do not exist,
                     // but report them as unknown fields rather than unknown macros).
-                    let mut probe = Parser { s: self.s, b: self.b, pos: after, depth: 0 };
+                    let mut probe = Parser {
+                        s: self.s,
+                        b: self.b,
+                        pos: after,
+                        depth: 0,
+                    };
                     probe.skip_ws();
                     if probe.operator().is_none() || next_nonws.is_none() {
                         self.pos = after;
@@ -254,8 +289,17 @@ impl<'a> Parser<'a> {
                     });
                 };
                 let op_span = Span::new(op_start, self.pos);
-                let rhs = if op == Op::Exists { Rhs::None } else { self.rhs(op)? };
-                Ok(Expr::Check { lhs, op, op_span, rhs })
+                let rhs = if op == Op::Exists {
+                    Rhs::None
+                } else {
+                    self.rhs(op)?
+                };
+                Ok(Expr::Check {
+                    lhs,
+                    op,
+                    op_span,
+                    rhs,
+                })
             }
             Some(b')') => Err(self.err("unbalanced ')': no matching '('")),
             Some(_) => Err(self.err(format!(
@@ -293,12 +337,13 @@ impl<'a> Parser<'a> {
         match self.peek() {
             Some(b'"') | Some(b'\'') => {
                 let (value, _) = self.quoted()?;
-                return Ok(Operand::Literal { value, span: Span::new(start, self.pos) });
+                return Ok(Operand::Literal {
+                    value,
+                    span: Span::new(start, self.pos),
+                });
             }
             Some(c) if is_ident_start(c) => {}
-            _ => {
-                return Err(self.err(format!("expected a field name, found '{}'", self.snippet())))
-            }
+            _ => return Err(self.err(format!("expected a field name, found '{}'", self.snippet()))),
         }
         let word = self.peek_word();
         self.pos += word.len();
@@ -326,7 +371,11 @@ impl<'a> Parser<'a> {
                     }
                 }
                 self.depth -= 1;
-                return Ok(Operand::Transform { func, args, span: Span::new(start, self.pos) });
+                return Ok(Operand::Transform {
+                    func,
+                    args,
+                    span: Span::new(start, self.pos),
+                });
             }
         }
         let name = word.trim_end_matches('.').to_string();
@@ -339,7 +388,11 @@ impl<'a> Parser<'a> {
             arg = Some(self.s[open + 1..open + close].to_string());
             self.pos = open + close + 1;
         }
-        Ok(Operand::Field { name, arg, span: Span::new(start, self.pos) })
+        Ok(Operand::Field {
+            name,
+            arg,
+            span: Span::new(start, self.pos),
+        })
     }
 
     fn rhs(&mut self, op: Op) -> Result<Rhs, ParseError> {
@@ -353,7 +406,11 @@ impl<'a> Parser<'a> {
             }
             Some(b'"') | Some(b'\'') => {
                 let (value, _) = self.quoted()?;
-                Ok(Rhs::Value { value, quoted: true, span: Span::new(start, self.pos) })
+                Ok(Rhs::Value {
+                    value,
+                    quoted: true,
+                    span: Span::new(start, self.pos),
+                })
             }
             _ => {
                 let w = self.peek_word();
@@ -376,7 +433,11 @@ impl<'a> Parser<'a> {
                     }
                 }
                 let value = self.bare()?;
-                Ok(Rhs::Value { value, quoted: false, span: Span::new(start, self.pos) })
+                Ok(Rhs::Value {
+                    value,
+                    quoted: false,
+                    span: Span::new(start, self.pos),
+                })
             }
         }
     }
@@ -386,7 +447,13 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         while self.pos < self.b.len() {
             let c = self.b[self.pos];
-            if c.is_ascii_whitespace() || c == b'(' || c == b')' || c == b',' || c == b'"' || c == b'\'' {
+            if c.is_ascii_whitespace()
+                || c == b'('
+                || c == b')'
+                || c == b','
+                || c == b'"'
+                || c == b'\''
+            {
                 break;
             }
             self.pos += 1;
@@ -413,7 +480,9 @@ impl<'a> Parser<'a> {
             }
             if c == b'\\' {
                 out.push_str(&self.s[seg..self.pos]);
-                let Some(&e) = self.b.get(self.pos + 1) else { break };
+                let Some(&e) = self.b.get(self.pos + 1) else {
+                    break;
+                };
                 match e {
                     b'\\' => out.push('\\'),
                     b'"' => out.push('"'),
@@ -463,14 +532,22 @@ impl<'a> Parser<'a> {
                 }
                 Some(b'"') | Some(b'\'') => {
                     let (value, _) = self.quoted()?;
-                    items.push(ListItem::Value { value, quoted: true, span: Span::new(start, self.pos) });
+                    items.push(ListItem::Value {
+                        value,
+                        quoted: true,
+                        span: Span::new(start, self.pos),
+                    });
                 }
                 Some(b',') | Some(b')') => {
                     return Err(self.err("empty list element"));
                 }
                 Some(_) => {
                     let value = self.bare()?;
-                    items.push(ListItem::Value { value, quoted: false, span: Span::new(start, self.pos) });
+                    items.push(ListItem::Value {
+                        value,
+                        quoted: false,
+                        span: Span::new(start, self.pos),
+                    });
                 }
             }
             self.skip_ws();
@@ -510,17 +587,32 @@ mod tests {
         let e = parse_condition("a or b and not c").unwrap();
         let Expr::Or(items) = e else { panic!() };
         assert!(matches!(&items[0], Expr::Ident(n, _) if n == "a"));
-        let Expr::And(inner) = &items[1] else { panic!() };
+        let Expr::And(inner) = &items[1] else {
+            panic!()
+        };
         assert!(matches!(&inner[1], Expr::Not(..)));
     }
 
     #[test]
     fn checks_and_values() {
-        let e = parse_condition("proc.name='bash' and fd.num>=0 and evt.type in (open, \"openat\", (x))").unwrap();
+        let e = parse_condition(
+            "proc.name='bash' and fd.num>=0 and evt.type in (open, \"openat\", (x))",
+        )
+        .unwrap();
         let Expr::And(items) = e else { panic!() };
-        assert!(matches!(&items[0], Expr::Check { op: Op::Eq, rhs: Rhs::Value { value, quoted: true, .. }, .. } if value == "bash"));
-        assert!(matches!(&items[1], Expr::Check { op: Op::Ge, rhs: Rhs::Value { value, quoted: false, .. }, .. } if value == "0"));
-        let Expr::Check { rhs: Rhs::List(l, _), .. } = &items[2] else { panic!() };
+        assert!(
+            matches!(&items[0], Expr::Check { op: Op::Eq, rhs: Rhs::Value { value, quoted: true, .. }, .. } if value == "bash")
+        );
+        assert!(
+            matches!(&items[1], Expr::Check { op: Op::Ge, rhs: Rhs::Value { value, quoted: false, .. }, .. } if value == "0")
+        );
+        let Expr::Check {
+            rhs: Rhs::List(l, _),
+            ..
+        } = &items[2]
+        else {
+            panic!()
+        };
         assert_eq!(l.len(), 3);
         assert!(matches!(&l[2], ListItem::Nested(n, _) if n.len() == 1));
     }
@@ -528,19 +620,47 @@ mod tests {
     #[test]
     fn field_args_and_transformers() {
         assert!(matches!(field("proc.aname[2]"), Operand::Field { arg: Some(a), .. } if a == "2"));
-        assert!(matches!(field("container.mount.dest[/var/run/docker.sock]"), Operand::Field { arg: Some(a), .. } if a == "/var/run/docker.sock"));
-        let Operand::Transform { func, args, .. } = field("tolower(basename(proc.exe))") else { panic!() };
+        assert!(
+            matches!(field("container.mount.dest[/var/run/docker.sock]"), Operand::Field { arg: Some(a), .. } if a == "/var/run/docker.sock")
+        );
+        let Operand::Transform { func, args, .. } = field("tolower(basename(proc.exe))") else {
+            panic!()
+        };
         assert_eq!(func, Transformer::ToLower);
-        assert!(matches!(&args[0], Operand::Transform { func: Transformer::Basename, .. }));
+        assert!(matches!(
+            &args[0],
+            Operand::Transform {
+                func: Transformer::Basename,
+                ..
+            }
+        ));
         let e = parse_condition("proc.name = val(proc.pname)").unwrap();
-        assert!(matches!(e, Expr::Check { rhs: Rhs::Operand(Operand::Field { .. }), .. }));
+        assert!(matches!(
+            e,
+            Expr::Check {
+                rhs: Rhs::Operand(Operand::Field { .. }),
+                ..
+            }
+        ));
     }
 
     #[test]
     fn bare_strings_with_brackets_and_escapes() {
         let e = parse_condition("proc.pname in (runc:[0:PARENT], 'it\\'s', \"a\\\"b\")").unwrap();
-        let Expr::Check { rhs: Rhs::List(l, _), .. } = e else { panic!() };
-        let vals: Vec<_> = l.iter().map(|i| match i { ListItem::Value { value, .. } => value.clone(), _ => String::new() }).collect();
+        let Expr::Check {
+            rhs: Rhs::List(l, _),
+            ..
+        } = e
+        else {
+            panic!()
+        };
+        let vals: Vec<_> = l
+            .iter()
+            .map(|i| match i {
+                ListItem::Value { value, .. } => value.clone(),
+                _ => String::new(),
+            })
+            .collect();
         assert_eq!(vals, ["runc:[0:PARENT]", "it's", "a\"b"]);
     }
 
@@ -554,7 +674,10 @@ mod tests {
         let e = parse_condition("proc.name bogus x").unwrap_err();
         assert_eq!(e.offset, 10);
         assert!(e.message.contains("operator"));
-        assert!(parse_condition("proc.name = 'abc").unwrap_err().message.contains("unterminated"));
+        assert!(parse_condition("proc.name = 'abc")
+            .unwrap_err()
+            .message
+            .contains("unterminated"));
         assert!(parse_condition("").is_err());
         assert!(parse_condition("a and").is_err());
         assert!(parse_condition("proc.name in (a,,b)").is_err());
@@ -563,7 +686,10 @@ mod tests {
     #[test]
     fn nesting_is_bounded() {
         let deep = "(".repeat(10_000) + "a" + &")".repeat(10_000);
-        assert!(parse_condition(&deep).unwrap_err().message.contains("nested"));
+        assert!(parse_condition(&deep)
+            .unwrap_err()
+            .message
+            .contains("nested"));
         let nots = "not ".repeat(10_000) + "a";
         assert!(parse_condition(&nots).is_err());
         let ok = "(".repeat(100) + "a" + &")".repeat(100);

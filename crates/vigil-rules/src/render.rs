@@ -98,7 +98,12 @@ const MOUNT: Table = &[
     (1 << 25, "MS_LAZYTIME"),
 ];
 
-const UMOUNT: Table = &[(1, "MNT_FORCE"), (2, "MNT_DETACH"), (4, "MNT_EXPIRE"), (8, "UMOUNT_NOFOLLOW")];
+const UMOUNT: Table = &[
+    (1, "MNT_FORCE"),
+    (2, "MNT_DETACH"),
+    (4, "MNT_EXPIRE"),
+    (8, "UMOUNT_NOFOLLOW"),
+];
 const MEMFD: Table = &[
     (1, "MFD_CLOEXEC"),
     (2, "MFD_ALLOW_SEALING"),
@@ -106,7 +111,11 @@ const MEMFD: Table = &[
     (8, "MFD_NOEXEC_SEAL"),
     (0x10, "MFD_EXEC"),
 ];
-const RENAME: Table = &[(1, "RENAME_NOREPLACE"), (2, "RENAME_EXCHANGE"), (4, "RENAME_WHITEOUT")];
+const RENAME: Table = &[
+    (1, "RENAME_NOREPLACE"),
+    (2, "RENAME_EXCHANGE"),
+    (4, "RENAME_WHITEOUT"),
+];
 const AT: Table = &[
     (0x100, "AT_SYMLINK_NOFOLLOW"),
     (0x200, "AT_REMOVEDIR"),
@@ -135,7 +144,11 @@ const FINIT: Table = &[
     (2, "MODULE_INIT_IGNORE_VERMAGIC"),
     (4, "MODULE_INIT_COMPRESSED_FILE"),
 ];
-const UFFD: Table = &[(1, "UFFD_USER_MODE_ONLY"), (0o4000, "O_NONBLOCK"), (0o2000000, "O_CLOEXEC")];
+const UFFD: Table = &[
+    (1, "UFFD_USER_MODE_ONLY"),
+    (0o4000, "O_NONBLOCK"),
+    (0o2000000, "O_CLOEXEC"),
+];
 const RESOLVE: Table = &[
     (1, "RESOLVE_NO_XDEV"),
     (2, "RESOLVE_NO_MAGICLINKS"),
@@ -146,7 +159,12 @@ const RESOLVE: Table = &[
 ];
 const SOCK_TYPE_FLAGS: Table = &[(0o4000, "SOCK_NONBLOCK"), (0o2000000, "SOCK_CLOEXEC")];
 /// Bits of the execve exit `flags` parameter (see `vigil_event::params::exe_flags`).
-const EXE: Table = &[(1, "EXE_UPPER_LAYER"), (2, "EXE_FROM_MEMFD"), (4, "EXE_WRITABLE"), (8, "EXE_LOWER_LAYER")];
+const EXE: Table = &[
+    (1, "EXE_UPPER_LAYER"),
+    (2, "EXE_FROM_MEMFD"),
+    (4, "EXE_WRITABLE"),
+    (8, "EXE_LOWER_LAYER"),
+];
 
 const PTRACE: Table = &[
     (0, "PTRACE_TRACEME"),
@@ -279,36 +297,184 @@ pub const CAPS: [&str; 41] = [
 ];
 
 const ERRNO: [&str; 134] = [
-    "", "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF",
-    "ECHILD", "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV",
-    "ENODEV", "ENOTDIR", "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG",
-    "ENOSPC", "ESPIPE", "EROFS", "EMLINK", "EPIPE", "EDOM", "ERANGE", "EDEADLK",
-    "ENAMETOOLONG", "ENOLCK", "ENOSYS", "ENOTEMPTY", "ELOOP", "", "ENOMSG", "EIDRM", "ECHRNG",
-    "EL2NSYNC", "EL3HLT", "EL3RST", "ELNRNG", "EUNATCH", "ENOCSI", "EL2HLT", "EBADE", "EBADR",
-    "EXFULL", "ENOANO", "EBADRQC", "EBADSLT", "", "EBFONT", "ENOSTR", "ENODATA", "ETIME",
-    "ENOSR", "ENONET", "ENOPKG", "EREMOTE", "ENOLINK", "EADV", "ESRMNT", "ECOMM", "EPROTO",
-    "EMULTIHOP", "EDOTDOT", "EBADMSG", "EOVERFLOW", "ENOTUNIQ", "EBADFD", "EREMCHG", "ELIBACC",
-    "ELIBBAD", "ELIBSCN", "ELIBMAX", "ELIBEXEC", "EILSEQ", "ERESTART", "ESTRPIPE", "EUSERS",
-    "ENOTSOCK", "EDESTADDRREQ", "EMSGSIZE", "EPROTOTYPE", "ENOPROTOOPT", "EPROTONOSUPPORT",
-    "ESOCKTNOSUPPORT", "EOPNOTSUPP", "EPFNOSUPPORT", "EAFNOSUPPORT", "EADDRINUSE",
-    "EADDRNOTAVAIL", "ENETDOWN", "ENETUNREACH", "ENETRESET", "ECONNABORTED", "ECONNRESET",
-    "ENOBUFS", "EISCONN", "ENOTCONN", "ESHUTDOWN", "ETOOMANYREFS", "ETIMEDOUT",
-    "ECONNREFUSED", "EHOSTDOWN", "EHOSTUNREACH", "EALREADY", "EINPROGRESS", "ESTALE",
-    "EUCLEAN", "ENOTNAM", "ENAVAIL", "EISNAM", "EREMOTEIO", "EDQUOT", "ENOMEDIUM",
-    "EMEDIUMTYPE", "ECANCELED", "ENOKEY", "EKEYEXPIRED", "EKEYREVOKED", "EKEYREJECTED",
-    "EOWNERDEAD", "ENOTRECOVERABLE", "ERFKILL", "EHWPOISON",
+    "",
+    "EPERM",
+    "ENOENT",
+    "ESRCH",
+    "EINTR",
+    "EIO",
+    "ENXIO",
+    "E2BIG",
+    "ENOEXEC",
+    "EBADF",
+    "ECHILD",
+    "EAGAIN",
+    "ENOMEM",
+    "EACCES",
+    "EFAULT",
+    "ENOTBLK",
+    "EBUSY",
+    "EEXIST",
+    "EXDEV",
+    "ENODEV",
+    "ENOTDIR",
+    "EISDIR",
+    "EINVAL",
+    "ENFILE",
+    "EMFILE",
+    "ENOTTY",
+    "ETXTBSY",
+    "EFBIG",
+    "ENOSPC",
+    "ESPIPE",
+    "EROFS",
+    "EMLINK",
+    "EPIPE",
+    "EDOM",
+    "ERANGE",
+    "EDEADLK",
+    "ENAMETOOLONG",
+    "ENOLCK",
+    "ENOSYS",
+    "ENOTEMPTY",
+    "ELOOP",
+    "",
+    "ENOMSG",
+    "EIDRM",
+    "ECHRNG",
+    "EL2NSYNC",
+    "EL3HLT",
+    "EL3RST",
+    "ELNRNG",
+    "EUNATCH",
+    "ENOCSI",
+    "EL2HLT",
+    "EBADE",
+    "EBADR",
+    "EXFULL",
+    "ENOANO",
+    "EBADRQC",
+    "EBADSLT",
+    "",
+    "EBFONT",
+    "ENOSTR",
+    "ENODATA",
+    "ETIME",
+    "ENOSR",
+    "ENONET",
+    "ENOPKG",
+    "EREMOTE",
+    "ENOLINK",
+    "EADV",
+    "ESRMNT",
+    "ECOMM",
+    "EPROTO",
+    "EMULTIHOP",
+    "EDOTDOT",
+    "EBADMSG",
+    "EOVERFLOW",
+    "ENOTUNIQ",
+    "EBADFD",
+    "EREMCHG",
+    "ELIBACC",
+    "ELIBBAD",
+    "ELIBSCN",
+    "ELIBMAX",
+    "ELIBEXEC",
+    "EILSEQ",
+    "ERESTART",
+    "ESTRPIPE",
+    "EUSERS",
+    "ENOTSOCK",
+    "EDESTADDRREQ",
+    "EMSGSIZE",
+    "EPROTOTYPE",
+    "ENOPROTOOPT",
+    "EPROTONOSUPPORT",
+    "ESOCKTNOSUPPORT",
+    "EOPNOTSUPP",
+    "EPFNOSUPPORT",
+    "EAFNOSUPPORT",
+    "EADDRINUSE",
+    "EADDRNOTAVAIL",
+    "ENETDOWN",
+    "ENETUNREACH",
+    "ENETRESET",
+    "ECONNABORTED",
+    "ECONNRESET",
+    "ENOBUFS",
+    "EISCONN",
+    "ENOTCONN",
+    "ESHUTDOWN",
+    "ETOOMANYREFS",
+    "ETIMEDOUT",
+    "ECONNREFUSED",
+    "EHOSTDOWN",
+    "EHOSTUNREACH",
+    "EALREADY",
+    "EINPROGRESS",
+    "ESTALE",
+    "EUCLEAN",
+    "ENOTNAM",
+    "ENAVAIL",
+    "EISNAM",
+    "EREMOTEIO",
+    "EDQUOT",
+    "ENOMEDIUM",
+    "EMEDIUMTYPE",
+    "ECANCELED",
+    "ENOKEY",
+    "EKEYEXPIRED",
+    "EKEYREVOKED",
+    "EKEYREJECTED",
+    "EOWNERDEAD",
+    "ENOTRECOVERABLE",
+    "ERFKILL",
+    "EHWPOISON",
 ];
 
 const SIGNALS: [&str; 32] = [
-    "", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
-    "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
-    "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
-    "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    "",
+    "SIGHUP",
+    "SIGINT",
+    "SIGQUIT",
+    "SIGILL",
+    "SIGTRAP",
+    "SIGABRT",
+    "SIGBUS",
+    "SIGFPE",
+    "SIGKILL",
+    "SIGUSR1",
+    "SIGSEGV",
+    "SIGUSR2",
+    "SIGPIPE",
+    "SIGALRM",
+    "SIGTERM",
+    "SIGSTKFLT",
+    "SIGCHLD",
+    "SIGCONT",
+    "SIGSTOP",
+    "SIGTSTP",
+    "SIGTTIN",
+    "SIGTTOU",
+    "SIGURG",
+    "SIGXCPU",
+    "SIGXFSZ",
+    "SIGVTALRM",
+    "SIGPROF",
+    "SIGWINCH",
+    "SIGIO",
+    "SIGPWR",
+    "SIGSYS",
 ];
 
 /// The errno name for a positive errno (`2` -> `ENOENT`).
 pub fn errno_name(errno: i64) -> Option<&'static str> {
-    usize::try_from(errno).ok().and_then(|i| ERRNO.get(i)).copied().filter(|s| !s.is_empty())
+    usize::try_from(errno)
+        .ok()
+        .and_then(|i| ERRNO.get(i))
+        .copied()
+        .filter(|s| !s.is_empty())
 }
 
 /// Writes Falco's `evt.res`: `SUCCESS` for `res >= 0`, else the errno name (or the number).
@@ -469,7 +635,11 @@ pub fn write_addr(out: &mut String, a: &SockAddr<'_>) {
 /// Bytes as Falco prints buffers: printable ASCII kept, everything else as `.`.
 pub fn write_printable(out: &mut String, b: &[u8]) {
     for &c in b {
-        out.push(if (0x20..0x7f).contains(&c) { c as char } else { '.' });
+        out.push(if (0x20..0x7f).contains(&c) {
+            c as char
+        } else {
+            '.'
+        });
     }
 }
 
@@ -505,9 +675,18 @@ mod tests {
     #[test]
     fn other_tables() {
         assert_eq!(flags(16, FlagSet::PtraceRequest), "PTRACE_ATTACH");
-        assert_eq!(flags(0x20000000 | 0x40000000, FlagSet::Namespace), "CLONE_NEWPID|CLONE_NEWNET");
-        assert_eq!(flags(0o4755, FlagSet::FileMode).split('|').last(), Some("S_ISUID"));
-        assert_eq!(flags(0o2000001, FlagSet::SocketType), "SOCK_STREAM|SOCK_CLOEXEC");
+        assert_eq!(
+            flags(0x20000000 | 0x40000000, FlagSet::Namespace),
+            "CLONE_NEWPID|CLONE_NEWNET"
+        );
+        assert_eq!(
+            flags(0o4755, FlagSet::FileMode).split('|').next_back(),
+            Some("S_ISUID")
+        );
+        assert_eq!(
+            flags(0o2000001, FlagSet::SocketType),
+            "SOCK_STREAM|SOCK_CLOEXEC"
+        );
         let mut s = String::new();
         write_res(&mut s, -2);
         assert_eq!(s, "ENOENT");

@@ -71,13 +71,17 @@ impl EventTypeSet {
 
     /// The types in ascending order.
     pub fn iter(&self) -> impl Iterator<Item = EventType> + '_ {
-        (0..EventType::MAX).filter(|i| self.bits[i / 64] & (1 << (i % 64)) != 0).map(|i| EventType(i as u16))
+        (0..EventType::MAX)
+            .filter(|i| self.bits[i / 64] & (1 << (i % 64)) != 0)
+            .map(|i| EventType(i as u16))
     }
 }
 
 impl std::fmt::Debug for EventTypeSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.iter().map(|t| t.name())).finish()
+        f.debug_set()
+            .entries(self.iter().map(|t| t.name()))
+            .finish()
     }
 }
 

@@ -82,7 +82,10 @@ impl Node {
     /// Looks a key up in a mapping.
     pub fn get(&self, key: &str) -> Option<&Node> {
         match &self.kind {
-            Kind::Map(m) => m.iter().find(|(k, _)| k.as_str() == Some(key)).map(|(_, v)| v),
+            Kind::Map(m) => m
+                .iter()
+                .find(|(k, _)| k.as_str() == Some(key))
+                .map(|(_, v)| v),
             _ => None,
         }
     }
@@ -108,7 +111,10 @@ struct Builder {
 
 fn pos_of(m: &Marker) -> Pos {
     // yaml-rust2 lines are 1-based, columns 0-based.
-    Pos { line: m.line() as u32, col: m.col() as u32 + 1 }
+    Pos {
+        line: m.line() as u32,
+        col: m.col() as u32 + 1,
+    }
 }
 
 impl Builder {
@@ -148,7 +154,10 @@ impl MarkedEventReceiver for Builder {
                     TScalarStyle::Literal => Style::Literal,
                     TScalarStyle::Folded => Style::Folded,
                 };
-                self.push_value(Node { kind: Kind::Scalar(s, style), pos });
+                self.push_value(Node {
+                    kind: Kind::Scalar(s, style),
+                    pos,
+                });
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if anchor != 0 {
@@ -164,16 +173,24 @@ impl MarkedEventReceiver for Builder {
                 }
             }
             Event::SequenceEnd | Event::MappingEnd => match self.stack.pop() {
-                Some(Frame::Seq(p, items)) => self.push_value(Node { kind: Kind::Seq(items), pos: p }),
+                Some(Frame::Seq(p, items)) => self.push_value(Node {
+                    kind: Kind::Seq(items),
+                    pos: p,
+                }),
                 Some(Frame::Map(p, entries, _)) => {
                     // yaml-rust2 marks a block mapping at its first ':'; the first key is
                     // where a reader expects the item to start.
                     let pos = entries.first().map_or(p, |(k, _)| k.pos);
-                    self.push_value(Node { kind: Kind::Map(entries), pos })
+                    self.push_value(Node {
+                        kind: Kind::Map(entries),
+                        pos,
+                    })
                 }
                 None => self.fail(pos, "unbalanced YAML structure".into()),
             },
-            Event::Alias(_) => self.fail(pos, "YAML aliases are not supported in rules files".into()),
+            Event::Alias(_) => {
+                self.fail(pos, "YAML aliases are not supported in rules files".into())
+            }
             Event::Nothing
             | Event::StreamStart
             | Event::StreamEnd
@@ -243,7 +260,13 @@ pub fn relax_flow_indentation(text: &str) -> Option<String> {
         }
         if depth == 0 {
             let t = content.trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit());
-            if t.ends_with(": |") || t.ends_with(": >") || t == "|" || t == ">" || t.ends_with("- |") || t.ends_with("- >") {
+            if t.ends_with(": |")
+                || t.ends_with(": >")
+                || t == "|"
+                || t == ">"
+                || t.ends_with("- |")
+                || t.ends_with("- >")
+            {
                 block_indent = Some(indent);
             }
         }
@@ -252,10 +275,17 @@ pub fn relax_flow_indentation(text: &str) -> Option<String> {
 }
 
 fn parse_strict(text: &str) -> Result<Vec<Node>, YamlError> {
-    let mut b = Builder { stack: Vec::new(), docs: Vec::new(), error: None };
+    let mut b = Builder {
+        stack: Vec::new(),
+        docs: Vec::new(),
+        error: None,
+    };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut b, true) {
-        return Err(YamlError { pos: pos_of(e.marker()), message: e.info().to_string() });
+        return Err(YamlError {
+            pos: pos_of(e.marker()),
+            message: e.info().to_string(),
+        });
     }
     if let Some(e) = b.error {
         return Err(e);
@@ -270,7 +300,9 @@ mod tests {
     #[test]
     fn positions_are_one_based() {
         let docs = parse("- rule: a\n  condition: >\n    x = 1\n").unwrap();
-        let Kind::Seq(items) = &docs[0].kind else { panic!() };
+        let Kind::Seq(items) = &docs[0].kind else {
+            panic!()
+        };
         assert_eq!(items[0].pos, Pos { line: 1, col: 3 });
         let cond = items[0].get("condition").unwrap();
         assert_eq!(cond.as_str(), Some("x = 1\n"));
@@ -290,14 +322,21 @@ mod tests {
     fn lenient_flow_closing_bracket() {
         let text = "- list: l\n  items: [\n    a,\n    \"b\"\n  ]\n\n- list: m\n  items: [c]\n";
         let docs = parse(text).unwrap();
-        let Kind::Seq(items) = &docs[0].kind else { panic!() };
-        let Kind::Seq(l) = &items[0].get("items").unwrap().kind else { panic!() };
+        let Kind::Seq(items) = &docs[0].kind else {
+            panic!()
+        };
+        let Kind::Seq(l) = &items[0].get("items").unwrap().kind else {
+            panic!()
+        };
         assert_eq!(l.len(), 2);
         assert_eq!(items[1].pos.line, 7);
         // Brackets inside block scalars and quotes do not confuse the relaxation.
-        let text = "- macro: m\n  condition: >\n    a[ and\n- list: l\n  items: [\n    \"]\",\n  ]\n";
+        let text =
+            "- macro: m\n  condition: >\n    a[ and\n- list: l\n  items: [\n    \"]\",\n  ]\n";
         let docs = parse(text).unwrap();
-        let Kind::Seq(items) = &docs[0].kind else { panic!() };
+        let Kind::Seq(items) = &docs[0].kind else {
+            panic!()
+        };
         assert_eq!(items.len(), 2);
     }
 

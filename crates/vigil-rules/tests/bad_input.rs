@@ -4,7 +4,13 @@
 use vigil_rules::{load, Diagnostics, LoadOptions, RuleSource};
 
 fn errors(text: &str) -> Diagnostics {
-    match load(&[RuleSource { name: "bad.yaml".into(), text: text.into() }], &LoadOptions::default()) {
+    match load(
+        &[RuleSource {
+            name: "bad.yaml".into(),
+            text: text.into(),
+        }],
+        &LoadOptions::default(),
+    ) {
         Ok(_) => panic!("expected a load error for:\n{text}"),
         Err(d) => d,
     }
@@ -12,9 +18,17 @@ fn errors(text: &str) -> Diagnostics {
 
 /// Asserts that some error is at `line:col` and mentions `needle`.
 fn assert_error(d: &Diagnostics, line: u32, col: u32, needle: &str) {
-    let found = d.0.iter().any(|e| e.is_error() && e.line == line && e.column == col && e.message.contains(needle));
-    assert!(found, "no error at {line}:{col} containing {needle:?}; got:\n{d}");
-    assert!(d.to_string().contains(&format!("bad.yaml:{line}:{col}: error:")));
+    let found = d
+        .0
+        .iter()
+        .any(|e| e.is_error() && e.line == line && e.column == col && e.message.contains(needle));
+    assert!(
+        found,
+        "no error at {line}:{col} containing {needle:?}; got:\n{d}"
+    );
+    assert!(d
+        .to_string()
+        .contains(&format!("bad.yaml:{line}:{col}: error:")));
 }
 
 fn rule(cond: &str) -> String {
@@ -62,10 +76,22 @@ fn unbalanced_parentheses() {
 
 #[test]
 fn recursive_macros() {
-    let d = errors(&"- macro: a\n  condition: b\n- macro: b\n  condition: evt.type = open and a\n".to_owned().add_rule("a"));
-    assert!(d.0.iter().any(|e| e.message.contains("recursive macro: a -> b -> a")), "{d}");
+    let d = errors(
+        &"- macro: a\n  condition: b\n- macro: b\n  condition: evt.type = open and a\n"
+            .to_owned()
+            .add_rule("a"),
+    );
+    assert!(
+        d.0.iter()
+            .any(|e| e.message.contains("recursive macro: a -> b -> a")),
+        "{d}"
+    );
     let d = errors(&"- macro: s\n  condition: s\n".to_owned().add_rule("s"));
-    assert!(d.0.iter().any(|e| e.message.contains("recursive macro: s -> s")), "{d}");
+    assert!(
+        d.0.iter()
+            .any(|e| e.message.contains("recursive macro: s -> s")),
+        "{d}"
+    );
 }
 
 trait AddRule {
@@ -97,7 +123,10 @@ fn deep_nesting() {
     }
     text.push_str(&rule("m1199"));
     let d = errors(&text);
-    assert!(d.0.iter().any(|e| e.message.contains("deeper than 1000")), "{d}");
+    assert!(
+        d.0.iter().any(|e| e.message.contains("deeper than 1000")),
+        "{d}"
+    );
 }
 
 #[test]
@@ -107,7 +136,12 @@ fn invalid_regex_and_wrong_types() {
     let d = errors(&rule("proc.pid = abc"));
     assert_error(&d, 3, 25, "is not a number");
     let d = errors(&rule("proc.pid contains 1"));
-    assert_error(&d, 3, 23, "operator 'contains' cannot be used with number field 'proc.pid'");
+    assert_error(
+        &d,
+        3,
+        23,
+        "operator 'contains' cannot be used with number field 'proc.pid'",
+    );
     let d = errors(&rule("proc.name > 3"));
     assert_error(&d, 3, 24, "operator '>' cannot be used with string field");
     let d = errors(&rule("fd.sip = not-an-ip"));
@@ -117,7 +151,10 @@ fn invalid_regex_and_wrong_types() {
     let d = errors(&rule("evt.buffer bcontains xyz"));
     assert_error(&d, 3, 35, "hex");
     let d = errors(&rule("proc.name = val(proc.pid)"));
-    assert!(d.0[0].message.contains("cannot compare string field"), "{d}");
+    assert!(
+        d.0[0].message.contains("cannot compare string field"),
+        "{d}"
+    );
     let d = errors(&rule("proc.name startswith (a, b)"));
     assert!(d.0[0].message.contains("single value"), "{d}");
     let d = errors(&rule("tolower(proc.pid) = 1"));
@@ -130,7 +167,11 @@ fn invalid_regex_and_wrong_types() {
 
 #[test]
 fn all_errors_reported_at_once() {
-    let text = format!("{}{}- rule: c\n  desc: d\n  priority: nope\n  condition: x\n  output: o\n", rule("proc.nam = a"), rule("fd.nam = b").replace("rule: r", "rule: r2"));
+    let text = format!(
+        "{}{}- rule: c\n  desc: d\n  priority: nope\n  condition: x\n  output: o\n",
+        rule("proc.nam = a"),
+        rule("fd.nam = b").replace("rule: r", "rule: r2")
+    );
     let d = errors(&text);
     assert!(d.error_count() >= 3, "{d}");
     assert_error(&d, 3, 14, "unknown field 'proc.nam'");
@@ -141,30 +182,63 @@ fn all_errors_reported_at_once() {
 #[test]
 fn bad_outputs_and_items() {
     let d = errors("- rule: r\n  desc: d\n  condition: evt.type = open\n  output: \"%proc.nope\"\n  priority: info\n");
-    assert!(d.0[0].message.contains("invalid output") && d.0[0].message.contains("proc.nope"), "{d}");
+    assert!(
+        d.0[0].message.contains("invalid output") && d.0[0].message.contains("proc.nope"),
+        "{d}"
+    );
     let d = errors("- rule: r\n  condition: evt.type = open\n");
-    assert!(d.0[0].message.contains("missing required key(s): output, desc, priority"), "{d}");
+    assert!(
+        d.0[0]
+            .message
+            .contains("missing required key(s): output, desc, priority"),
+        "{d}"
+    );
     let d = errors("- list: l\n  items: a\n");
     assert_error(&d, 2, 10, "must be a list");
     let d = errors("- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: info\n  exceptions:\n    - name: e\n      fields: [proc.name, fd.name]\n      values:\n        - [a]\n");
-    assert!(d.0[0].message.contains("value has 1 items but there are 2 fields"), "{d}");
+    assert!(
+        d.0[0]
+            .message
+            .contains("value has 1 items but there are 2 fields"),
+        "{d}"
+    );
     let d = errors("- rule: r\n  desc: d\n  condition: evt.type = open\n  output: o\n  priority: info\n- rule: r\n  output: x\n  override:\n    output: merge\n");
-    assert!(d.0[0].message.contains("unknown override mode 'merge'"), "{d}");
+    assert!(
+        d.0[0].message.contains("unknown override mode 'merge'"),
+        "{d}"
+    );
 }
 
 #[test]
 fn skip_if_unknown_filter_skips_with_warning() {
     let text = "- rule: r\n  desc: d\n  condition: evt.type = open and ka.verb = get\n  output: o\n  priority: info\n  skip-if-unknown-filter: true\n";
-    let l = load(&[RuleSource { name: "ok.yaml".into(), text: text.into() }], &LoadOptions::default()).unwrap();
+    let l = load(
+        &[RuleSource {
+            name: "ok.yaml".into(),
+            text: text.into(),
+        }],
+        &LoadOptions::default(),
+    )
+    .unwrap();
     assert_eq!(l.ruleset.counts().skipped_rules, 1);
-    assert!(l.warnings.iter().any(|w| w.message.contains("unknown field 'ka.verb'")));
+    assert!(l
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("unknown field 'ka.verb'")));
     assert!(l.ruleset.event_types().is_empty());
 }
 
 #[test]
 fn non_syscall_sources_are_skipped_not_errors() {
     let text = "- rule: k\n  desc: d\n  condition: ka.verb = get\n  output: o\n  priority: info\n  source: k8s_audit\n";
-    let l = load(&[RuleSource { name: "ok.yaml".into(), text: text.into() }], &LoadOptions::default()).unwrap();
+    let l = load(
+        &[RuleSource {
+            name: "ok.yaml".into(),
+            text: text.into(),
+        }],
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let r = &l.ruleset.rules()[0];
     assert!(r.skipped.as_deref().unwrap_or("").contains("k8s_audit"));
     assert!(!r.enabled);
@@ -172,6 +246,11 @@ fn non_syscall_sources_are_skipped_not_errors() {
 
 #[test]
 fn unreadable_file() {
-    let err = vigil_rules::load_files(&["/nonexistent/rules.yaml".into()], &LoadOptions::default()).unwrap_err();
-    assert!(err.to_string().contains("/nonexistent/rules.yaml:0:0: error: cannot read rules file"), "{err}");
+    let err = vigil_rules::load_files(&["/nonexistent/rules.yaml".into()], &LoadOptions::default())
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/rules.yaml:0:0: error: cannot read rules file"),
+        "{err}"
+    );
 }

@@ -6,7 +6,11 @@ use vigil_rules::{load_files, LoadOptions};
 
 fn corpus() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/falco-rules");
-    assert!(dir.is_dir(), "missing test corpus {} (../shared beside the repository)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "missing test corpus {} (../shared beside the repository)",
+        dir.display()
+    );
     dir
 }
 
@@ -28,7 +32,10 @@ fn stable_rules_load() {
     assert!(l.ruleset.required_engine_version().is_some());
     let types = l.ruleset.event_types();
     for t in ["execve", "openat", "connect"] {
-        assert!(types.contains(vigil_event::EventType::from_name(t).unwrap()), "{t}");
+        assert!(
+            types.contains(vigil_event::EventType::from_name(t).unwrap()),
+            "{t}"
+        );
     }
 }
 
@@ -43,7 +50,11 @@ fn incubating_and_sandbox_load_alone() {
 
 #[test]
 fn all_three_load_together() {
-    let l = check(&["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"]);
+    let l = check(&[
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ]);
     let c = l.ruleset.counts();
     assert!(c.rules > 80, "{c:?}");
     assert_eq!(c.skipped_rules, 0);

@@ -20,9 +20,49 @@ impl Rng {
 }
 
 const TOKENS: &[&str] = &[
-    "(", ")", " and ", " or ", "not ", "=", "!=", " in ", " pmatch ", " glob ", " regex ", "'", "\"", "\\", ",", "[", "]",
-    "val(", "tolower(", "len(", "join(\",\", ", "concat(", "proc.aname", "evt.arg.flags", "fd.name", "*", "?", "0x", "-1",
-    "\n", ":", "- ", "{", "}", "&a", "*a", "\t", "macro", "list", "items:", "condition:", "override:", "append: true",
+    "(",
+    ")",
+    " and ",
+    " or ",
+    "not ",
+    "=",
+    "!=",
+    " in ",
+    " pmatch ",
+    " glob ",
+    " regex ",
+    "'",
+    "\"",
+    "\\",
+    ",",
+    "[",
+    "]",
+    "val(",
+    "tolower(",
+    "len(",
+    "join(\",\", ",
+    "concat(",
+    "proc.aname",
+    "evt.arg.flags",
+    "fd.name",
+    "*",
+    "?",
+    "0x",
+    "-1",
+    "\n",
+    ":",
+    "- ",
+    "{",
+    "}",
+    "&a",
+    "*a",
+    "\t",
+    "macro",
+    "list",
+    "items:",
+    "condition:",
+    "override:",
+    "append: true",
 ];
 
 fn mutate(rng: &mut Rng, seed: &str) -> String {
@@ -93,7 +133,8 @@ fn random_condition_mutations() {
 
 #[test]
 fn random_loader_mutations() {
-    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/falco-rules/falco_rules.yaml");
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/corpus/falco-rules/falco_rules.yaml");
     let text = std::fs::read_to_string(&corpus).expect("shared corpus present");
     // Slices of the real file keep the mutations close to valid rules.
     let items: Vec<&str> = text.split("\n- ").collect();
@@ -101,7 +142,10 @@ fn random_loader_mutations() {
     for _ in 0..300 {
         let start = rng.below(items.len());
         let len = 1 + rng.below(6);
-        let chunk = format!("- {}", items[start..(start + len).min(items.len())].join("\n- "));
+        let chunk = format!(
+            "- {}",
+            items[start..(start + len).min(items.len())].join("\n- ")
+        );
         fuzz_loader(mutate(&mut rng, &chunk).as_bytes());
     }
     fuzz_loader(text.as_bytes());

@@ -6,7 +6,9 @@
 mod common;
 
 use std::net::{IpAddr, Ipv4Addr};
-use vigil_event::{Dir, Event, EventType, FdInfo, FdKind, FlagSet, L4Proto, Param, ParamName, SockTuple, Value};
+use vigil_event::{
+    Dir, Event, EventType, FdInfo, FdKind, FlagSet, L4Proto, Param, ParamName, SockTuple, Value,
+};
 use vigil_rules::{load, LoadOptions, RuleSource};
 
 const PRELUDE: &str = r#"
@@ -26,9 +28,18 @@ const PRELUDE: &str = r#"
 
 /// Evaluates `cond` as the only rule against `ev`; panics if it does not load.
 fn matches(cond: &str, ev: &Event<'_>) -> bool {
-    let text = format!("{PRELUDE}\n- rule: r\n  desc: d\n  condition: {}\n  output: o\n  priority: info\n", yaml_quote(cond));
-    let loaded = load(&[RuleSource { name: "t.yaml".into(), text }], &LoadOptions::default())
-        .unwrap_or_else(|d| panic!("condition {cond:?} failed to load:\n{d}"));
+    let text = format!(
+        "{PRELUDE}\n- rule: r\n  desc: d\n  condition: {}\n  output: o\n  priority: info\n",
+        yaml_quote(cond)
+    );
+    let loaded = load(
+        &[RuleSource {
+            name: "t.yaml".into(),
+            text,
+        }],
+        &LoadOptions::default(),
+    )
+    .unwrap_or_else(|d| panic!("condition {cond:?} failed to load:\n{d}"));
     let st = common::state();
     let mut scratch = loaded.ruleset.new_scratch();
     let mut out = Vec::new();
@@ -62,7 +73,13 @@ fn open_event<'a>(params: &'a [Param<'a>]) -> Event<'a> {
         pid: 300,
         res: 3,
         params,
-        fd: Some(FdInfo { num: 3, kind: FdKind::File, name: "/etc/shadow", nameraw: "../etc/shadow", ..FdInfo::default() }),
+        fd: Some(FdInfo {
+            num: 3,
+            kind: FdKind::File,
+            name: "/etc/shadow",
+            nameraw: "../etc/shadow",
+            ..FdInfo::default()
+        }),
         latency: 1500,
     }
 }
@@ -218,7 +235,13 @@ fn operators_and_fields() {
             failures.push(format!("{cond:?}: expected {want}, got {got}"));
         }
     }
-    assert!(failures.is_empty(), "{} of {} rows wrong:\n{}", failures.len(), table.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows wrong:\n{}",
+        failures.len(),
+        table.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -230,7 +253,10 @@ fn network_fields() {
         dst_ip: IpAddr::V4(Ipv4Addr::new(192, 168, 1, 5)),
         dst_port: 443,
     };
-    let params = [Param::new(ParamName::Res, Value::Res(0)), Param::new(ParamName::Tuple, Value::Tuple(tuple))];
+    let params = [
+        Param::new(ParamName::Res, Value::Res(0)),
+        Param::new(ParamName::Tuple, Value::Tuple(tuple)),
+    ];
     let ev = Event {
         num: 1,
         ts: 3_000_000_000,
@@ -241,21 +267,32 @@ fn network_fields() {
         pid: 300,
         res: 0,
         params: &params,
-        fd: Some(FdInfo { num: 5, kind: FdKind::Ipv4, tuple: Some(tuple), ..FdInfo::default() }),
+        fd: Some(FdInfo {
+            num: 5,
+            kind: FdKind::Ipv4,
+            tuple: Some(tuple),
+            ..FdInfo::default()
+        }),
         latency: 0,
     };
     let table: &[(&str, bool)] = &[
         ("fd.name = \"10.1.2.3:40000->192.168.1.5:443\"", true),
         ("fd.cip = 10.1.2.3 and fd.sip = 192.168.1.5", true),
         ("fd.lip = 10.1.2.3 and fd.rip = 192.168.1.5", true),
-        ("fd.cport = 40000 and fd.sport = 443 and fd.lport = 40000 and fd.rport = 443", true),
+        (
+            "fd.cport = 40000 and fd.sport = 443 and fd.lport = 40000 and fd.rport = 443",
+            true,
+        ),
         ("fd.snet = 192.168.0.0/16", true),
         ("fd.snet in (nets)", true),
         ("fd.cnet in (\"172.16.0.0/12\")", false),
         ("fd.net = 10.0.0.0/8", true),
         ("fd.sip in (\"192.168.1.5\", \"1.1.1.1\")", true),
         ("fd.sip != 192.168.1.5", false),
-        ("fd.l4proto = tcp and fd.sockfamily = ip and fd.typechar = 4", true),
+        (
+            "fd.l4proto = tcp and fd.sockfamily = ip and fd.typechar = 4",
+            true,
+        ),
         ("fd.sip.name = 192.168.1.5", true),
         ("fd.connected = true and fd.is_server = false", true),
         ("fd.directory exists", false),
@@ -276,7 +313,10 @@ fn failed_syscall_and_errno_names() {
     let params = open_params();
     let mut ev = open_event(&params);
     ev.res = -2;
-    assert!(matches("evt.res = ENOENT and evt.failed = true and evt.rawres = -2", &ev));
+    assert!(matches(
+        "evt.res = ENOENT and evt.failed = true and evt.rawres = -2",
+        &ev
+    ));
     assert!(matches("evt.res != SUCCESS", &ev));
 }
 
@@ -293,12 +333,25 @@ fn enter_events_only_reach_rules_that_ask() {
 fn exceptions_and_overrides_change_matching() {
     let params = open_params();
     let ev = open_event(&params);
-    let base = "- rule: r\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: info\n";
+    let base =
+        "- rule: r\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: info\n";
     let run = |extra: &str| {
         let text = format!("{PRELUDE}{base}{extra}");
-        let loaded = load(&[RuleSource { name: "t.yaml".into(), text }], &LoadOptions::default()).unwrap_or_else(|d| panic!("{d}"));
+        let loaded = load(
+            &[RuleSource {
+                name: "t.yaml".into(),
+                text,
+            }],
+            &LoadOptions::default(),
+        )
+        .unwrap_or_else(|d| panic!("{d}"));
         let mut out = Vec::new();
-        loaded.ruleset.evaluate(&ev, &common::state(), &mut loaded.ruleset.new_scratch(), &mut out);
+        loaded.ruleset.evaluate(
+            &ev,
+            &common::state(),
+            &mut loaded.ruleset.new_scratch(),
+            &mut out,
+        );
         !out.is_empty()
     };
     assert!(run(""));
@@ -309,11 +362,17 @@ fn exceptions_and_overrides_change_matching() {
     assert!(!run("  exceptions:\n    - name: e\n      fields: [proc.name, fd.name]\n      comps: [in, in]\n      values:\n        - [[dog, cat], sensitive]\n"));
     // Single-field form.
     assert!(!run("  exceptions:\n    - name: e\n      fields: proc.name\n      comps: in\n      values: [dog, cat]\n"));
-    assert!(run("  exceptions:\n    - name: e\n      fields: proc.name\n      values: [dog]\n"));
+    assert!(run(
+        "  exceptions:\n    - name: e\n      fields: proc.name\n      values: [dog]\n"
+    ));
     // Appended exceptions, override append of the condition, enabled toggle.
     assert!(!run("- rule: r\n  exceptions:\n    - name: e2\n      fields: proc.name\n      values: [cat]\n  override:\n    exceptions: append\n"));
-    assert!(!run("- rule: r\n  condition: and proc.name = dog\n  override:\n    condition: append\n"));
-    assert!(!run("- rule: r\n  condition: and proc.name = dog\n  append: true\n"));
+    assert!(!run(
+        "- rule: r\n  condition: and proc.name = dog\n  override:\n    condition: append\n"
+    ));
+    assert!(!run(
+        "- rule: r\n  condition: and proc.name = dog\n  append: true\n"
+    ));
     assert!(run("- rule: r\n  condition: evt.type = openat and proc.name = cat\n  override:\n    condition: replace\n"));
     assert!(!run("- rule: r\n  enabled: false\n"));
     assert!(!run("- macro: in_container\n  condition: and proc.name = nope\n  override:\n    condition: append\n- rule: r\n  condition: and in_container\n  override:\n    condition: append\n"));
@@ -324,15 +383,43 @@ fn first_versus_all_matching() {
     let params = open_params();
     let ev = open_event(&params);
     let text = "- rule: a\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: info\n- rule: b\n  desc: d\n  condition: evt.type = openat\n  output: o\n  priority: info\n".to_string();
-    for (mode, n) in [(vigil_rules::RuleMatching::First, 1), (vigil_rules::RuleMatching::All, 2)] {
-        let opts = LoadOptions { rule_matching: mode, ..LoadOptions::default() };
-        let loaded = load(&[RuleSource { name: "t".into(), text: text.clone() }], &opts).unwrap();
+    for (mode, n) in [
+        (vigil_rules::RuleMatching::First, 1),
+        (vigil_rules::RuleMatching::All, 2),
+    ] {
+        let opts = LoadOptions {
+            rule_matching: mode,
+            ..LoadOptions::default()
+        };
+        let loaded = load(
+            &[RuleSource {
+                name: "t".into(),
+                text: text.clone(),
+            }],
+            &opts,
+        )
+        .unwrap();
         let mut out = Vec::new();
-        loaded.ruleset.evaluate(&ev, &common::state(), &mut loaded.ruleset.new_scratch(), &mut out);
+        loaded.ruleset.evaluate(
+            &ev,
+            &common::state(),
+            &mut loaded.ruleset.new_scratch(),
+            &mut out,
+        );
         assert_eq!(out.len(), n, "{mode:?}");
     }
-    let opts = LoadOptions { min_priority: Some(vigil_event::Priority::Warning), ..LoadOptions::default() };
-    let loaded = load(&[RuleSource { name: "t".into(), text }], &opts).unwrap();
+    let opts = LoadOptions {
+        min_priority: Some(vigil_event::Priority::Warning),
+        ..LoadOptions::default()
+    };
+    let loaded = load(
+        &[RuleSource {
+            name: "t".into(),
+            text,
+        }],
+        &opts,
+    )
+    .unwrap();
     assert_eq!(loaded.ruleset.counts().enabled_rules, 0);
     assert!(loaded.ruleset.event_types().is_empty());
 }
@@ -343,14 +430,24 @@ fn alert_output_and_typed_fields() {
     let params = open_params();
     let ev = open_event(&params);
     let text = "- rule: Read shadow\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: \"file=%fd.name flags=%evt.arg.flags gp=%proc.aname[2] pid=%proc.pid sip=%fd.sip priv=%container.privileged up=%toupper(proc.name) 100%%\"\n  priority: WARNING\n  tags: [t1, t2]\n";
-    let loaded = load(&[RuleSource { name: "t".into(), text: text.into() }], &LoadOptions::default()).unwrap();
+    let loaded = load(
+        &[RuleSource {
+            name: "t".into(),
+            text: text.into(),
+        }],
+        &LoadOptions::default(),
+    )
+    .unwrap();
     let st = common::state();
     let mut scratch = loaded.ruleset.new_scratch();
     let mut out = Vec::new();
     loaded.ruleset.evaluate(&ev, &st, &mut scratch, &mut out);
     assert_eq!(out.len(), 1);
     let a = loaded.ruleset.alert(out[0], &ev, &st, &mut scratch);
-    assert_eq!(a.output, "file=/etc/shadow flags=O_RDONLY|O_CLOEXEC gp=sshd pid=300 sip=<NA> priv=true up=CAT 100%");
+    assert_eq!(
+        a.output,
+        "file=/etc/shadow flags=O_RDONLY|O_CLOEXEC gp=sshd pid=300 sip=<NA> priv=true up=CAT 100%"
+    );
     assert_eq!(a.rule, "Read shadow");
     assert_eq!(a.priority, vigil_event::Priority::Warning);
     assert_eq!(a.hostname, "testhost");
@@ -358,9 +455,18 @@ fn alert_output_and_typed_fields() {
     assert_eq!(a.time, 3_000_000_000);
     assert_eq!(a.output_fields["proc.pid"], FieldValue::I64(300));
     assert_eq!(a.output_fields["fd.sip"], FieldValue::Null);
-    assert_eq!(a.output_fields["container.privileged"], FieldValue::Bool(true));
-    assert_eq!(a.output_fields["proc.aname[2]"], FieldValue::Str("sshd".into()));
-    assert_eq!(a.output_fields["toupper(proc.name)"], FieldValue::Str("CAT".into()));
+    assert_eq!(
+        a.output_fields["container.privileged"],
+        FieldValue::Bool(true)
+    );
+    assert_eq!(
+        a.output_fields["proc.aname[2]"],
+        FieldValue::Str("sshd".into())
+    );
+    assert_eq!(
+        a.output_fields["toupper(proc.name)"],
+        FieldValue::Str("CAT".into())
+    );
 }
 
 #[test]
@@ -380,14 +486,20 @@ fn host_process_container_fields() {
     let params = open_params();
     let mut ev = open_event(&params);
     ev.pid = 200;
-    assert!(matches("container.id = host and container.name = host", &ev));
+    assert!(matches(
+        "container.id = host and container.name = host",
+        &ev
+    ));
     assert!(!matches("container.image exists", &ev));
     assert!(!matches("container.privileged = false", &ev));
 }
 
 #[test]
 fn uid_arguments_render_as_names() {
-    let params = [Param::new(ParamName::Res, Value::Res(0)), Param::new(ParamName::Uid, Value::Uid(0))];
+    let params = [
+        Param::new(ParamName::Res, Value::Res(0)),
+        Param::new(ParamName::Uid, Value::Uid(0)),
+    ];
     let ev = Event {
         num: 1,
         ts: 1,

@@ -135,13 +135,17 @@ pub static SYSCALLS: &[SyscallDef] = &[
     ),
     def!(
         "openat2",
-        [I, P, I, I, I, I],
+        // `struct open_how` is read by the kernel side into args 2..4.
+        [I, P, arg::OPENHOW, I, I, I],
         [N, 0, N, N, N, N],
         fd_src::RET,
         [
             (Fd, ResFd),
             (Dirfd, Fd(0)),
             (Name, Path(1)),
+            (Flags, Flags(2, F::Open)),
+            (Mode, Mode(3)),
+            (Resolve, Flags(4, F::Resolve)),
             (Dev, FdDev),
             (Ino, FdIno)
         ]

@@ -883,3 +883,27 @@ fn deep_paths_resolve_fully() {
     assert!(s.stats().kernel.path_truncated > 0, "{:?}", s.stats());
     let _ = std::fs::remove_dir_all(&base);
 }
+
+#[test]
+fn ignored_cgroup_reports_lifecycle_but_no_syscalls() {
+    if !is_root() {
+        eprintln!("SKIP: live sensor tests need root (CAP_BPF+CAP_PERFMON)");
+        return;
+    }
+    let (own, _) = expected_cgroup(std::process::id()).expect("own cgroup");
+    let mut s = Sensor::open(SensorConfig {
+        ignore_cgroup: Some(own),
+        ..SensorConfig::default()
+    })
+    .expect("open");
+    s.set_event_types([EventType::from_name("openat").unwrap()]).unwrap();
+    let pid = run(Command::new("cat").arg("/etc/hostname"));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid,
+        |evs| evs.iter().any(|e| e.etype == "procexit"),
+    );
+    assert!(evs.iter().any(|e| e.etype == "execve"), "lifecycle still reported: {evs:#?}");
+    assert!(!evs.iter().any(|e| e.etype == "openat"), "syscalls of the ignored cgroup: {evs:#?}");
+}

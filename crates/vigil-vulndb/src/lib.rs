@@ -206,7 +206,7 @@ pub struct QueryOutcome {
 #[derive(Debug)]
 pub struct Database {
     loaded: store::Loaded,
-    cache: Vec<OnceLock<Option<Arc<record::Record>>>>,
+    cache: Vec<OnceLock<Option<Arc<record::Compiled>>>>,
 }
 
 impl Database {
@@ -251,14 +251,19 @@ impl Database {
                     continue;
                 }
                 seen.push(id);
-                let Some(rec) = self.record(id) else {
+                let Some(c) = self.record(id) else {
                     out.damaged_records += 1;
                     continue;
                 };
+                let rec = &c.rec;
+                // Several entries can name the package; prefer a match that has a fix.
                 let mut hit: Option<(&record::RecAffected, Option<String>)> = None;
-                for a in rec.affected.iter().filter(|a| &a.key == key) {
-                    if let Some(fixed) = a.matches(&mut qv) {
-                        if hit.as_ref().is_none_or_fixed_missing() {
+                for (i, a) in rec.affected.iter().enumerate() {
+                    if &a.key != key || matches!(hit, Some((_, Some(_)))) {
+                        continue;
+                    }
+                    if let Some(fixed) = c.matches(i, &mut qv) {
+                        if hit.is_none() || fixed.is_some() {
                             hit = Some((a, fixed));
                         }
                     }
@@ -283,10 +288,14 @@ impl Database {
         out
     }
 
-    fn record(&self, id: u32) -> Option<Arc<record::Record>> {
+    fn record(&self, id: u32) -> Option<Arc<record::Compiled>> {
         self.cache
             .get(id as usize)?
-            .get_or_init(|| self.loaded.record(id).map(Arc::new))
+            .get_or_init(|| {
+                self.loaded
+                    .record(id)
+                    .map(|r| Arc::new(record::Compiled::new(r)))
+            })
             .clone()
     }
 
@@ -315,20 +324,6 @@ impl Database {
             imported_at: m.imported_at,
             newest_modified: m.newest_modified.as_ref().map(|(s, _)| s.clone()),
             sources: m.sources.clone(),
-        }
-    }
-}
-
-/// Helper for choosing among several matching `affected` entries: prefer one with a fix.
-trait HitChoice {
-    fn is_none_or_fixed_missing(self) -> bool;
-}
-
-impl HitChoice for Option<&(&record::RecAffected, Option<String>)> {
-    fn is_none_or_fixed_missing(self) -> bool {
-        match self {
-            None => true,
-            Some((_, fixed)) => fixed.is_none(),
         }
     }
 }

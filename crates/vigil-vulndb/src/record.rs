@@ -17,7 +17,7 @@
 use crate::cvss;
 use crate::names;
 use crate::osv::{self, Advisory, Event};
-use crate::version::{self, Ecosystem, Parsed};
+use crate::version::{self, Ecosystem, Version};
 use crate::{Severity, Status};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
@@ -266,16 +266,93 @@ impl Record {
     }
 }
 
-/// How a range matched: affected, and the fix that ends the affected span if any.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RangeHit {
-    pub fixed: Option<String>,
+/// A record ready for matching: range event versions parsed once, when the record is
+/// first queried.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    pub rec: Record,
+    /// `ranges[i][j]` is `rec.affected[i].ranges[j]`.
+    ranges: Vec<Vec<CompiledRange>>,
+}
+
+/// An event bound: the special `introduced: "0"` and `limit: "*"`, or a parsed version.
+#[derive(Debug)]
+enum Bound {
+    Zero,
+    Star,
+    V(Version),
+    /// Did not parse (only possible with a damaged database: versions are checked at
+    /// import); a range holding one never matches.
+    Bad,
+}
+
+#[derive(Debug)]
+struct CompiledRange {
+    family: Ecosystem,
+    events: Vec<(Event, Bound)>,
+}
+
+impl Compiled {
+    pub fn new(rec: Record) -> Compiled {
+        let ranges = rec
+            .affected
+            .iter()
+            .map(|a| {
+                a.ranges
+                    .iter()
+                    .map(|r| CompiledRange {
+                        family: r.family,
+                        events: r
+                            .events
+                            .iter()
+                            .map(|e| {
+                                let v = e.version();
+                                let b = match e {
+                                    Event::Introduced(_) if is_zero(v) => Bound::Zero,
+                                    Event::Limit(_) if v == "*" => Bound::Star,
+                                    _ => Version::parse(r.family, v).map_or(Bound::Bad, Bound::V),
+                                };
+                                (e.clone(), b)
+                            })
+                            .collect(),
+                    })
+                    .collect()
+            })
+            .collect();
+        Compiled { rec, ranges }
+    }
+
+    /// Whether affected entry `i` matches: `Some(fixed version)` if the version is affected.
+    pub fn matches(&self, i: usize, q: &mut QueryVersion<'_>) -> Option<Option<String>> {
+        let a = self.rec.affected.get(i)?;
+        let mut hit: Option<Option<String>> = None;
+        if !a.versions.is_empty() {
+            let k = q.key(a.family);
+            if a.versions.binary_search_by(|x| x.as_str().cmp(k)).is_ok() {
+                hit = Some(None);
+            }
+        }
+        for r in self.ranges.get(i).into_iter().flatten() {
+            let Some(p) = q.get(r.family) else {
+                continue;
+            };
+            if let Some(fixed) = r.evaluate(p) {
+                match &mut hit {
+                    Some(Some(_)) => {}
+                    Some(f) => *f = fixed,
+                    None => hit = Some(fixed),
+                }
+            }
+        }
+        hit
+    }
 }
 
 /// A queried version parsed once per ordering family.
 pub(crate) struct QueryVersion<'a> {
     raw: &'a str,
-    parsed: Vec<(Ecosystem, Result<Parsed<'a>, version::VersionError>)>,
+    parsed: Vec<(Ecosystem, Result<Version, version::VersionError>)>,
+    keys: Vec<(Option<Ecosystem>, String)>,
 }
 
 impl<'a> QueryVersion<'a> {
@@ -283,15 +360,28 @@ impl<'a> QueryVersion<'a> {
         QueryVersion {
             raw,
             parsed: Vec::new(),
+            keys: Vec::new(),
         }
     }
 
+    /// The `versions[]` match key of the query for `family`, computed once.
+    pub fn key(&mut self, family: Option<Ecosystem>) -> &str {
+        let i = match self.keys.iter().position(|(f, _)| *f == family) {
+            Some(i) => i,
+            None => {
+                self.keys.push((family, version::match_key(family, self.raw)));
+                self.keys.len() - 1
+            }
+        };
+        &self.keys[i].1
+    }
+
     /// The parsed query for `family` (`None` if it does not parse there).
-    pub fn get(&mut self, family: Ecosystem) -> Option<&Parsed<'a>> {
+    pub fn get(&mut self, family: Ecosystem) -> Option<&Version> {
         if let Some(i) = self.parsed.iter().position(|(f, _)| *f == family) {
             return self.parsed[i].1.as_ref().ok();
         }
-        self.parsed.push((family, Parsed::new(family, self.raw)));
+        self.parsed.push((family, Version::parse(family, self.raw)));
         self.parsed.last().and_then(|(_, p)| p.as_ref().ok())
     }
 
@@ -304,85 +394,60 @@ impl<'a> QueryVersion<'a> {
     }
 }
 
-impl RecRange {
-    /// Evaluate the OSV algorithm for a parsed query version.
-    pub fn evaluate(&self, q: &Parsed<'_>) -> Option<RangeHit> {
-        let cmp = |v: &str| -> Option<Ordering> {
-            // Event versions were validated at import; a failure here means a damaged
-            // database and is treated as "does not match".
-            let p = Parsed::new(self.family, v).ok()?;
-            q.cmp_to(&p)
+impl CompiledRange {
+    /// The OSV evaluation algorithm; `Some(fix)` when `q` is affected, where `fix` is the
+    /// first `fixed` event above `q` (events are sorted), if any.
+    fn evaluate(&self, q: &Version) -> Option<Option<String>> {
+        // Ordering of q relative to a bound; None for a bad bound (never matches).
+        let cmp = |b: &Bound| -> Option<Ordering> {
+            match b {
+                Bound::Zero => Some(Ordering::Greater),
+                Bound::Star => Some(Ordering::Less),
+                Bound::V(v) => q.cmp_to(v),
+                Bound::Bad => None,
+            }
         };
         let mut affected = false;
-        let mut limits = Vec::new();
-        for e in &self.events {
+        let mut limited = false;
+        let mut below_limit = false;
+        for (e, b) in &self.events {
+            let o = cmp(b)?;
             match e {
-                Event::Introduced(v) => {
-                    if is_zero(v) || cmp(v)? != Ordering::Less {
+                Event::Introduced(_) => {
+                    if o != Ordering::Less {
                         affected = true;
                     }
                 }
-                Event::Fixed(v) => {
-                    if cmp(v)? != Ordering::Less {
+                Event::Fixed(_) => {
+                    if o != Ordering::Less {
                         affected = false;
                     }
                 }
-                Event::LastAffected(v) => {
-                    if cmp(v)? == Ordering::Greater {
+                Event::LastAffected(_) => {
+                    if o == Ordering::Greater {
                         affected = false;
                     }
                 }
-                Event::Limit(v) => limits.push(v),
+                Event::Limit(_) => {
+                    limited = true;
+                    if o == Ordering::Less {
+                        below_limit = true;
+                    }
+                }
             }
         }
-        if !affected {
+        if !affected || (limited && !below_limit) {
             return None;
         }
-        if !limits.is_empty() {
-            let mut below = false;
-            for l in limits {
-                if l == "*" || cmp(l)? == Ordering::Less {
-                    below = true;
-                }
-            }
-            if !below {
-                return None;
-            }
-        }
-        // The fix for this span: the first `fixed` event above the version (events sorted).
-        let fixed = self.events.iter().find_map(|e| match e {
-            Event::Fixed(v) if cmp(v) == Some(Ordering::Less) => Some(v.clone()),
+        let fixed = self.events.iter().find_map(|(e, b)| match e {
+            Event::Fixed(v) if cmp(b) == Some(Ordering::Less) => Some(v.clone()),
             _ => None,
         });
-        Some(RangeHit { fixed })
+        Some(fixed)
     }
 }
 
 impl RecAffected {
-    /// Whether the version is affected: `Some(fixed)` if so.
-    pub fn matches(&self, q: &mut QueryVersion<'_>) -> Option<Option<String>> {
-        let mut hit: Option<Option<String>> = None;
-        if !self.versions.is_empty() {
-            let k = version::match_key(self.family, q.raw);
-            if self.versions.binary_search(&k).is_ok() {
-                hit = Some(None);
-            }
-        }
-        for r in &self.ranges {
-            let Some(p) = q.get(r.family) else {
-                continue;
-            };
-            if let Some(h) = r.evaluate(p) {
-                match &mut hit {
-                    Some(Some(_)) => {}
-                    Some(f) => *f = h.fixed,
-                    None => hit = Some(h.fixed),
-                }
-            }
-        }
-        hit
-    }
-
     /// Status for a matched version.
     pub fn status(&self, fixed: &Option<String>) -> Status {
         if fixed.is_some() {

@@ -238,8 +238,16 @@ fn vulnerabilities_match_the_osv_corpus() {
     }
 
     // Ignore file: one live entry hides its advisory; an expired one warns and does not apply.
-    let first = vulns.iter().find(|v| v["package"] == "urllib3").unwrap()["id"].as_str().unwrap().to_string();
-    let second = vulns.iter().find(|v| v["package"] == "jinja2").unwrap()["id"].as_str().unwrap().to_string();
+    let id_for = |pkg: &str| {
+        vulns
+            .iter()
+            .find(|v| v["package"].as_str().is_some_and(|p| p.eq_ignore_ascii_case(pkg)))
+            .and_then(|v| v["id"].as_str())
+            .unwrap_or_else(|| panic!("no finding for {pkg}"))
+            .to_string()
+    };
+    let first = id_for("urllib3");
+    let second = id_for("jinja2");
     let ign = db.path().join("ignore.yaml");
     std::fs::write(&ign, format!(
         "ignores:\n  - id: {first}\n    reason: accepted risk\n    expires: 2999-01-01\n  - id: {second}\n    reason: old\n    expires: 2000-01-01\n"

@@ -1072,6 +1072,13 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		} else if (kind == VG_ARG_PIPEFDS) {
 			if (ptr && ret == 0)
 				off = put_user_bytes(s, off, ptr, 8, VG_BLOB_PIPEFDS, i);
+		} else if (kind == VG_ARG_OPENHOW && i < 4) {
+			__u64 how[3] = {};
+			if (ptr)
+				bpf_probe_read_user(how, sizeof(how), ptr);
+			sys->args[i] = how[0];
+			sys->args[i + 1] = how[1];
+			sys->args[i + 2] = how[2];
 		} else if (kind == VG_ARG_CLONE3) {
 			__u64 flags = 0;
 			if (ptr)

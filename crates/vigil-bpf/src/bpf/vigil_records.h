@@ -40,6 +40,7 @@
 #define VG_ARG_PIPEFDS 4  /* user int[2], read at exit */
 #define VG_ARG_MSGHDR 5   /* user msghdr: its msg_name sockaddr is captured */
 #define VG_ARG_CLONE3 6   /* user struct clone_args: flags replace the raw pointer */
+#define VG_ARG_OPENHOW 7  /* user struct open_how: flags, mode, resolve replace args i..i+2 */
 
 /* Where the event's file descriptor comes from (vg_spec.fd_src). */
 #define VG_FD_NONE 0

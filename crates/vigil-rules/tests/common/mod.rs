@@ -53,8 +53,10 @@ pub fn process(pid: u32, ppid: u32, comm: &str, exe: &str, args: &[&str]) -> Pro
 /// systemd(1) -> sshd(100) -> bash(200) -> cat(300, in container c1)
 pub fn state() -> TestState {
     let mut s = TestState::default();
-    s.procs.insert(1, process(1, 0, "systemd", "/sbin/init", &[]));
-    s.procs.insert(100, process(100, 1, "sshd", "/usr/sbin/sshd", &["-D"]));
+    s.procs
+        .insert(1, process(1, 0, "systemd", "/sbin/init", &[]));
+    s.procs
+        .insert(100, process(100, 1, "sshd", "/usr/sbin/sshd", &["-D"]));
     let mut bash = process(200, 100, "bash", "/bin/bash", &["-i"]);
     bash.tty = 34816;
     s.procs.insert(200, bash);
@@ -93,10 +95,20 @@ pub fn state() -> TestState {
         namespace: "prod".into(),
         pod_uid: "uid-1".into(),
         container_name: "nginx".into(),
-        pod_labels: [("app".to_string(), "web".to_string())].into_iter().collect(),
+        pod_labels: [("app".to_string(), "web".to_string())]
+            .into_iter()
+            .collect(),
     });
     s.containers.insert(c.id.clone(), c);
-    s.users.insert(0, UserInfo { uid: 0, name: "root".into(), homedir: "/root".into(), shell: "/bin/bash".into() });
+    s.users.insert(
+        0,
+        UserInfo {
+            uid: 0,
+            name: "root".into(),
+            homedir: "/root".into(),
+            shell: "/bin/bash".into(),
+        },
+    );
     s.groups.insert(0, "root".into());
     s
 }

@@ -113,45 +113,119 @@ pub fn validate(ecosystem: Ecosystem, v: &str) -> Result<(), VersionError> {
     }
 }
 
-/// A version parsed once for repeated comparisons (the query side of matching).
+/// A version parsed once and owned, for repeated comparisons: the queried version, and the
+/// range event versions of a record (parsed when the record is first used, then kept).
 #[derive(Debug, Clone)]
-pub enum Parsed<'a> {
-    Debian(dpkg::DebVersion<'a>),
-    Alpine(&'a str),
-    Rpm(rpm::Evr<'a>),
+pub enum Version {
+    Debian {
+        epoch: u64,
+        upstream: String,
+        revision: String,
+    },
+    Alpine(String),
+    Rpm {
+        epoch: u64,
+        version: String,
+        release: Option<String>,
+    },
     Pypi(Box<pep440::Pep440>),
-    SemVer(semver::SemVer<'a>),
+    SemVer {
+        core: [String; 3],
+        pre: Vec<String>,
+    },
     Maven(maven::MavenVersion),
 }
 
-impl<'a> Parsed<'a> {
+impl Version {
     /// Parse `v` for `ecosystem`.
-    pub fn new(ecosystem: Ecosystem, v: &'a str) -> Result<Parsed<'a>, VersionError> {
+    pub fn parse(ecosystem: Ecosystem, v: &str) -> Result<Version, VersionError> {
         Ok(match ecosystem {
-            Ecosystem::Debian => Parsed::Debian(dpkg::parse(v)?),
+            Ecosystem::Debian => {
+                let d = dpkg::parse(v)?;
+                Version::Debian {
+                    epoch: d.epoch,
+                    upstream: d.upstream.to_string(),
+                    revision: d.revision.to_string(),
+                }
+            }
             Ecosystem::Alpine => {
                 if v.is_empty() {
                     return Err(VersionError::new(ecosystem, v, "empty version"));
                 }
-                Parsed::Alpine(v)
+                Version::Alpine(v.to_string())
             }
-            Ecosystem::Rpm => Parsed::Rpm(rpm::parse(v)?),
-            Ecosystem::Pypi => Parsed::Pypi(Box::new(pep440::Pep440::parse(v)?)),
-            Ecosystem::SemVer | Ecosystem::Go => Parsed::SemVer(semver::parse(ecosystem, v)?),
-            Ecosystem::Maven => Parsed::Maven(maven::MavenVersion::parse(v)),
+            Ecosystem::Rpm => {
+                let e = rpm::parse(v)?;
+                Version::Rpm {
+                    epoch: e.epoch,
+                    version: e.version.to_string(),
+                    release: e.release.map(str::to_string),
+                }
+            }
+            Ecosystem::Pypi => Version::Pypi(Box::new(pep440::Pep440::parse(v)?)),
+            Ecosystem::SemVer | Ecosystem::Go => {
+                let s = semver::parse(ecosystem, v)?;
+                Version::SemVer {
+                    core: [s.major.to_string(), s.minor.to_string(), s.patch.to_string()],
+                    pre: s.pre.iter().map(|p| p.to_string()).collect(),
+                }
+            }
+            Ecosystem::Maven => Version::Maven(maven::MavenVersion::parse(v)),
         })
     }
 
-    /// Compare with another parsed version of the same ecosystem (`None` if they are of
-    /// different ecosystems).
-    pub fn cmp_to(&self, other: &Parsed<'_>) -> Option<Ordering> {
+    /// Compare with another version of the same family (`None` across families).
+    pub fn cmp_to(&self, other: &Version) -> Option<Ordering> {
         Some(match (self, other) {
-            (Parsed::Debian(a), Parsed::Debian(b)) => dpkg::cmp_parsed(a, b),
-            (Parsed::Alpine(a), Parsed::Alpine(b)) => apk::compare_fuzzy(a, b, false),
-            (Parsed::Rpm(a), Parsed::Rpm(b)) => rpm::cmp_evr(a, b),
-            (Parsed::Pypi(a), Parsed::Pypi(b)) => a.cmp(b),
-            (Parsed::SemVer(a), Parsed::SemVer(b)) => a.cmp(b),
-            (Parsed::Maven(a), Parsed::Maven(b)) => a.cmp(b),
+            (
+                Version::Debian {
+                    epoch: e1,
+                    upstream: u1,
+                    revision: r1,
+                },
+                Version::Debian {
+                    epoch: e2,
+                    upstream: u2,
+                    revision: r2,
+                },
+            ) => e1
+                .cmp(e2)
+                .then_with(|| dpkg::verrevcmp(u1, u2))
+                .then_with(|| dpkg::verrevcmp(r1, r2)),
+            (Version::Alpine(a), Version::Alpine(b)) => apk::compare_fuzzy(a, b, false),
+            (
+                Version::Rpm {
+                    epoch: e1,
+                    version: v1,
+                    release: r1,
+                },
+                Version::Rpm {
+                    epoch: e2,
+                    version: v2,
+                    release: r2,
+                },
+            ) => rpm::cmp_evr(
+                &rpm::Evr {
+                    epoch: *e1,
+                    version: v1,
+                    release: r1.as_deref(),
+                },
+                &rpm::Evr {
+                    epoch: *e2,
+                    version: v2,
+                    release: r2.as_deref(),
+                },
+            ),
+            (Version::Pypi(a), Version::Pypi(b)) => a.cmp(b),
+            (Version::SemVer { core: c1, pre: p1 }, Version::SemVer { core: c2, pre: p2 }) => {
+                semver::cmp_parts(
+                    [&c1[0], &c1[1], &c1[2]],
+                    p1,
+                    [&c2[0], &c2[1], &c2[2]],
+                    p2,
+                )
+            }
+            (Version::Maven(a), Version::Maven(b)) => a.cmp(b),
             _ => return None,
         })
     }

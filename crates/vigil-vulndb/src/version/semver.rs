@@ -100,30 +100,47 @@ fn cmp_num(a: &str, b: &str) -> Ordering {
     super::dpkg::cmp_digits(a.as_bytes(), b.as_bytes())
 }
 
+/// SemVer precedence over the parts of two versions (shared by the borrowed and owned
+/// forms).
+pub(crate) fn cmp_parts<S: AsRef<str>, T: AsRef<str>>(
+    a: [&str; 3],
+    a_pre: &[S],
+    b: [&str; 3],
+    b_pre: &[T],
+) -> Ordering {
+    cmp_num(a[0], b[0])
+        .then_with(|| cmp_num(a[1], b[1]))
+        .then_with(|| cmp_num(a[2], b[2]))
+        .then_with(|| match (a_pre.is_empty(), b_pre.is_empty()) {
+            (true, true) => Ordering::Equal,
+            (true, false) => Ordering::Greater,
+            (false, true) => Ordering::Less,
+            (false, false) => {
+                for (x, y) in a_pre.iter().zip(b_pre) {
+                    let (x, y) = (x.as_ref(), y.as_ref());
+                    let ord = match (numeric(x), numeric(y)) {
+                        (true, true) => cmp_num(x, y),
+                        (true, false) => Ordering::Less,
+                        (false, true) => Ordering::Greater,
+                        (false, false) => x.cmp(y),
+                    };
+                    if ord != Ordering::Equal {
+                        return ord;
+                    }
+                }
+                a_pre.len().cmp(&b_pre.len())
+            }
+        })
+}
+
 impl Ord for SemVer<'_> {
     fn cmp(&self, o: &Self) -> Ordering {
-        cmp_num(self.major, o.major)
-            .then_with(|| cmp_num(self.minor, o.minor))
-            .then_with(|| cmp_num(self.patch, o.patch))
-            .then_with(|| match (self.pre.is_empty(), o.pre.is_empty()) {
-                (true, true) => Ordering::Equal,
-                (true, false) => Ordering::Greater,
-                (false, true) => Ordering::Less,
-                (false, false) => {
-                    for (a, b) in self.pre.iter().zip(&o.pre) {
-                        let ord = match (numeric(a), numeric(b)) {
-                            (true, true) => cmp_num(a, b),
-                            (true, false) => Ordering::Less,
-                            (false, true) => Ordering::Greater,
-                            (false, false) => a.cmp(b),
-                        };
-                        if ord != Ordering::Equal {
-                            return ord;
-                        }
-                    }
-                    self.pre.len().cmp(&o.pre.len())
-                }
-            })
+        cmp_parts(
+            [self.major, self.minor, self.patch],
+            &self.pre,
+            [o.major, o.minor, o.patch],
+            &o.pre,
+        )
     }
 }
 impl PartialOrd for SemVer<'_> {

@@ -1,0 +1,73 @@
+//! Compiles the enforcement eBPF programs (`src/bpf/response.bpf.c`) with clang into
+//! `$OUT_DIR/response.bpf.o`, which `src/kernel.rs` embeds with `include_bytes!`.
+//!
+//! A separate object from the sensor's (vigil-bpf): enforcement must be loadable without the
+//! detection pipeline and its maps have a different lifetime (they may be pinned).
+//!
+//! We compile C with clang rather than writing the kernel side in Rust (aya-bpf): CO-RE
+//! relocations from `preserve_access_index` structs are mature in clang, and the kernel side
+//! stays readable for people who know Falco's and Tetragon's C probes.
+
+use std::env;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    let src = PathBuf::from("src/bpf/response.bpf.c");
+    let hdr = PathBuf::from("src/bpf/response.h");
+    println!("cargo:rerun-if-changed={}", src.display());
+    println!("cargo:rerun-if-changed={}", hdr.display());
+    println!("cargo:rerun-if-env-changed=VIGIL_CLANG");
+
+    let out =
+        PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("response.bpf.o");
+    let clang = find_clang().unwrap_or_else(|| {
+        panic!(
+            "vigil-response: no clang found (tried $VIGIL_CLANG, clang, clang-14..clang-19). \
+             The eBPF programs are C compiled by clang: install it (Debian: `apt-get install \
+             clang-14 libbpf-dev`, see scripts/setup.sh) or point VIGIL_CLANG at a clang binary."
+        )
+    });
+    for header in ["/usr/include/bpf/bpf_helpers.h", "/usr/include/linux/bpf.h"] {
+        if !std::path::Path::new(header).exists() {
+            panic!(
+                "vigil-response: {header} is missing. Install libbpf-dev and linux-libc-dev \
+                 (see scripts/setup.sh)."
+            );
+        }
+    }
+    let arch_inc = format!("/usr/include/{}-linux-gnu", env::consts::ARCH);
+    let status = Command::new(&clang)
+        .args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror"])
+        .arg(format!("-I{arch_inc}"))
+        .arg("-c")
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .unwrap_or_else(|e| panic!("vigil-response: could not run {clang}: {e}"));
+    if !status.success() {
+        panic!(
+            "vigil-response: {clang} failed to compile {} ({status})",
+            src.display()
+        );
+    }
+}
+
+fn find_clang() -> Option<String> {
+    let mut candidates: Vec<String> = Vec::new();
+    if let Some(c) = env::var_os("VIGIL_CLANG") {
+        candidates.push(c.to_string_lossy().into_owned());
+    }
+    candidates.push("clang".into());
+    for v in (14..=19).rev() {
+        candidates.push(format!("clang-{v}"));
+    }
+    candidates.into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    })
+}

@@ -1,0 +1,347 @@
+//! What was done: [`ActionReport`] for kernel decisions (decoded from the ring buffer) and
+//! user-space responses ([`RuleAction`]: kill a process, kill a container's process tree,
+//! pause or stop it through podman, isolate its network).
+//!
+//! Every action yields a report, including failures and audit-only decisions, so the caller
+//! turns each into an alert; nothing is acted on silently. We rejected driving podman through
+//! its REST socket: the CLI is always present where podman is, and its exit status and stderr
+//! are the clearest outcome to report.
+
+use std::fmt;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::cgroup;
+
+/// What the kernel or the responder did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// An exec was denied (the new program killed before its first instruction).
+    ExecDenied,
+    /// A file open for reading was denied (caller killed at syscall exit).
+    ReadDenied,
+    /// A file open for writing was denied (caller killed at syscall exit).
+    WriteDenied,
+    /// A connect to a unix socket path was denied (caller killed at syscall exit).
+    UnixConnectDenied,
+    /// An IPv4/IPv6 connect was refused with EPERM.
+    ConnectDenied,
+    /// A datagram (sendmsg/sendto) was refused with EPERM.
+    SendDenied,
+    KillProcess,
+    KillContainer,
+    PauseContainer,
+    StopContainer,
+    IsolateNetwork,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::ExecDenied => "exec_denied",
+            Action::ReadDenied => "read_denied",
+            Action::WriteDenied => "write_denied",
+            Action::UnixConnectDenied => "unix_connect_denied",
+            Action::ConnectDenied => "connect_denied",
+            Action::SendDenied => "send_denied",
+            Action::KillProcess => "kill_process",
+            Action::KillContainer => "kill_container",
+            Action::PauseContainer => "pause_container",
+            Action::StopContainer => "stop_container",
+            Action::IsolateNetwork => "isolate_network",
+        }
+    }
+}
+
+/// A user-space response a rule may ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RuleAction {
+    KillProcess,
+    KillContainer,
+    PauseContainer,
+    StopContainer,
+    IsolateNetwork,
+}
+
+impl std::str::FromStr for RuleAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "kill_process" | "kill" => RuleAction::KillProcess,
+            "kill_container" => RuleAction::KillContainer,
+            "pause_container" | "pause" => RuleAction::PauseContainer,
+            "stop_container" | "stop" => RuleAction::StopContainer,
+            "isolate_network" | "isolate" => RuleAction::IsolateNetwork,
+            o => return Err(format!("unknown response `{o}` (kill_process, kill_container, pause_container, stop_container, isolate_network)")),
+        })
+    }
+}
+
+/// Where the action happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Kernel,
+    UserSpace,
+}
+
+/// How it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Carried out (process killed, connection refused, container paused...).
+    Done,
+    /// A policy in audit mode matched: nothing was done, it is only reported.
+    AuditOnly,
+    /// The target was already gone.
+    TargetGone,
+    Failed(String),
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Done => f.write_str("done"),
+            Outcome::AuditOnly => f.write_str("audit-only"),
+            Outcome::TargetGone => f.write_str("target-gone"),
+            Outcome::Failed(e) => write!(f, "failed: {e}"),
+        }
+    }
+}
+
+/// Whom it was done to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    pub pid: u32,
+    pub tid: u32,
+    pub comm: String,
+    pub cgroup_id: u64,
+    /// Full container id when known.
+    pub container_id: String,
+    pub container_name: String,
+}
+
+/// One reported action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionReport {
+    pub action: Action,
+    pub origin: Origin,
+    /// The policy that decided (kernel actions), if any.
+    pub policy: Option<String>,
+    /// That policy's scope, described.
+    pub scope: Option<String>,
+    /// `deny-listed`, `not-allow-listed`, `isolated` for kernel actions.
+    pub reason: Option<&'static str>,
+    pub target: Target,
+    /// The path, `addr:port/proto`, or the container acted on.
+    pub object: String,
+    pub outcome: Outcome,
+    /// User space: time to carry the action out (until the target is dead, paused...).
+    /// Kernel: time from the in-kernel decision until this report was read.
+    pub latency: Option<Duration>,
+    /// Kernel decision time (CLOCK_MONOTONIC ns), for kernel actions.
+    pub kernel_time_ns: Option<u64>,
+    /// The syscall the kernel acted at, and its return value (file and unix actions).
+    pub syscall: Option<(u32, i32)>,
+}
+
+impl fmt::Display for ActionReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} pid={} comm={} cgroup={:#x}",
+            self.action.as_str(),
+            self.object,
+            self.target.pid,
+            self.target.comm,
+            self.target.cgroup_id
+        )?;
+        if !self.target.container_name.is_empty() {
+            write!(f, " container={}", self.target.container_name)?;
+        }
+        if let Some(p) = &self.policy {
+            write!(f, " policy={p}")?;
+        }
+        if let Some(r) = self.reason {
+            write!(f, " reason={r}")?;
+        }
+        write!(f, " outcome={}", self.outcome)?;
+        if let Some(l) = self.latency {
+            write!(f, " latency={:.3}ms", l.as_secs_f64() * 1e3)?;
+        }
+        Ok(())
+    }
+}
+
+fn report(action: Action, target: Target, object: String, outcome: Outcome, t0: Instant) -> ActionReport {
+    ActionReport {
+        action,
+        origin: Origin::UserSpace,
+        policy: None,
+        scope: None,
+        reason: None,
+        target,
+        object,
+        outcome,
+        latency: Some(t0.elapsed()),
+        kernel_time_ns: None,
+        syscall: None,
+    }
+}
+
+/// Is `pid` dead (gone or a zombie)?
+fn dead(proc_root: &Path, pid: u32) -> bool {
+    match std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat")) {
+        Err(_) => true,
+        // state is the field after the parenthesised comm
+        Ok(s) => s
+            .rfind(')')
+            .and_then(|i| s[i + 1..].split_whitespace().next())
+            .is_some_and(|st| st == "Z" || st == "X"),
+    }
+}
+
+fn sigkill(pid: u32) -> Result<(), std::io::Error> {
+    let Ok(p) = libc::pid_t::try_from(pid) else {
+        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+    };
+    if p <= 1 {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "refusing to kill pid <= 1"));
+    }
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    if unsafe { libc::kill(p, libc::SIGKILL) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+const DEATH_WAIT: Duration = Duration::from_secs(2);
+
+/// SIGKILLs `pid` and waits until it is dead.
+pub fn kill_process(proc_root: &Path, target: Target) -> ActionReport {
+    let t0 = Instant::now();
+    let pid = target.pid;
+    let object = format!("pid {pid}");
+    let outcome = match sigkill(pid) {
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Outcome::TargetGone,
+        Err(e) => Outcome::Failed(format!("kill({pid}, SIGKILL): {e}")),
+        Ok(()) => {
+            while !dead(proc_root, pid) && t0.elapsed() < DEATH_WAIT {
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            if dead(proc_root, pid) {
+                Outcome::Done
+            } else {
+                Outcome::Failed(format!("pid {pid} still alive {DEATH_WAIT:?} after SIGKILL"))
+            }
+        }
+    };
+    report(Action::KillProcess, target, object, outcome, t0)
+}
+
+/// SIGKILLs every process of the cgroup directory until it is empty (forks racing the
+/// kill are caught by the next round).
+pub fn kill_cgroup(proc_root: &Path, dir: &Path, target: Target) -> ActionReport {
+    let t0 = Instant::now();
+    let object = format!("cgroup {}", dir.display());
+    let mut killed = 0usize;
+    let outcome = loop {
+        let pids = match cgroup::procs(dir) {
+            Ok(p) => p,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break Outcome::TargetGone,
+            Err(e) => break Outcome::Failed(format!("reading {}/cgroup.procs: {e}", dir.display())),
+        };
+        let alive: Vec<u32> = pids.into_iter().filter(|&p| !dead(proc_root, p)).collect();
+        if alive.is_empty() {
+            break if killed == 0 { Outcome::TargetGone } else { Outcome::Done };
+        }
+        if t0.elapsed() > DEATH_WAIT {
+            break Outcome::Failed(format!("{} processes still alive after {DEATH_WAIT:?}", alive.len()));
+        }
+        for p in alive {
+            if sigkill(p).is_ok() {
+                killed += 1;
+            }
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    };
+    report(Action::KillContainer, target, format!("{object} ({killed} killed)"), outcome, t0)
+}
+
+/// `podman pause ID` / `podman stop --time 0 ID`.
+pub fn podman(action: RuleAction, target: Target) -> ActionReport {
+    let t0 = Instant::now();
+    let (act, args): (Action, &[&str]) = match action {
+        RuleAction::StopContainer => (Action::StopContainer, &["stop", "--time", "0"]),
+        _ => (Action::PauseContainer, &["pause"]),
+    };
+    let id = target.container_id.clone();
+    if id.is_empty() {
+        return report(act, target, "container ?".into(), Outcome::Failed("unknown container (no id for this cgroup)".into()), t0);
+    }
+    let outcome = match Command::new("podman").args(args).arg(&id).output() {
+        Err(e) => Outcome::Failed(format!("running podman: {e}")),
+        Ok(o) if o.status.success() => Outcome::Done,
+        Ok(o) => {
+            let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
+            if err.contains("no such container") || err.contains("not running") {
+                Outcome::TargetGone
+            } else {
+                Outcome::Failed(format!("podman {}: {err}", args[0]))
+            }
+        }
+    };
+    report(act, target, format!("container {}", &id[..id.len().min(12)]), outcome, t0)
+}
+
+/// A failed action before anything was attempted.
+pub fn failed(action: Action, target: Target, why: String, t0: Instant) -> ActionReport {
+    report(action, target, "-".into(), Outcome::Failed(why), t0)
+}
+
+/// A report for network isolation (the map write happens in the enforcer).
+pub fn isolated(target: Target, result: Result<(), String>, t0: Instant) -> ActionReport {
+    let object = format!("cgroup {:#x}", target.cgroup_id);
+    let outcome = match result {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Failed(e),
+    };
+    report(Action::IsolateNetwork, target, object, outcome, t0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kill_process_reports_gone_target() {
+        // A pid far above pid_max cannot exist.
+        let r = kill_process(Path::new("/proc"), Target { pid: 0x3fff_ffff, ..Default::default() });
+        assert_eq!(r.outcome, Outcome::TargetGone);
+        assert_eq!(r.action, Action::KillProcess);
+    }
+
+    #[test]
+    fn kill_process_kills_a_real_child() {
+        let mut child = Command::new("sleep").arg("30").spawn().unwrap();
+        let r = kill_process(Path::new("/proc"), Target { pid: child.id(), ..Default::default() });
+        assert_eq!(r.outcome, Outcome::Done, "{r}");
+        let st = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(st.signal(), Some(libc::SIGKILL));
+    }
+
+    #[test]
+    fn refuses_pid_one_and_unknown_container() {
+        let r = kill_process(Path::new("/proc"), Target { pid: 1, ..Default::default() });
+        assert!(matches!(r.outcome, Outcome::Failed(ref e) if e.contains("pid <= 1")), "{r}");
+        let r = podman(RuleAction::PauseContainer, Target::default());
+        assert!(matches!(r.outcome, Outcome::Failed(ref e) if e.contains("unknown container")), "{r}");
+    }
+
+    #[test]
+    fn rule_actions_parse() {
+        assert_eq!("kill_container".parse::<RuleAction>(), Ok(RuleAction::KillContainer));
+        assert!("explode".parse::<RuleAction>().unwrap_err().contains("unknown response"));
+    }
+}

@@ -1,0 +1,616 @@
+//! The live enforcer: loads the enforcement programs, keeps the kernel maps in step with the
+//! loaded policies and the running containers, drains kernel reports and runs user-space
+//! responses.
+//!
+//! Lifecycle: [`Enforcer::open`] validates and compiles every policy *before* touching the
+//! kernel, writes all policy entries, then attaches. Containers are enforced from the moment
+//! [`Enforcer::container_started`] writes their cgroup id (call it before the entrypoint
+//! runs: `podman init` leaves runc's init waiting on its exec fifo inside the container's
+//! cgroups). [`Enforcer::reload`] writes the new policies into fresh slots, repoints every
+//! container, then frees the old slots; on any failure the new entries are removed and the
+//! old policies stay in force (never half-applied). Dropping the enforcer detaches every
+//! program and frees every map (aya closes the descriptors): no kernel state survives.
+//!
+//! We rejected attaching the network programs per container cgroup: on this hybrid host
+//! containers have no cgroup v2 directory of their own, so the programs sit at the v2 root
+//! and look the container up by the same cgroup id as the other programs.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use aya::maps::lpm_trie::{Key, LpmTrie};
+use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray, RingBuf};
+use aya::programs::{CgroupAttachMode, CgroupSockAddr, RawTracePoint};
+use aya::{Btf, Ebpf, EbpfLoader};
+
+use crate::action::{self, Action, ActionReport, Origin, Outcome, RuleAction, Target};
+use crate::compile::{self, CompiledPolicy, Verdict};
+use crate::kernel::{self, maps, ContainerSlots, Net4KeyData, Net6KeyData, NetRule, NetRules, PathKeyData, PolicyState};
+use crate::policy::{Mode, PolicyFile};
+use crate::{cgroup, Error};
+
+/// Number of policy slots (two generations of up to 128 policies each during a reload).
+pub const SLOTS: u32 = 256;
+
+/// Capacities and roots.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Containers the kernel map holds.
+    pub containers_capacity: u32,
+    /// Path entries (all policies).
+    pub paths_capacity: u32,
+    /// CIDR entries per family (all policies).
+    pub net_capacity: u32,
+    pub btf_path: PathBuf,
+    pub proc_root: PathBuf,
+    pub cgroup_root: PathBuf,
+    /// Attach the connect/sendmsg programs (needs a cgroup v2 mount).
+    pub network: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            containers_capacity: 4096,
+            paths_capacity: 16384,
+            net_capacity: 4096,
+            btf_path: "/sys/kernel/btf/vmlinux".into(),
+            proc_root: "/proc".into(),
+            cgroup_root: "/sys/fs/cgroup".into(),
+            network: true,
+        }
+    }
+}
+
+struct Loaded {
+    compiled: CompiledPolicy,
+    mode: Mode,
+}
+
+struct Applied {
+    container: vigil_event::Container,
+    slots: Vec<u32>,
+}
+
+/// Kernel counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Reports lost because the ring buffer was full (the action itself still happened).
+    pub reports_lost: u64,
+    /// Paths longer than the kernel key (matched on their first 251 bytes).
+    pub paths_truncated: u64,
+}
+
+/// See the module documentation.
+pub struct Enforcer {
+    containers: HashMap<MapData, u64, ContainerSlots>,
+    policy_map: Array<MapData, PolicyState>,
+    paths: LpmTrie<MapData, PathKeyData, u32>,
+    net4: LpmTrie<MapData, Net4KeyData, NetRules>,
+    net6: LpmTrie<MapData, Net6KeyData, NetRules>,
+    isolated: HashMap<MapData, u64, u32>,
+    ring: RingBuf<MapData>,
+    counters: PerCpuArray<MapData, u64>,
+    slots: Vec<Option<Loaded>>,
+    live: BTreeMap<u64, Applied>,
+    isolated_set: BTreeMap<u64, ()>,
+    opts: Options,
+    network_attached: bool,
+    // Last: owns programs and links; dropping it detaches them.
+    _bpf: Ebpf,
+}
+
+impl std::fmt::Debug for Enforcer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Enforcer")
+            .field("policies", &self.policy_names())
+            .field("containers", &self.live.len())
+            .field("network_attached", &self.network_attached)
+            .finish()
+    }
+}
+
+fn io_errno(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return io.raw_os_error();
+        }
+        if let Some(MapError::SyscallError(s)) = err.downcast_ref::<MapError>() {
+            return s.io_error.raw_os_error();
+        }
+        cur = err.source();
+    }
+    None
+}
+
+fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        s.push_str(": ");
+        s.push_str(&err.to_string());
+        cur = err.source();
+    }
+    s
+}
+
+fn kernel_err(during: impl Into<String>, e: &(dyn std::error::Error + 'static)) -> Error {
+    let during = during.into();
+    match io_errno(e) {
+        Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission { during },
+        _ => Error::Kernel { during, message: chain(e) },
+    }
+}
+
+fn map_err(map: &'static str, capacity: u32, during: String, e: MapError) -> Error {
+    match io_errno(&e) {
+        Some(libc::E2BIG) | Some(libc::ENOSPC) | Some(libc::ENOMEM) => Error::MapFull { map, capacity, during },
+        _ => kernel_err(during, &e),
+    }
+}
+
+fn path_key(slot: u32, kind: u8, bytes: &[u8]) -> Key<PathKeyData> {
+    let mut data = PathKeyData { slot, kind, path: [0; kernel::PATH_MAX] };
+    let n = bytes.len().min(kernel::PATH_MAX);
+    data.path[..n].copy_from_slice(&bytes[..n]);
+    Key::new(((5 + n) * 8) as u32, data)
+}
+
+fn net_value(rules: &[compile::FlatRule]) -> NetRules {
+    let mut v = NetRules::default();
+    for (i, r) in rules.iter().take(kernel::NET_RULES).enumerate() {
+        v.r[i] = NetRule {
+            verdict: if r.verdict == Verdict::Deny { kernel::DENY } else { kernel::ALLOW },
+            proto: r.proto,
+            port_lo: r.lo,
+            port_hi: r.hi,
+            pad: 0,
+        };
+        v.n = i as u32 + 1;
+    }
+    v
+}
+
+fn take<T>(bpf: &mut Ebpf, name: &'static str) -> Result<T, Error>
+where
+    T: TryFrom<aya::maps::Map, Error = MapError>,
+{
+    let map = bpf.take_map(name).ok_or_else(|| Error::Kernel {
+        during: "loading the enforcement object".into(),
+        message: format!("map `{name}` missing from the object"),
+    })?;
+    T::try_from(map).map_err(|e| kernel_err(format!("opening map `{name}`"), &e))
+}
+
+fn mode_code(m: Mode) -> u32 {
+    match m {
+        Mode::Audit => kernel::MODE_AUDIT,
+        Mode::Enforce => kernel::MODE_ENFORCE,
+    }
+}
+
+/// Now on the clock `bpf_ktime_get_ns` uses.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes one timespec into the valid, owned `ts`.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Enforcer {
+    /// Validates, compiles and loads `files` with default [`Options`].
+    pub fn open(files: &[PolicyFile]) -> Result<Enforcer, Error> {
+        Enforcer::open_with(files, Options::default())
+    }
+
+    /// As [`Enforcer::open`], with explicit capacities and roots.
+    pub fn open_with(files: &[PolicyFile], opts: Options) -> Result<Enforcer, Error> {
+        let compiled = compile_all(files)?;
+        if compiled.len() > (SLOTS / 2) as usize {
+            return Err(Error::Compile(format!("{} policies loaded; at most {} are supported", compiled.len(), SLOTS / 2)));
+        }
+        let btf = Btf::parse_file(&opts.btf_path, aya::Endianness::default())
+            .map_err(|e| kernel_err(format!("reading BTF {}", opts.btf_path.display()), &e))?;
+        let mut bpf = EbpfLoader::new()
+            .btf(Some(&btf))
+            .set_max_entries(maps::CONTAINERS, opts.containers_capacity)
+            .set_max_entries(maps::ISOLATED, opts.containers_capacity)
+            .set_max_entries(maps::PATHS, opts.paths_capacity)
+            .set_max_entries(maps::NET4, opts.net_capacity)
+            .set_max_entries(maps::NET6, opts.net_capacity)
+            .load(kernel::OBJECT)
+            .map_err(|e| kernel_err("loading the enforcement object (maps)", &e))?;
+        let mut enf = Enforcer {
+            containers: take(&mut bpf, maps::CONTAINERS)?,
+            policy_map: take(&mut bpf, maps::POLICIES)?,
+            paths: take(&mut bpf, maps::PATHS)?,
+            net4: take(&mut bpf, maps::NET4)?,
+            net6: take(&mut bpf, maps::NET6)?,
+            isolated: take(&mut bpf, maps::ISOLATED)?,
+            ring: take(&mut bpf, maps::REPORTS)?,
+            counters: take(&mut bpf, maps::COUNTERS)?,
+            slots: (0..SLOTS).map(|_| None).collect(),
+            live: BTreeMap::new(),
+            isolated_set: BTreeMap::new(),
+            network_attached: false,
+            opts,
+            _bpf: bpf,
+        };
+        // Policies first, programs second: the first program run already sees them.
+        let slots: Vec<u32> = (0..compiled.len() as u32).collect();
+        enf.write_generation(compiled, &slots)?;
+        enf.attach()?;
+        Ok(enf)
+    }
+
+    fn attach(&mut self) -> Result<(), Error> {
+        for (name, tp) in kernel::TRACEPOINTS {
+            let prog: &mut RawTracePoint = self
+                ._bpf
+                .program_mut(name)
+                .ok_or_else(|| Error::Kernel { during: "loading".into(), message: format!("program {name} missing") })?
+                .try_into()
+                .map_err(|e| kernel_err(format!("program {name}"), &e))?;
+            prog.load().map_err(|e| kernel_err(format!("loading {name} (verifier)"), &e))?;
+            prog.attach(tp).map_err(|e| kernel_err(format!("attaching {name} to {tp}"), &e))?;
+        }
+        if !self.opts.network {
+            return Ok(());
+        }
+        let dir = cgroup::cgroup2_dir(&self.opts.cgroup_root);
+        let cg = File::open(&dir).map_err(|e| kernel_err(format!("opening cgroup v2 root {}", dir.display()), &e))?;
+        for name in kernel::SOCK_ADDR {
+            let prog: &mut CgroupSockAddr = self
+                ._bpf
+                .program_mut(name)
+                .ok_or_else(|| Error::Kernel { during: "loading".into(), message: format!("program {name} missing") })?
+                .try_into()
+                .map_err(|e| kernel_err(format!("program {name}"), &e))?;
+            prog.load().map_err(|e| kernel_err(format!("loading {name} (verifier)"), &e))?;
+            prog.attach(&cg, CgroupAttachMode::AllowMultiple)
+                .map_err(|e| kernel_err(format!("attaching {name} to {}", dir.display()), &e))?;
+        }
+        self.network_attached = true;
+        Ok(())
+    }
+
+    /// Writes compiled policies into `slots`; on failure removes what it wrote.
+    fn write_generation(&mut self, compiled: Vec<CompiledPolicy>, slots: &[u32]) -> Result<(), Error> {
+        for (i, (c, &slot)) in compiled.iter().zip(slots).enumerate() {
+            if let Err(e) = self.write_policy(slot, c) {
+                for &s in &slots[..=i] {
+                    self.erase_entries(s, &compiled[slots.iter().position(|x| *x == s).unwrap_or(0)]);
+                }
+                return Err(e);
+            }
+        }
+        for (c, &slot) in compiled.into_iter().zip(slots) {
+            let mode = c.policy.mode;
+            let state = PolicyState { mode: mode_code(mode), flags: c.flags() };
+            self.policy_map
+                .set(slot, state, 0)
+                .map_err(|e| kernel_err(format!("writing policy `{}`", c.policy.name), &e))?;
+            self.slots[slot as usize] = Some(Loaded { compiled: c, mode });
+        }
+        Ok(())
+    }
+
+    fn write_policy(&mut self, slot: u32, c: &CompiledPolicy) -> Result<(), Error> {
+        let name = &c.policy.name;
+        for e in &c.paths {
+            let key = path_key(slot, e.kind.code(), &e.bytes);
+            let v = if e.verdict == Verdict::Deny { kernel::DENY } else { kernel::ALLOW } as u32;
+            self.paths
+                .insert(&key, v, 0)
+                .map_err(|err| map_err(maps::PATHS, self.opts.paths_capacity, format!("loading policy `{name}`"), err))?;
+        }
+        for n in &c.nets {
+            let value = net_value(&n.rules);
+            match n.addr {
+                IpAddr::V4(a) => {
+                    let key = Key::new(32 + n.prefix as u32, Net4KeyData { slot, addr: a.octets() });
+                    self.net4
+                        .insert(&key, value, 0)
+                        .map_err(|err| map_err(maps::NET4, self.opts.net_capacity, format!("loading policy `{name}`"), err))?;
+                }
+                IpAddr::V6(a) => {
+                    let key = Key::new(32 + n.prefix as u32, Net6KeyData { slot, addr: a.octets() });
+                    self.net6
+                        .insert(&key, value, 0)
+                        .map_err(|err| map_err(maps::NET6, self.opts.net_capacity, format!("loading policy `{name}`"), err))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn erase_entries(&mut self, slot: u32, c: &CompiledPolicy) {
+        // Removal of an absent key fails with ENOENT; that is the expected case for entries
+        // a failed write never reached.
+        for e in &c.paths {
+            let _ = self.paths.remove(&path_key(slot, e.kind.code(), &e.bytes));
+        }
+        for n in &c.nets {
+            match n.addr {
+                IpAddr::V4(a) => {
+                    let _ = self.net4.remove(&Key::new(32 + n.prefix as u32, Net4KeyData { slot, addr: a.octets() }));
+                }
+                IpAddr::V6(a) => {
+                    let _ = self.net6.remove(&Key::new(32 + n.prefix as u32, Net6KeyData { slot, addr: a.octets() }));
+                }
+            }
+        }
+    }
+
+    /// Names and modes of the loaded policies.
+    pub fn policy_names(&self) -> Vec<(String, Mode)> {
+        self.slots.iter().flatten().map(|l| (l.compiled.policy.name.clone(), l.mode)).collect()
+    }
+
+    /// Whether the connect/sendmsg programs are attached.
+    pub fn network_attached(&self) -> bool {
+        self.network_attached
+    }
+
+    /// Applies every policy whose scope selects `container` to the cgroup `cgroup_id`.
+    /// Returns the names of the applied policies (empty: none selects it, nothing written).
+    pub fn container_started(&mut self, cgroup_id: u64, container: &vigil_event::Container) -> Result<Vec<String>, Error> {
+        let slots = self.select(container);
+        self.apply(cgroup_id, container.clone(), slots)
+    }
+
+    /// As [`Enforcer::container_started`], finding the cgroup from a process of the container
+    /// (e.g. the runc init pid after `podman init`). Returns the cgroup id and policy names.
+    pub fn container_started_pid(&mut self, pid: u32, container: &vigil_event::Container) -> Result<(u64, Vec<String>), Error> {
+        let loc = cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid)?;
+        let names = self.container_started(loc.id, container)?;
+        Ok((loc.id, names))
+    }
+
+    fn select(&self, container: &vigil_event::Container) -> Vec<u32> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().filter(|l| l.compiled.policy.scope.matches(container)).map(|_| i as u32))
+            .collect()
+    }
+
+    fn apply(&mut self, cgroup_id: u64, container: vigil_event::Container, slots: Vec<u32>) -> Result<Vec<String>, Error> {
+        let names: Vec<String> = slots.iter().filter_map(|&s| self.slot_name(s)).collect();
+        if slots.len() > kernel::MAX_SLOTS {
+            return Err(Error::TooManyPolicies { cgroup_id, count: slots.len(), max: kernel::MAX_SLOTS, names: names.join(", ") });
+        }
+        if slots.is_empty() {
+            if self.live.remove(&cgroup_id).is_some() {
+                let _ = self.containers.remove(&cgroup_id);
+            }
+            return Ok(names);
+        }
+        let mut v = ContainerSlots { n: slots.len() as u32, ..Default::default() };
+        v.slots[..slots.len()].copy_from_slice(&slots);
+        self.containers.insert(cgroup_id, v, 0).map_err(|e| {
+            map_err(maps::CONTAINERS, self.opts.containers_capacity, format!("applying policies to container {cgroup_id:#x}"), e)
+        })?;
+        self.live.insert(cgroup_id, Applied { container, slots });
+        Ok(names)
+    }
+
+    fn slot_name(&self, slot: u32) -> Option<String> {
+        self.slots.get(slot as usize)?.as_ref().map(|l| l.compiled.policy.name.clone())
+    }
+
+    /// Removes a container's entries (policies and isolation). Returns whether it was known.
+    pub fn container_stopped(&mut self, cgroup_id: u64) -> bool {
+        let known = self.live.remove(&cgroup_id).is_some();
+        if known {
+            let _ = self.containers.remove(&cgroup_id);
+        }
+        if self.isolated_set.remove(&cgroup_id).is_some() {
+            let _ = self.isolated.remove(&cgroup_id);
+        }
+        known
+    }
+
+    /// Names of the policies applied to a container cgroup.
+    pub fn applied(&self, cgroup_id: u64) -> Vec<String> {
+        self.live
+            .get(&cgroup_id)
+            .map(|a| a.slots.iter().filter_map(|&s| self.slot_name(s)).collect())
+            .unwrap_or_default()
+    }
+
+    /// Cgroup ids with policies applied.
+    pub fn containers(&self) -> Vec<u64> {
+        self.live.keys().copied().collect()
+    }
+
+    /// Switches a policy between audit and enforce, effective for the next decision.
+    pub fn set_mode(&mut self, policy: &str, mode: Mode) -> Result<(), Error> {
+        let slot = self
+            .slots
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|l| l.compiled.policy.name == policy))
+            .ok_or_else(|| Error::UnknownPolicy(policy.to_string()))?;
+        let Some(loaded) = self.slots[slot].as_mut() else {
+            return Err(Error::UnknownPolicy(policy.to_string()));
+        };
+        let state = PolicyState { mode: mode_code(mode), flags: loaded.compiled.flags() };
+        self.policy_map
+            .set(slot as u32, state, 0)
+            .map_err(|e| kernel_err(format!("switching policy `{policy}` to {mode}"), &e))?;
+        loaded.mode = mode;
+        Ok(())
+    }
+
+    /// Replaces the loaded policies: validate and compile, write into fresh slots, repoint
+    /// every container, free the old slots. On error nothing changes.
+    pub fn reload(&mut self, files: &[PolicyFile]) -> Result<(), Error> {
+        let compiled = compile_all(files)?;
+        let free: Vec<u32> = (0..SLOTS).filter(|&s| self.slots[s as usize].is_none()).take(compiled.len()).collect();
+        if free.len() < compiled.len() {
+            return Err(Error::Compile(format!("{} policies do not fit next to the loaded ones ({SLOTS} slots)", compiled.len())));
+        }
+        let old: Vec<u32> = (0..SLOTS).filter(|&s| self.slots[s as usize].is_some()).collect();
+        // Check every container's new selection before writing anything.
+        let probe: Vec<_> = compiled.iter().map(|c| c.policy.scope.clone()).collect();
+        for (&cg, a) in &self.live {
+            let n = probe.iter().filter(|s| s.matches(&a.container)).count();
+            if n > kernel::MAX_SLOTS {
+                return Err(Error::TooManyPolicies { cgroup_id: cg, count: n, max: kernel::MAX_SLOTS, names: String::new() });
+            }
+        }
+        self.write_generation(compiled, &free)?;
+        // Hide the old generation from selection, repoint containers.
+        let old_loaded: Vec<(u32, Loaded)> = old.iter().filter_map(|&s| self.slots[s as usize].take().map(|l| (s, l))).collect();
+        let live: Vec<(u64, vigil_event::Container)> = self.live.iter().map(|(k, a)| (*k, a.container.clone())).collect();
+        for (cg, c) in live {
+            let slots = self.select(&c);
+            self.apply(cg, c, slots)?;
+        }
+        for (s, l) in old_loaded {
+            let _ = self.policy_map.set(s, PolicyState::default(), 0);
+            self.erase_entries(s, &l.compiled);
+        }
+        Ok(())
+    }
+
+    /// Drains kernel reports, calling `f` for each. Returns how many were read.
+    pub fn poll(&mut self, mut f: impl FnMut(ActionReport)) -> usize {
+        let mut n = 0;
+        loop {
+            let raw = match self.ring.next() {
+                None => break,
+                Some(item) => kernel::RawReport::from_bytes(&item),
+            };
+            let Some(raw) = raw else {
+                continue;
+            };
+            n += 1;
+            f(self.decode(&raw));
+        }
+        n
+    }
+
+    fn decode(&self, r: &kernel::RawReport) -> ActionReport {
+        let action = match r.kind {
+            kernel::KIND_EXEC => Action::ExecDenied,
+            kernel::KIND_READ => Action::ReadDenied,
+            kernel::KIND_WRITE => Action::WriteDenied,
+            kernel::KIND_UNIX => Action::UnixConnectDenied,
+            _ if r.syscall == 46 => Action::SendDenied,
+            _ => Action::ConnectDenied,
+        };
+        let object = match r.kind {
+            kernel::KIND_NET4 => {
+                let a = std::net::Ipv4Addr::new(r.addr[0], r.addr[1], r.addr[2], r.addr[3]);
+                format!("{a}:{}/{}", r.port, proto_name(r.proto))
+            }
+            kernel::KIND_NET6 => {
+                let a = std::net::Ipv6Addr::from(r.addr);
+                format!("[{a}]:{}/{}", r.port, proto_name(r.proto))
+            }
+            _ => kernel::c_str(&r.path),
+        };
+        let loaded = if r.reason == kernel::REASON_ISOLATED { None } else { self.slots.get(r.slot as usize).and_then(|s| s.as_ref()) };
+        let applied = self.live.get(&r.cgroup_id);
+        let now = monotonic_ns();
+        ActionReport {
+            action,
+            origin: Origin::Kernel,
+            policy: loaded.map(|l| l.compiled.policy.name.clone()),
+            scope: loaded.map(|l| l.compiled.policy.scope.describe()),
+            reason: Some(match r.reason {
+                kernel::REASON_DEFAULT => "not-allow-listed",
+                kernel::REASON_ISOLATED => "isolated",
+                _ => "deny-listed",
+            }),
+            target: Target {
+                pid: r.tgid,
+                tid: r.pid,
+                comm: kernel::c_str(&r.comm),
+                cgroup_id: r.cgroup_id,
+                container_id: applied.map(|a| a.container.id.clone()).unwrap_or_default(),
+                container_name: applied.map(|a| a.container.name.clone()).unwrap_or_default(),
+            },
+            object,
+            outcome: if r.enforced != 0 { Outcome::Done } else { Outcome::AuditOnly },
+            latency: Some(Duration::from_nanos(now.saturating_sub(r.ktime_ns))),
+            kernel_time_ns: Some(r.ktime_ns),
+            syscall: matches!(r.kind, kernel::KIND_READ | kernel::KIND_WRITE | kernel::KIND_UNIX).then_some((r.syscall, r.ret)),
+        }
+    }
+
+    /// Runs a user-space response against `pid` (in container cgroup `cgroup_id`, if known).
+    pub fn respond(&mut self, action: RuleAction, pid: u32, cgroup_id: Option<u64>, container: Option<&vigil_event::Container>) -> ActionReport {
+        let cg = cgroup_id.or_else(|| cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid).ok().map(|l| l.id));
+        let known = cg.and_then(|c| self.live.get(&c)).map(|a| &a.container);
+        let c = container.or(known);
+        let target = Target {
+            pid,
+            tid: pid,
+            comm: std::fs::read_to_string(self.opts.proc_root.join(pid.to_string()).join("comm")).map(|s| s.trim().to_string()).unwrap_or_default(),
+            cgroup_id: cg.unwrap_or(0),
+            container_id: c.map(|c| c.id.clone()).unwrap_or_default(),
+            container_name: c.map(|c| c.name.clone()).unwrap_or_default(),
+        };
+        match action {
+            RuleAction::KillProcess => action::kill_process(&self.opts.proc_root, target),
+            RuleAction::KillContainer => {
+                let t0 = Instant::now();
+                match cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid) {
+                    Ok(loc) if loc.path != "/" && !loc.path.is_empty() => action::kill_cgroup(&self.opts.proc_root, &loc.dir, target),
+                    Ok(loc) => action::failed(Action::KillContainer, target, format!("pid {pid} is in cgroup {}: not a container, refusing", loc.path), t0),
+                    Err(e) => action::failed(Action::KillContainer, target, e.to_string(), t0),
+                }
+            }
+            RuleAction::PauseContainer | RuleAction::StopContainer => action::podman(action, target),
+            RuleAction::IsolateNetwork => {
+                let t0 = Instant::now();
+                let res = match cg {
+                    None => Err(format!("no cgroup for pid {pid}")),
+                    Some(_) if !self.network_attached => Err("network programs not attached".into()),
+                    Some(id) => self
+                        .isolated
+                        .insert(id, 1, 0)
+                        .map(|()| {
+                            self.isolated_set.insert(id, ());
+                        })
+                        .map_err(|e| map_err(maps::ISOLATED, self.opts.containers_capacity, "isolating".into(), e).to_string()),
+                };
+                action::isolated(target, res, t0)
+            }
+        }
+    }
+
+    /// Lifts a network isolation.
+    pub fn unisolate(&mut self, cgroup_id: u64) -> bool {
+        self.isolated_set.remove(&cgroup_id).is_some() && self.isolated.remove(&cgroup_id).is_ok()
+    }
+
+    /// Kernel counters summed over CPUs.
+    pub fn stats(&self) -> Stats {
+        let get = |i: u32| self.counters.get(&i, 0).map(|v| v.iter().sum::<u64>()).unwrap_or(0);
+        Stats { reports_lost: get(0), paths_truncated: get(1) }
+    }
+
+    /// The roots used to find cgroups.
+    pub fn proc_root(&self) -> &Path {
+        &self.opts.proc_root
+    }
+}
+
+fn proto_name(p: u8) -> &'static str {
+    match p {
+        6 => "tcp",
+        17 => "udp",
+        _ => "ip",
+    }
+}
+
+fn compile_all(files: &[PolicyFile]) -> Result<Vec<CompiledPolicy>, Error> {
+    compile::compile(files).map_err(|errs| Error::Compile(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
+}
