@@ -5,7 +5,6 @@
 //! saved `inspect.json` name lines. The engine's string options (`--security-opt`, `-v`) are
 //! parsed here and shared with the compose translator.
 
-use crate::compose::parse_port_spec;
 use crate::model::{
     join, normalize_cap, Container, ContainerRole, EnvVar, Field, Loc, Mount, MountKind, Platform,
     Port, SecurityContext, Workload,
@@ -591,15 +590,7 @@ pub fn oci_workload(doc: &Node) -> Workload {
                 Loc::new(d.line, format!("linux.devices[{i}]")),
             ));
         }
-        if let Some(label) = s(linux, &["mountLabel"]) {
-            let _ = label;
-        }
     }
     w.containers.push(c);
     w
-}
-
-/// Port from a `-p` flag, for callers building workloads from command lines.
-pub fn port_from_flag(spec: &str, loc: Loc) -> Port {
-    parse_port_spec(spec, loc)
 }

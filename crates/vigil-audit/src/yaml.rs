@@ -354,6 +354,14 @@ pub fn load_all(text: &str, limits: YamlLimits) -> Result<Vec<Node>, YamlError> 
                     }
                 };
                 if anchor > 0 {
+                    // The anchor keeps a copy: charge it, or nested anchors could multiply
+                    // memory without a single alias.
+                    budget = budget
+                        .checked_sub(n.count())
+                        .ok_or(YamlError::TooManyNodes {
+                            line,
+                            max: limits.max_nodes,
+                        })?;
                     anchors.insert(anchor, n.clone());
                 }
                 n
@@ -432,6 +440,21 @@ mod tests {
             ));
             prev = c;
         }
+        let e = load_all(&s, YamlLimits::default()).unwrap_err();
+        assert!(matches!(e, YamlError::TooManyNodes { .. }), "{e}");
+    }
+
+    #[test]
+    fn nested_anchors_are_charged() {
+        let mut s = String::new();
+        for i in 0..100 {
+            s.push_str(&format!("{}k{i}: &a{i}\n", "  ".repeat(i)));
+        }
+        s.push_str(&format!(
+            "{}leaf: [{}]\n",
+            "  ".repeat(100),
+            "x,".repeat(20_000)
+        ));
         let e = load_all(&s, YamlLimits::default()).unwrap_err();
         assert!(matches!(e, YamlError::TooManyNodes { .. }), "{e}");
     }

@@ -350,6 +350,25 @@ fn parse_case(t: &Tree, text: &str) -> FResult<Case> {
         not: Vec::new(),
         allow_other: false,
     };
+    const KEYS: &[&str] = &[
+        "name",
+        "skip",
+        "host",
+        "users",
+        "containers",
+        "processes",
+        "events",
+        "expect",
+        "expect_none",
+        "not",
+        "allow_other",
+    ];
+    if let Some((k, _)) = m.iter().find(|(k, _)| !KEYS.contains(&k.as_str())) {
+        return Err(FieldError::new(
+            k.clone(),
+            "unknown key (expected name, skip, host, users, containers, processes, events, expect, expect_none, not, allow_other)",
+        ));
+    }
     let mut ctx = TextContext::default();
     // Setup first, whatever the key order in the file.
     for (key, kind) in [

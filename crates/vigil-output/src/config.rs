@@ -1068,7 +1068,7 @@ impl Config {
                 "json" => Some(Format::Json),
                 _ => {
                     errs.push(
-                        "outputs (set by --output)",
+                        "outputs (set by --json)",
                         format!("unknown format '{f}' (expected text or json)"),
                     );
                     None
@@ -1129,7 +1129,7 @@ pub struct CliOverrides {
     pub rules_files: Vec<PathBuf>,
     /// `--min-priority P`.
     pub min_priority: Option<String>,
-    /// `--output text|json`: format of the stdout output (added if there is none).
+    /// `text` or `json` (`--json`): format of the stdout output (added if there is none).
     pub stdout_format: Option<String>,
     /// `--metrics-listen ADDR`.
     pub metrics_listen: Option<String>,

@@ -792,6 +792,8 @@ impl Pipeline {
         for h in &old {
             h.join();
         }
+        // Release their spill directories (and locks) before replacements open them.
+        drop(old);
         let mut new_outs = Vec::new();
         let mut err = None;
         for i in 0..cfg.outputs.len() {

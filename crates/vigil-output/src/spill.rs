@@ -26,6 +26,8 @@ pub enum SpillError {
     Full(u64),
     #[error("spill I/O error in {path}: {err}")]
     Io { path: PathBuf, err: io::Error },
+    #[error("spill directory {0} is in use by another pipeline (lock held on its .lock file)")]
+    Locked(PathBuf),
 }
 
 #[derive(Debug)]
@@ -54,6 +56,9 @@ pub struct Spill {
     fsync: FsyncPolicy,
     fsync_interval: Duration,
     state: Mutex<State>,
+    /// Holds an exclusive `flock` on `dir/.lock` while open: two agents (or two pipelines in
+    /// one process) sharing a spill would interleave segments and replay each other's alerts.
+    _lock: File,
 }
 
 fn seg_name(seq: u64) -> String {
@@ -71,6 +76,28 @@ impl Spill {
     /// Opens (creating) `dir` and indexes the segments already there.
     pub fn open(dir: &Path, cfg: &SpillConfig) -> Result<Spill, SpillError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let lock_path = dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| io_err(&lock_path, e))?;
+        // SAFETY: flock on a file descriptor we own; no memory is passed.
+        let rc = unsafe {
+            libc::flock(
+                std::os::fd::AsRawFd::as_raw_fd(&lock),
+                libc::LOCK_EX | libc::LOCK_NB,
+            )
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return Err(if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                SpillError::Locked(dir.to_path_buf())
+            } else {
+                io_err(&lock_path, e)
+            });
+        }
         let mut segs = Vec::new();
         for ent in std::fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
             let ent = ent.map_err(|e| io_err(dir, e))?;
@@ -103,6 +130,7 @@ impl Spill {
                 last_sync: Instant::now(),
                 dirty: false,
             }),
+            _lock: lock,
         })
     }
 
@@ -302,8 +330,12 @@ mod tests {
         assert!(matches!(s.append(&line), Err(SpillError::Full(9_500))));
         assert_eq!(s.bytes(), 9000);
         drop(s);
-        // Reopen: same content, oldest first, 4 per segment.
+        // Reopen: same content, oldest first, 4 per segment. Only one opener at a time.
         let s = Spill::open(&dir, &cfg).unwrap();
+        assert!(matches!(
+            Spill::open(&dir, &cfg),
+            Err(SpillError::Locked(_))
+        ));
         assert_eq!(s.bytes(), 9000);
         let seg = s.oldest().unwrap();
         let (lines, torn) = seg.read().unwrap();
@@ -318,6 +350,7 @@ mod tests {
         }
         assert_eq!(n, 6);
         assert!(s.is_empty());
+        drop(s);
         // A torn tail is reported, not returned.
         std::fs::write(dir.join(seg_name(99)), b"{\"a\":1}\n{\"b\"").unwrap();
         let s = Spill::open(&dir, &cfg).unwrap();

@@ -391,7 +391,7 @@ mod tests {
         let f = parse_str(Path::new("t.yaml"), &format!("policies:\n- name: a\n  mode: enforce\n  network:\n    egress:\n      allow: [{{cidr: 10.0.0.0/8, ports: [{}]}}]\n", ports.join(","))).unwrap();
         let e = compile_policy(&f.policies[0]).unwrap_err();
         assert!(e.message.contains("at most 16"), "{e}");
-        assert!(e.to_string().starts_with("t.yaml:2:3: policy `a`"), "{e}");
+        assert!(e.to_string().starts_with("t.yaml:2:3: policy `a`: 20 rules"), "{e}");
     }
 
     #[test]

@@ -141,7 +141,7 @@ fn chain(e: &(dyn std::error::Error + 'static)) -> String {
 fn kernel_err(during: impl Into<String>, e: &(dyn std::error::Error + 'static)) -> Error {
     let during = during.into();
     match io_errno(e) {
-        Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission { during },
+        Some(libc::EPERM) => Error::Permission { during },
         _ => Error::Kernel { during, message: chain(e) },
     }
 }
@@ -271,7 +271,9 @@ impl Enforcer {
                 .try_into()
                 .map_err(|e| kernel_err(format!("program {name}"), &e))?;
             prog.load().map_err(|e| kernel_err(format!("loading {name} (verifier)"), &e))?;
-            prog.attach(&cg, CgroupAttachMode::AllowMultiple)
+            // With bpf_link (which aya uses when the kernel has it) a cgroup attachment
+            // coexists with others' programs; the "multi" flag is rejected there (EINVAL).
+            prog.attach(&cg, CgroupAttachMode::Single)
                 .map_err(|e| kernel_err(format!("attaching {name} to {}", dir.display()), &e))?;
         }
         self.network_attached = true;

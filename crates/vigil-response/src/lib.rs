@@ -19,6 +19,7 @@ mod enforcer;
 mod error;
 pub mod kernel;
 pub mod policy;
+pub mod runtime;
 mod yaml;
 
 pub use action::{Action, ActionReport, Origin, Outcome, RuleAction, Target};

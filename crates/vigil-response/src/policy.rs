@@ -570,7 +570,20 @@ pub fn parse_str(path: &Path, text: &str) -> Result<PolicyFile, Diagnostics> {
 
 fn parse_policy(ctx: &mut Ctx<'_>, node: &Node) -> Option<Policy> {
     let before = ctx.errors.len();
-    ctx.policy = None;
+    // A block mapping's start mark is unreliable; its first key is where the policy starts.
+    let start = match &node.kind {
+        Kind::Map(m) if !m.is_empty() => m[0].0.pos,
+        _ => node.pos,
+    };
+    let node = &Node { pos: start, kind: node.kind.clone() };
+    // Know the name before reporting anything else, so every error can name the policy.
+    ctx.policy = match &node.kind {
+        Kind::Map(m) => m
+            .iter()
+            .find(|(k, _)| k.as_str() == Some("name"))
+            .and_then(|(_, v)| v.as_str().map(str::to_string)),
+        _ => None,
+    };
     let fields = ctx.fields(
         node,
         "policy",
@@ -616,7 +629,7 @@ fn parse_policy(ctx: &mut Ctx<'_>, node: &Node) -> Option<Policy> {
                 for (k, v) in ctx.fields(v, "exec", &["allow", "deny"]) {
                     let list = ctx.paths(v, &format!("exec.{k}"));
                     if k == "allow" {
-                        if list.is_empty() {
+                        if matches!(&v.kind, Kind::Seq(items) if items.is_empty()) || v.is_null() {
                             ctx.err(v.pos, "exec.allow is empty: that would deny every executable (omit it to allow all)");
                         }
                         p.exec.allow = list;

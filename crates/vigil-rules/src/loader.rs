@@ -587,12 +587,15 @@ fn load_plugins(defs: &mut Defs, d: &mut Diags<'_>, item: &Node, file: usize) {
                 }
             }
         }
-        defs.required_plugin_versions
-            .push(crate::PluginRequirement {
-                name: name.to_string(),
-                version: version.to_string(),
-                alternatives,
-            });
+        let req = crate::PluginRequirement {
+            name: name.to_string(),
+            version: version.to_string(),
+            alternatives,
+        };
+        // Every upstream file repeats the same requirement; report it once.
+        if !defs.required_plugin_versions.contains(&req) {
+            defs.required_plugin_versions.push(req);
+        }
     }
 }
 

@@ -105,10 +105,7 @@ pub enum Compression {
 type Decompressed<'a> = (Box<dyn Read + 'a>, Compression, Rc<Cell<u64>>);
 
 /// Sniff the compression and return a reader of the uncompressed stream plus the counters.
-fn decompress<'a, R: Read + 'a>(
-    raw: R,
-    limits: &Limits,
-) -> Result<Decompressed<'a>, io::Error> {
+fn decompress<'a, R: Read + 'a>(raw: R, limits: &Limits) -> Result<Decompressed<'a>, io::Error> {
     let count = Rc::new(Cell::new(0u64));
     let mut br = BufReader::with_capacity(
         256 << 10,

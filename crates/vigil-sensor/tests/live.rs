@@ -896,7 +896,8 @@ fn ignored_cgroup_reports_lifecycle_but_no_syscalls() {
         ..SensorConfig::default()
     })
     .expect("open");
-    s.set_event_types([EventType::from_name("openat").unwrap()]).unwrap();
+    s.set_event_types([EventType::from_name("openat").unwrap()])
+        .unwrap();
     let pid = run(Command::new("cat").arg("/etc/hostname"));
     let evs = collect(
         &mut s,
@@ -904,6 +905,12 @@ fn ignored_cgroup_reports_lifecycle_but_no_syscalls() {
         |ev| ev.pid == pid,
         |evs| evs.iter().any(|e| e.etype == "procexit"),
     );
-    assert!(evs.iter().any(|e| e.etype == "execve"), "lifecycle still reported: {evs:#?}");
-    assert!(!evs.iter().any(|e| e.etype == "openat"), "syscalls of the ignored cgroup: {evs:#?}");
+    assert!(
+        evs.iter().any(|e| e.etype == "execve"),
+        "lifecycle still reported: {evs:#?}"
+    );
+    assert!(
+        !evs.iter().any(|e| e.etype == "openat"),
+        "syscalls of the ignored cgroup: {evs:#?}"
+    );
 }

@@ -7,55 +7,160 @@ use std::time::{Duration, Instant};
 use vigil_vulndb::{Database, PackageQuery};
 
 const DEBIAN: &[(&str, &str)] = &[
-    ("adduser", "3.134"), ("apt", "2.6.1"), ("base-files", "12.4+deb12u5"), ("base-passwd", "3.6.1"),
-    ("bash", "5.2.15-2+b2"), ("bsdutils", "1:2.38.1-5+b1"), ("coreutils", "9.1-1"), ("dash", "0.5.12-2"),
-    ("debconf", "1.5.82"), ("debian-archive-keyring", "2023.3+deb12u1"), ("debianutils", "5.7-0.5~deb12u1"),
-    ("diffutils", "1:3.8-4"), ("dpkg", "1.21.22"), ("e2fsprogs", "1.47.0-2"), ("findutils", "4.9.0-4"),
-    ("gcc-12-base", "12.2.0-14"), ("gpgv", "2.2.40-1.1"), ("grep", "3.8-5"), ("gzip", "1.12-1"),
-    ("hostname", "3.23+nmu1"), ("init-system-helpers", "1.65.2"), ("libacl1", "2.3.1-3"), ("libapt-pkg6.0", "2.6.1"),
-    ("libattr1", "1:2.5.1-4"), ("libaudit-common", "1:3.0.9-1"), ("libaudit1", "1:3.0.9-1"), ("libblkid1", "2.38.1-5+b1"),
-    ("libbz2-1.0", "1.0.8-5+b1"), ("libc-bin", "2.36-9+deb12u4"), ("libc6", "2.36-9+deb12u4"), ("libcap-ng0", "0.8.3-1+b3"),
-    ("libcap2", "1:2.66-4"), ("libcom-err2", "1.47.0-2"), ("libcrypt1", "1:4.4.33-2"), ("libdb5.3", "5.3.28+dfsg2-1"),
-    ("libdebconfclient0", "0.270"), ("libext2fs2", "1.47.0-2"), ("libffi8", "3.4.4-1"), ("libgcc-s1", "12.2.0-14"),
-    ("libgcrypt20", "1.10.1-3"), ("libgmp10", "2:6.2.1+dfsg1-1.1"), ("libgnutls30", "3.7.9-2+deb12u2"), ("libgpg-error0", "1.46-1"),
-    ("libhogweed6", "3.8.1-2"), ("libidn2-0", "2.3.3-1+b1"), ("liblz4-1", "1.9.4-1"), ("liblzma5", "5.4.1-0.2"),
-    ("libmd0", "1.0.4-2"), ("libmount1", "2.38.1-5+b1"), ("libnettle8", "3.8.1-2"), ("libp11-kit0", "0.24.1-2"),
-    ("libpam-modules", "1.5.2-6+deb12u1"), ("libpam-modules-bin", "1.5.2-6+deb12u1"), ("libpam-runtime", "1.5.2-6+deb12u1"),
-    ("libpam0g", "1.5.2-6+deb12u1"), ("libpcre2-8-0", "10.42-1"), ("libseccomp2", "2.5.4-1+b3"), ("libselinux1", "3.4-1+b6"),
-    ("libsemanage-common", "3.4-1"), ("libsemanage2", "3.4-1+b5"), ("libsepol2", "3.4-2.1"), ("libsmartcols1", "2.38.1-5+b1"),
-    ("libss2", "1.47.0-2"), ("libssl3", "3.0.11-1~deb12u2"), ("libstdc++6", "12.2.0-14"), ("libsystemd0", "252.22-1~deb12u1"),
-    ("libtasn1-6", "4.19.0-2"), ("libtinfo6", "6.4-4"), ("libudev1", "252.22-1~deb12u1"), ("libunistring2", "1.0-2"),
-    ("libuuid1", "2.38.1-5+b1"), ("libxxhash0", "0.8.1-1"), ("libzstd1", "1.5.4+dfsg2-5"), ("login", "1:4.13+dfsg1-1+b1"),
-    ("logsave", "1.47.0-2"), ("mawk", "1.3.4.20200120-3.1"), ("mount", "2.38.1-5+b1"), ("ncurses-base", "6.4-4"),
-    ("ncurses-bin", "6.4-4"), ("openssl", "3.0.11-1~deb12u2"), ("passwd", "1:4.13+dfsg1-1+b1"), ("perl-base", "5.36.0-7+deb12u1"),
-    ("sed", "4.9-1"), ("sysvinit-utils", "3.06-4"), ("tar", "1.34+dfsg-1.2+deb12u1"), ("tzdata", "2024a-0+deb12u1"),
-    ("usr-is-merged", "37~deb12u1"), ("util-linux", "2.38.1-5+b1"), ("util-linux-extra", "2.38.1-5+b1"), ("zlib1g", "1:1.2.13.dfsg-1"),
-    ("ca-certificates", "20230311"), ("curl", "7.88.1-10+deb12u5"), ("libcurl4", "7.88.1-10+deb12u5"), ("libsqlite3-0", "3.40.1-2"),
-    ("python3.11", "3.11.2-6"), ("libexpat1", "2.5.0-1"), ("libnghttp2-14", "1.52.0-1+deb12u1"), ("libssh2-1", "1.10.0-3+b1"),
+    ("adduser", "3.134"),
+    ("apt", "2.6.1"),
+    ("base-files", "12.4+deb12u5"),
+    ("base-passwd", "3.6.1"),
+    ("bash", "5.2.15-2+b2"),
+    ("bsdutils", "1:2.38.1-5+b1"),
+    ("coreutils", "9.1-1"),
+    ("dash", "0.5.12-2"),
+    ("debconf", "1.5.82"),
+    ("debian-archive-keyring", "2023.3+deb12u1"),
+    ("debianutils", "5.7-0.5~deb12u1"),
+    ("diffutils", "1:3.8-4"),
+    ("dpkg", "1.21.22"),
+    ("e2fsprogs", "1.47.0-2"),
+    ("findutils", "4.9.0-4"),
+    ("gcc-12-base", "12.2.0-14"),
+    ("gpgv", "2.2.40-1.1"),
+    ("grep", "3.8-5"),
+    ("gzip", "1.12-1"),
+    ("hostname", "3.23+nmu1"),
+    ("init-system-helpers", "1.65.2"),
+    ("libacl1", "2.3.1-3"),
+    ("libapt-pkg6.0", "2.6.1"),
+    ("libattr1", "1:2.5.1-4"),
+    ("libaudit-common", "1:3.0.9-1"),
+    ("libaudit1", "1:3.0.9-1"),
+    ("libblkid1", "2.38.1-5+b1"),
+    ("libbz2-1.0", "1.0.8-5+b1"),
+    ("libc-bin", "2.36-9+deb12u4"),
+    ("libc6", "2.36-9+deb12u4"),
+    ("libcap-ng0", "0.8.3-1+b3"),
+    ("libcap2", "1:2.66-4"),
+    ("libcom-err2", "1.47.0-2"),
+    ("libcrypt1", "1:4.4.33-2"),
+    ("libdb5.3", "5.3.28+dfsg2-1"),
+    ("libdebconfclient0", "0.270"),
+    ("libext2fs2", "1.47.0-2"),
+    ("libffi8", "3.4.4-1"),
+    ("libgcc-s1", "12.2.0-14"),
+    ("libgcrypt20", "1.10.1-3"),
+    ("libgmp10", "2:6.2.1+dfsg1-1.1"),
+    ("libgnutls30", "3.7.9-2+deb12u2"),
+    ("libgpg-error0", "1.46-1"),
+    ("libhogweed6", "3.8.1-2"),
+    ("libidn2-0", "2.3.3-1+b1"),
+    ("liblz4-1", "1.9.4-1"),
+    ("liblzma5", "5.4.1-0.2"),
+    ("libmd0", "1.0.4-2"),
+    ("libmount1", "2.38.1-5+b1"),
+    ("libnettle8", "3.8.1-2"),
+    ("libp11-kit0", "0.24.1-2"),
+    ("libpam-modules", "1.5.2-6+deb12u1"),
+    ("libpam-modules-bin", "1.5.2-6+deb12u1"),
+    ("libpam-runtime", "1.5.2-6+deb12u1"),
+    ("libpam0g", "1.5.2-6+deb12u1"),
+    ("libpcre2-8-0", "10.42-1"),
+    ("libseccomp2", "2.5.4-1+b3"),
+    ("libselinux1", "3.4-1+b6"),
+    ("libsemanage-common", "3.4-1"),
+    ("libsemanage2", "3.4-1+b5"),
+    ("libsepol2", "3.4-2.1"),
+    ("libsmartcols1", "2.38.1-5+b1"),
+    ("libss2", "1.47.0-2"),
+    ("libssl3", "3.0.11-1~deb12u2"),
+    ("libstdc++6", "12.2.0-14"),
+    ("libsystemd0", "252.22-1~deb12u1"),
+    ("libtasn1-6", "4.19.0-2"),
+    ("libtinfo6", "6.4-4"),
+    ("libudev1", "252.22-1~deb12u1"),
+    ("libunistring2", "1.0-2"),
+    ("libuuid1", "2.38.1-5+b1"),
+    ("libxxhash0", "0.8.1-1"),
+    ("libzstd1", "1.5.4+dfsg2-5"),
+    ("login", "1:4.13+dfsg1-1+b1"),
+    ("logsave", "1.47.0-2"),
+    ("mawk", "1.3.4.20200120-3.1"),
+    ("mount", "2.38.1-5+b1"),
+    ("ncurses-base", "6.4-4"),
+    ("ncurses-bin", "6.4-4"),
+    ("openssl", "3.0.11-1~deb12u2"),
+    ("passwd", "1:4.13+dfsg1-1+b1"),
+    ("perl-base", "5.36.0-7+deb12u1"),
+    ("sed", "4.9-1"),
+    ("sysvinit-utils", "3.06-4"),
+    ("tar", "1.34+dfsg-1.2+deb12u1"),
+    ("tzdata", "2024a-0+deb12u1"),
+    ("usr-is-merged", "37~deb12u1"),
+    ("util-linux", "2.38.1-5+b1"),
+    ("util-linux-extra", "2.38.1-5+b1"),
+    ("zlib1g", "1:1.2.13.dfsg-1"),
+    ("ca-certificates", "20230311"),
+    ("curl", "7.88.1-10+deb12u5"),
+    ("libcurl4", "7.88.1-10+deb12u5"),
+    ("libsqlite3-0", "3.40.1-2"),
+    ("python3.11", "3.11.2-6"),
+    ("libexpat1", "2.5.0-1"),
+    ("libnghttp2-14", "1.52.0-1+deb12u1"),
+    ("libssh2-1", "1.10.0-3+b1"),
 ];
 
 const PYPI: &[(&str, &str)] = &[
-    ("urllib3", "1.24.1"), ("requests", "2.19.1"), ("Jinja2", "2.10"), ("PyYAML", "5.3"), ("Django", "3.2.1"),
-    ("Flask", "1.0"), ("Werkzeug", "0.15.0"), ("cryptography", "3.2"), ("Pillow", "8.0.0"), ("numpy", "1.19.0"),
-    ("lxml", "4.6.0"), ("paramiko", "2.4.0"), ("setuptools", "65.0.0"), ("pip", "21.0"), ("certifi", "2022.9.24"),
-    ("idna", "2.8"), ("MarkupSafe", "2.0.1"), ("aiohttp", "3.8.0"), ("tornado", "6.0"), ("sqlalchemy", "1.3.0"),
+    ("urllib3", "1.24.1"),
+    ("requests", "2.19.1"),
+    ("Jinja2", "2.10"),
+    ("PyYAML", "5.3"),
+    ("Django", "3.2.1"),
+    ("Flask", "1.0"),
+    ("Werkzeug", "0.15.0"),
+    ("cryptography", "3.2"),
+    ("Pillow", "8.0.0"),
+    ("numpy", "1.19.0"),
+    ("lxml", "4.6.0"),
+    ("paramiko", "2.4.0"),
+    ("setuptools", "65.0.0"),
+    ("pip", "21.0"),
+    ("certifi", "2022.9.24"),
+    ("idna", "2.8"),
+    ("MarkupSafe", "2.0.1"),
+    ("aiohttp", "3.8.0"),
+    ("tornado", "6.0"),
+    ("sqlalchemy", "1.3.0"),
 ];
 
 const GO: &[(&str, &str)] = &[
-    ("stdlib", "1.19.0"), ("golang.org/x/net", "0.7.0"), ("golang.org/x/crypto", "0.0.0-20200622213623-75b288015ac9"),
-    ("golang.org/x/text", "0.3.7"), ("github.com/gin-gonic/gin", "1.6.0"), ("google.golang.org/grpc", "1.50.0"),
+    ("stdlib", "1.19.0"),
+    ("golang.org/x/net", "0.7.0"),
+    ("golang.org/x/crypto", "0.0.0-20200622213623-75b288015ac9"),
+    ("golang.org/x/text", "0.3.7"),
+    ("github.com/gin-gonic/gin", "1.6.0"),
+    ("google.golang.org/grpc", "1.50.0"),
 ];
 
 fn workload() -> Vec<PackageQuery<'static>> {
     let mut q = Vec::new();
     for (n, v) in DEBIAN {
-        q.push(PackageQuery { ecosystem: "Debian:12", name: n, version: v });
+        q.push(PackageQuery {
+            ecosystem: "Debian:12",
+            name: n,
+            version: v,
+        });
     }
     for (n, v) in PYPI {
-        q.push(PackageQuery { ecosystem: "PyPI", name: n, version: v });
+        q.push(PackageQuery {
+            ecosystem: "PyPI",
+            name: n,
+            version: v,
+        });
     }
     for (n, v) in GO {
-        q.push(PackageQuery { ecosystem: "Go", name: n, version: v });
+        q.push(PackageQuery {
+            ecosystem: "Go",
+            name: n,
+            version: v,
+        });
     }
     q
 }
@@ -137,8 +242,12 @@ fn main() {
     let mut pairs: Vec<(String, String)> = Vec::new();
     for e in std::fs::read_dir(root.join("pypi")).expect("pypi") {
         let p = e.expect("entry").path();
-        let Ok(bytes) = std::fs::read(&p) else { continue };
-        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else { continue };
+        let Ok(bytes) = std::fs::read(&p) else {
+            continue;
+        };
+        let Ok(doc) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+            continue;
+        };
         for a in doc["affected"].as_array().into_iter().flatten() {
             let name = a["package"]["name"].as_str().unwrap_or("").to_string();
             for v in a["versions"].as_array().into_iter().flatten() {
@@ -149,7 +258,13 @@ fn main() {
     let t = Instant::now();
     let mut hits = 0usize;
     for (n, v) in &pairs {
-        hits += db.query(&PackageQuery { ecosystem: "PyPI", name: n, version: v }).len();
+        hits += db
+            .query(&PackageQuery {
+                ecosystem: "PyPI",
+                name: n,
+                version: v,
+            })
+            .len();
     }
     let el = t.elapsed();
     println!(

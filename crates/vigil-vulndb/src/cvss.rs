@@ -66,8 +66,19 @@ impl CvssV3 {
                 }
             } else if !matches!(
                 k,
-                "E" | "RL" | "RC" | "CR" | "IR" | "AR" | "MAV" | "MAC" | "MPR" | "MUI" | "MS"
-                    | "MC" | "MI" | "MA"
+                "E" | "RL"
+                    | "RC"
+                    | "CR"
+                    | "IR"
+                    | "AR"
+                    | "MAV"
+                    | "MAC"
+                    | "MPR"
+                    | "MUI"
+                    | "MS"
+                    | "MC"
+                    | "MI"
+                    | "MA"
             ) {
                 return Err(err(&format!("unknown metric {k}")));
             }

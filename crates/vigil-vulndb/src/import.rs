@@ -54,7 +54,10 @@ impl Builder {
         if adv.modified.is_some() && modified == i64::MIN {
             self.report.warnings.push(FileError {
                 file: file.clone(),
-                error: format!("\"modified\" is not an RFC 3339 time: {:?}", adv.modified.as_deref().unwrap_or("")),
+                error: format!(
+                    "\"modified\" is not an RFC 3339 time: {:?}",
+                    adv.modified.as_deref().unwrap_or("")
+                ),
             });
         }
         let (record, conv) = Record::from_advisory(&adv);
@@ -117,7 +120,10 @@ impl Builder {
         if archive.len() > MAX_ZIP_MEMBERS {
             return self.error(
                 name,
-                format!("{} members, more than the limit of {MAX_ZIP_MEMBERS}", archive.len()),
+                format!(
+                    "{} members, more than the limit of {MAX_ZIP_MEMBERS}",
+                    archive.len()
+                ),
             );
         }
         for i in 0..archive.len() {
@@ -139,14 +145,20 @@ impl Builder {
             if member.size() > MAX_JSON_BYTES {
                 self.error(
                     mname,
-                    format!("{} bytes uncompressed, over the {MAX_JSON_BYTES}-byte limit", member.size()),
+                    format!(
+                        "{} bytes uncompressed, over the {MAX_JSON_BYTES}-byte limit",
+                        member.size()
+                    ),
                 );
                 continue;
             }
             let mut buf = Vec::new();
             match (&mut member).take(MAX_JSON_BYTES + 1).read_to_end(&mut buf) {
                 Ok(_) if buf.len() as u64 > MAX_JSON_BYTES => {
-                    self.error(mname, format!("over the {MAX_JSON_BYTES}-byte limit when decompressed"));
+                    self.error(
+                        mname,
+                        format!("over the {MAX_JSON_BYTES}-byte limit when decompressed"),
+                    );
                 }
                 Ok(_) => self.document(mname, &buf),
                 Err(e) => self.error(mname, format!("cannot decompress: {e}")),
@@ -156,7 +168,10 @@ impl Builder {
 
     fn dir(&mut self, path: &Path, depth: usize) {
         if depth > MAX_DEPTH {
-            return self.error(path.display().to_string(), format!("nested deeper than {MAX_DEPTH} directories"));
+            return self.error(
+                path.display().to_string(),
+                format!("nested deeper than {MAX_DEPTH} directories"),
+            );
         }
         let entries = match std::fs::read_dir(path) {
             Ok(e) => e,
@@ -234,7 +249,10 @@ pub(crate) fn run(db_dir: &Path, sources: &[PathBuf]) -> Result<ImportReport, Db
             Err(e) => b.error(src.display().to_string(), e.to_string()),
         }
     }
-    let Builder { mut report, records } = b;
+    let Builder {
+        mut report,
+        records,
+    } = b;
     if records.is_empty() {
         return Err(DbError::NothingImported {
             report: Box::new(report),
@@ -270,7 +288,11 @@ pub(crate) fn run(db_dir: &Path, sources: &[PathBuf]) -> Result<ImportReport, Db
         for e in ecos {
             *per_ecosystem.entry(e.to_string()).or_default() += 1;
         }
-        if *modified != i64::MIN && newest.as_ref().map_or(true, |(_, n)| modified > n) {
+        let newer = match &newest {
+            Some((_, n)) => modified > n,
+            None => true,
+        };
+        if *modified != i64::MIN && newer {
             newest = Some((rec.modified.clone().unwrap_or_default(), *modified));
         }
     }

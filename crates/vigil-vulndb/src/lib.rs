@@ -284,7 +284,8 @@ impl Database {
             }
         }
         out.unparsed = qv.errors();
-        out.findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
+        out.findings
+            .sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
         out
     }
 
@@ -303,7 +304,10 @@ impl Database {
     /// advisory has one. `None` if that instant is in the future (clock skew).
     pub fn age(&self) -> Option<Duration> {
         let m = &self.loaded.meta;
-        let t = m.newest_modified.as_ref().map_or(m.imported_at, |(_, s)| *s);
+        let t = m
+            .newest_modified
+            .as_ref()
+            .map_or(m.imported_at, |(_, s)| *s);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
@@ -355,7 +359,11 @@ pub fn check_comparator(eco: version::Ecosystem, a: &str, b: &str) {
         _ => panic!("{eco:?}: {a:?} vs {b:?}: one direction failed, the other did not"),
     }
     if version::validate(eco, a).is_ok() {
-        assert_eq!(version::compare(eco, a, a).ok(), Some(Ordering::Equal), "{eco:?}: {a:?} != itself");
+        assert_eq!(
+            version::compare(eco, a, a).ok(),
+            Some(Ordering::Equal),
+            "{eco:?}: {a:?} != itself"
+        );
     }
     let _ = version::match_key(Some(eco), a);
 }

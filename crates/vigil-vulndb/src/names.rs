@@ -69,7 +69,10 @@ mod tests {
         assert_eq!(key("PyPI", "Jinja2"), key("pypi", "jinja2"));
         assert_eq!(pep503("zope.interface"), "zope-interface");
         assert_eq!(pep503("Foo__Bar-._baz"), "foo-bar-baz");
-        assert_eq!(key("crates.io", "Serde_Json"), key("crates.io", "serde-json"));
+        assert_eq!(
+            key("crates.io", "Serde_Json"),
+            key("crates.io", "serde-json")
+        );
         assert_ne!(
             key("Go", "github.com/BurntSushi/toml"),
             key("Go", "github.com/burntsushi/toml")

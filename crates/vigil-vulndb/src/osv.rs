@@ -136,7 +136,9 @@ impl RawEvent {
             Err(v) if v.is_empty() => {
                 Err("event has none of introduced/fixed/last_affected/limit".into())
             }
-            Err(_) => Err("event sets more than one of introduced/fixed/last_affected/limit".into()),
+            Err(_) => {
+                Err("event sets more than one of introduced/fixed/last_affected/limit".into())
+            }
         }
     }
 }

@@ -81,7 +81,11 @@ fn severity_word(s: &str) -> Option<Severity> {
 }
 
 /// The first scorable CVSS v3 vector of a `severity[]` list.
-fn cvss_of(entries: &[osv::SeverityEntry], warnings: &mut Vec<String>, at: &str) -> Option<(String, f32)> {
+fn cvss_of(
+    entries: &[osv::SeverityEntry],
+    warnings: &mut Vec<String>,
+    at: &str,
+) -> Option<(String, f32)> {
     for e in entries {
         if e.kind == "CVSS_V3" {
             match cvss::score(&e.score) {
@@ -108,27 +112,41 @@ fn is_zero(v: &str) -> bool {
     v == "0"
 }
 
+/// Event order: by version, `introduced: "0"` first and `limit: "*"` last. Events with equal
+/// versions keep their order in the file (the sort is stable), as the OSV reference
+/// evaluation does: `fixed: 3.1.1` followed by `introduced: 3.1.1` re-opens the range at
+/// 3.1.1 (PYSEC-2022-236 relies on this).
 fn sort_key_cmp(family: Ecosystem, a: &Event, b: &Event) -> Ordering {
     let (va, vb) = (a.version(), b.version());
-    let rank = |e: &Event| match e {
-        Event::Introduced(_) => 0,
-        Event::LastAffected(_) => 1,
-        Event::Fixed(_) => 2,
-        Event::Limit(_) => 3,
-    };
-    let by_version = match (is_zero(va), is_zero(vb)) {
+    let zero = |e: &Event, v: &str| matches!(e, Event::Introduced(_)) && is_zero(v);
+    let star = |e: &Event, v: &str| matches!(e, Event::Limit(_)) && v == "*";
+    match (zero(a, va), zero(b, vb)) {
+        (true, true) => return Ordering::Equal,
+        (true, false) => return Ordering::Less,
+        (false, true) => return Ordering::Greater,
+        _ => {}
+    }
+    match (star(a, va), star(b, vb)) {
         (true, true) => Ordering::Equal,
-        (true, false) => Ordering::Less,
-        (false, true) => Ordering::Greater,
-        (false, false) => match (va == "*", vb == "*") {
-            (true, true) => Ordering::Equal,
-            (true, false) => Ordering::Greater,
-            (false, true) => Ordering::Less,
-            // Both parse: checked before sorting.
-            _ => version::compare(family, va, vb).unwrap_or(Ordering::Equal),
-        },
-    };
-    by_version.then_with(|| rank(a).cmp(&rank(b)))
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        // Both parse: checked before sorting.
+        _ => version::compare(family, va, vb).unwrap_or(Ordering::Equal),
+    }
+}
+
+/// Stable insertion sort. Used instead of `slice::sort_by` because a comparator may not be
+/// a total order on hostile input (Maven's `ComparableVersion` itself is not transitive on
+/// some degenerate strings, e.g. `malpha < .final = 0 < malpha`), and the standard sort may
+/// panic on such comparators; this one never does. Event lists are short.
+fn insertion_sort<T>(v: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
+    for i in 1..v.len() {
+        let mut j = i;
+        while j > 0 && cmp(&v[j - 1], &v[j]) == Ordering::Greater {
+            v.swap(j - 1, j);
+            j -= 1;
+        }
+    }
 }
 
 impl Record {
@@ -141,12 +159,17 @@ impl Record {
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .or_else(|| adv.details.as_deref().and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty())))
+            .or_else(|| {
+                adv.details
+                    .as_deref()
+                    .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
+            })
             .unwrap_or("")
             .chars()
             .take(300)
             .collect();
-        let db_severity = osv::str_field(adv.database_specific.as_ref(), "severity").and_then(severity_word);
+        let db_severity =
+            osv::str_field(adv.database_specific.as_ref(), "severity").and_then(severity_word);
         let adv_cvss = cvss_of(&adv.severity, &mut conv.warnings, "severity");
         let severity = db_severity
             .or_else(|| adv_cvss.as_ref().map(|(_, s)| cvss::rating(f64::from(*s))))
@@ -156,11 +179,14 @@ impl Record {
         for (ai, aff) in adv.affected.iter().enumerate() {
             let at = format!("affected[{ai}]");
             let Some(pkg) = &aff.package else {
-                conv.warnings.push(format!("{at}: no package (entry ignored)"));
+                conv.warnings
+                    .push(format!("{at}: no package (entry ignored)"));
                 continue;
             };
             if pkg.ecosystem.trim().is_empty() || pkg.name.trim().is_empty() {
-                conv.warnings.push(format!("{at}: empty package ecosystem or name (entry ignored)"));
+                conv.warnings.push(format!(
+                    "{at}: empty package ecosystem or name (entry ignored)"
+                ));
                 continue;
             }
             let family = Ecosystem::from_osv(&pkg.ecosystem);
@@ -195,7 +221,9 @@ impl Record {
                         }
                     },
                     other => {
-                        conv.warnings.push(format!("{at}: unknown range type {other:?} (range ignored)"));
+                        conv.warnings.push(format!(
+                            "{at}: unknown range type {other:?} (range ignored)"
+                        ));
                         continue;
                     }
                 };
@@ -226,9 +254,11 @@ impl Record {
                     continue;
                 }
                 if !events.iter().any(|e| matches!(e, Event::Introduced(_))) {
-                    conv.warnings.push(format!("{at}: no \"introduced\" event (range can never match)"));
+                    conv.warnings.push(format!(
+                        "{at}: no \"introduced\" event (range can never match)"
+                    ));
                 }
-                events.sort_by(|a, b| sort_key_cmp(rfamily, a, b));
+                insertion_sort(&mut events, |a, b| sort_key_cmp(rfamily, a, b));
                 ranges.push(RecRange {
                     family: rfamily,
                     events,
@@ -369,7 +399,8 @@ impl<'a> QueryVersion<'a> {
         let i = match self.keys.iter().position(|(f, _)| *f == family) {
             Some(i) => i,
             None => {
-                self.keys.push((family, version::match_key(family, self.raw)));
+                self.keys
+                    .push((family, version::match_key(family, self.raw)));
                 self.keys.len() - 1
             }
         };

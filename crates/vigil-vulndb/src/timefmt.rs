@@ -92,7 +92,10 @@ mod tests {
     fn known_instants() {
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_rfc3339("2019-06-13T04:29:00Z"), Some(1_560_400_140));
-        assert_eq!(parse_rfc3339("2019-06-13T06:29:00.123+02:00"), Some(1_560_400_140));
+        assert_eq!(
+            parse_rfc3339("2019-06-13T06:29:00.123+02:00"),
+            Some(1_560_400_140)
+        );
         assert_eq!(parse_rfc3339("2000-02-29T12:00:00Z"), Some(951_825_600));
         assert_eq!(parse_rfc3339("2019-06-13"), None);
         assert_eq!(parse_rfc3339("2019-13-13T04:29:00Z"), None);

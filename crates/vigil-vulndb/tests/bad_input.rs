@@ -39,7 +39,11 @@ fn per_file_errors_do_not_stop_import() {
         "wrong-type.json",
         r#"{"id":"TEST-2","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"PyPI","name":"x"},"versions":5}]}"#,
     );
-    write(src.path(), "no-id.json", r#"{"modified":"2024-01-01T00:00:00Z"}"#);
+    write(
+        src.path(),
+        "no-id.json",
+        r#"{"modified":"2024-01-01T00:00:00Z"}"#,
+    );
     write(
         src.path(),
         "withdrawn.json",
@@ -68,9 +72,17 @@ fn per_file_errors_do_not_stop_import() {
             .error
             .clone()
     };
-    assert!(err_of("truncated.json").contains("line"), "{}", err_of("truncated.json"));
+    assert!(
+        err_of("truncated.json").contains("line"),
+        "{}",
+        err_of("truncated.json")
+    );
     assert!(err_of("not-json.json").contains("line 1 column"));
-    assert!(err_of("wrong-type.json").contains("expected a sequence"), "{}", err_of("wrong-type.json"));
+    assert!(
+        err_of("wrong-type.json").contains("expected a sequence"),
+        "{}",
+        err_of("wrong-type.json")
+    );
     assert!(err_of("no-id.json").contains("missing field `id`"));
     // The bad range is reported and dropped; the explicit version still matches.
     let w = r
@@ -78,7 +90,11 @@ fn per_file_errors_do_not_stop_import() {
         .iter()
         .find(|w| w.file.ends_with("two-keys.json"))
         .expect("warning for two-keys.json");
-    assert!(w.error.contains("affected[0].ranges[0].events[0]"), "{}", w.error);
+    assert!(
+        w.error.contains("affected[0].ranges[0].events[0]"),
+        "{}",
+        w.error
+    );
     let db = Database::open(db_dir.path()).expect("open");
     let q = |name, version| {
         db.query(&PackageQuery {
@@ -88,7 +104,10 @@ fn per_file_errors_do_not_stop_import() {
         })
     };
     assert_eq!(q("demo2", "1.0").len(), 1);
-    assert!(q("demo2", "1.1").is_empty(), "range was dropped, 1.1 is not listed");
+    assert!(
+        q("demo2", "1.1").is_empty(),
+        "range was dropped, 1.1 is not listed"
+    );
     let f = q("demo", "1.2");
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].fixed_version.as_deref(), Some("1.5"));
@@ -114,7 +133,10 @@ fn zip_archives_good_bad_and_truncated() {
     assert_eq!(r.imported, 1);
     assert_eq!(r.ignored_files, 1);
     let files: Vec<&str> = r.errors.iter().map(|e| e.file.as_str()).collect();
-    assert!(files.iter().any(|f| f.ends_with("all.zip!BAD.json")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("all.zip!BAD.json")),
+        "{files:?}"
+    );
     let cut_err = r
         .errors
         .iter()
@@ -129,7 +151,8 @@ fn oversized_file_is_refused() {
     write(src.path(), "ok.json", GOOD);
     let huge = src.path().join("huge.json");
     let f = std::fs::File::create(&huge).expect("create");
-    f.set_len(vigil_vulndb::MAX_JSON_BYTES + 1).expect("sparse file");
+    f.set_len(vigil_vulndb::MAX_JSON_BYTES + 1)
+        .expect("sparse file");
     let db_dir = tempfile::tempdir().expect("tempdir");
     let r = Database::import(db_dir.path(), &[src.path().to_path_buf()]).expect("import");
     assert_eq!(r.imported, 1);
@@ -147,7 +170,10 @@ fn nothing_imported_leaves_existing_database() {
     let before = std::fs::read(db_dir.path().join(vigil_vulndb::DB_FILE)).expect("db");
     let bad = tempfile::tempdir().expect("tempdir");
     write(bad.path(), "bad.json", "[1,2");
-    match Database::import(db_dir.path(), &[bad.path().to_path_buf(), src.path().join("missing")]) {
+    match Database::import(
+        db_dir.path(),
+        &[bad.path().to_path_buf(), src.path().join("missing")],
+    ) {
         Err(DbError::NothingImported { report }) => {
             assert_eq!(report.errors.len(), 2, "{:?}", report.errors);
         }
@@ -178,7 +204,10 @@ fn damaged_database_files_are_refused() {
     let mut refused = 0;
     for cut in (0..good.len()).step_by(7) {
         std::fs::write(&file, &good[..cut]).expect("write");
-        assert!(Database::open(&file).is_err(), "truncated at {cut} accepted");
+        assert!(
+            Database::open(&file).is_err(),
+            "truncated at {cut} accepted"
+        );
         refused += 1;
     }
     for pos in (0..good.len()).step_by(7) {
@@ -227,8 +256,20 @@ fn invalid_event_versions_are_reported() {
         })
         .len()
     };
-    assert_eq!(q("crates.io", "demo", "1.1.0"), 1, "the valid range still matches");
+    assert_eq!(
+        q("crates.io", "demo", "1.1.0"),
+        1,
+        "the valid range still matches"
+    );
     assert_eq!(q("crates.io", "demo", "0.5.0"), 0);
-    assert_eq!(q("Packagist", "vendor/pkg", "1.0"), 1, "explicit versions match");
-    assert_eq!(q("Packagist", "vendor/pkg", "1.5"), 0, "unordered range not evaluated");
+    assert_eq!(
+        q("Packagist", "vendor/pkg", "1.0"),
+        1,
+        "explicit versions match"
+    );
+    assert_eq!(
+        q("Packagist", "vendor/pkg", "1.5"),
+        0,
+        "unordered range not evaluated"
+    );
 }

@@ -95,12 +95,13 @@ fn dpkg_vectors() {
 fn rpm_vectors() {
     let mut t = Tally::new("rpm");
     run_abr("rpm.txt", Ecosystem::Rpm, &mut t);
-    // EVR handling on top of rpmvercmp (own cases: epoch wins, release only when both have one).
+    // EVR handling on top of rpmvercmp (own cases: epoch wins, a missing release is empty).
     for (a, b, r) in [
         ("1:1.0-1", "2.0-1", 1),
         ("0:1.0-1", "1.0-1", 0),
         ("1.0-1.el9", "1.0-2.el9", -1),
-        ("1.0", "1.0-5.el9", 0),
+        ("1.0", "1.0-5.el9", -1),
+        ("1.0-", "1.0", 0),
         ("2:1.1.1k-12.el8_9", "1:3.0.7-25.el9", 1),
         ("3.0.7-25.el9_3", "3.0.7-24.el9", 1),
     ] {
@@ -128,7 +129,8 @@ fn apk_vectors() {
                     None => (v, true),
                 };
                 if version::apk::validate(v).is_ok() != want_ok {
-                    t.failures.push(format!("validate({v:?}) should be {want_ok}"));
+                    t.failures
+                        .push(format!("validate({v:?}) should be {want_ok}"));
                 }
             }
             [a, op, b] => {
@@ -154,8 +156,10 @@ fn apk_vectors() {
                 };
                 t.checked += 1;
                 if holds == negate {
-                    t.failures
-                        .push(format!("{a} {}{op} {b} does not hold (got {got:?})", if negate { "!" } else { "" }));
+                    t.failures.push(format!(
+                        "{a} {}{op} {b} does not hold (got {got:?})",
+                        if negate { "!" } else { "" }
+                    ));
                 }
                 // Strict results must also hold mirrored.
                 if !fuzzy && !negate && matches!(op, "<" | ">" | "=") {

@@ -39,6 +39,9 @@ enum Command {
     /// Check a vigil.yaml configuration.
     #[command(subcommand)]
     Config(cmd::config::Command),
+    /// Validate, show and enforce response policies (exec, file and network control).
+    #[command(subcommand)]
+    Policy(cmd::policy::Command),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Sbom(a) => cmd::sbom::run(a),
         Command::Db(c) => cmd::db::run(c),
         Command::Config(c) => cmd::config::run(c),
+        Command::Policy(c) => cmd::policy::run(c),
     };
     match result {
         Ok(code) => code,

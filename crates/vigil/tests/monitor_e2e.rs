@@ -386,3 +386,58 @@ fn upstream_falco_rules_fire_on_live_actions() {
 
     m.stop();
 }
+
+#[test]
+fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
+    require!(false);
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("reload.yaml");
+    let marker_a = dir.path().join("first-marker");
+    let marker_b = dir.path().join("second-marker");
+    let rule = |name: &str, marker: &std::path::Path| {
+        format!(
+            "- rule: {name}\n  desc: reload test\n  condition: evt.type in (open, openat, openat2) and fd.name = {}\n  output: opened %fd.name\n  priority: NOTICE\n",
+            marker.display()
+        )
+    };
+    std::fs::write(&rules, rule("Reload first", &marker_a)).unwrap();
+    let m = Monitor::start(&["-r", rules.to_str().unwrap()]);
+    let t = Duration::from_secs(15);
+    let _ = std::fs::read(&marker_a);
+    std::fs::write(&marker_a, b"x").unwrap();
+    let _ = std::fs::read(&marker_a);
+    m.expect("Reload first", t, |_| true);
+
+    // A broken file: the reload is refused and the old rule keeps working.
+    std::fs::write(&rules, "- rule: broken\n  condition: (evt.type = open\n").unwrap();
+    // SAFETY: kill with our child's pid and a valid signal.
+    unsafe { libc::kill(m.child.id() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + t;
+    while !m.stderr.lock().unwrap().iter().any(|l| l.contains("reload failed")) {
+        assert!(Instant::now() < deadline, "no 'reload failed' message");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let before = m.alerts.lock().unwrap().len();
+    let _ = std::fs::read(&marker_a);
+    let deadline = Instant::now() + t;
+    while m.alerts.lock().unwrap().len() == before {
+        assert!(Instant::now() < deadline, "old rule stopped working after a failed reload");
+        std::thread::sleep(Duration::from_millis(100));
+        let _ = std::fs::read(&marker_a);
+    }
+
+    // A good file: the new rule replaces the old one.
+    std::fs::write(&rules, rule("Reload second", &marker_b)).unwrap();
+    std::fs::write(&marker_b, b"x").unwrap();
+    // SAFETY: as above.
+    unsafe { libc::kill(m.child.id() as i32, libc::SIGHUP) };
+    let deadline = Instant::now() + t;
+    while !m.stderr.lock().unwrap().iter().any(|l| l.contains("reloaded")) {
+        assert!(Instant::now() < deadline, "no 'reloaded' message");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = std::fs::read(&marker_b);
+    m.expect("Reload second", t, |_| true);
+    m.stop();
+}

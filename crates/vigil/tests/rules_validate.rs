@@ -96,7 +96,7 @@ fn list_table_and_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     let rules = v.as_array().expect("array");
     let shell = rules.iter().find(|r| r["name"] == "Terminal shell in container").expect("rule listed");
-    assert_eq!(shell["priority"], "Informational");
+    assert_eq!(shell["priority"], "Notice");
     assert_eq!(shell["source"], "syscall");
     assert_eq!(shell["enabled"], true);
     assert!(shell["tags"].as_array().is_some_and(|t| t.iter().any(|x| x == "maturity_stable")));

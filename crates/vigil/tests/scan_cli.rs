@@ -59,14 +59,20 @@ fn json_of(out: &Output) -> Value {
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// `vigil scan TARGET --format json` without vulnerability matching.
 fn inventory(target: &str) -> Value {
-    json_of(&vigil(&["scan", target, "--format", "json", "--scanners", "secret,config"]))
+    json_of(&vigil(&[
+        "scan",
+        target,
+        "--format",
+        "json",
+        "--scanners",
+        "secret,config",
+    ]))
 }
 
 fn packages_of(inv: &Value, kind: &str) -> BTreeSet<String> {
@@ -76,8 +82,17 @@ fn packages_of(inv: &Value, kind: &str) -> BTreeSet<String> {
         .iter()
         .filter(|p| p["type"] == kind)
         .map(|p| match kind {
-            "deb" => format!("{} {} {}", p["name"].as_str().unwrap(), p["version"].as_str().unwrap(), p["arch"].as_str().unwrap_or("")),
-            _ => format!("{} {}", p["name"].as_str().unwrap(), p["version"].as_str().unwrap()),
+            "deb" => format!(
+                "{} {} {}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap(),
+                p["arch"].as_str().unwrap_or("")
+            ),
+            _ => format!(
+                "{} {}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            ),
         })
         .collect()
 }
@@ -94,44 +109,77 @@ fn targets(fx: &Path) -> Vec<String> {
 
 #[test]
 fn dpkg_inventory_equals_dpkg_query_for_every_target_form() {
-    let Some(fx) = fixture("dpkg_inventory") else { return };
+    let Some(fx) = fixture("dpkg_inventory") else {
+        return;
+    };
     let out = Command::new("chroot")
         .arg(fx.join("rootfs"))
-        .args(["dpkg-query", "-W", "-f", "${db:Status-Status} ${Package} ${Version} ${Architecture}\n"])
+        .args([
+            "dpkg-query",
+            "-W",
+            "-f",
+            "${db:Status-Status} ${Package} ${Version} ${Architecture}\n",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let expected: BTreeSet<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.strip_prefix("installed "))
         .map(String::from)
         .collect();
-    assert!(expected.len() > 80, "suspiciously few packages: {}", expected.len());
+    assert!(
+        expected.len() > 80,
+        "suspiciously few packages: {}",
+        expected.len()
+    );
     for t in targets(&fx) {
         let inv = inventory(&t);
         let got = packages_of(&inv, "deb");
         let missing: Vec<_> = expected.difference(&got).collect();
         let extra: Vec<_> = got.difference(&expected).collect();
-        assert!(missing.is_empty() && extra.is_empty(), "{t}: missing {missing:?}, extra {extra:?}");
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{t}: missing {missing:?}, extra {extra:?}"
+        );
         assert_eq!(inv["os"]["id"], "debian", "{t}");
         assert_eq!(inv["os"]["version_id"], "12", "{t}");
         // Source packages are recorded (e.g. libssl3 comes from openssl).
-        let libc = inv["packages"].as_array().unwrap().iter().find(|p| p["name"] == "libc6").unwrap();
+        let libc = inv["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "libc6")
+            .unwrap();
         assert_eq!(libc["source_name"], "glibc", "{t}");
     }
 }
 
 #[test]
 fn python_packages_are_all_found() {
-    let Some(fx) = fixture("python_packages") else { return };
+    let Some(fx) = fixture("python_packages") else {
+        return;
+    };
     let freeze = std::fs::read_to_string(fx.join("pip-freeze.txt")).unwrap();
     let expected: BTreeSet<String> = freeze
         .lines()
         .filter_map(|l| l.split_once("=="))
         .map(|(n, v)| format!("{} {}", n.to_lowercase().replace('_', "-"), v))
         .collect();
-    for want in ["urllib3 1.24.1", "requests 2.19.1", "jinja2 2.10", "pyyaml 5.3"] {
-        assert!(expected.contains(want), "pip freeze lacks {want}: {expected:?}");
+    for want in [
+        "urllib3 1.24.1",
+        "requests 2.19.1",
+        "jinja2 2.10",
+        "pyyaml 5.3",
+    ] {
+        assert!(
+            expected.contains(want),
+            "pip freeze lacks {want}: {expected:?}"
+        );
     }
     for t in targets(&fx) {
         let got: BTreeSet<String> = packages_of(&inventory(&t), "python")
@@ -139,22 +187,34 @@ fn python_packages_are_all_found() {
             .map(|s| s.to_lowercase().replace('_', "-"))
             .collect();
         let missing: Vec<_> = expected.difference(&got).collect();
-        assert!(missing.is_empty(), "{t}: missing {missing:?} (found {got:?})");
+        assert!(
+            missing.is_empty(),
+            "{t}: missing {missing:?} (found {got:?})"
+        );
     }
 }
 
 #[test]
 fn podman_image_by_name() {
-    let Some(fx) = fixture("podman_image") else { return };
+    let Some(fx) = fixture("podman_image") else {
+        return;
+    };
     let by_name = inventory("podman:localhost/vigil-scan-fixture:latest");
     let archive = inventory(fx.join("docker-archive.tar").to_str().unwrap());
     assert_eq!(packages_of(&by_name, "deb"), packages_of(&archive, "deb"));
-    assert_eq!(packages_of(&by_name, "python"), packages_of(&archive, "python"));
+    assert_eq!(
+        packages_of(&by_name, "python"),
+        packages_of(&archive, "python")
+    );
     assert_eq!(by_name["format"], "podman");
 }
 
 /// Advisory ids whose own `affected[].versions` list contains the installed version.
-fn expected_advisories(dir: &Path, eco: &str, pkgs: &BTreeMap<String, String>) -> BTreeMap<String, BTreeSet<String>> {
+fn expected_advisories(
+    dir: &Path,
+    eco: &str,
+    pkgs: &BTreeMap<String, String>,
+) -> BTreeMap<String, BTreeSet<String>> {
     let norm = |n: &str| n.to_lowercase().replace(['_', '.'], "-");
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for e in std::fs::read_dir(dir).unwrap() {
@@ -171,10 +231,18 @@ fn expected_advisories(dir: &Path, eco: &str, pkgs: &BTreeMap<String, String>) -
                 continue;
             }
             let name = norm(a["package"]["name"].as_str().unwrap_or(""));
-            let Some(installed) = pkgs.get(&name) else { continue };
-            let listed = a["versions"].as_array().into_iter().flatten().any(|x| x == installed.as_str());
+            let Some(installed) = pkgs.get(&name) else {
+                continue;
+            };
+            let listed = a["versions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|x| x == installed.as_str());
             if listed {
-                out.entry(name).or_default().insert(v["id"].as_str().unwrap().to_string());
+                out.entry(name)
+                    .or_default()
+                    .insert(v["id"].as_str().unwrap().to_string());
             }
         }
     }
@@ -183,26 +251,54 @@ fn expected_advisories(dir: &Path, eco: &str, pkgs: &BTreeMap<String, String>) -
 
 #[test]
 fn vulnerabilities_match_the_osv_corpus() {
-    let Some(fx) = fixture("vulnerabilities") else { return };
+    let Some(fx) = fixture("vulnerabilities") else {
+        return;
+    };
     let corpus = repo().join("../shared/corpus/osv");
-    assert!(corpus.is_dir(), "OSV corpus missing at {}", corpus.display());
+    assert!(
+        corpus.is_dir(),
+        "OSV corpus missing at {}",
+        corpus.display()
+    );
     let db = tempfile::tempdir().unwrap();
     let dbp = db.path().join("db");
     let out = vigil(&[
-        "db", "import", "--db", dbp.to_str().unwrap(),
+        "db",
+        "import",
+        "--db",
+        dbp.to_str().unwrap(),
         corpus.join("pypi").to_str().unwrap(),
         corpus.join("crates.io").to_str().unwrap(),
         corpus.join("go").to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "db import: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "db import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let target = fx.join("docker-archive.tar");
-    let report = json_of(&vigil(&["scan", target.to_str().unwrap(), "--format", "json", "--db", dbp.to_str().unwrap()]));
-    let vulns = report["vulnerabilities"].as_array().expect("vulnerabilities array");
+    let report = json_of(&vigil(&[
+        "scan",
+        target.to_str().unwrap(),
+        "--format",
+        "json",
+        "--db",
+        dbp.to_str().unwrap(),
+    ]));
+    let vulns = report["vulnerabilities"]
+        .as_array()
+        .expect("vulnerabilities array");
     let mut reported: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for v in vulns {
         if v["type"] == "python" {
             reported
-                .entry(v["package"].as_str().unwrap().to_lowercase().replace(['_', '.'], "-"))
+                .entry(
+                    v["package"]
+                        .as_str()
+                        .unwrap()
+                        .to_lowercase()
+                        .replace(['_', '.'], "-"),
+                )
                 .or_default()
                 .insert(v["id"].as_str().unwrap().to_string());
         }
@@ -212,25 +308,46 @@ fn vulnerabilities_match_the_osv_corpus() {
         .unwrap()
         .iter()
         .filter(|p| p["type"] == "python")
-        .map(|p| (p["name"].as_str().unwrap().to_lowercase().replace(['_', '.'], "-"), p["version"].as_str().unwrap().to_string()))
+        .map(|p| {
+            (
+                p["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_lowercase()
+                    .replace(['_', '.'], "-"),
+                p["version"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let expected = expected_advisories(&corpus.join("pypi"), "PyPI", &installed);
     for pkg in ["urllib3", "requests", "jinja2", "pyyaml"] {
         let e = expected.get(pkg).cloned().unwrap_or_default();
-        assert!(!e.is_empty(), "the corpus lists advisories for {pkg} {:?}", installed.get(pkg));
+        assert!(
+            !e.is_empty(),
+            "the corpus lists advisories for {pkg} {:?}",
+            installed.get(pkg)
+        );
         let r = reported.get(pkg).cloned().unwrap_or_default();
         let missing: Vec<_> = e.difference(&r).collect();
-        assert!(missing.is_empty(), "{pkg}: advisories not reported: {missing:?} (reported {r:?})");
+        assert!(
+            missing.is_empty(),
+            "{pkg}: advisories not reported: {missing:?} (reported {r:?})"
+        );
     }
     // Nothing reported that the advisories' own version lists contradict.
     for (pkg, ids) in &reported {
         let e = expected.get(pkg).cloned().unwrap_or_default();
         let extra: Vec<_> = ids.difference(&e).collect();
-        assert!(extra.is_empty(), "{pkg}: reported but not listed as affected: {extra:?}");
+        assert!(
+            extra.is_empty(),
+            "{pkg}: reported but not listed as affected: {extra:?}"
+        );
     }
     // Rust: smallvec 1.6.0 from the Cargo.lock.
     assert!(
-        vulns.iter().any(|v| v["package"] == "smallvec" && v["id"] == "RUSTSEC-2021-0003"),
+        vulns
+            .iter()
+            .any(|v| v["package"] == "smallvec" && v["id"] == "RUSTSEC-2021-0003"),
         "smallvec 1.6.0 should match RUSTSEC-2021-0003"
     );
     for v in vulns {
@@ -241,7 +358,11 @@ fn vulnerabilities_match_the_osv_corpus() {
     let id_for = |pkg: &str| {
         vulns
             .iter()
-            .find(|v| v["package"].as_str().is_some_and(|p| p.eq_ignore_ascii_case(pkg)))
+            .find(|v| {
+                v["package"]
+                    .as_str()
+                    .is_some_and(|p| p.eq_ignore_ascii_case(pkg))
+            })
             .and_then(|v| v["id"].as_str())
             .unwrap_or_else(|| panic!("no finding for {pkg}"))
             .to_string()
@@ -252,60 +373,163 @@ fn vulnerabilities_match_the_osv_corpus() {
     std::fs::write(&ign, format!(
         "ignores:\n  - id: {first}\n    reason: accepted risk\n    expires: 2999-01-01\n  - id: {second}\n    reason: old\n    expires: 2000-01-01\n"
     )).unwrap();
-    let r2 = json_of(&vigil(&["scan", target.to_str().unwrap(), "--format", "json", "--db", dbp.to_str().unwrap(), "--ignorefile", ign.to_str().unwrap()]));
-    let ids2: BTreeSet<&str> = r2["vulnerabilities"].as_array().unwrap().iter().filter_map(|v| v["id"].as_str()).collect();
+    let r2 = json_of(&vigil(&[
+        "scan",
+        target.to_str().unwrap(),
+        "--format",
+        "json",
+        "--db",
+        dbp.to_str().unwrap(),
+        "--ignorefile",
+        ign.to_str().unwrap(),
+    ]));
+    let ids2: BTreeSet<&str> = r2["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["id"].as_str())
+        .collect();
     assert!(!ids2.contains(first.as_str()) && ids2.contains(second.as_str()));
     assert_eq!(r2["ignored"][0]["id"], first.as_str());
-    assert!(r2["warnings"].to_string().contains("expired"), "{}", r2["warnings"]);
+    assert!(
+        r2["warnings"].to_string().contains("expired"),
+        "{}",
+        r2["warnings"]
+    );
 
     // --ignore-unfixed keeps only findings with a fix.
-    let r3 = json_of(&vigil(&["scan", target.to_str().unwrap(), "--format", "json", "--db", dbp.to_str().unwrap(), "--ignore-unfixed"]));
-    assert!(r3["vulnerabilities"].as_array().unwrap().iter().all(|v| v["status"] == "Fixed"));
+    let r3 = json_of(&vigil(&[
+        "scan",
+        target.to_str().unwrap(),
+        "--format",
+        "json",
+        "--db",
+        dbp.to_str().unwrap(),
+        "--ignore-unfixed",
+    ]));
+    assert!(r3["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["status"] == "Fixed"));
 
     // CI gate and SARIF.
-    let out = vigil(&["scan", target.to_str().unwrap(), "--format", "sarif", "--db", dbp.to_str().unwrap(), "--exit-code", "3", "--severity", "HIGH,CRITICAL"]);
-    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = vigil(&[
+        "scan",
+        target.to_str().unwrap(),
+        "--format",
+        "sarif",
+        "--db",
+        dbp.to_str().unwrap(),
+        "--exit-code",
+        "3",
+        "--severity",
+        "HIGH,CRITICAL",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     assert!(!sarif["runs"][0]["results"].as_array().unwrap().is_empty());
-    let table = vigil(&["scan", target.to_str().unwrap(), "--db", dbp.to_str().unwrap()]);
+    let table = vigil(&[
+        "scan",
+        target.to_str().unwrap(),
+        "--db",
+        dbp.to_str().unwrap(),
+    ]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("Findings by severity:") && text.contains(&first), "{text}");
+    assert!(
+        text.contains("Findings by severity:") && text.contains(&first),
+        "{text}"
+    );
 }
 
 #[test]
 fn secrets_are_found_and_redacted_and_config_checked() {
     let Some(fx) = fixture("secrets") else { return };
     let target = fx.join("docker-archive.tar");
-    let out = vigil(&["scan", target.to_str().unwrap(), "--format", "json", "--scanners", "secret,config"]);
+    let out = vigil(&[
+        "scan",
+        target.to_str().unwrap(),
+        "--format",
+        "json",
+        "--scanners",
+        "secret,config",
+    ]);
     let raw = String::from_utf8_lossy(&out.stdout).to_string();
     let rep = json_of(&out);
     let rules: BTreeSet<(String, String)> = rep["secrets"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["rule"].as_str().unwrap().to_string(), s["file"].as_str().unwrap().to_string()))
+        .map(|s| {
+            (
+                s["rule"].as_str().unwrap().to_string(),
+                s["file"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     for (rule, file) in [
         ("aws-access-key-id", "opt/app/config/.env"),
         ("aws-secret-access-key", "opt/app/config/.env"),
         ("generic-password", "opt/app/config/db.yaml"),
     ] {
-        assert!(rules.contains(&(rule.to_string(), file.to_string())), "{rule} in {file} not found: {rules:?}");
+        assert!(
+            rules.contains(&(rule.to_string(), file.to_string())),
+            "{rule} in {file} not found: {rules:?}"
+        );
     }
-    for secret in ["AKIAZ5T3MXQ7RJ2KLW4P", "Zr8f3kQ9xL2mN7vB4cT1wY6uE0iO5pA3sD8gH2jK", "Hq7kL2p9Wz!x", "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"] {
-        assert!(!raw.contains(secret), "secret {secret} leaked into the report");
+    for secret in [
+        "AKIAZ5T3MXQ7RJ2KLW4P",
+        "Zr8f3kQ9xL2mN7vB4cT1wY6uE0iO5pA3sD8gH2jK",
+        "Hq7kL2p9Wz!x",
+        "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+    ] {
+        assert!(
+            !raw.contains(secret),
+            "secret {secret} leaked into the report"
+        );
     }
-    let ids: BTreeSet<&str> = rep["config_findings"].as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
-    for id in ["VIGIL-IMG-001", "VIGIL-IMG-002", "VIGIL-IMG-003", "VIGIL-IMG-004"] {
+    let ids: BTreeSet<&str> = rep["config_findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    for id in [
+        "VIGIL-IMG-001",
+        "VIGIL-IMG-002",
+        "VIGIL-IMG-003",
+        "VIGIL-IMG-004",
+    ] {
         assert!(ids.contains(id), "{id} missing: {ids:?}");
     }
     // No database: a loud note, not a failure.
-    let out = vigil(&["scan", target.to_str().unwrap(), "--db", "/nonexistent/vigil-db", "--scanners", "vuln"]);
+    let out = vigil(&[
+        "scan",
+        target.to_str().unwrap(),
+        "--db",
+        "/nonexistent/vigil-db",
+        "--scanners",
+        "vuln",
+    ]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("vulnerabilities NOT scanned"));
     // Gate not triggered: secrets are never LOW.
-    let out = vigil(&["scan", target.to_str().unwrap(), "--scanners", "secret", "--exit-code", "4", "--severity", "LOW"]);
+    let out = vigil(&[
+        "scan",
+        target.to_str().unwrap(),
+        "--scanners",
+        "secret",
+        "--exit-code",
+        "4",
+        "--severity",
+        "LOW",
+    ]);
     assert_eq!(out.status.code(), Some(0));
 }
 

@@ -218,6 +218,7 @@ struct {
 struct scratch {
 	__u8 buf[BUF + 256];
 	struct vr_path_key key;
+	__u32 pos;
 };
 
 struct {
@@ -298,17 +299,22 @@ static __always_inline int walk_path(struct scratch *s, struct task_struct *task
 		pos -= 1;
 		s->buf[pos & (BUF - 1)] = '/';
 		d = up;
+		/* Round-trip through map memory so the verifier forgets pos's exact value:
+		 * otherwise every iteration is a new state and the walk exceeds the
+		 * instruction budget. Every use of pos is masked anyway. */
+		*(volatile __u32 *)&s->pos = pos;
+		pos = *(volatile __u32 *)&s->pos;
+		if (pos > BUF - 1)
+			break;
 	}
 	if (pos == BUF - 1) {
 		pos -= 1;
 		s->buf[pos & (BUF - 1)] = '/';
 	}
-	__u32 n = BUF - pos; /* bytes including the NUL */
-	if (n > VR_PATH_MAX) {
-		n = VR_PATH_MAX;
-		count(1);
-	}
-	bpf_probe_read_kernel(s->key.path, n & 255, &s->buf[pos & (BUF - 1)]);
+	if (BUF - pos > VR_PATH_MAX)
+		count(1); /* longer than the key: matched on its first VR_PATH_MAX bytes */
+	/* buf ends with NUL, so a string copy of constant size takes exactly the path. */
+	bpf_probe_read_kernel_str(s->key.path, VR_PATH_MAX, &s->buf[pos & (BUF - 1)]);
 	return 0;
 }
 
@@ -406,25 +412,29 @@ int vigil_resp_exec(struct bpf_raw_tracepoint_args *ctx)
 	if (!s)
 		return 0;
 	struct decision d = {};
-	/* The file the kernel mapped (for a script: its interpreter)... */
-	struct file *f = BPF_CORE_READ(bprm, file);
-	walk_path(s, task, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
-	decide_path(s, c, VR_KIND_EXEC, &d);
-	/* ...and the name exec was called with, when absolute (a script's own path). */
-	if (d.verdict != VR_DENY || !d.enforced) {
-		const char *fname = BPF_CORE_READ(bprm, filename);
-		char first = 0;
-		bpf_probe_read_kernel(&first, 1, fname);
-		if (first == '/') {
-			struct decision d2 = {};
-			bpf_probe_read_kernel_str(s->key.path, VR_PATH_MAX, fname);
-			decide_path(s, c, VR_KIND_EXEC, &d2);
-			if (d2.verdict == VR_DENY && (!d.verdict || (d2.enforced && !d.enforced)))
-				d = d2;
-			else if (d.verdict == VR_DENY)
-				walk_path(s, task, BPF_CORE_READ(f, f_path.dentry),
-					  BPF_CORE_READ(f, f_path.mnt));
+	/* The name exec was called with, when absolute (for a script: the script itself)... */
+	const char *fname = BPF_CORE_READ(bprm, filename);
+	char first = 0;
+	bpf_probe_read_kernel(&first, 1, fname);
+	bool by_name = false;
+	if (first == '/') {
+		bpf_probe_read_kernel_str(s->key.path, VR_PATH_MAX, fname);
+		decide_path(s, c, VR_KIND_EXEC, &d);
+		by_name = d.verdict == VR_DENY;
+	}
+	/* ...and the file the kernel mapped, by its resolved path (for a script: the
+	 * interpreter). */
+	if (!(d.verdict == VR_DENY && d.enforced)) {
+		struct file *f = BPF_CORE_READ(bprm, file);
+		struct decision d2 = {};
+		walk_path(s, task, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt));
+		decide_path(s, c, VR_KIND_EXEC, &d2);
+		if (d2.verdict == VR_DENY && (!d.verdict || (d2.enforced && !d.enforced))) {
+			d = d2;
+			by_name = false;
 		}
+		if (by_name) /* report the name that was denied */
+			bpf_probe_read_kernel_str(s->key.path, VR_PATH_MAX, fname);
 	}
 	if (d.verdict == VR_DENY)
 		act(task, cg, &d, VR_KIND_EXEC, 59, 0, s);

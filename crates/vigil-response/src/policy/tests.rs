@@ -61,7 +61,7 @@ fn every_error_is_reported_with_position() {
         "p.yaml:5:13: policy `a`: exec.allow: path `usr/bin/x` is not absolute",
         "p.yaml:5:24: policy `a`: exec.allow: pattern `/a/*/b`: only a trailing `*`",
         "p.yaml:8:21: policy `a`: network.egress.deny: `10.0.0.1/8` has host bits set",
-        "p.yaml:8:47: policy `a`: network.egress.deny: `300.1.1.1` is not an IP",
+        "p.yaml:8:41: policy `a`: network.egress.deny: `300.1.1.1` is not an IP",
         "port (1-65535)",
         "port range `9-3` is reversed",
         "p.yaml:9:3: policy `a`: policy: unknown key `colour`",

@@ -78,7 +78,10 @@ pub fn validate(v: &str) -> Result<(), VersionError> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || ".-+~:".contains(*c)))
     {
-        return Err(err(v, &format!("invalid character {c:?} in upstream version")));
+        return Err(err(
+            v,
+            &format!("invalid character {c:?} in upstream version"),
+        ));
     }
     if let Some(c) = p
         .revision
@@ -117,8 +120,7 @@ pub fn verrevcmp(a: &str, b: &str) -> Ordering {
     let (mut i, mut j) = (0usize, 0usize);
     while i < a.len() || j < b.len() {
         // Non-digit prefix.
-        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit())
-        {
+        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
             let ac = order(a.get(i).copied().filter(|c| !c.is_ascii_digit()));
             let bc = order(b.get(j).copied().filter(|c| !c.is_ascii_digit()));
             if ac != bc {

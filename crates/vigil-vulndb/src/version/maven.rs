@@ -19,7 +19,10 @@ use std::cmp::Ordering;
 enum Item {
     /// A number: `class` is Maven's int/long/BigInteger choice by digit count (it decides
     /// comparisons between numbers of different classes), `digits` has no leading zeros.
-    Int { class: u8, digits: String },
+    Int {
+        class: u8,
+        digits: String,
+    },
     /// A qualifier after alias mapping (`cr` becomes `rc`, `a1` becomes `alpha`...).
     Str(String),
     /// A qualifier immediately followed by a number: `rc1`.

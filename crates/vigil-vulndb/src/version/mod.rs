@@ -166,7 +166,11 @@ impl Version {
             Ecosystem::SemVer | Ecosystem::Go => {
                 let s = semver::parse(ecosystem, v)?;
                 Version::SemVer {
-                    core: [s.major.to_string(), s.minor.to_string(), s.patch.to_string()],
+                    core: [
+                        s.major.to_string(),
+                        s.minor.to_string(),
+                        s.patch.to_string(),
+                    ],
                     pre: s.pre.iter().map(|p| p.to_string()).collect(),
                 }
             }
@@ -218,12 +222,7 @@ impl Version {
             ),
             (Version::Pypi(a), Version::Pypi(b)) => a.cmp(b),
             (Version::SemVer { core: c1, pre: p1 }, Version::SemVer { core: c2, pre: p2 }) => {
-                semver::cmp_parts(
-                    [&c1[0], &c1[1], &c1[2]],
-                    p1,
-                    [&c2[0], &c2[1], &c2[2]],
-                    p2,
-                )
+                semver::cmp_parts([&c1[0], &c1[1], &c1[2]], p1, [&c2[0], &c2[1], &c2[2]], p2)
             }
             (Version::Maven(a), Version::Maven(b)) => a.cmp(b),
             _ => return None,

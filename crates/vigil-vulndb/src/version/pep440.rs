@@ -88,9 +88,12 @@ fn digits_at(s: &[u8], i: usize) -> usize {
         .count()
 }
 
+/// A label match: (label index, digits range of its number if any, end position).
+type LabelMatch = (usize, Option<(usize, usize)>, usize);
+
 /// Candidate matches of `[-_.]? LABEL [-_.]? [0-9]*` at `i`, in the regex's preference order.
 /// Returns (label index, number digits range, end).
-fn label_candidates(s: &[u8], i: usize, labels: &[&str]) -> Vec<(usize, Option<(usize, usize)>, usize)> {
+fn label_candidates(s: &[u8], i: usize, labels: &[&str]) -> Vec<LabelMatch> {
     let mut out = Vec::new();
     let starts: &[usize] = if i < s.len() && is_sep(s[i]) {
         &[1, 0]
@@ -297,13 +300,20 @@ fn cmp_local(a: &[LocalPart], b: &[LocalPart]) -> Ordering {
 
 impl Ord for Pep440 {
     fn cmp(&self, o: &Self) -> Ordering {
-        let pre_key = |v: &Pep440| match (&v.pre, &v.post, &v.dev) {
-            (None, None, Some(_)) => Bound::NegInf,
-            (None, _, _) => Bound::PosInf,
-            (Some(p), _, _) => Bound::Val(p.clone()),
-        };
-        let post_key = |v: &Pep440| v.post.clone().map_or(Bound::NegInf, Bound::Val);
-        let dev_key = |v: &Pep440| v.dev.clone().map_or(Bound::PosInf, Bound::Val);
+        // Borrowed keys: comparing allocates nothing (this is the hot path of matching).
+        fn pre_key(v: &Pep440) -> Bound<(PreKind, &Num)> {
+            match (&v.pre, &v.post, &v.dev) {
+                (None, None, Some(_)) => Bound::NegInf,
+                (None, _, _) => Bound::PosInf,
+                (Some((k, n)), _, _) => Bound::Val((*k, n)),
+            }
+        }
+        fn post_key(v: &Pep440) -> Bound<&Num> {
+            v.post.as_ref().map_or(Bound::NegInf, Bound::Val)
+        }
+        fn dev_key(v: &Pep440) -> Bound<&Num> {
+            v.dev.as_ref().map_or(Bound::PosInf, Bound::Val)
+        }
         self.epoch
             .cmp(&o.epoch)
             .then_with(|| self.release_trimmed().cmp(o.release_trimmed()))
@@ -327,7 +337,13 @@ impl PartialOrd for Pep440 {
 impl std::fmt::Display for Pep440 {
     /// The normalized form, as `str(packaging.version.Version(v))` prints it.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = |x: &Num| if x.is_zero() { "0".to_string() } else { x.0.clone() };
+        let n = |x: &Num| {
+            if x.is_zero() {
+                "0".to_string()
+            } else {
+                x.0.clone()
+            }
+        };
         if !self.epoch.is_zero() {
             write!(f, "{}!", n(&self.epoch))?;
         }

@@ -7,8 +7,11 @@
 //! (the rejected alternative, parsing to integers, breaks on long date stamps).
 //!
 //! An EVR string is `[epoch:]version[-release]`; a missing epoch is 0 (as `rpm -q` and
-//! OSV's Red Hat/Rocky/Alma data treat it), and the release is compared only when both
-//! sides carry one, as `rpmVersionCompare` does.
+//! OSV's Red Hat/Rocky/Alma data treat it). A missing release compares as an empty one, so
+//! `1.0 < 1.0-1`. (Rejected: rpm's dependency-matching rule of comparing releases only when
+//! both sides have one; it is not transitive — `1.0-2 = 1.0 = 1.0-1` — and sorting range
+//! events needs a total order. Installed packages and OSV fixed versions always carry a
+//! release, so the choice only matters for hand-typed queries.)
 
 use super::{Ecosystem, VersionError};
 use std::cmp::Ordering;
@@ -124,7 +127,11 @@ pub fn parse(v: &str) -> Result<Evr<'_>, VersionError> {
             (n, rest)
         }
         Some(_) => {
-            return Err(VersionError::new(Ecosystem::Rpm, v, "epoch is not a number"));
+            return Err(VersionError::new(
+                Ecosystem::Rpm,
+                v,
+                "epoch is not a number",
+            ));
         }
         None => (0, v),
     };
@@ -147,10 +154,7 @@ pub fn cmp_evr(a: &Evr<'_>, b: &Evr<'_>) -> Ordering {
     a.epoch
         .cmp(&b.epoch)
         .then_with(|| rpmvercmp(a.version, b.version))
-        .then_with(|| match (a.release, b.release) {
-            (Some(x), Some(y)) => rpmvercmp(x, y),
-            _ => Ordering::Equal,
-        })
+        .then_with(|| rpmvercmp(a.release.unwrap_or(""), b.release.unwrap_or("")))
 }
 
 /// Compare two `[epoch:]version[-release]` strings.

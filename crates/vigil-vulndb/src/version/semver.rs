@@ -85,7 +85,11 @@ impl SemVer<'_> {
     pub fn match_key(&self) -> String {
         let n = |s: &str| {
             let t = s.trim_start_matches('0');
-            if t.is_empty() { "0".to_string() } else { t.to_string() }
+            if t.is_empty() {
+                "0".to_string()
+            } else {
+                t.to_string()
+            }
         };
         let mut k = format!("{}.{}.{}", n(self.major), n(self.minor), n(self.patch));
         if !self.pre.is_empty() {

@@ -7,6 +7,7 @@ pub mod context;
 pub mod db;
 pub mod live;
 pub mod monitor;
+pub mod policy;
 pub mod replay;
 pub mod rules;
 pub mod ruletest;

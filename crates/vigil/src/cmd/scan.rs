@@ -41,7 +41,11 @@ pub struct Args {
     #[arg(long, default_value_t = 0)]
     pub exit_code: u8,
     /// Severities that count for --exit-code and are shown (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "UNKNOWN,LOW,MEDIUM,HIGH,CRITICAL"
+    )]
     pub severity: Vec<String>,
     /// Warn when the database is older than this many days.
     #[arg(long, default_value_t = 7)]
@@ -62,10 +66,17 @@ fn write_out(path: Option<&PathBuf>, text: &str) -> anyhow::Result<()> {
 }
 
 pub fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let severities: Vec<String> = a.severity.iter().map(|s| s.trim().to_ascii_uppercase()).collect();
+    let severities: Vec<String> = a
+        .severity
+        .iter()
+        .map(|s| s.trim().to_ascii_uppercase())
+        .collect();
     for s in &severities {
         if !SEVERITIES.contains(&s.as_str()) {
-            anyhow::bail!("--severity: unknown severity '{s}' (use {})", SEVERITIES.join(","));
+            anyhow::bail!(
+                "--severity: unknown severity '{s}' (use {})",
+                SEVERITIES.join(",")
+            );
         }
     }
     for s in &a.scanners {
@@ -76,7 +87,10 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
     let want = |s: &str| a.scanners.iter().any(|x| x == s);
     let ignores = {
         let default = PathBuf::from(".vigilignore.yaml");
-        let path = a.ignorefile.clone().or_else(|| default.is_file().then_some(default));
+        let path = a
+            .ignorefile
+            .clone()
+            .or_else(|| default.is_file().then_some(default));
         match path {
             Some(p) => {
                 let text = std::fs::read_to_string(&p)
@@ -116,9 +130,7 @@ pub fn run(a: Args) -> anyhow::Result<ExitCode> {
                 };
                 matched = Some(vuln::match_inventory(&db, &inv, &mo));
             }
-            Err(e) => notes.push(format!(
-                "vulnerabilities NOT scanned: {e}"
-            )),
+            Err(e) => notes.push(format!("vulnerabilities NOT scanned: {e}")),
         }
     }
     // Severity filter applies to what is shown as well as to the gate.

@@ -1,0 +1,438 @@
+//! End-to-end tests of enforcement (issue 8): the real `vigil policy enforce` binary and the
+//! `vigil_response` library against real podman containers (`localhost/vigil-test-debian`,
+//! built by scripts/test-image.sh), real loopback servers and real unix sockets.
+//!
+//! Containers are created, then `podman init` (runc's init waits on its exec fifo inside the
+//! container's cgroups), then policies are applied to that cgroup, then `podman start`: the
+//! entrypoint's first exec is already under the policy. Root, podman and the image are
+//! required; without them every test prints SKIP and returns.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpListener;
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const IMAGE: &str = "localhost/vigil-test-debian";
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn skip(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: {test}: needs root (eBPF + podman)");
+        return true;
+    }
+    let ok = Command::new("podman").args(["image", "exists", IMAGE]).status().map(|s| s.success());
+    if !matches!(ok, Ok(true)) {
+        eprintln!("SKIP: {test}: podman or image {IMAGE} missing (run scripts/test-image.sh)");
+        return true;
+    }
+    false
+}
+
+/// A podman container removed on drop.
+struct Ctr(String);
+
+impl Ctr {
+    /// `podman create` + `podman init`: cgroup exists, entrypoint not yet run.
+    fn init(name: &str, extra: &[&str], cmd: &[&str]) -> Ctr {
+        let _ = Command::new("podman").args(["rm", "-f", name]).output();
+        let mut args = vec!["create", "--name", name, "--network=host"];
+        args.extend_from_slice(extra);
+        args.push(IMAGE);
+        args.extend_from_slice(cmd);
+        let out = Command::new("podman").args(&args).output().unwrap();
+        assert!(out.status.success(), "podman create: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new("podman").args(["init", name]).output().unwrap();
+        assert!(out.status.success(), "podman init: {}", String::from_utf8_lossy(&out.stderr));
+        Ctr(name.to_string())
+    }
+
+    /// `podman start -a`: the entrypoint's output and exit code.
+    fn start(&self) -> (String, i32) {
+        let out = Command::new("podman").args(["start", "-a", &self.0]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        let code = Command::new("podman")
+            .args(["inspect", "--format", "{{.State.ExitCode}}", &self.0])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(-1))
+            .unwrap_or(-1);
+        (text, code)
+    }
+
+    fn exec(&self, script: &str) -> Output {
+        Command::new("podman").args(["exec", &self.0, "bash", "-c", script]).output().unwrap()
+    }
+}
+
+impl Drop for Ctr {
+    fn drop(&mut self) {
+        let _ = Command::new("podman").args(["rm", "-f", "-t", "0", &self.0]).output();
+    }
+}
+
+/// `vigil policy enforce` running in the background; reports collected on stop.
+struct Enforce {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Enforce {
+    fn start(policy: &Path, containers: &[&str], mode: Option<&str>) -> Enforce {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_vigil"));
+        cmd.args(["policy", "enforce"]).arg(policy);
+        for c in containers {
+            cmd.args(["--container", c]);
+        }
+        if let Some(m) = mode {
+            cmd.args(["--mode", m]);
+        }
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut e = Enforce { child, lines: rx };
+        // Wait until every container has its policies applied.
+        let mut applied = 0;
+        let t0 = Instant::now();
+        while applied < containers.len() {
+            match e.lines.recv_timeout(Duration::from_secs(60)) {
+                Ok(l) if l.contains("\"applied\"") => applied += 1,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = e.child.kill();
+                    let mut err = String::new();
+                    let _ = e.child.stderr.take().unwrap().read_to_string(&mut err);
+                    panic!("enforcer did not apply within {:?}: {err}", t0.elapsed());
+                }
+            }
+        }
+        e
+    }
+
+    /// SIGTERM, wait, return every report line as JSON.
+    fn stop(mut self) -> Vec<serde_json::Value> {
+        std::thread::sleep(Duration::from_millis(300)); // let the last reports drain
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let st = self.child.wait().unwrap();
+        assert!(st.success(), "vigil policy enforce exited with {st}");
+        self.lines.iter().filter_map(|l| serde_json::from_str(&l).ok()).collect()
+    }
+}
+
+fn write_policy(dir: &Path, yaml: &str) -> std::path::PathBuf {
+    let p = dir.join("policy.yaml");
+    std::fs::write(&p, yaml).unwrap();
+    p
+}
+
+fn ours_loaded() -> bool {
+    let out = Command::new("bpftool").args(["prog", "show"]).output();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).contains("vigil_resp_")).unwrap_or(false)
+}
+
+fn find<'a>(reports: &'a [serde_json::Value], action: &str) -> Vec<&'a serde_json::Value> {
+    reports.iter().filter(|r| r["action"] == action).collect()
+}
+
+#[test]
+fn denied_exec_is_killed_before_it_runs_and_allowed_exec_runs() {
+    if skip("denied_exec_is_killed_before_it_runs_and_allowed_exec_runs") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(
+        dir.path(),
+        "policies:\n- name: no-netcat\n  mode: enforce\n  scope: {names: ['vr-e2e-exec*']}\n  exec:\n    deny: ['/usr/bin/nc*', '/bin/nc*']\n",
+    );
+    // The entrypoint itself is the denied program: it must not print a single byte.
+    let direct = Ctr::init("vr-e2e-exec-direct", &[], &["nc", "-h"]);
+    let shell = Ctr::init(
+        "vr-e2e-exec-shell",
+        &[],
+        &["bash", "-c", "nc -h 2>&1; echo nc=$?; ls /usr >/dev/null; echo ls=$?"],
+    );
+    let enf = Enforce::start(&policy, &[&direct.0, &shell.0], None);
+    let (out, code) = direct.start();
+    assert_eq!(code, 137, "entrypoint nc must die by SIGKILL: {out}");
+    assert!(!out.contains("usage"), "nc ran: {out}");
+    let (out, code) = shell.start();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nc=137"), "{out}");
+    assert!(out.contains("ls=0"), "{out}");
+    assert!(!out.contains("usage"), "nc printed its usage, so it ran: {out}");
+    let reports = enf.stop();
+    let execs = find(&reports, "exec_denied");
+    assert_eq!(execs.len(), 2, "{reports:#?}");
+    for r in execs {
+        assert_eq!(r["policy"], "no-netcat");
+        assert_eq!(r["outcome"], "done");
+        assert_eq!(r["origin"], "kernel");
+        assert!(r["object"].as_str().unwrap().contains("/nc"), "{r}");
+    }
+    assert!(!ours_loaded(), "enforcement programs left in the kernel after exit");
+}
+
+#[test]
+fn reading_shadow_kills_before_output_and_benign_files_work() {
+    if skip("reading_shadow_kills_before_output_and_benign_files_work") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(
+        dir.path(),
+        "policies:\n- name: secrets\n  mode: enforce\n  files:\n    deny_read: [/etc/shadow, /root/.ssh/]\n    deny_write: [/usr/bin/]\n",
+    );
+    let c = Ctr::init(
+        "vr-e2e-file",
+        &[],
+        &["bash", "-c", "cat /etc/shadow; echo cat=$?; cd /etc && cat ../etc/./shadow; echo rel=$?; head -c 4 /etc/passwd; echo; echo passwd=$?; echo x > /tmp/ok; echo tmp=$?; (echo x > /usr/bin/evil); echo w=$?"],
+    );
+    let enf = Enforce::start(&policy, &[&c.0], None);
+    let (out, code) = c.start();
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("root:"), "shadow content leaked: {out}");
+    assert!(out.contains("cat=137"), "{out}");
+    assert!(out.contains("rel=137"), "relative path must resolve to /etc/shadow: {out}");
+    assert!(out.contains("root\npasswd=0"), "{out}");
+    assert!(out.contains("tmp=0"), "{out}");
+    assert!(out.contains("w=137"), "{out}");
+    let reports = enf.stop();
+    let reads = find(&reports, "read_denied");
+    assert_eq!(reads.len(), 2, "{reports:#?}");
+    assert!(reads.iter().all(|r| r["object"] == "/etc/shadow"), "{reads:#?}");
+    let writes = find(&reports, "write_denied");
+    assert_eq!(writes.len(), 1, "{reports:#?}");
+    assert_eq!(writes[0]["object"], "/usr/bin/evil");
+}
+
+#[test]
+fn denied_connect_fails_with_eperm_allowed_connect_works() {
+    if skip("denied_connect_fails_with_eperm_allowed_connect_works") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let allowed = TcpListener::bind("127.0.0.7:0").unwrap();
+    let denied = TcpListener::bind("127.0.0.7:0").unwrap();
+    let (pa, pd) = (allowed.local_addr().unwrap().port(), denied.local_addr().unwrap().port());
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(
+        dir.path(),
+        &format!("policies:\n- name: egress\n  mode: enforce\n  network:\n    egress:\n      default: deny\n      allow: [{{cidr: 127.0.0.0/8, ports: [{pa}], protocol: tcp}}]\n"),
+    );
+    let c = Ctr::init(
+        "vr-e2e-net",
+        &[],
+        &["bash", "-c", &format!("echo hi > /dev/tcp/127.0.0.7/{pa}; echo a=$?; echo hi > /dev/tcp/127.0.0.7/{pd}; echo d=$?")],
+    );
+    let enf = Enforce::start(&policy, &[&c.0], None);
+    let (out, _) = c.start();
+    assert!(out.contains("a=0"), "{out}");
+    assert!(out.contains("d=1"), "{out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    // The allowed server really got a connection; the denied one none.
+    allowed.set_nonblocking(true).unwrap();
+    denied.set_nonblocking(true).unwrap();
+    assert!(allowed.accept().is_ok());
+    assert!(denied.accept().is_err());
+    let reports = enf.stop();
+    let nets = find(&reports, "connect_denied");
+    assert_eq!(nets.len(), 1, "{reports:#?}");
+    assert_eq!(nets[0]["object"], format!("127.0.0.7:{pd}/tcp"));
+    assert_eq!(nets[0]["reason"], "not-allow-listed");
+}
+
+#[test]
+fn connect_to_bind_mounted_runtime_socket_is_killed() {
+    if skip("connect_to_bind_mounted_runtime_socket_is_killed") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let sockdir = dir.path().join("rt");
+    std::fs::create_dir(&sockdir).unwrap();
+    let rt = UnixListener::bind(sockdir.join("runtime.sock")).unwrap();
+    let ok = UnixListener::bind(sockdir.join("ok.sock")).unwrap();
+    let policy = write_policy(
+        dir.path(),
+        "policies:\n- name: no-runtime\n  mode: enforce\n  network:\n    unix_deny: [/run/rt/runtime.sock]\n",
+    );
+    let vol = format!("{}:/run/rt", sockdir.display());
+    let c = Ctr::init(
+        "vr-e2e-unix",
+        &["-v", &vol],
+        &["bash", "-c", "nc -U -N /run/rt/ok.sock </dev/null; echo ok=$?; nc -U -N /run/rt/runtime.sock </dev/null; echo rt=$?"],
+    );
+    let enf = Enforce::start(&policy, &[&c.0], None);
+    let (out, _) = c.start();
+    assert!(out.contains("ok=0"), "{out}");
+    assert!(out.contains("rt=137"), "{out}");
+    drop((rt, ok));
+    let reports = enf.stop();
+    let u = find(&reports, "unix_connect_denied");
+    assert_eq!(u.len(), 1, "{reports:#?}");
+    assert_eq!(u[0]["object"], "/run/rt/runtime.sock");
+}
+
+#[test]
+fn benign_workload_is_undisturbed_under_all_policies() {
+    if skip("benign_workload_is_undisturbed_under_all_policies") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let srv = TcpListener::bind("127.0.0.8:0").unwrap();
+    let port = srv.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(
+        dir.path(),
+        &format!("policies:\n- name: all\n  mode: enforce\n  exec:\n    allow: ['/usr/bin/*', '/bin/*', '/usr/sbin/*']\n    deny: ['/usr/bin/nc*']\n  files:\n    deny_read: [/etc/shadow, /root/.ssh/]\n    deny_write: [/etc/, /usr/]\n  network:\n    egress:\n      default: deny\n      allow: [{{cidr: 127.0.0.8/32, ports: [{port}]}}]\n    unix_deny: [/run/podman/podman.sock]\n"),
+    );
+    let script = format!(
+        "set -e; for i in $(seq 1 30); do ls / >/dev/null; cat /etc/os-release >/dev/null; echo $i > /tmp/f$i; sha256sum /tmp/f$i >/dev/null; done; grep -c . /etc/passwd; echo x > /dev/tcp/127.0.0.8/{port}; echo done"
+    );
+    let c = Ctr::init("vr-e2e-benign", &[], &["bash", "-c", &script]);
+    let enf = Enforce::start(&policy, &[&c.0], None);
+    let (out, code) = c.start();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.trim_end().ends_with("done"), "{out}");
+    let reports = enf.stop();
+    let kills: Vec<_> = reports.iter().filter(|r| r.get("action").is_some()).collect();
+    assert!(kills.is_empty(), "benign workload triggered: {kills:#?}");
+}
+
+#[test]
+fn audit_mode_switch_without_restart_stops_kills_keeps_reports() {
+    if skip("audit_mode_switch_without_restart_stops_kills_keeps_reports") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let files = vec![vigil_response::parse_str(
+        Path::new("inline.yaml"),
+        "policies:\n- name: switchable\n  mode: enforce\n  exec:\n    deny: ['/usr/bin/nc*']\n  files:\n    deny_read: [/etc/shadow]\n",
+    )
+    .unwrap()];
+    let c = Ctr::init("vr-e2e-mode", &[], &["sleep", "120"]);
+    let pc = vigil_response::runtime::inspect(&c.0).unwrap();
+    let mut enf = vigil_response::Enforcer::open(&files).unwrap();
+    let (cg, applied) = enf.container_started_pid(pc.pid, &pc.container).unwrap();
+    assert_eq!(applied, vec!["switchable".to_string()]);
+    let _ = Command::new("podman").args(["start", &c.0]).output();
+    let out = c.exec("nc -h 2>&1 | head -c 100; echo; echo nc=${PIPESTATUS[0]}; cat /etc/shadow | head -c 5; echo sh=${PIPESTATUS[0]}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("nc=137") && text.contains("sh=137"), "{text}");
+    let mut before = Vec::new();
+    std::thread::sleep(Duration::from_millis(100));
+    enf.poll(|r| before.push(r));
+    assert_eq!(before.len(), 2, "{before:#?}");
+    assert!(before.iter().all(|r| r.outcome == vigil_response::Outcome::Done));
+
+    enf.set_mode("switchable", vigil_response::Mode::Audit).unwrap();
+    let out = c.exec("nc -h 2>&1 | head -c 100; echo; echo nc=${PIPESTATUS[0]}; cat /etc/shadow | head -c 5; echo; echo sh=${PIPESTATUS[0]}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("nc=0") || text.contains("nc=1"), "nc must run in audit mode: {text}");
+    assert!(text.contains("usage"), "{text}");
+    assert!(text.contains("root:") && text.contains("sh=0"), "{text}");
+    let mut after = Vec::new();
+    std::thread::sleep(Duration::from_millis(100));
+    enf.poll(|r| after.push(r));
+    assert_eq!(after.len(), 2, "{after:#?}");
+    assert!(after.iter().all(|r| r.outcome == vigil_response::Outcome::AuditOnly && r.target.cgroup_id == cg));
+
+    // Back to enforce, still the same enforcer.
+    enf.set_mode("switchable", vigil_response::Mode::Enforce).unwrap();
+    let out = c.exec("nc -h >/dev/null 2>&1; echo nc=$?");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("nc=137"));
+    assert!(enf.container_stopped(cg));
+    let out = c.exec("nc -h >/dev/null 2>&1; echo nc=$?");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("nc=137"), "policy removed on stop");
+}
+
+#[test]
+fn user_space_responses_kill_isolate_pause() {
+    if skip("user_space_responses_kill_isolate_pause") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let srv = TcpListener::bind("127.0.0.9:0").unwrap();
+    let port = srv.local_addr().unwrap().port();
+    let files = vec![vigil_response::parse_str(Path::new("empty.yaml"), "policies:\n- name: watch\n  mode: audit\n  files: {deny_read: [/nonexistent]}\n").unwrap()];
+    let c = Ctr::init("vr-e2e-resp", &[], &["bash", "-c", "sleep 300 & sleep 300 & wait"]);
+    let pc = vigil_response::runtime::inspect(&c.0).unwrap();
+    let mut enf = vigil_response::Enforcer::open(&files).unwrap();
+    let (cg, _) = enf.container_started_pid(pc.pid, &pc.container).unwrap();
+    let _ = Command::new("podman").args(["start", &c.0]).output();
+    let pid = vigil_response::runtime::inspect(&c.0).unwrap().pid;
+
+    // isolate: new connects fail with EPERM
+    let r = enf.respond(vigil_response::RuleAction::IsolateNetwork, pid, Some(cg), None);
+    assert_eq!(r.outcome, vigil_response::Outcome::Done, "{r}");
+    let out = c.exec(&format!("echo > /dev/tcp/127.0.0.9/{port}; echo rc=$?"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Operation not permitted"), "{err}");
+    let mut rep = Vec::new();
+    std::thread::sleep(Duration::from_millis(50));
+    enf.poll(|r| rep.push(r));
+    assert!(rep.iter().any(|r| r.reason == Some("isolated")), "{rep:#?}");
+
+    // pause through podman
+    let r = enf.respond(vigil_response::RuleAction::PauseContainer, pid, Some(cg), None);
+    assert_eq!(r.outcome, vigil_response::Outcome::Done, "{r}");
+    assert_eq!(r.target.container_name, "vr-e2e-resp");
+    assert_eq!(vigil_response::runtime::inspect(&c.0).unwrap().status, "paused");
+    let _ = Command::new("podman").args(["unpause", &c.0]).output();
+
+    // kill one process, then the whole tree
+    let procs = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let child: u32 = procs.split_whitespace().next().and_then(|p| p.parse().ok()).expect("a sleep child");
+    let r = enf.respond(vigil_response::RuleAction::KillProcess, child, Some(cg), None);
+    assert_eq!(r.outcome, vigil_response::Outcome::Done, "{r}");
+    let r = enf.respond(vigil_response::RuleAction::KillContainer, pid, Some(cg), None);
+    assert_eq!(r.outcome, vigil_response::Outcome::Done, "{r}");
+    assert!(r.latency.unwrap() < Duration::from_secs(1), "{r}");
+    let t0 = Instant::now();
+    while vigil_response::runtime::inspect(&c.0).map(|p| p.status == "running").unwrap_or(false) && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_ne!(vigil_response::runtime::inspect(&c.0).unwrap().status, "running");
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    if skip("bad_inputs_give_clear_errors") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path(), "policies:\n- name: p\n  mode: enforce\n  exec: {deny: [/bin/nc]}\n");
+    // Unknown container: clear error, nothing left behind.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["policy", "enforce"])
+        .arg(&policy)
+        .args(["--container", "vr-e2e-does-not-exist", "--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("container vr-e2e-does-not-exist"), "{err}");
+    assert!(!ours_loaded(), "programs left after a failed start");
+    // A container whose process dies during setup.
+    let files = vec![vigil_response::load_file(&policy).unwrap()];
+    let mut enf = vigil_response::Enforcer::open(&files).unwrap();
+    let mut child = Command::new("true").spawn().unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    let e = enf.container_started_pid(pid, &vigil_event::Container::default()).unwrap_err();
+    assert!(e.to_string().contains("did the process exit"), "{e}");
+    assert!(enf.containers().is_empty());
+}
