@@ -67,7 +67,8 @@ impl Monitor {
     fn start(extra: &[&str]) -> Monitor {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
             .arg("monitor")
-            .args(["--json", "--no-metrics", "--stats-interval", "5"])
+            .args(["--json", "--no-metrics"])
+            .args(if extra.contains(&"--stats-interval") { &[][..] } else { &["--stats-interval", "5"][..] })
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -440,4 +441,39 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
     let _ = std::fs::read(&marker_b);
     m.expect("Reload second", t, |_| true);
     m.stop();
+}
+
+#[test]
+fn lost_events_are_counted_and_alerted() {
+    require!(false);
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("opens.yaml");
+    std::fs::write(
+        &rules,
+        "- rule: Any open\n  desc: every open\n  condition: evt.type in (open, openat, openat2)\n  output: open %fd.name\n  priority: DEBUG\n",
+    )
+    .unwrap();
+    let m = Monitor::start(&["-r", rules.to_str().unwrap(), "--ring-buffer-mb", "1", "--stats-interval", "1", "--min-priority", "debug"]);
+    // Freeze the monitor so the 1 MiB ring buffer overflows for certain, then let it go.
+    // SAFETY: signals to our own child.
+    unsafe { libc::kill(m.child.id() as i32, libc::SIGSTOP) };
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let until = Instant::now() + Duration::from_millis(1500);
+    let mut opens = 0u64;
+    while Instant::now() < until {
+        drop(std::fs::File::open(&file).unwrap());
+        opens += 1;
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(m.child.id() as i32, libc::SIGCONT) };
+    assert!(opens > 20_000, "only {opens} opens: the load is too light to overflow the buffer");
+    let a = m.expect("vigil internal: event drop", Duration::from_secs(15), |_| true);
+    assert_eq!(a["source"], "internal", "{a}");
+    let lost = a["output_fields"]["n_drops_kernel_syscall"].as_u64().unwrap_or(0);
+    assert!(lost > 0, "drop alert without kernel drops: {a}");
+    let lines = m.stop();
+    let fin = lines.iter().find(|l| l.contains("final:")).expect("final line");
+    assert!(!fin.contains("dropped 0 "), "final counters report no drops: {fin}");
 }
