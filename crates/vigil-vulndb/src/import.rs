@@ -6,7 +6,9 @@
 //! errors, line and column). One bad file never aborts the rest. Inputs are bounded: a JSON
 //! document over [`MAX_JSON_BYTES`] is refused, and zip members are read through a byte
 //! limit whatever size their header claims, so a decompression bomb costs at most that.
-//! Nothing here touches the network.
+//! Nothing here touches the network. Rejected alternatives: aborting on the first bad file
+//! (one malformed advisory in a 300,000-file archive would block every update), and merging
+//! into the existing database (stale advisories would never leave; a rebuild is cheap).
 
 use crate::osv;
 use crate::record::Record;

@@ -477,3 +477,44 @@ fn lost_events_are_counted_and_alerted() {
     let fin = lines.iter().find(|l| l.contains("final:")).expect("final line");
     assert!(!fin.contains("dropped 0 "), "final counters report no drops: {fin}");
 }
+
+/// Start-up failures are one clear sentence and a non-zero exit, never a panic.
+#[test]
+fn startup_failures_are_explained() {
+    require!(false);
+    let _g = serial();
+    // Not root: drop to nobody with no capabilities.
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .arg(env!("CARGO_BIN_EXE_vigil"))
+        .args(["monitor", "--no-metrics"])
+        .output()
+        .expect("run setpriv");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "monitor ran without privileges: {err}");
+    assert!(err.contains("root") || err.contains("CAP_BPF"), "unclear message without privileges: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // No BTF: a missing file is named.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["monitor", "--no-metrics", "--btf", "/nonexistent/vmlinux"])
+        .output()
+        .expect("run vigil");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "monitor ran without BTF: {err}");
+    assert!(err.contains("/nonexistent/vmlinux") && err.contains("BTF"), "unclear message without BTF: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+
+    // A rules file with an error: file, line and column.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(&bad, "- rule: x\n  desc: d\n  condition: proc.nmae = bash\n  output: o\n  priority: WARNING\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["monitor", "--no-metrics", "-r"])
+        .arg(&bad)
+        .output()
+        .expect("run vigil");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("bad.yaml:3:"), "no location in: {err}");
+}

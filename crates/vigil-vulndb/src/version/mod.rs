@@ -60,9 +60,23 @@ impl Ecosystem {
     }
 }
 
+impl std::fmt::Display for Ecosystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Ecosystem::Debian => "Debian",
+            Ecosystem::Alpine => "Alpine",
+            Ecosystem::Rpm => "RPM",
+            Ecosystem::Pypi => "PyPI",
+            Ecosystem::SemVer => "SemVer",
+            Ecosystem::Go => "Go",
+            Ecosystem::Maven => "Maven",
+        })
+    }
+}
+
 /// A version string that cannot be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {ecosystem:?} version {version:?}: {reason}")]
+#[error("invalid {ecosystem} version {version:?}: {reason}")]
 pub struct VersionError {
     pub ecosystem: Ecosystem,
     pub version: String,

@@ -90,7 +90,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let loaded = live::load_rules(&args.rules, false, &LoadOptions::default())?;
     let signals = Signals::install()?;
-    let mut sensor = live::open_sensor(args.ring_buffer_mb)?;
+    let mut sensor = live::open_sensor(args.ring_buffer_mb, None)?;
     if args.all {
         sensor.enable_all_syscalls()?;
     } else {

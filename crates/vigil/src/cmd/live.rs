@@ -79,11 +79,14 @@ pub fn load_rules(
 }
 
 /// Opens the eBPF sensor, turning every start-up failure into one actionable message.
-pub fn open_sensor(ring_mb: u32) -> anyhow::Result<Sensor> {
-    let cfg = SensorConfig {
+pub fn open_sensor(ring_mb: u32, btf: Option<PathBuf>) -> anyhow::Result<Sensor> {
+    let mut cfg = SensorConfig {
         ring_bytes: ring_mb.saturating_mul(1024 * 1024),
         ..SensorConfig::default()
     };
+    if let Some(b) = btf {
+        cfg.btf_path = b;
+    }
     Sensor::open(cfg).map_err(|e| anyhow::anyhow!("cannot start the eBPF sensor: {e}"))
 }
 

@@ -54,6 +54,9 @@ pub struct Args {
     /// Do not start the metrics server.
     #[arg(long)]
     pub no_metrics: bool,
+    /// Kernel BTF file for CO-RE relocations (default /sys/kernel/btf/vmlinux).
+    #[arg(long, value_name = "FILE")]
+    pub btf: Option<PathBuf>,
     /// Stop after this many seconds (benchmarks, smoke tests).
     #[arg(long, value_name = "SECONDS")]
     pub duration: Option<u64>,
@@ -127,7 +130,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let counts = ruleset.counts();
 
     let signals = Signals::install()?;
-    let mut sensor = live::open_sensor(args.ring_buffer_mb)?;
+    let mut sensor = live::open_sensor(args.ring_buffer_mb, args.btf.clone())?;
     sensor
         .set_event_types(ruleset.event_types().iter())
         .context("cannot program the kernel-side event filter")?;
