@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = db.stats();
         let _ = db.age();
         for (eco, name, version) in [("PyPI", "demo", "1.0"), ("Go", "stdlib", "v1.2.3")] {
-            let _ = db.query(&PackageQuery { ecosystem: eco, name, version });
+            let _ = db.query(&PackageQuery {
+                ecosystem: eco,
+                name,
+                version,
+            });
         }
     }
 });

@@ -42,6 +42,9 @@ enum Command {
     /// Validate, show and enforce response policies (exec, file and network control).
     #[command(subcommand)]
     Policy(cmd::policy::Command),
+    /// Learn a workload's behaviour; generate seccomp profiles, drift rules and policies.
+    #[command(subcommand)]
+    Profile(cmd::profile::Command),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Command::Db(c) => cmd::db::run(c),
         Command::Config(c) => cmd::config::run(c),
         Command::Policy(c) => cmd::policy::run(c),
+        Command::Profile(c) => cmd::profile::run(c),
     };
     match result {
         Ok(code) => code,

@@ -37,9 +37,22 @@ fn import_reports_counts_and_bad_files_then_info() {
     .expect("write");
     let db = tempfile::tempdir().expect("tempdir");
     let dbs = db.path().to_str().expect("utf8");
-    let o = vigil(&["db", "import", src.path().to_str().expect("utf8"), "--db", dbs], None);
+    let o = vigil(
+        &[
+            "db",
+            "import",
+            src.path().to_str().expect("utf8"),
+            "--db",
+            dbs,
+        ],
+        None,
+    );
     let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "per-file errors give exit 1\n{out}\n{err}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "per-file errors give exit 1\n{out}\n{err}"
+    );
     assert!(out.contains("imported 1 advisories"), "{out}");
     assert!(out.contains("PyPI"), "{out}");
     assert!(out.contains("1 withdrawn"), "{out}");
@@ -52,11 +65,20 @@ fn import_reports_counts_and_bad_files_then_info() {
     assert!(o.status.success(), "{out}\n{err}");
     assert!(out.contains("advisories:  1"), "{out}");
     assert!(out.contains("vulndb.bin"), "{out}");
-    assert!(out.contains("newest advisory modified: 2020-01-02T03:04:05Z"), "{out}");
+    assert!(
+        out.contains("newest advisory modified: 2020-01-02T03:04:05Z"),
+        "{out}"
+    );
     assert!(err.contains("days old"), "stale warning: {err}");
-    let o = vigil(&["db", "info", "--db", dbs, "--max-age-days", "1000000"], None);
+    let o = vigil(
+        &["db", "info", "--db", dbs, "--max-age-days", "1000000"],
+        None,
+    );
     assert!(o.status.success());
-    assert!(!text(&o).1.contains("days old"), "no warning under the limit");
+    assert!(
+        !text(&o).1.contains("days old"),
+        "no warning under the limit"
+    );
 }
 
 #[test]
@@ -65,7 +87,16 @@ fn nothing_importable_fails_and_missing_db_is_explained() {
     std::fs::write(src.path().join("bad.json"), "[").expect("write");
     let db = tempfile::tempdir().expect("tempdir");
     let dbs = db.path().to_str().expect("utf8");
-    let o = vigil(&["db", "import", src.path().to_str().expect("utf8"), "--db", dbs], None);
+    let o = vigil(
+        &[
+            "db",
+            "import",
+            src.path().to_str().expect("utf8"),
+            "--db",
+            dbs,
+        ],
+        None,
+    );
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
     assert!(err.contains("no advisory imported"), "{err}");
@@ -73,7 +104,11 @@ fn nothing_importable_fails_and_missing_db_is_explained() {
     assert!(!db.path().join("vulndb.bin").exists());
     let o = vigil(&["db", "info", "--db", dbs], None);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).1.contains("run 'vigil db import'"), "{}", text(&o).1);
+    assert!(
+        text(&o).1.contains("run 'vigil db import'"),
+        "{}",
+        text(&o).1
+    );
 }
 
 #[test]
@@ -96,7 +131,10 @@ fn import_of_the_shared_corpus() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     for eco in ["Go", "PyPI", "crates.io"] {
-        assert!(out.lines().any(|l| l.trim_start().starts_with(eco)), "{eco}: {out}");
+        assert!(
+            out.lines().any(|l| l.trim_start().starts_with(eco)),
+            "{eco}: {out}"
+        );
     }
     assert!(out.contains("GIT ranges"), "{out}");
 }

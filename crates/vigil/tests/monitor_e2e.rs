@@ -518,3 +518,89 @@ fn startup_failures_are_explained() {
     assert!(!out.status.success());
     assert!(err.contains("bad.yaml:3:"), "no location in: {err}");
 }
+
+/// `vigil monitor -c vigil.yaml`: alerts reach every configured output, the JSON Lines file
+/// byte-for-byte equal to the stdout JSON, and /metrics counts the rule's matches.
+#[test]
+fn config_file_outputs_and_metrics() {
+    require!(false);
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("marker");
+    std::fs::write(&marker, b"x").unwrap();
+    let rules = dir.path().join("r.yaml");
+    std::fs::write(
+        &rules,
+        format!(
+            "- rule: Marker opened\n  desc: d\n  condition: evt.type in (open, openat, openat2) and fd.name = {}\n  output: opened %fd.name by %proc.name\n  priority: WARNING\n",
+            marker.display()
+        ),
+    )
+    .unwrap();
+    let alerts_file = dir.path().join("alerts.jsonl");
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let cfg = dir.path().join("vigil.yaml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "rules_files: [{}]\noutputs:\n  - stdout: {{format: json}}\n  - file: {{path: {}}}\nmetrics:\n  enabled: true\n  listen: 127.0.0.1:{port}\n",
+            rules.display(),
+            alerts_file.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["monitor", "--stats-interval", "0", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = BufReader::new(child.stderr.take().unwrap());
+    let mut ready = false;
+    let mut lines = err.lines();
+    for l in lines.by_ref().map_while(Result::ok) {
+        eprintln!("[vigil] {l}");
+        if l.contains("monitoring") {
+            ready = true;
+            break;
+        }
+    }
+    assert!(ready, "monitor did not start");
+    std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| eprintln!("[vigil] {l}")));
+    let _ = std::fs::read(&marker);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(v["rule"], "Marker opened");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let file = std::fs::read_to_string(&alerts_file).unwrap_or_default();
+        if !file.is_empty() {
+            assert_eq!(file.lines().next().unwrap(), line.trim_end(), "file and stdout JSON differ");
+            break;
+        }
+        assert!(Instant::now() < deadline, "alert never reached the file output");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let metrics = http_get(port, "/metrics");
+    assert!(
+        metrics.contains("falcosecurity_falco_rules_matches_total") && metrics.contains("Marker opened"),
+        "rule matches not in /metrics"
+    );
+    let health = http_get(port, "/healthz");
+    assert!(health.starts_with("HTTP/1.1 200"), "unhealthy: {health}");
+    // SAFETY: signal to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    buf
+}

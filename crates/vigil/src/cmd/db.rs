@@ -95,7 +95,11 @@ fn print_report(r: &ImportReport, show: usize) {
         );
     }
     print_list("errors, files not imported", &r.errors, show);
-    print_list("warnings, files imported with a part ignored", &r.warnings, show);
+    print_list(
+        "warnings, files imported with a part ignored",
+        &r.warnings,
+        show,
+    );
 }
 
 fn print_counts(per: &std::collections::BTreeMap<String, u64>) {

@@ -8,6 +8,7 @@ pub mod db;
 pub mod live;
 pub mod monitor;
 pub mod policy;
+pub mod profile;
 pub mod replay;
 pub mod rules;
 pub mod ruletest;
