@@ -103,7 +103,9 @@ impl CapSet {
         self.needs
             .into_iter()
             .filter_map(|(n, reason)| {
-                CapName::try_from(n.to_string()).ok().map(|name| CapNeed { name, reason })
+                CapName::try_from(n.to_string())
+                    .ok()
+                    .map(|name| CapNeed { name, reason })
             })
             .collect()
     }
@@ -115,7 +117,14 @@ mod tests {
 
     #[test]
     fn inference_tables_use_known_names() {
-        for s in ["setuid", "setgroups", "mount", "ptrace", "bpf", "finit_module"] {
+        for s in [
+            "setuid",
+            "setgroups",
+            "mount",
+            "ptrace",
+            "bpf",
+            "finit_module",
+        ] {
             assert!(ALL.contains(&for_event_syscall(s).unwrap()), "{s}");
         }
         for s in ["chown", "mknodat", "chroot", "clock_settime", "iopl"] {

@@ -54,7 +54,9 @@ fn first_stage(path: &str) -> String {
         }
     }
     if let Some(rest) = path.strip_prefix("/proc/") {
-        if rest.split('/').next().is_some_and(|c| c.chars().all(|x| x.is_ascii_digit()) || c == "self" || c == "thread-self") {
+        if rest.split('/').next().is_some_and(|c| {
+            c.chars().all(|x| x.is_ascii_digit()) || c == "self" || c == "thread-self"
+        }) {
             return "/proc/".into();
         }
     }
@@ -73,8 +75,11 @@ fn first_stage(path: &str) -> String {
 /// Collapses observed absolute paths into the baseline set (see the module documentation).
 /// Relative or empty paths are ignored.
 pub fn collapse<'a, I: IntoIterator<Item = &'a str>>(paths: I) -> BTreeSet<AbsPath> {
-    let staged: BTreeSet<String> =
-        paths.into_iter().filter(|p| p.starts_with('/')).map(first_stage).collect();
+    let staged: BTreeSet<String> = paths
+        .into_iter()
+        .filter(|p| p.starts_with('/'))
+        .map(first_stage)
+        .collect();
     let mut per_dir: BTreeMap<&str, usize> = BTreeMap::new();
     for p in staged.iter().filter(|p| !p.ends_with('/')) {
         *per_dir.entry(parent(p)).or_default() += 1;
@@ -82,7 +87,10 @@ pub fn collapse<'a, I: IntoIterator<Item = &'a str>>(paths: I) -> BTreeSet<AbsPa
     let mut out: BTreeSet<String> = BTreeSet::new();
     for p in &staged {
         let dir = parent(p.trim_end_matches('/'));
-        if !p.ends_with('/') && dir != "/" && per_dir.get(dir).copied().unwrap_or(0) >= DIR_THRESHOLD {
+        if !p.ends_with('/')
+            && dir != "/"
+            && per_dir.get(dir).copied().unwrap_or(0) >= DIR_THRESHOLD
+        {
             out.insert(dir.to_string());
         } else {
             out.insert(p.clone());
@@ -91,7 +99,11 @@ pub fn collapse<'a, I: IntoIterator<Item = &'a str>>(paths: I) -> BTreeSet<AbsPa
     // Drop anything under a kept prefix.
     let prefixes: Vec<String> = out.iter().filter(|p| p.ends_with('/')).cloned().collect();
     out.into_iter()
-        .filter(|p| !prefixes.iter().any(|pre| pre != p && p.starts_with(pre.as_str())))
+        .filter(|p| {
+            !prefixes
+                .iter()
+                .any(|pre| pre != p && p.starts_with(pre.as_str()))
+        })
         .filter_map(|p| AbsPath::try_from(p).ok())
         .collect()
 }
@@ -101,23 +113,40 @@ mod tests {
     use super::*;
 
     fn c(paths: &[&str]) -> Vec<String> {
-        collapse(paths.iter().copied()).into_iter().map(String::from).collect()
+        collapse(paths.iter().copied())
+            .into_iter()
+            .map(String::from)
+            .collect()
     }
 
     #[test]
     fn scratch_and_generated_names_collapse() {
         assert_eq!(
-            c(&["/tmp/tmpa8Xk2q9", "/tmp/x/y", "/dev/shm/sem.x", "/var/log/app.log"]),
+            c(&[
+                "/tmp/tmpa8Xk2q9",
+                "/tmp/x/y",
+                "/dev/shm/sem.x",
+                "/var/log/app.log"
+            ]),
             ["/dev/shm/", "/tmp/", "/var/log/app.log"]
         );
         assert_eq!(c(&["/var/cache/app/1700000000.json"]), ["/var/cache/app/"]);
-        assert_eq!(c(&["/proc/1234/oom_score_adj", "/proc/self/attr/exec"]), ["/proc/"]);
+        assert_eq!(
+            c(&["/proc/1234/oom_score_adj", "/proc/self/attr/exec"]),
+            ["/proc/"]
+        );
     }
 
     #[test]
     fn busy_directories_collapse_but_root_never_does() {
-        assert_eq!(c(&["/data/a", "/data/b", "/data/c", "/data/d", "/etc/x"]), ["/data/", "/etc/x"]);
-        assert_eq!(c(&["/data/a", "/data/b", "/data/c"]), ["/data/a", "/data/b", "/data/c"]);
+        assert_eq!(
+            c(&["/data/a", "/data/b", "/data/c", "/data/d", "/etc/x"]),
+            ["/data/", "/etc/x"]
+        );
+        assert_eq!(
+            c(&["/data/a", "/data/b", "/data/c"]),
+            ["/data/a", "/data/b", "/data/c"]
+        );
         assert_eq!(c(&["/a", "/b", "/c", "/d", "/e"]).len(), 5);
         assert!(c(&["relative", ""]).is_empty());
     }

@@ -26,20 +26,50 @@ pub struct WorkloadDiff {
 
 fn sections(w: &Workload) -> Vec<(&'static str, BTreeSet<String>)> {
     vec![
-        ("syscalls", w.syscalls.iter().map(|s| s.as_str().to_string()).collect()),
+        (
+            "syscalls",
+            w.syscalls.iter().map(|s| s.as_str().to_string()).collect(),
+        ),
         (
             "exec",
             w.exec
                 .iter()
                 .flat_map(|e| e.names.iter().map(move |n| format!("{} (as {n})", e.path)))
-                .chain(w.exec.iter().filter(|e| e.names.is_empty()).map(|e| e.path.to_string()))
+                .chain(
+                    w.exec
+                        .iter()
+                        .filter(|e| e.names.is_empty())
+                        .map(|e| e.path.to_string()),
+                )
                 .collect(),
         ),
-        ("files.write", w.files.write.iter().map(|p| p.to_string()).collect()),
-        ("files.read_sensitive", w.files.read_sensitive.iter().map(|p| p.to_string()).collect()),
-        ("network.listen", w.network.listen.iter().map(|e| e.to_string()).collect()),
-        ("network.connect", w.network.connect.iter().map(|e| e.to_string()).collect()),
-        ("capabilities", w.capabilities.iter().map(|c| c.name.as_str().to_string()).collect()),
+        (
+            "files.write",
+            w.files.write.iter().map(|p| p.to_string()).collect(),
+        ),
+        (
+            "files.read_sensitive",
+            w.files
+                .read_sensitive
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+        ),
+        (
+            "network.listen",
+            w.network.listen.iter().map(|e| e.to_string()).collect(),
+        ),
+        (
+            "network.connect",
+            w.network.connect.iter().map(|e| e.to_string()).collect(),
+        ),
+        (
+            "capabilities",
+            w.capabilities
+                .iter()
+                .map(|c| c.name.as_str().to_string())
+                .collect(),
+        ),
     ]
 }
 
@@ -48,7 +78,11 @@ pub fn diff(old: &Profile, new: &Profile) -> Vec<WorkloadDiff> {
     let mut out = Vec::new();
     for o in &old.workloads {
         let Some(n) = new.workloads.iter().find(|w| w.name == o.name) else {
-            out.push(WorkloadDiff { name: o.name.clone(), only_in: Some("old"), changes: vec![] });
+            out.push(WorkloadDiff {
+                name: o.name.clone(),
+                only_in: Some("old"),
+                changes: vec![],
+            });
             continue;
         };
         let mut changes = Vec::new();
@@ -56,14 +90,26 @@ pub fn diff(old: &Profile, new: &Profile) -> Vec<WorkloadDiff> {
             let added: Vec<String> = b.difference(&a).cloned().collect();
             let removed: Vec<String> = a.difference(&b).cloned().collect();
             if !added.is_empty() || !removed.is_empty() {
-                changes.push(Change { section, added, removed });
+                changes.push(Change {
+                    section,
+                    added,
+                    removed,
+                });
             }
         }
-        out.push(WorkloadDiff { name: o.name.clone(), only_in: None, changes });
+        out.push(WorkloadDiff {
+            name: o.name.clone(),
+            only_in: None,
+            changes,
+        });
     }
     for n in &new.workloads {
         if !old.workloads.iter().any(|w| w.name == n.name) {
-            out.push(WorkloadDiff { name: n.name.clone(), only_in: Some("new"), changes: vec![] });
+            out.push(WorkloadDiff {
+                name: n.name.clone(),
+                only_in: Some("new"),
+                changes: vec![],
+            });
         }
     }
     out
@@ -111,7 +157,10 @@ mod tests {
         assert!(any);
         assert!(text.contains("    + ptrace\n    - write\n"), "{text}");
         assert!(text.contains("+ /usr/bin/nc (as nc)"), "{text}");
-        assert!(text.contains("workload old: only in the old profile"), "{text}");
+        assert!(
+            text.contains("workload old: only in the old profile"),
+            "{text}"
+        );
         let (text, any) = render(&diff(&b, &b));
         assert!(!any);
         assert!(text.contains("no change"));

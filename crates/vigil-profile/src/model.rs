@@ -23,11 +23,19 @@ pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error("{path}: cannot read: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{path}: file is {size} bytes, more than the {max} a profile may have")]
     TooLarge { path: String, size: u64, max: u64 },
     #[error("{path}:{line}:{col}: {msg}")]
-    Parse { path: String, line: usize, col: usize, msg: String },
+    Parse {
+        path: String,
+        line: usize,
+        col: usize,
+        msg: String,
+    },
     #[error("{path}: {msg}")]
     Invalid { path: String, msg: String },
 }
@@ -238,10 +246,16 @@ impl Workload {
         }
         self.exec.sort();
         self.files.write.extend(other.files.write.iter().cloned());
-        self.files.read_sensitive.extend(other.files.read_sensitive.iter().cloned());
+        self.files
+            .read_sensitive
+            .extend(other.files.read_sensitive.iter().cloned());
         self.files.write = crate::collapse::collapse(self.files.write.iter().map(|p| p.as_str()));
-        self.network.listen.extend(other.network.listen.iter().cloned());
-        self.network.connect.extend(other.network.connect.iter().cloned());
+        self.network
+            .listen
+            .extend(other.network.listen.iter().cloned());
+        self.network
+            .connect
+            .extend(other.network.connect.iter().cloned());
         for c in &other.capabilities {
             if !self.capabilities.iter().any(|x| x.name == c.name) {
                 self.capabilities.push(c.clone());
@@ -376,14 +390,22 @@ impl Profile {
             });
         }
         let p: Profile = serde_yaml::from_str(text).map_err(|e| {
-            let (line, col) = e.location().map(|l| (l.line(), l.column())).unwrap_or((0, 0));
+            let (line, col) = e
+                .location()
+                .map(|l| (l.line(), l.column()))
+                .unwrap_or((0, 0));
             // serde_yaml appends " at line X column Y" to the message; we print it up front.
             let msg = e.to_string();
             let msg = match msg.find(" at line ") {
                 Some(i) => msg[..i].to_string(),
                 None => msg,
             };
-            ProfileError::Parse { path: path.into(), line, col, msg }
+            ProfileError::Parse {
+                path: path.into(),
+                line,
+                col,
+                msg,
+            }
         })?;
         if p.version != FORMAT_VERSION {
             return Err(ProfileError::Invalid {
@@ -397,7 +419,10 @@ impl Profile {
         if p.arch != "x86_64" {
             return Err(ProfileError::Invalid {
                 path: path.into(),
-                msg: format!("profile was recorded on '{}'; only x86_64 is supported", p.arch),
+                msg: format!(
+                    "profile was recorded on '{}'; only x86_64 is supported",
+                    p.arch
+                ),
             });
         }
         let mut names = BTreeSet::new();
@@ -421,11 +446,21 @@ impl Profile {
     /// Reads and parses a profile file (size-capped).
     pub fn load(path: &Path) -> Result<Profile, ProfileError> {
         let name = path.display().to_string();
-        let meta = std::fs::metadata(path).map_err(|e| ProfileError::Io { path: name.clone(), source: e })?;
+        let meta = std::fs::metadata(path).map_err(|e| ProfileError::Io {
+            path: name.clone(),
+            source: e,
+        })?;
         if meta.len() > MAX_FILE_BYTES {
-            return Err(ProfileError::TooLarge { path: name, size: meta.len(), max: MAX_FILE_BYTES });
+            return Err(ProfileError::TooLarge {
+                path: name,
+                size: meta.len(),
+                max: MAX_FILE_BYTES,
+            });
         }
-        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Io { path: name.clone(), source: e })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ProfileError::Io {
+            path: name.clone(),
+            source: e,
+        })?;
         Profile::from_yaml(&name, &text)
     }
 
@@ -440,7 +475,10 @@ impl Profile {
         match name {
             Some(n) => self.workloads.iter().find(|w| w.name == n).ok_or_else(|| {
                 let all: Vec<&str> = self.workloads.iter().map(|w| w.name.as_str()).collect();
-                format!("no workload '{n}' in the profile (it has: {})", all.join(", "))
+                format!(
+                    "no workload '{n}' in the profile (it has: {})",
+                    all.join(", ")
+                )
             }),
             None => match self.workloads.as_slice() {
                 [w] => Ok(w),
@@ -448,7 +486,10 @@ impl Profile {
                 ws => Err(format!(
                     "the profile has {} workloads ({}); choose one with --workload",
                     ws.len(),
-                    ws.iter().map(|w| w.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ws.iter()
+                        .map(|w| w.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )),
             },
         }
@@ -491,19 +532,56 @@ mod tests {
         let e = Profile::from_yaml("p.yaml", &bad).unwrap_err().to_string();
         assert!(e.contains("unknown capability"), "{e}");
 
-        let e = Profile::from_yaml("p.yaml", "workloads: [\n").unwrap_err().to_string();
+        let e = Profile::from_yaml("p.yaml", "workloads: [\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("p.yaml:"), "{e}");
-        let e = Profile::from_yaml("p.yaml", "version: 2\nworkloads: []\n").unwrap_err().to_string();
+        let e = Profile::from_yaml("p.yaml", "version: 2\nworkloads: []\n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("version 2 is not supported"), "{e}");
-        let e = Profile::from_yaml("p.yaml", "  \n").unwrap_err().to_string();
+        let e = Profile::from_yaml("p.yaml", "  \n")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("empty"), "{e}");
+    }
+
+    /// Randomly mutated profiles: always an error or a profile, never a panic.
+    #[test]
+    fn mutated_input_never_panics() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = b"[]{}:,-'\"\n #&*!|>/0123456789abcxyz";
+        for _ in 0..3000 {
+            let mut bytes = GOOD.as_bytes().to_vec();
+            for _ in 0..(next() % 6 + 1) {
+                let i = (next() as usize) % bytes.len();
+                match next() % 3 {
+                    0 => bytes[i] = alphabet[(next() as usize) % alphabet.len()],
+                    1 => {
+                        bytes.remove(i);
+                    }
+                    _ => bytes.insert(i, alphabet[(next() as usize) % alphabet.len()]),
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(e) = Profile::from_yaml("fuzz.yaml", &text) {
+                assert!(e.to_string().starts_with("fuzz.yaml"), "{e}");
+            }
+        }
     }
 
     #[test]
     fn merge_unions_replicas() {
         let a = Profile::from_yaml("a", GOOD).unwrap().workloads[0].clone();
         let mut b = a.clone();
-        b.syscalls.insert(SyscallName::try_from("openat".to_string()).unwrap());
+        b.syscalls
+            .insert(SyscallName::try_from("openat".to_string()).unwrap());
         b.exec[0].names.insert("sh".into());
         let mut m = a.clone();
         m.merge(&b);

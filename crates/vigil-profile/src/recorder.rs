@@ -72,6 +72,8 @@ pub struct Recorder {
     main_pid: Option<u32>,
     first_exec_ts: Option<u64>,
     exit: Option<Exit>,
+    /// False when attached to a running container: its main process was never seen starting.
+    attached: bool,
 }
 
 fn str_param<'a>(ev: &Event<'a>, name: ParamName) -> Option<&'a str> {
@@ -100,6 +102,15 @@ fn proto_of(p: L4Proto) -> Option<Proto> {
 impl Recorder {
     pub fn new() -> Recorder {
         Recorder::default()
+    }
+
+    /// A recorder for a container that was already running: the first exec seen is not its
+    /// main process, so no exit status is attributed to the container.
+    pub fn attached() -> Recorder {
+        Recorder {
+            attached: true,
+            ..Recorder::default()
+        }
     }
 
     /// The workload's main process (first exec that was not the runtime), if seen.
@@ -155,7 +166,7 @@ impl Recorder {
                     return;
                 }
                 self.stats.execs += 1;
-                if self.main_pid.is_none() {
+                if self.main_pid.is_none() && !self.attached {
                     self.main_pid = Some(ev.pid);
                     self.first_exec_ts = Some(ev.ts);
                 }
@@ -176,7 +187,8 @@ impl Recorder {
                     return;
                 }
                 let flags = num_param(ev, ParamName::Flags).unwrap_or(0);
-                let write = name == "creat" || flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0;
+                let write =
+                    name == "creat" || flags & O_ACCMODE != 0 || flags & (O_CREAT | O_TRUNC) != 0;
                 if write {
                     self.learn_write(path);
                 }
@@ -189,10 +201,18 @@ impl Recorder {
                 for p in ev.params {
                     if matches!(
                         p.name,
-                        ParamName::Path | ParamName::Name | ParamName::Oldpath | ParamName::Newpath | ParamName::Linkpath | ParamName::Filename
+                        ParamName::Path
+                            | ParamName::Name
+                            | ParamName::Oldpath
+                            | ParamName::Newpath
+                            | ParamName::Linkpath
+                            | ParamName::Filename
                     ) {
                         if let Value::Str(s) = p.value {
-                            if s.starts_with('/') {
+                            if s.starts_with('/') && matches!(name, "mkdir" | "mkdirat") {
+                                // A directory the workload created: what it puts there is its own.
+                                self.learn_write(&format!("{}/", s.trim_end_matches('/')));
+                            } else if s.starts_with('/') {
                                 self.learn_write(s);
                             }
                         }
@@ -203,21 +223,28 @@ impl Recorder {
                 let ty = num_param(ev, ParamName::Type).unwrap_or(0);
                 let dom = num_param(ev, ParamName::Domain).unwrap_or(0);
                 if ty & SOCK_TYPE_MASK == SOCK_RAW || dom == AF_PACKET {
-                    self.caps.add("NET_RAW", || format!("{comm} opened a raw/packet socket"));
+                    self.caps
+                        .add("NET_RAW", || format!("{comm} opened a raw/packet socket"));
                 }
             }
             "bind" => {
-                let Some(Value::Addr(SockAddr::Inet { ip, port })) = ev.param(ParamName::Addr) else {
+                let Some(Value::Addr(SockAddr::Inet { ip, port })) = ev.param(ParamName::Addr)
+                else {
                     return;
                 };
                 let (ip, port) = (*ip, *port);
                 if port != 0 && port < 1024 {
-                    self.caps.add("NET_BIND_SERVICE", || format!("{comm} bound port {port}"));
+                    self.caps
+                        .add("NET_BIND_SERVICE", || format!("{comm} bound port {port}"));
                 }
                 let fdnum = num_param(ev, ParamName::Fd).map(|v| v as i64).unwrap_or(-1);
                 match ev.fd.and_then(|f| f.tuple).and_then(|t| proto_of(t.proto)) {
                     Some(Proto::Udp) if port != 0 => {
-                        self.listen.insert(Endpoint { address: ip, port, protocol: Proto::Udp });
+                        self.listen.insert(Endpoint {
+                            address: ip,
+                            port,
+                            protocol: Proto::Udp,
+                        });
                     }
                     _ => {
                         self.pending_bind.insert((ev.pid, fdnum), (ip, port));
@@ -226,11 +253,16 @@ impl Recorder {
             }
             "listen" => {
                 let fdnum = num_param(ev, ParamName::Fd).map(|v| v as i64).unwrap_or(-1);
-                let local = self.pending_bind.remove(&(ev.pid, fdnum)).or_else(|| {
-                    ev.fd.and_then(|f| f.tuple).map(|t| (t.src_ip, t.src_port))
-                });
+                let local = self
+                    .pending_bind
+                    .remove(&(ev.pid, fdnum))
+                    .or_else(|| ev.fd.and_then(|f| f.tuple).map(|t| (t.src_ip, t.src_port)));
                 if let Some((ip, port)) = local.filter(|(_, p)| *p != 0) {
-                    self.listen.insert(Endpoint { address: ip, port, protocol: Proto::Tcp });
+                    self.listen.insert(Endpoint {
+                        address: ip,
+                        port,
+                        protocol: Proto::Tcp,
+                    });
                 }
             }
             "connect" => {
@@ -248,7 +280,11 @@ impl Recorder {
                 if port == 0 || ip.is_unspecified() {
                     return;
                 }
-                self.connect.insert(Endpoint { address: ip, port, protocol: proto.unwrap_or(Proto::Tcp) });
+                self.connect.insert(Endpoint {
+                    address: ip,
+                    port,
+                    protocol: proto.unwrap_or(Proto::Tcp),
+                });
             }
             other => {
                 if let Some(cap) = caps::for_event_syscall(other) {
@@ -267,12 +303,18 @@ impl Recorder {
     /// Builds the workload entry from what was observed and the cgroup's syscall set.
     pub fn finish(self, name: &str, instance: Instance, syscalls: &[EventType]) -> Workload {
         let mut caps = self.caps;
-        let names: BTreeSet<SyscallName> =
-            syscalls.iter().filter(|t| t.is_syscall()).map(|t| SyscallName::from(*t)).collect();
+        let names: BTreeSet<SyscallName> = syscalls
+            .iter()
+            .filter(|t| t.is_syscall())
+            .map(|t| SyscallName::from(*t))
+            .collect();
         for s in &names {
             if let Some(cap) = caps::for_bitmap_syscall(s.as_str()) {
                 caps.add(cap, || {
-                    format!("{} in the cgroup's syscall set (may be the runtime's set-up)", s.as_str())
+                    format!(
+                        "{} in the cgroup's syscall set (may be the runtime's set-up)",
+                        s.as_str()
+                    )
                 });
             }
         }
@@ -293,14 +335,23 @@ impl Recorder {
             scope,
             instances: vec![instance],
             syscalls: names,
-            exec: self.exec.into_iter().filter_map(|(p, names)| {
-                AbsPath::try_from(p).ok().map(|path| Exec { path, names })
-            }).collect(),
+            exec: self
+                .exec
+                .into_iter()
+                .filter_map(|(p, names)| AbsPath::try_from(p).ok().map(|path| Exec { path, names }))
+                .collect(),
             files: crate::model::Files {
                 write: collapse(self.writes.iter().map(String::as_str)),
-                read_sensitive: self.reads.into_iter().filter_map(|p| AbsPath::try_from(p).ok()).collect(),
+                read_sensitive: self
+                    .reads
+                    .into_iter()
+                    .filter_map(|p| AbsPath::try_from(p).ok())
+                    .collect(),
             },
-            network: crate::model::Network { listen, connect: self.connect },
+            network: crate::model::Network {
+                listen,
+                connect: self.connect,
+            },
             capabilities: caps.into_needs(),
             stats: self.stats,
         }
@@ -313,7 +364,13 @@ mod tests {
     use std::net::Ipv4Addr;
     use vigil_event::{Dir, FdInfo, FlagSet, Param, SockTuple};
 
-    fn ev<'a>(etype: &str, pid: u32, res: i64, params: &'a [Param<'a>], fd: Option<FdInfo<'a>>) -> Event<'a> {
+    fn ev<'a>(
+        etype: &str,
+        pid: u32,
+        res: i64,
+        params: &'a [Param<'a>],
+        fd: Option<FdInfo<'a>>,
+    ) -> Event<'a> {
         Event {
             num: 0,
             ts: 1_000_000_000,
@@ -330,48 +387,137 @@ mod tests {
     }
 
     fn file(name: &str) -> FdInfo<'_> {
-        FdInfo { num: 3, kind: FdKind::File, name, nameraw: name, tuple: None, dev: 0, ino: 0, is_upper_layer: false }
+        FdInfo {
+            num: 3,
+            kind: FdKind::File,
+            name,
+            nameraw: name,
+            tuple: None,
+            dev: 0,
+            ino: 0,
+            is_upper_layer: false,
+        }
     }
 
     #[test]
     fn learns_exec_files_network_and_caps() {
         let mut r = Recorder::new();
-        let p = [Param::new(ParamName::TrustedExepath, Value::Str("/usr/bin/busybox"))];
+        let p = [Param::new(
+            ParamName::TrustedExepath,
+            Value::Str("/usr/bin/busybox"),
+        )];
         r.observe(&ev("execve", 10, 0, &p, None), "httpd");
         r.observe(&ev("execve", 11, 0, &p, None), "wget");
         // runtime set-up is ignored
         let p2 = [Param::new(ParamName::Flags, Value::Flags(1, FlagSet::Open))];
-        r.observe(&ev("openat", 9, 3, &p2, Some(file("/proc/self/attr/exec"))), "runc:[2:INIT]");
-        r.observe(&ev("openat", 10, 3, &p2, Some(file("/var/log/x.log"))), "httpd");
+        r.observe(
+            &ev("openat", 9, 3, &p2, Some(file("/proc/self/attr/exec"))),
+            "runc:[2:INIT]",
+        );
+        r.observe(
+            &ev("openat", 10, 3, &p2, Some(file("/var/log/x.log"))),
+            "httpd",
+        );
         let p3 = [Param::new(ParamName::Flags, Value::Flags(0, FlagSet::Open))];
-        r.observe(&ev("openat", 10, 3, &p3, Some(file("/etc/shadow"))), "httpd");
-        r.observe(&ev("openat", 10, 3, &p3, Some(file("/etc/passwd"))), "httpd");
-        r.observe(&ev("openat", 10, -2, &p2, Some(file("/etc/nowrite"))), "httpd");
+        r.observe(
+            &ev("openat", 10, 3, &p3, Some(file("/etc/shadow"))),
+            "httpd",
+        );
+        r.observe(
+            &ev("openat", 10, 3, &p3, Some(file("/etc/passwd"))),
+            "httpd",
+        );
+        r.observe(
+            &ev("openat", 10, -2, &p2, Some(file("/etc/nowrite"))),
+            "httpd",
+        );
         let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 7));
         let pb = [
             Param::new(ParamName::Res, Value::Res(0)),
-            Param::new(ParamName::Addr, Value::Addr(SockAddr::Inet { ip, port: 80 })),
+            Param::new(
+                ParamName::Addr,
+                Value::Addr(SockAddr::Inet { ip, port: 80 }),
+            ),
             Param::new(ParamName::Fd, Value::Fd(4)),
         ];
         r.observe(&ev("bind", 10, 0, &pb, None), "httpd");
-        let pl = [Param::new(ParamName::Res, Value::Res(0)), Param::new(ParamName::Fd, Value::Fd(4))];
+        let pl = [
+            Param::new(ParamName::Res, Value::Res(0)),
+            Param::new(ParamName::Fd, Value::Fd(4)),
+        ];
         r.observe(&ev("listen", 10, 0, &pl, None), "httpd");
-        let t = SockTuple { proto: L4Proto::Tcp, src_ip: ip, src_port: 40000, dst_ip: ip, dst_port: 80 };
-        let fd = FdInfo { num: 5, kind: FdKind::Ipv4, name: "", nameraw: "", tuple: Some(t), dev: 0, ino: 0, is_upper_layer: false };
+        let t = SockTuple {
+            proto: L4Proto::Tcp,
+            src_ip: ip,
+            src_port: 40000,
+            dst_ip: ip,
+            dst_port: 80,
+        };
+        let fd = FdInfo {
+            num: 5,
+            kind: FdKind::Ipv4,
+            name: "",
+            nameraw: "",
+            tuple: Some(t),
+            dev: 0,
+            ino: 0,
+            is_upper_layer: false,
+        };
         r.observe(&ev("connect", 11, EINPROGRESS, &[], Some(fd)), "wget");
         r.observe(&ev("setuid", 10, 0, &[], None), "httpd");
         let exit = [Param::new(ParamName::Status, Value::I64(3))];
         r.observe(&ev("procexit", 10, 0, &exit, None), "httpd");
         assert_eq!(r.exit().map(|e| e.status), Some(3));
 
-        let calls: Vec<EventType> = ["execve", "read", "chown"].iter().map(|n| EventType::from_name(n).unwrap()).collect();
-        let w = r.finish("web", Instance { name: "web".into(), ..Instance::default() }, &calls);
+        let calls: Vec<EventType> = ["execve", "read", "chown"]
+            .iter()
+            .map(|n| EventType::from_name(n).unwrap())
+            .collect();
+        let w = r.finish(
+            "web",
+            Instance {
+                name: "web".into(),
+                ..Instance::default()
+            },
+            &calls,
+        );
         assert_eq!(w.exec.len(), 1);
-        assert_eq!(w.exec[0].names.iter().map(String::as_str).collect::<Vec<_>>(), ["httpd", "wget"]);
-        assert_eq!(w.files.write.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["/var/log/x.log"]);
-        assert_eq!(w.files.read_sensitive.iter().map(|p| p.as_str()).collect::<Vec<_>>(), ["/etc/shadow"]);
-        assert_eq!(w.network.listen.iter().map(|e| e.to_string()).collect::<Vec<_>>(), ["127.0.0.7:80/tcp"]);
-        assert_eq!(w.network.connect.iter().map(|e| e.to_string()).collect::<Vec<_>>(), ["127.0.0.7:80/tcp"]);
+        assert_eq!(
+            w.exec[0]
+                .names
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+            ["httpd", "wget"]
+        );
+        assert_eq!(
+            w.files.write.iter().map(|p| p.as_str()).collect::<Vec<_>>(),
+            ["/var/log/x.log"]
+        );
+        assert_eq!(
+            w.files
+                .read_sensitive
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>(),
+            ["/etc/shadow"]
+        );
+        assert_eq!(
+            w.network
+                .listen
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>(),
+            ["127.0.0.7:80/tcp"]
+        );
+        assert_eq!(
+            w.network
+                .connect
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>(),
+            ["127.0.0.7:80/tcp"]
+        );
         let caps: Vec<&str> = w.capabilities.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(caps, ["CHOWN", "NET_BIND_SERVICE", "SETUID"]);
         assert_eq!(w.syscalls.len(), 3);

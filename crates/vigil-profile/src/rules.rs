@@ -15,7 +15,13 @@ use std::fmt::Write;
 pub fn ident(name: &str) -> String {
     let s: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     if s.is_empty() {
         "w".into()
@@ -41,7 +47,10 @@ fn q(s: &str) -> String {
 
 fn list(out: &mut String, name: &str, items: &[String]) {
     let _ = writeln!(out, "- list: {name}");
-    let quoted: Vec<String> = items.iter().map(|i| format!("'{}'", i.replace('\'', "''"))).collect();
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|i| format!("'{}'", i.replace('\'', "''")))
+        .collect();
     let _ = writeln!(out, "  items: [{}]\n", quoted.join(", "));
 }
 
@@ -51,10 +60,16 @@ fn scope_condition(w: &Workload) -> String {
     if !w.scope.names.is_empty() {
         parts.push(format!("container.name in ({})", join(&w.scope.names)));
     } else if !w.scope.images.is_empty() {
-        parts.push(format!("container.image.repository in ({})", join(&w.scope.images)));
+        parts.push(format!(
+            "container.image.repository in ({})",
+            join(&w.scope.images)
+        ));
     }
     if !w.scope.k8s_namespaces.is_empty() {
-        parts.push(format!("k8s.ns.name in ({})", join(&w.scope.k8s_namespaces)));
+        parts.push(format!(
+            "k8s.ns.name in ({})",
+            join(&w.scope.k8s_namespaces)
+        ));
     }
     for (k, v) in &w.scope.labels {
         parts.push(format!("container.label[{k}] = {}", q(v)));
@@ -81,13 +96,21 @@ pub fn drift_rules(profile: &Profile, source: &str) -> String {
 fn workload_rules(out: &mut String, w: &Workload) {
     let id = ident(&w.name);
     let p = format!("vigil_drift_{id}");
-    let _ = writeln!(out, "- macro: {p}_scope\n  condition: {}\n", scope_condition(w));
+    let _ = writeln!(
+        out,
+        "- macro: {p}_scope\n  condition: {}\n",
+        scope_condition(w)
+    );
     let _ = writeln!(out, "- macro: {p}_workload\n  condition: ({p}_scope and not proc.name startswith \"runc\" and not proc.name = conmon)\n");
     let tags = "[vigil, drift, container]";
 
     // Executables: path and process name must both be known (busybox runs as many names).
     let paths: Vec<String> = w.exec.iter().map(|e| e.path.as_str().to_string()).collect();
-    let mut names: Vec<String> = w.exec.iter().flat_map(|e| e.names.iter().cloned()).collect();
+    let mut names: Vec<String> = w
+        .exec
+        .iter()
+        .flat_map(|e| e.names.iter().cloned())
+        .collect();
     names.sort();
     names.dedup();
     let exec_cond = if paths.is_empty() {
@@ -104,7 +127,13 @@ fn workload_rules(out: &mut String, w: &Workload) {
     );
 
     // Writes: exact files and directory prefixes.
-    let files: Vec<String> = w.files.write.iter().filter(|f| !f.is_prefix()).map(|f| f.to_string()).collect();
+    let files: Vec<String> = w
+        .files
+        .write
+        .iter()
+        .filter(|f| !f.is_prefix())
+        .map(|f| f.to_string())
+        .collect();
     let dirs: Vec<String> = w
         .files
         .write
@@ -129,7 +158,12 @@ fn workload_rules(out: &mut String, w: &Workload) {
     );
 
     // Sensitive reads.
-    let reads: Vec<String> = w.files.read_sensitive.iter().map(|f| f.to_string()).collect();
+    let reads: Vec<String> = w
+        .files
+        .read_sensitive
+        .iter()
+        .map(|f| f.to_string())
+        .collect();
     let read_cond = if reads.is_empty() {
         String::new()
     } else {
@@ -147,21 +181,42 @@ fn workload_rules(out: &mut String, w: &Workload) {
         .network
         .connect
         .iter()
-        .map(|e| format!("(fd.sip = {} and fd.sport = {})", q(&e.address.to_string()), e.port))
+        .map(|e| {
+            format!(
+                "(fd.sip = {} and fd.sport = {})",
+                q(&e.address.to_string()),
+                e.port
+            )
+        })
         .collect();
-    let dest_cond = if dests.is_empty() { String::new() } else { format!(" and not ({})", dests.join(" or ")) };
+    let dest_cond = if dests.is_empty() {
+        String::new()
+    } else {
+        format!(" and not ({})", dests.join(" or "))
+    };
     let _ = writeln!(
         out,
         "- rule: Drift {name} outbound connection\n  desc: Workload {name} connected to a destination outside its recorded baseline (attempts included).\n  condition: evt.type = connect and evt.dir = < and fd.type in (ipv4, ipv6) and {p}_workload{dest_cond}\n  output: \"Drift in {name}: connection to %fd.sip:%fd.sport outside the baseline (res=%evt.res proc=%proc.name cmdline=%proc.cmdline container=%container.name)\"\n  priority: WARNING\n  tags: {tags}\n",
         name = w.name
     );
 
-    // Listeners.
-    let ports: Vec<String> = w.network.listen.iter().map(|e| e.port.to_string()).collect();
-    let listen_cond = if ports.is_empty() { String::new() } else { format!(" and not fd.lport in ({})", ports.join(", ")) };
+    // Listeners. The sensor reports a listening socket's tuple as `local->0.0.0.0:0`, so the
+    // local port is `fd.cport`; `fd.lport` is accepted too should that change.
+    let ports: Vec<String> = w
+        .network
+        .listen
+        .iter()
+        .map(|e| e.port.to_string())
+        .collect();
+    let listen_cond = if ports.is_empty() {
+        String::new()
+    } else {
+        let ports = ports.join(", ");
+        format!(" and not (fd.cport in ({ports}) or fd.lport in ({ports}))")
+    };
     let _ = writeln!(
         out,
-        "- rule: Drift {name} new listener\n  desc: Workload {name} listens on a port outside its recorded baseline.\n  condition: evt.type = listen and evt.dir = < and evt.rawres = 0 and {p}_workload{listen_cond}\n  output: \"Drift in {name}: listening on port %fd.lport outside the baseline (proc=%proc.name cmdline=%proc.cmdline container=%container.name)\"\n  priority: WARNING\n  tags: {tags}\n",
+        "- rule: Drift {name} new listener\n  desc: Workload {name} listens on a port outside its recorded baseline.\n  condition: evt.type = listen and evt.dir = < and evt.rawres = 0 and {p}_workload{listen_cond}\n  output: \"Drift in {name}: listening on %fd.name outside the baseline (proc=%proc.name cmdline=%proc.cmdline container=%container.name)\"\n  priority: WARNING\n  tags: {tags}\n",
         name = w.name
     );
 }
@@ -185,7 +240,7 @@ mod tests {
         assert!(r.contains("items: ['/usr/bin/busybox']"));
         assert!(r.contains("not fd.name pmatch (vigil_drift_web_write_dirs)"));
         assert!(r.contains("(fd.sip = \"127.0.0.1\" and fd.sport = 80)"));
-        assert!(r.contains("not fd.lport in (8080)"));
+        assert!(r.contains("not (fd.cport in (8080) or fd.lport in (8080))"));
         assert_eq!(r.matches("- rule:").count(), 5);
     }
 }

@@ -74,7 +74,14 @@ pub const RUNTIME_TAIL: &[&str] = &[
 
 /// Syscalls only the runtime's pre-filter set-up makes; dropped unless the workload itself was
 /// seen making them.
-pub const SETUP_ONLY: &[&str] = &["mount", "umount2", "pivot_root", "unshare", "setns", "sethostname"];
+pub const SETUP_ONLY: &[&str] = &[
+    "mount",
+    "umount2",
+    "pivot_root",
+    "unshare",
+    "setns",
+    "sethostname",
+];
 
 /// Why a recording cannot become a seccomp profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,10 +96,19 @@ pub fn check(w: &Workload) -> Result<(), Refusal> {
     let mut hard = Vec::new();
     let mut soft = Vec::new();
     if w.syscalls.is_empty() {
-        hard.push("the recording is empty: no syscall was seen in the container's cgroup".to_string());
+        hard.push(
+            "the recording is empty: no syscall was seen in the container's cgroup".to_string(),
+        );
     } else {
-        if !w.syscalls.iter().any(|s| matches!(s.as_str(), "execve" | "execveat")) {
-            hard.push("no execve was recorded: the recording did not see the container start its program".into());
+        if !w
+            .syscalls
+            .iter()
+            .any(|s| matches!(s.as_str(), "execve" | "execveat"))
+        {
+            hard.push(
+                "no execve was recorded: the recording did not see the container start its program"
+                    .into(),
+            );
         }
         if w.syscalls.len() < MIN_SYSCALLS {
             hard.push(format!(
@@ -102,7 +118,10 @@ pub fn check(w: &Workload) -> Result<(), Refusal> {
         }
     }
     if w.stats.execs == 0 {
-        hard.push("no program of the workload was seen starting (no successful exec outside the runtime)".into());
+        hard.push(
+            "no program of the workload was seen starting (no successful exec outside the runtime)"
+                .into(),
+        );
     }
     for i in &w.instances {
         let who = if i.name.is_empty() { &i.id } else { &i.name };
@@ -125,7 +144,10 @@ pub fn check(w: &Workload) -> Result<(), Refusal> {
     }
     let overridable = hard.is_empty();
     hard.extend(soft);
-    Err(Refusal { reasons: hard, overridable })
+    Err(Refusal {
+        reasons: hard,
+        overridable,
+    })
 }
 
 /// The allowed syscall names for a workload: recorded set + runtime tail − set-up only.
@@ -136,7 +158,10 @@ pub fn allowed_syscalls(w: &Workload) -> BTreeSet<String> {
         .iter()
         .map(|s| s.as_str())
         .filter(|s| {
-            !SETUP_ONLY.contains(s) || workload_caps.iter().any(|r| r.ends_with(&format!("called {s}")))
+            !SETUP_ONLY.contains(s)
+                || workload_caps
+                    .iter()
+                    .any(|r| r.ends_with(&format!("called {s}")))
         })
         .map(str::to_string)
         .collect();
@@ -171,8 +196,12 @@ pub struct DefaultCounts {
 
 /// Counts a runtime default profile's allowed syscalls.
 pub fn count_default(text: &str) -> Result<DefaultCounts, String> {
-    let v: Value = serde_json::from_str(text).map_err(|e| format!("not a seccomp JSON profile: {e}"))?;
-    let rules = v.get("syscalls").and_then(Value::as_array).ok_or("no `syscalls` array")?;
+    let v: Value =
+        serde_json::from_str(text).map_err(|e| format!("not a seccomp JSON profile: {e}"))?;
+    let rules = v
+        .get("syscalls")
+        .and_then(Value::as_array)
+        .ok_or("no `syscalls` array")?;
     let mut all = BTreeSet::new();
     let mut uncond = BTreeSet::new();
     for r in rules {
@@ -184,9 +213,16 @@ pub fn count_default(text: &str) -> Result<DefaultCounts, String> {
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
-        let conditional = r.get("args").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
-            || r.get("includes").and_then(Value::as_object).is_some_and(|o| o.contains_key("caps"))
-            || r.get("excludes").and_then(Value::as_object).is_some_and(|o| !o.is_empty());
+        let conditional = r
+            .get("args")
+            .and_then(Value::as_array)
+            .is_some_and(|a| !a.is_empty())
+            || r.get("includes")
+                .and_then(Value::as_object)
+                .is_some_and(|o| o.contains_key("caps"))
+            || r.get("excludes")
+                .and_then(Value::as_object)
+                .is_some_and(|o| !o.is_empty());
         for n in names {
             all.insert(n.to_string());
             if !conditional {
@@ -194,7 +230,10 @@ pub fn count_default(text: &str) -> Result<DefaultCounts, String> {
             }
         }
     }
-    Ok(DefaultCounts { allowed: all.len(), unconditional: uncond.len() })
+    Ok(DefaultCounts {
+        allowed: all.len(),
+        unconditional: uncond.len(),
+    })
 }
 
 #[cfg(test)]
@@ -205,16 +244,31 @@ mod tests {
     fn workload(names: &[&str]) -> Workload {
         Workload {
             name: "w".into(),
-            instances: vec![Instance { name: "w".into(), from_start: true, ..Instance::default() }],
-            syscalls: names.iter().map(|n| SyscallName::try_from(n.to_string()).unwrap()).collect(),
-            stats: crate::model::Stats { events: 10, execs: 1 },
+            instances: vec![Instance {
+                name: "w".into(),
+                from_start: true,
+                ..Instance::default()
+            }],
+            syscalls: names
+                .iter()
+                .map(|n| SyscallName::try_from(n.to_string()).unwrap())
+                .collect(),
+            stats: crate::model::Stats {
+                events: 10,
+                execs: 1,
+            },
             ..Workload::default()
         }
     }
 
     fn many() -> Vec<&'static str> {
-        vigil_event::EventType::from_name("read").map(|_| ()).unwrap();
-        (0u16..60).map(|i| vigil_event::EventType(i).name()).chain(["execve", "mount"]).collect()
+        vigil_event::EventType::from_name("read")
+            .map(|_| ())
+            .unwrap();
+        (0u16..60)
+            .map(|i| vigil_event::EventType(i).name())
+            .chain(["execve", "mount"])
+            .collect()
     }
 
     #[test]
@@ -227,7 +281,10 @@ mod tests {
         let j = profile_json(&allowed, "w");
         assert_eq!(j["defaultAction"], "SCMP_ACT_ERRNO");
         assert_eq!(j["defaultErrnoRet"], 1);
-        assert_eq!(j["syscalls"][0]["names"].as_array().unwrap().len(), allowed.len());
+        assert_eq!(
+            j["syscalls"][0]["names"].as_array().unwrap().len(),
+            allowed.len()
+        );
     }
 
     #[test]
@@ -241,9 +298,15 @@ mod tests {
         let mut w = workload(&many());
         w.instances[0].from_start = false;
         let e = check(&w).unwrap_err();
-        assert!(e.overridable && e.reasons[0].contains("--wait-for"), "{e:?}");
+        assert!(
+            e.overridable && e.reasons[0].contains("--wait-for"),
+            "{e:?}"
+        );
         let mut w = workload(&many());
-        w.instances[0].exited = Some(crate::model::Exit { status: 127, after_secs: 0.01 });
+        w.instances[0].exited = Some(crate::model::Exit {
+            status: 127,
+            after_secs: 0.01,
+        });
         let e = check(&w).unwrap_err();
         assert!(e.reasons[0].contains("status 127"), "{e:?}");
         let mut w = workload(&many());
@@ -258,7 +321,13 @@ mod tests {
             {"names":["clone"],"action":"SCMP_ACT_ALLOW","args":[{"index":0,"value":1,"op":"SCMP_CMP_MASKED_EQ"}]},
             {"names":["mount"],"action":"SCMP_ACT_ALLOW","includes":{"caps":["CAP_SYS_ADMIN"]}},
             {"names":["kexec_load"],"action":"SCMP_ACT_ERRNO"}]}"#;
-        assert_eq!(count_default(text).unwrap(), DefaultCounts { allowed: 4, unconditional: 2 });
+        assert_eq!(
+            count_default(text).unwrap(),
+            DefaultCounts {
+                allowed: 4,
+                unconditional: 2
+            }
+        );
         assert!(count_default("{").is_err());
     }
 }

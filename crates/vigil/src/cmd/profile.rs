@@ -98,26 +98,74 @@ pub struct RecordArgs {
 
 /// Syscalls whose events the recorder learns from.
 const EVENT_TYPES: &[&str] = &[
-    "open", "openat", "openat2", "creat", "unlink", "unlinkat", "rename", "renameat", "renameat2",
-    "mkdir", "mkdirat", "rmdir", "chmod", "fchmodat", "symlink", "symlinkat", "link", "linkat",
-    "socket", "connect", "bind", "listen", "setuid", "setgid", "setresuid", "setresgid",
-    "unshare", "setns", "mount", "umount2", "ptrace", "init_module", "finit_module", "bpf",
+    "open",
+    "openat",
+    "openat2",
+    "creat",
+    "unlink",
+    "unlinkat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "mkdir",
+    "mkdirat",
+    "rmdir",
+    "chmod",
+    "fchmodat",
+    "symlink",
+    "symlinkat",
+    "link",
+    "linkat",
+    "socket",
+    "connect",
+    "bind",
+    "listen",
+    "setuid",
+    "setgid",
+    "setresuid",
+    "setresgid",
+    "unshare",
+    "setns",
+    "mount",
+    "umount2",
+    "ptrace",
+    "init_module",
+    "finit_module",
+    "bpf",
 ];
 
 pub fn run(cmd: Command) -> anyhow::Result<ExitCode> {
     match cmd {
         Command::Record(a) => record(a),
-        Command::Seccomp { profile, output, workload, allow_partial, compare_with } => {
-            seccomp_cmd(&profile, output.as_deref(), workload.as_deref(), allow_partial, &compare_with)
-        }
+        Command::Seccomp {
+            profile,
+            output,
+            workload,
+            allow_partial,
+            compare_with,
+        } => seccomp_cmd(
+            &profile,
+            output.as_deref(),
+            workload.as_deref(),
+            allow_partial,
+            &compare_with,
+        ),
         Command::Rules { profile, output } => rules_cmd(&profile, output.as_deref()),
-        Command::Policy { profile, output, mode } => policy_cmd(&profile, output.as_deref(), &mode),
+        Command::Policy {
+            profile,
+            output,
+            mode,
+        } => policy_cmd(&profile, output.as_deref(), &mode),
         Command::Diff { old, new } => {
             let a = Profile::load(&old)?;
             let b = Profile::load(&new)?;
             let (text, changed) = vigil_profile::diff::render(&vigil_profile::diff::diff(&a, &b));
             print!("{text}");
-            Ok(if changed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+            Ok(if changed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
@@ -135,7 +183,8 @@ fn write_output(path: Option<&Path>, text: &str) -> anyhow::Result<()> {
         }
         Some(p) => {
             let tmp = p.with_extension("vigil-tmp");
-            std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+            std::fs::write(&tmp, text)
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
             std::fs::rename(&tmp, p).with_context(|| format!("cannot write {}", p.display()))
         }
     }
@@ -149,17 +198,29 @@ fn seccomp_cmd(
     compare_with: &Path,
 ) -> anyhow::Result<ExitCode> {
     let profile = Profile::load(path)?;
-    let w = profile.workload(workload).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let w = profile
+        .workload(workload)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if let Err(refusal) = seccomp::check(w) {
         let forced = allow_partial && refusal.overridable;
-        let verb = if forced { "warning" } else { "refusing to generate a seccomp profile" };
-        eprintln!("vigil: {verb}: workload '{}' in {}:", w.name, path.display());
+        let verb = if forced {
+            "warning"
+        } else {
+            "refusing to generate a seccomp profile"
+        };
+        eprintln!(
+            "vigil: {verb}: workload '{}' in {}:",
+            w.name,
+            path.display()
+        );
         for r in &refusal.reasons {
             eprintln!("  - {r}");
         }
         if !forced {
             if refusal.overridable {
-                eprintln!("  (--allow-partial generates it anyway; the container may then fail under it)");
+                eprintln!(
+                    "  (--allow-partial generates it anyway; the container may then fail under it)"
+                );
             }
             return Ok(ExitCode::from(1));
         }
@@ -168,7 +229,10 @@ fn seccomp_cmd(
     let json = seccomp::profile_json(&allowed, &w.name);
     let text = serde_json::to_string_pretty(&json).context("serialise seccomp profile")? + "\n";
     write_output(output, &text)?;
-    match std::fs::read_to_string(compare_with).map_err(|e| e.to_string()).and_then(|t| seccomp::count_default(&t)) {
+    match std::fs::read_to_string(compare_with)
+        .map_err(|e| e.to_string())
+        .and_then(|t| seccomp::count_default(&t))
+    {
         Ok(d) => {
             let pct = 100.0 * (1.0 - allowed.len() as f64 / d.allowed.max(1) as f64);
             eprintln!(
@@ -194,11 +258,17 @@ fn seccomp_cmd(
 fn rules_cmd(path: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
     let profile = Profile::load(path)?;
     if profile.workloads.is_empty() {
-        bail!("{}: the profile has no workloads (nothing was recorded)", path.display());
+        bail!(
+            "{}: the profile has no workloads (nothing was recorded)",
+            path.display()
+        );
     }
     let text = rules::drift_rules(&profile, &path.display().to_string());
     // Never hand out rules the engine cannot load.
-    let src = vigil_rules::RuleSource { name: "generated drift rules".into(), text: text.clone() };
+    let src = vigil_rules::RuleSource {
+        name: "generated drift rules".into(),
+        text: text.clone(),
+    };
     if let Err(d) = vigil_rules::load(&[src], &vigil_rules::LoadOptions::default()) {
         bail!("internal error: generated drift rules do not load:\n{d}");
     }
@@ -209,9 +279,16 @@ fn rules_cmd(path: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
 fn policy_cmd(path: &Path, output: Option<&Path>, mode: &str) -> anyhow::Result<ExitCode> {
     let profile = Profile::load(path)?;
     if profile.workloads.is_empty() {
-        bail!("{}: the profile has no workloads (nothing was recorded)", path.display());
+        bail!(
+            "{}: the profile has no workloads (nothing was recorded)",
+            path.display()
+        );
     }
-    let mode = if mode == "enforce" { policy::PolicyMode::Enforce } else { policy::PolicyMode::Audit };
+    let mode = if mode == "enforce" {
+        policy::PolicyMode::Enforce
+    } else {
+        policy::PolicyMode::Audit
+    };
     let text = policy::policy_yaml(&profile, &path.display().to_string(), mode);
     if let Err(d) = vigil_response::parse_str(Path::new("generated policy"), &text) {
         bail!("internal error: generated policy does not validate:\n{d}");
@@ -245,7 +322,11 @@ impl Target {
             image: String::new(),
             workload,
             cgroups: HashSet::new(),
-            recorder: Recorder::new(),
+            recorder: if from_start {
+                Recorder::new()
+            } else {
+                Recorder::attached()
+            },
             from_start,
             started: Instant::now(),
             ended: None,
@@ -257,7 +338,10 @@ impl Target {
 }
 
 fn rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0) as i64;
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0) as i64;
     let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -269,7 +353,12 @@ fn rfc3339(t: SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
@@ -283,10 +372,14 @@ fn parse_labels(labels: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
 }
 
 fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
-    if args.containers.is_empty() && args.wait_for.is_empty() && args.labels.is_empty() && args.k8s_namespace.is_none() {
+    if args.containers.is_empty()
+        && args.wait_for.is_empty()
+        && args.labels.is_empty()
+        && args.k8s_namespace.is_none()
+    {
         bail!("say what to record: --container NAME, --wait-for NAME, --label KEY=VALUE or --k8s-namespace NS");
     }
-    if args.duration.is_some_and(|d| !(d > 0.0)) {
+    if args.duration.is_some_and(|d| d.is_nan() || d <= 0.0) {
         bail!("--duration must be a positive number of seconds");
     }
     let labels = parse_labels(&args.labels)?;
@@ -296,9 +389,14 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let types: Vec<EventType> = if args.syscalls_only {
         Vec::new()
     } else {
-        EVENT_TYPES.iter().filter_map(|n| EventType::from_name(n)).collect()
+        EVENT_TYPES
+            .iter()
+            .filter_map(|n| EventType::from_name(n))
+            .collect()
     };
-    sensor.set_event_types(types).context("cannot program the kernel-side event filter")?;
+    sensor
+        .set_event_types(types)
+        .context("cannot program the kernel-side event filter")?;
     let mut state = live::open_state(Duration::from_millis(300))?;
     let started_at = SystemTime::now();
     let t0 = Instant::now();
@@ -309,17 +407,53 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     // Attach to running containers.
     if !args.containers.is_empty() || selector_mode {
         let mut running: BTreeMap<String, HashSet<u64>> = BTreeMap::new();
-        for p in state.table().iter().filter(|p| p.in_container() && p.cgroup_id != 0) {
-            running.entry(p.container_id.clone()).or_default().insert(p.cgroup_id);
+        for p in state.table().iter().filter(|p| p.in_container()) {
+            // Processes seeded from /proc carry no cgroup id yet: read it as the kernel keys it.
+            let cg = if p.cgroup_id != 0 {
+                p.cgroup_id
+            } else {
+                match vigil_response::cgroup::locate(
+                    Path::new("/proc"),
+                    Path::new("/sys/fs/cgroup"),
+                    p.pid,
+                ) {
+                    Ok(loc) => loc.id,
+                    Err(_) => continue, // exited meanwhile
+                }
+            };
+            running
+                .entry(p.container_id.clone())
+                .or_default()
+                .insert(cg);
         }
         for (id, cgroups) in &running {
             let _ = state.wait_container(id, Duration::from_secs(3));
-            let Some(c) = state.containers().get(id).cloned() else { continue };
-            let by_name = args.containers.iter().any(|n| *n == c.name || (n.len() >= 3 && id.starts_with(n.as_str())));
+            // A fast partial record (name, image) may come first; selectors need the labels
+            // of the complete one.
+            let until = Instant::now() + Duration::from_secs(5);
+            while selector_mode
+                && Instant::now() < until
+                && state.containers().get(id).is_some_and(|c| !c.metadata_complete)
+            {
+                state.poll();
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let Some(c) = state.containers().get(id).cloned() else {
+                continue;
+            };
+            let by_name = args
+                .containers
+                .iter()
+                .any(|n| *n == c.name || (n.len() >= 3 && id.starts_with(n.as_str())));
             let k8s = c.k8s.clone().unwrap_or_default();
             let by_selector = selector_mode
-                && labels.iter().all(|(k, v)| c.labels.get(k) == Some(v) || k8s.pod_labels.get(k) == Some(v))
-                && args.k8s_namespace.as_ref().is_none_or(|ns| *ns == k8s.namespace);
+                && labels
+                    .iter()
+                    .all(|(k, v)| c.labels.get(k) == Some(v) || k8s.pod_labels.get(k) == Some(v))
+                && args
+                    .k8s_namespace
+                    .as_ref()
+                    .is_none_or(|ns| *ns == k8s.namespace);
             if !by_name && !by_selector {
                 continue;
             }
@@ -335,23 +469,36 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             t.image = c.image_repository.clone();
             t.seen_process = true;
             for &cg in cgroups {
-                sensor.record_cgroup(cg).with_context(|| format!("cannot record cgroup {cg}"))?;
+                sensor
+                    .record_cgroup(cg)
+                    .with_context(|| format!("cannot record cgroup {cg}"))?;
                 t.cgroups.insert(cg);
                 by_cgroup.insert(cg, targets.len());
             }
             for p in state.table().iter().filter(|p| p.container_id == *id) {
                 t.live.insert(p.pid);
             }
-            eprintln!("vigil: recording running container {} ({}) as workload '{}'", c.name, &id[..12.min(id.len())], t.workload);
+            eprintln!(
+                "vigil: recording running container {} ({}) as workload '{}'",
+                c.name,
+                &id[..12.min(id.len())],
+                t.workload
+            );
             targets.push(t);
         }
         for n in &args.containers {
-            if !targets.iter().any(|t| t.name == *n || (n.len() >= 3 && t.id.starts_with(n.as_str()))) {
+            if !targets
+                .iter()
+                .any(|t| t.name == *n || (n.len() >= 3 && t.id.starts_with(n.as_str())))
+            {
                 bail!("no running container is called or has an id starting with '{n}' (to record a container from its start, use --wait-for NAME and start it after vigil)");
             }
         }
         if selector_mode && targets.is_empty() && args.wait_for.is_empty() {
-            bail!("no running container matches the selector ({})", describe_selector(&labels, args.k8s_namespace.as_deref()));
+            bail!(
+                "no running container matches the selector ({})",
+                describe_selector(&labels, args.k8s_namespace.as_deref())
+            );
         }
         eprintln!("vigil: note: containers that were already running are recorded from now on; their start-up was missed (a seccomp profile from this recording needs --allow-partial)");
     }
@@ -361,10 +508,18 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let mut rejected: HashSet<String> = HashSet::new();
     let mut waiting: Vec<String> = args.wait_for.clone();
     if !waiting.is_empty() {
-        eprintln!("vigil: waiting for container(s) {} to start (recording begins at their first process)", waiting.join(", "));
+        eprintln!(
+            "vigil: waiting for container(s) {} to start (recording begins at their first process)",
+            waiting.join(", ")
+        );
     }
     let wait_deadline = t0 + Duration::from_secs_f64(args.wait_timeout.max(0.1));
-    let mut deadline = args.duration.map(|d| t0 + Duration::from_secs_f64(d));
+    // With --wait-for, --duration counts from the moment the last awaited container started.
+    let mut deadline = if waiting.is_empty() {
+        args.duration.map(|d| t0 + Duration::from_secs_f64(d))
+    } else {
+        None
+    };
     let mut all_ended_at: Option<Instant> = None;
     let mut poll_err = None;
     // Cgroups to switch recording on for; the poll closure cannot borrow the sensor, so they
@@ -396,7 +551,9 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 if let Some(p) = proc_.filter(|p| p.in_container()) {
                     let cid = p.container_id.clone();
                     if !rejected.contains(&cid) {
-                        let t = pending.entry(cid.clone()).or_insert_with(|| Target::new(&cid, String::new(), true));
+                        let t = pending
+                            .entry(cid.clone())
+                            .or_insert_with(|| Target::new(&cid, String::new(), true));
                         if t.cgroups.insert(cg) {
                             record_requests.push(cg);
                         }
@@ -437,17 +594,29 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         }
         // The closure cannot borrow the sensor; apply recording requests here.
         for cg in record_requests.drain(..) {
-            sensor.record_cgroup(cg).with_context(|| format!("cannot record cgroup {cg}"))?;
+            sensor
+                .record_cgroup(cg)
+                .with_context(|| format!("cannot record cgroup {cg}"))?;
         }
         state.poll();
         // Resolve pending containers by name.
         let ids: Vec<String> = pending.keys().cloned().collect();
         for id in ids {
-            let Some(c) = state.containers().get(&id).filter(|c| c.metadata_complete).cloned() else {
+            let Some(c) = state
+                .containers()
+                .get(&id)
+                .filter(|c| c.metadata_complete)
+                .cloned()
+            else {
                 continue;
             };
-            let Some(mut t) = pending.remove(&id) else { continue };
-            if let Some(pos) = waiting.iter().position(|n| *n == c.name || (n.len() >= 3 && id.starts_with(n.as_str()))) {
+            let Some(mut t) = pending.remove(&id) else {
+                continue;
+            };
+            if let Some(pos) = waiting
+                .iter()
+                .position(|n| *n == c.name || (n.len() >= 3 && id.starts_with(n.as_str())))
+            {
                 waiting.remove(pos);
                 t.name = c.name.clone();
                 t.image = c.image_repository.clone();
@@ -455,9 +624,15 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 for &cg in &t.cgroups {
                     by_cgroup.insert(cg, targets.len());
                 }
-                eprintln!("vigil: container {} ({}) started; recording from its first process", c.name, &id[..12.min(id.len())]);
-                if deadline.is_none() && args.duration.is_some() {
-                    deadline = args.duration.map(|d| Instant::now() + Duration::from_secs_f64(d));
+                eprintln!(
+                    "vigil: container {} ({}) started; recording from its first process",
+                    c.name,
+                    &id[..12.min(id.len())]
+                );
+                if waiting.is_empty() {
+                    deadline = args
+                        .duration
+                        .map(|d| Instant::now() + Duration::from_secs_f64(d));
                 }
                 targets.push(t);
             } else {
@@ -476,7 +651,10 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         bail!("reading events failed: {e}");
     }
     if !waiting.is_empty() {
-        bail!("stopped before container(s) {} started; nothing was written", waiting.join(", "));
+        bail!(
+            "stopped before container(s) {} started; nothing was written",
+            waiting.join(", ")
+        );
     }
     let stats = sensor.stats();
     let mut profile = Profile {
@@ -490,7 +668,11 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     for t in targets {
         let mut syscalls: Vec<EventType> = Vec::new();
         for &cg in &t.cgroups {
-            syscalls.extend(sensor.cgroup_syscalls(cg).with_context(|| format!("cannot read the syscall set of cgroup {cg}"))?);
+            syscalls.extend(
+                sensor
+                    .cgroup_syscalls(cg)
+                    .with_context(|| format!("cannot read the syscall set of cgroup {cg}"))?,
+            );
         }
         syscalls.sort();
         syscalls.dedup();
@@ -498,11 +680,21 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         let recorded_secs = end.duration_since(t.started).as_secs_f64();
         let mut exited = t.recorder.exit().cloned();
         if exited.is_none() && t.ended.is_some() {
-            exited = Some(vigil_profile::model::Exit { status: t.last_exit.unwrap_or(0), after_secs: recorded_secs });
+            exited = Some(vigil_profile::model::Exit {
+                status: t.last_exit.unwrap_or(0),
+                after_secs: recorded_secs,
+            });
         }
         if let Some(e) = &exited {
-            let how = if e.status == 0 { "exited".to_string() } else { format!("exited with status {}", e.status) };
-            eprintln!("vigil: container {} {how} after {:.1} s of recording", t.name, e.after_secs);
+            let how = if e.status == 0 {
+                "exited".to_string()
+            } else {
+                format!("exited with status {}", e.status)
+            };
+            eprintln!(
+                "vigil: container {} {how} after {:.1} s of recording",
+                t.name, e.after_secs
+            );
         }
         if t.recorder.execs() == 0 {
             eprintln!("vigil: warning: container {} never started a program of its own (no exec outside the runtime was seen)", t.name);
@@ -516,7 +708,11 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             exited,
         };
         let w = t.recorder.finish(&t.workload, instance, &syscalls);
-        match profile.workloads.iter_mut().find(|x: &&mut Workload| x.name == w.name) {
+        match profile
+            .workloads
+            .iter_mut()
+            .find(|x: &&mut Workload| x.name == w.name)
+        {
             Some(x) => x.merge(&w),
             None => profile.workloads.push(w),
         }
@@ -543,7 +739,10 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn describe_selector(labels: &BTreeMap<String, String>, ns: Option<&str>) -> String {
-    let mut parts: Vec<String> = labels.iter().map(|(k, v)| format!("label {k}={v}")).collect();
+    let mut parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("label {k}={v}"))
+        .collect();
     if let Some(ns) = ns {
         parts.push(format!("k8s namespace {ns}"));
     }
@@ -557,6 +756,9 @@ mod tests {
     #[test]
     fn rfc3339_dates() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_000_000)), "2026-11-19T09:46:40Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
+            "2026-11-19T09:46:40Z"
+        );
     }
 }
