@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 cargo build --release -q -p vigil --bin vigil --example syscall_load
-bin=target/release/vigil
-load=target/release/examples/syscall_load
+tgt=${CARGO_TARGET_DIR:-target}
+bin=$tgt/release/vigil
+load=$tgt/release/examples/syscall_load
 rules_args=()
 [ -n "${RULES:-}" ] && rules_args=(-r "$RULES")
 printf '%-8s %12s %12s %7s %7s %8s %8s %8s\n' loop base_ops/s vigil_ops/s ratio cores rss_MB events dropped

@@ -167,7 +167,12 @@ impl Alert {
 
     /// Falco's text form: `HH:MM:SS.nnnnnnnnn: Priority output`.
     pub fn to_text(&self) -> String {
-        format!("{}: {} {}", format_time_of_day(self.time), self.priority, self.output)
+        format!(
+            "{}: {} {}",
+            format_time_of_day(self.time),
+            self.priority,
+            self.output
+        )
     }
 
     /// The time as RFC 3339 UTC with nanoseconds, as in Falco JSON.
@@ -271,7 +276,10 @@ pub fn parse_rfc3339(s: &str) -> Option<u64> {
     }
     let days = days_from_civil(y, mo, d);
     let secs = days * 86_400 + (h as i64) * 3600 + (mi as i64) * 60 + se as i64;
-    u64::try_from(secs).ok()?.checked_mul(1_000_000_000)?.checked_add(nanos)
+    u64::try_from(secs)
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(nanos)
 }
 
 #[cfg(test)]
@@ -285,7 +293,10 @@ mod tests {
         assert_eq!(s, "2023-11-14T22:13:20.123456789Z");
         assert_eq!(parse_rfc3339(&s), Some(ns));
         assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2024-02-29T12:00:00.5Z"), Some(1_709_208_000_500_000_000));
+        assert_eq!(
+            parse_rfc3339("2024-02-29T12:00:00.5Z"),
+            Some(1_709_208_000_500_000_000)
+        );
         assert_eq!(parse_rfc3339("garbage"), None);
     }
 

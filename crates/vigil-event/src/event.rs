@@ -161,7 +161,10 @@ pub struct Event<'a> {
 impl<'a> Event<'a> {
     /// The value of the named parameter, or `None` if this event does not carry it.
     pub fn param(&self, name: ParamName) -> Option<&Value<'a>> {
-        self.params.iter().find(|p| p.name == name).map(|p| &p.value)
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| &p.value)
     }
 
     /// True if the syscall failed (`evt.failed`).

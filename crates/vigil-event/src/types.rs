@@ -84,10 +84,8 @@ impl EventType {
             "open" | "openat" | "openat2" | "creat" | "close" | "read" | "write" | "pread64"
             | "pwrite64" | "readv" | "writev" | "sendfile" | "memfd_create" | "dup" | "dup2"
             | "dup3" => File,
-            "execve" | "execveat" | "clone" | "clone3" | "fork" | "vfork" | "procexit"
-            | "exit" | "exit_group" | "kill" | "tkill" | "tgkill" | "ptrace" | "prctl" => {
-                Process
-            }
+            "execve" | "execveat" | "clone" | "clone3" | "fork" | "vfork" | "procexit" | "exit"
+            | "exit_group" | "kill" | "tkill" | "tgkill" | "ptrace" | "prctl" => Process,
             "socket" | "connect" | "accept" | "accept4" | "bind" | "listen" | "sendto"
             | "sendmsg" | "recvfrom" | "recvmsg" | "shutdown" | "socketpair" | "setsockopt"
             | "getsockopt" => Net,
@@ -156,7 +154,14 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for name in ["openat", "execve", "connect", "procexit", "container", "memfd_create"] {
+        for name in [
+            "openat",
+            "execve",
+            "connect",
+            "procexit",
+            "container",
+            "memfd_create",
+        ] {
             let t = EventType::from_name(name).unwrap();
             assert_eq!(t.name(), name);
         }

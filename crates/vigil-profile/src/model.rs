@@ -58,6 +58,10 @@ pub struct Profile {
     /// Syscall numbering the names were learned on (`x86_64`).
     #[serde(default = "default_arch")]
     pub arch: String,
+    /// Events the kernel dropped during the recording (ring buffer full): when non-zero, the
+    /// file/network/exec baseline may be incomplete; the syscall sets are not affected.
+    #[serde(default)]
+    pub lost_events: u64,
     pub workloads: Vec<Workload>,
 }
 

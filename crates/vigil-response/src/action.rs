@@ -172,7 +172,13 @@ impl fmt::Display for ActionReport {
     }
 }
 
-fn report(action: Action, target: Target, object: String, outcome: Outcome, t0: Instant) -> ActionReport {
+fn report(
+    action: Action,
+    target: Target,
+    object: String,
+    outcome: Outcome,
+    t0: Instant,
+) -> ActionReport {
     ActionReport {
         action,
         origin: Origin::UserSpace,
@@ -205,7 +211,10 @@ fn sigkill(pid: u32) -> Result<(), std::io::Error> {
         return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
     };
     if p <= 1 {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "refusing to kill pid <= 1"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "refusing to kill pid <= 1",
+        ));
     }
     // SAFETY: kill(2) has no memory-safety preconditions.
     if unsafe { libc::kill(p, libc::SIGKILL) } == 0 {
@@ -232,7 +241,9 @@ pub fn kill_process(proc_root: &Path, target: Target) -> ActionReport {
             if dead(proc_root, pid) {
                 Outcome::Done
             } else {
-                Outcome::Failed(format!("pid {pid} still alive {DEATH_WAIT:?} after SIGKILL"))
+                Outcome::Failed(format!(
+                    "pid {pid} still alive {DEATH_WAIT:?} after SIGKILL"
+                ))
             }
         }
     };
@@ -249,14 +260,23 @@ pub fn kill_cgroup(proc_root: &Path, dir: &Path, target: Target) -> ActionReport
         let pids = match cgroup::procs(dir) {
             Ok(p) => p,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => break Outcome::TargetGone,
-            Err(e) => break Outcome::Failed(format!("reading {}/cgroup.procs: {e}", dir.display())),
+            Err(e) => {
+                break Outcome::Failed(format!("reading {}/cgroup.procs: {e}", dir.display()))
+            }
         };
         let alive: Vec<u32> = pids.into_iter().filter(|&p| !dead(proc_root, p)).collect();
         if alive.is_empty() {
-            break if killed == 0 { Outcome::TargetGone } else { Outcome::Done };
+            break if killed == 0 {
+                Outcome::TargetGone
+            } else {
+                Outcome::Done
+            };
         }
         if t0.elapsed() > DEATH_WAIT {
-            break Outcome::Failed(format!("{} processes still alive after {DEATH_WAIT:?}", alive.len()));
+            break Outcome::Failed(format!(
+                "{} processes still alive after {DEATH_WAIT:?}",
+                alive.len()
+            ));
         }
         for p in alive {
             if sigkill(p).is_ok() {
@@ -265,7 +285,13 @@ pub fn kill_cgroup(proc_root: &Path, dir: &Path, target: Target) -> ActionReport
         }
         std::thread::sleep(Duration::from_micros(500));
     };
-    report(Action::KillContainer, target, format!("{object} ({killed} killed)"), outcome, t0)
+    report(
+        Action::KillContainer,
+        target,
+        format!("{object} ({killed} killed)"),
+        outcome,
+        t0,
+    )
 }
 
 /// `podman pause ID` / `podman stop --time 0 ID`.
@@ -277,7 +303,13 @@ pub fn podman(action: RuleAction, target: Target) -> ActionReport {
     };
     let id = target.container_id.clone();
     if id.is_empty() {
-        return report(act, target, "container ?".into(), Outcome::Failed("unknown container (no id for this cgroup)".into()), t0);
+        return report(
+            act,
+            target,
+            "container ?".into(),
+            Outcome::Failed("unknown container (no id for this cgroup)".into()),
+            t0,
+        );
     }
     let outcome = match Command::new("podman").args(args).arg(&id).output() {
         Err(e) => Outcome::Failed(format!("running podman: {e}")),
@@ -291,7 +323,13 @@ pub fn podman(action: RuleAction, target: Target) -> ActionReport {
             }
         }
     };
-    report(act, target, format!("container {}", &id[..id.len().min(12)]), outcome, t0)
+    report(
+        act,
+        target,
+        format!("container {}", &id[..id.len().min(12)]),
+        outcome,
+        t0,
+    )
 }
 
 /// A failed action before anything was attempted.
@@ -316,7 +354,13 @@ mod tests {
     #[test]
     fn kill_process_reports_gone_target() {
         // A pid far above pid_max cannot exist.
-        let r = kill_process(Path::new("/proc"), Target { pid: 0x3fff_ffff, ..Default::default() });
+        let r = kill_process(
+            Path::new("/proc"),
+            Target {
+                pid: 0x3fff_ffff,
+                ..Default::default()
+            },
+        );
         assert_eq!(r.outcome, Outcome::TargetGone);
         assert_eq!(r.action, Action::KillProcess);
     }
@@ -324,7 +368,13 @@ mod tests {
     #[test]
     fn kill_process_kills_a_real_child() {
         let mut child = Command::new("sleep").arg("30").spawn().unwrap();
-        let r = kill_process(Path::new("/proc"), Target { pid: child.id(), ..Default::default() });
+        let r = kill_process(
+            Path::new("/proc"),
+            Target {
+                pid: child.id(),
+                ..Default::default()
+            },
+        );
         assert_eq!(r.outcome, Outcome::Done, "{r}");
         let st = child.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;
@@ -333,15 +383,33 @@ mod tests {
 
     #[test]
     fn refuses_pid_one_and_unknown_container() {
-        let r = kill_process(Path::new("/proc"), Target { pid: 1, ..Default::default() });
-        assert!(matches!(r.outcome, Outcome::Failed(ref e) if e.contains("pid <= 1")), "{r}");
+        let r = kill_process(
+            Path::new("/proc"),
+            Target {
+                pid: 1,
+                ..Default::default()
+            },
+        );
+        assert!(
+            matches!(r.outcome, Outcome::Failed(ref e) if e.contains("pid <= 1")),
+            "{r}"
+        );
         let r = podman(RuleAction::PauseContainer, Target::default());
-        assert!(matches!(r.outcome, Outcome::Failed(ref e) if e.contains("unknown container")), "{r}");
+        assert!(
+            matches!(r.outcome, Outcome::Failed(ref e) if e.contains("unknown container")),
+            "{r}"
+        );
     }
 
     #[test]
     fn rule_actions_parse() {
-        assert_eq!("kill_container".parse::<RuleAction>(), Ok(RuleAction::KillContainer));
-        assert!("explode".parse::<RuleAction>().unwrap_err().contains("unknown response"));
+        assert_eq!(
+            "kill_container".parse::<RuleAction>(),
+            Ok(RuleAction::KillContainer)
+        );
+        assert!("explode"
+            .parse::<RuleAction>()
+            .unwrap_err()
+            .contains("unknown response"));
     }
 }

@@ -39,7 +39,8 @@ pub fn key_path(cgroup_file: &str) -> Option<(bool, String)> {
     let mut v1_memory = None;
     for line in cgroup_file.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(hid), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(hid), Some(ctrls), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         if hid == "0" && ctrls.is_empty() && path != "/" {
@@ -61,15 +62,26 @@ pub fn locate(proc_root: &Path, cgroup_root: &Path, pid: u32) -> Result<CgroupLo
     })?;
     let (v2, path) = key_path(&text).ok_or_else(|| Error::Container {
         what: format!("pid {pid}"),
-        message: format!("{} names neither a v2 cgroup nor a v1 memory cgroup", file.display()),
+        message: format!(
+            "{} names neither a v2 cgroup nor a v1 memory cgroup",
+            file.display()
+        ),
     })?;
-    let base = if v2 { cgroup2_dir(cgroup_root) } else { cgroup_root.join("memory") };
+    let base = if v2 {
+        cgroup2_dir(cgroup_root)
+    } else {
+        cgroup_root.join("memory")
+    };
     let dir = base.join(path.trim_start_matches('/'));
     let meta = std::fs::metadata(&dir).map_err(|e| Error::Container {
         what: format!("pid {pid}"),
         message: format!("stat {}: {e}", dir.display()),
     })?;
-    Ok(CgroupLoc { dir, path, id: meta.ino() })
+    Ok(CgroupLoc {
+        dir,
+        path,
+        id: meta.ino(),
+    })
 }
 
 /// Pids in a cgroup directory (`cgroup.procs`).
@@ -85,7 +97,10 @@ mod tests {
     #[test]
     fn hybrid_host_uses_v1_memory() {
         let text = "10:pids:/\n4:memory:/libpod_parent/libpod-abc\n1:cpu:/\n0::/\n";
-        assert_eq!(key_path(text), Some((false, "/libpod_parent/libpod-abc".into())));
+        assert_eq!(
+            key_path(text),
+            Some((false, "/libpod_parent/libpod-abc".into()))
+        );
     }
 
     #[test]
@@ -100,7 +115,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let proc_dir = tmp.path().join("proc/42");
         std::fs::create_dir_all(&proc_dir).unwrap();
-        std::fs::write(proc_dir.join("cgroup"), "4:memory:/libpod_parent/libpod-x\n0::/\n").unwrap();
+        std::fs::write(
+            proc_dir.join("cgroup"),
+            "4:memory:/libpod_parent/libpod-x\n0::/\n",
+        )
+        .unwrap();
         let cg = tmp.path().join("cg/memory/libpod_parent/libpod-x");
         std::fs::create_dir_all(&cg).unwrap();
         std::fs::write(cg.join("cgroup.procs"), "42\n43\n").unwrap();

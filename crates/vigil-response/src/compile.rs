@@ -82,8 +82,15 @@ pub struct CompiledPolicy {
 
 impl CompiledPolicy {
     pub fn flags(&self) -> u32 {
-        (if self.exec_default_deny { kernel::F_EXEC_DEFAULT_DENY } else { 0 })
-            | (if self.net_default_deny { kernel::F_NET_DEFAULT_DENY } else { 0 })
+        (if self.exec_default_deny {
+            kernel::F_EXEC_DEFAULT_DENY
+        } else {
+            0
+        }) | (if self.net_default_deny {
+            kernel::F_NET_DEFAULT_DENY
+        } else {
+            0
+        })
     }
 }
 
@@ -97,7 +104,11 @@ pub struct CompileError {
 
 impl std::fmt::Display for CompileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: policy `{}`: {}", self.location, self.policy, self.message)
+        write!(
+            f,
+            "{}: policy `{}`: {}",
+            self.location, self.policy, self.message
+        )
     }
 }
 
@@ -107,7 +118,11 @@ pub fn compile_policy(p: &Policy) -> Result<CompiledPolicy, CompileError> {
     let mut add = |kind: PathKind, list: &[PathPattern], verdict: Verdict| {
         for pat in list {
             for bytes in pat.kernel_prefixes() {
-                paths.push(PathEntry { kind, bytes, verdict });
+                paths.push(PathEntry {
+                    kind,
+                    bytes,
+                    verdict,
+                });
             }
         }
     };
@@ -127,7 +142,9 @@ pub fn compile_policy(p: &Policy) -> Result<CompiledPolicy, CompileError> {
         .collect();
     paths.retain(|e| {
         e.verdict == Verdict::Deny
-            || !denies.iter().any(|(k, d)| *k == e.kind && e.bytes.starts_with(d))
+            || !denies
+                .iter()
+                .any(|(k, d)| *k == e.kind && e.bytes.starts_with(d))
     });
 
     let mut rules: Vec<(&NetRule, Verdict)> = p
@@ -155,11 +172,20 @@ pub fn compile_policy(p: &Policy) -> Result<CompiledPolicy, CompileError> {
                 if *v != verdict || !r.contains_net(&probe) {
                     continue;
                 }
-                let ranges = if r.ports.is_empty() { vec![(1, u16::MAX)] } else { r.ports.clone() };
+                let ranges = if r.ports.is_empty() {
+                    vec![(1, u16::MAX)]
+                } else {
+                    r.ports.clone()
+                };
                 for (lo, hi) in ranges {
                     // Port 0 (unconnected / any) is covered by port-less rules only.
                     let lo = if r.ports.is_empty() { 0 } else { lo };
-                    flat.push(FlatRule { verdict, proto: r.protocol.number(), lo, hi });
+                    flat.push(FlatRule {
+                        verdict,
+                        proto: r.protocol.number(),
+                        lo,
+                        hi,
+                    });
                 }
             }
         }
@@ -173,7 +199,11 @@ pub fn compile_policy(p: &Policy) -> Result<CompiledPolicy, CompileError> {
                 ),
             });
         }
-        nets.push(NetEntry { addr, prefix, rules: flat });
+        nets.push(NetEntry {
+            addr,
+            prefix,
+            rules: flat,
+        });
     }
     Ok(CompiledPolicy {
         policy: p.clone(),
@@ -262,7 +292,10 @@ pub fn precedence_notes(policies: &[Policy]) -> Vec<Note> {
             if !scopes_may_overlap(a, b) {
                 continue;
             }
-            let both = format!("policies `{}` ({}) and `{}` ({})", a.name, a.mode, b.name, b.mode);
+            let both = format!(
+                "policies `{}` ({}) and `{}` ({})",
+                a.name, a.mode, b.name, b.mode
+            );
             if !a.exec.allow.is_empty() && !b.exec.allow.is_empty() {
                 notes.push(Note {
                     location: b.location(),
@@ -291,7 +324,11 @@ pub fn precedence_notes(policies: &[Policy]) -> Vec<Note> {
             if a.mode != b.mode {
                 let shared = shared_denies(a, b);
                 if !shared.is_empty() {
-                    let enforcing = if a.mode == Mode::Enforce { &a.name } else { &b.name };
+                    let enforcing = if a.mode == Mode::Enforce {
+                        &a.name
+                    } else {
+                        &b.name
+                    };
                     notes.push(Note {
                         location: b.location(),
                         message: format!(
@@ -316,7 +353,8 @@ pub fn precedence_notes(policies: &[Policy]) -> Vec<Note> {
 
 fn overlaps(a: &PathPattern, b: &PathPattern) -> bool {
     let (pa, pb) = (a.kernel_prefixes(), b.kernel_prefixes());
-    pa.iter().any(|x| pb.iter().any(|y| x.starts_with(y) || y.starts_with(x)))
+    pa.iter()
+        .any(|x| pb.iter().any(|y| x.starts_with(y) || y.starts_with(x)))
 }
 
 fn shared_denies(a: &Policy, b: &Policy) -> Vec<String> {
@@ -355,9 +393,17 @@ mod tests {
     fn allow_under_deny_is_dropped() {
         let c = one("policies:\n- name: a\n  mode: enforce\n  exec:\n    allow: ['/usr/bin/*', /usr/bin/nc.openbsd]\n    deny: ['/usr/bin/nc*']\n");
         assert!(c.exec_default_deny);
-        let allows: Vec<_> = c.paths.iter().filter(|e| e.verdict == Verdict::Allow).map(|e| e.bytes.clone()).collect();
+        let allows: Vec<_> = c
+            .paths
+            .iter()
+            .filter(|e| e.verdict == Verdict::Allow)
+            .map(|e| e.bytes.clone())
+            .collect();
         assert_eq!(allows, vec![b"/usr/bin/".to_vec()]);
-        assert!(c.paths.iter().any(|e| e.verdict == Verdict::Deny && e.bytes == b"/usr/bin/nc"));
+        assert!(c
+            .paths
+            .iter()
+            .any(|e| e.verdict == Verdict::Deny && e.bytes == b"/usr/bin/nc"));
     }
 
     #[test]
@@ -379,10 +425,23 @@ mod tests {
         assert_eq!((host.rules[0].lo, host.rules[0].hi), (0, u16::MAX));
         assert_eq!(host.rules.len(), 3);
         let net = c.nets.iter().find(|n| n.prefix == 8).unwrap();
-        assert_eq!(net.rules, vec![
-            FlatRule { verdict: Verdict::Allow, proto: 6, lo: 80, hi: 80 },
-            FlatRule { verdict: Verdict::Allow, proto: 6, lo: 8000, hi: 8100 },
-        ]);
+        assert_eq!(
+            net.rules,
+            vec![
+                FlatRule {
+                    verdict: Verdict::Allow,
+                    proto: 6,
+                    lo: 80,
+                    hi: 80
+                },
+                FlatRule {
+                    verdict: Verdict::Allow,
+                    proto: 6,
+                    lo: 8000,
+                    hi: 8100
+                },
+            ]
+        );
     }
 
     #[test]
@@ -391,7 +450,11 @@ mod tests {
         let f = parse_str(Path::new("t.yaml"), &format!("policies:\n- name: a\n  mode: enforce\n  network:\n    egress:\n      allow: [{{cidr: 10.0.0.0/8, ports: [{}]}}]\n", ports.join(","))).unwrap();
         let e = compile_policy(&f.policies[0]).unwrap_err();
         assert!(e.message.contains("at most 16"), "{e}");
-        assert!(e.to_string().starts_with("t.yaml:2:3: policy `a`: 20 rules"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("t.yaml:2:3: policy `a`: 20 rules"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -399,9 +462,20 @@ mod tests {
         let f = parse_str(Path::new("p.yaml"), "policies:\n- name: a\n  mode: audit\n  exec:\n    allow: ['/usr/bin/*']\n  files:\n    deny_read: [/etc/shadow]\n- name: b\n  mode: enforce\n  exec:\n    deny: ['/usr/bin/nc*']\n  files:\n    deny_read: [/etc/]\n- name: c\n  mode: enforce\n  scope: {names: [x]}\n  exec:\n    allow: [/bin/sh]\n").unwrap();
         let notes = precedence_notes(&f.policies);
         let text: Vec<_> = notes.iter().map(|n| n.message.clone()).collect();
-        assert!(text.iter().any(|m| m.contains("`a` allows `/usr/bin/*` but `b` denies `/usr/bin/nc*`")), "{text:#?}");
-        assert!(text.iter().any(|m| m.contains("enforce beats audit: `b` decides")), "{text:#?}");
-        assert!(text.iter().any(|m| m.contains("EVERY allow-list")), "{text:#?}");
+        assert!(
+            text.iter()
+                .any(|m| m.contains("`a` allows `/usr/bin/*` but `b` denies `/usr/bin/nc*`")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter()
+                .any(|m| m.contains("enforce beats audit: `b` decides")),
+            "{text:#?}"
+        );
+        assert!(
+            text.iter().any(|m| m.contains("EVERY allow-list")),
+            "{text:#?}"
+        );
     }
 
     #[test]

@@ -28,7 +28,10 @@ use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::action::{self, Action, ActionReport, Origin, Outcome, RuleAction, Target};
 use crate::compile::{self, CompiledPolicy, Verdict};
-use crate::kernel::{self, maps, ContainerSlots, Net4KeyData, Net6KeyData, NetRule, NetRules, PathKeyData, PolicyState};
+use crate::kernel::{
+    self, maps, ContainerSlots, Net4KeyData, Net6KeyData, NetRule, NetRules, PathKeyData,
+    PolicyState,
+};
 use crate::policy::{Mode, PolicyFile};
 use crate::{cgroup, Error};
 
@@ -142,19 +145,30 @@ fn kernel_err(during: impl Into<String>, e: &(dyn std::error::Error + 'static)) 
     let during = during.into();
     match io_errno(e) {
         Some(libc::EPERM) => Error::Permission { during },
-        _ => Error::Kernel { during, message: chain(e) },
+        _ => Error::Kernel {
+            during,
+            message: chain(e),
+        },
     }
 }
 
 fn map_err(map: &'static str, capacity: u32, during: String, e: MapError) -> Error {
     match io_errno(&e) {
-        Some(libc::E2BIG) | Some(libc::ENOSPC) | Some(libc::ENOMEM) => Error::MapFull { map, capacity, during },
+        Some(libc::E2BIG) | Some(libc::ENOSPC) | Some(libc::ENOMEM) => Error::MapFull {
+            map,
+            capacity,
+            during,
+        },
         _ => kernel_err(during, &e),
     }
 }
 
 fn path_key(slot: u32, kind: u8, bytes: &[u8]) -> Key<PathKeyData> {
-    let mut data = PathKeyData { slot, kind, path: [0; kernel::PATH_MAX] };
+    let mut data = PathKeyData {
+        slot,
+        kind,
+        path: [0; kernel::PATH_MAX],
+    };
     let n = bytes.len().min(kernel::PATH_MAX);
     data.path[..n].copy_from_slice(&bytes[..n]);
     Key::new(((5 + n) * 8) as u32, data)
@@ -164,7 +178,11 @@ fn net_value(rules: &[compile::FlatRule]) -> NetRules {
     let mut v = NetRules::default();
     for (i, r) in rules.iter().take(kernel::NET_RULES).enumerate() {
         v.r[i] = NetRule {
-            verdict: if r.verdict == Verdict::Deny { kernel::DENY } else { kernel::ALLOW },
+            verdict: if r.verdict == Verdict::Deny {
+                kernel::DENY
+            } else {
+                kernel::ALLOW
+            },
             proto: r.proto,
             port_lo: r.lo,
             port_hi: r.hi,
@@ -195,7 +213,10 @@ fn mode_code(m: Mode) -> u32 {
 
 /// Now on the clock `bpf_ktime_get_ns` uses.
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes one timespec into the valid, owned `ts`.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
@@ -211,7 +232,11 @@ impl Enforcer {
     pub fn open_with(files: &[PolicyFile], opts: Options) -> Result<Enforcer, Error> {
         let compiled = compile_all(files)?;
         if compiled.len() > (SLOTS / 2) as usize {
-            return Err(Error::Compile(format!("{} policies loaded; at most {} are supported", compiled.len(), SLOTS / 2)));
+            return Err(Error::Compile(format!(
+                "{} policies loaded; at most {} are supported",
+                compiled.len(),
+                SLOTS / 2
+            )));
         }
         let btf = Btf::parse_file(&opts.btf_path, aya::Endianness::default())
             .map_err(|e| kernel_err(format!("reading BTF {}", opts.btf_path.display()), &e))?;
@@ -252,25 +277,35 @@ impl Enforcer {
             let prog: &mut RawTracePoint = self
                 ._bpf
                 .program_mut(name)
-                .ok_or_else(|| Error::Kernel { during: "loading".into(), message: format!("program {name} missing") })?
+                .ok_or_else(|| Error::Kernel {
+                    during: "loading".into(),
+                    message: format!("program {name} missing"),
+                })?
                 .try_into()
                 .map_err(|e| kernel_err(format!("program {name}"), &e))?;
-            prog.load().map_err(|e| kernel_err(format!("loading {name} (verifier)"), &e))?;
-            prog.attach(tp).map_err(|e| kernel_err(format!("attaching {name} to {tp}"), &e))?;
+            prog.load()
+                .map_err(|e| kernel_err(format!("loading {name} (verifier)"), &e))?;
+            prog.attach(tp)
+                .map_err(|e| kernel_err(format!("attaching {name} to {tp}"), &e))?;
         }
         if !self.opts.network {
             return Ok(());
         }
         let dir = cgroup::cgroup2_dir(&self.opts.cgroup_root);
-        let cg = File::open(&dir).map_err(|e| kernel_err(format!("opening cgroup v2 root {}", dir.display()), &e))?;
+        let cg = File::open(&dir)
+            .map_err(|e| kernel_err(format!("opening cgroup v2 root {}", dir.display()), &e))?;
         for name in kernel::SOCK_ADDR {
             let prog: &mut CgroupSockAddr = self
                 ._bpf
                 .program_mut(name)
-                .ok_or_else(|| Error::Kernel { during: "loading".into(), message: format!("program {name} missing") })?
+                .ok_or_else(|| Error::Kernel {
+                    during: "loading".into(),
+                    message: format!("program {name} missing"),
+                })?
                 .try_into()
                 .map_err(|e| kernel_err(format!("program {name}"), &e))?;
-            prog.load().map_err(|e| kernel_err(format!("loading {name} (verifier)"), &e))?;
+            prog.load()
+                .map_err(|e| kernel_err(format!("loading {name} (verifier)"), &e))?;
             // With bpf_link (which aya uses when the kernel has it) a cgroup attachment
             // coexists with others' programs; the "multi" flag is rejected there (EINVAL).
             prog.attach(&cg, CgroupAttachMode::Single)
@@ -281,18 +316,28 @@ impl Enforcer {
     }
 
     /// Writes compiled policies into `slots`; on failure removes what it wrote.
-    fn write_generation(&mut self, compiled: Vec<CompiledPolicy>, slots: &[u32]) -> Result<(), Error> {
+    fn write_generation(
+        &mut self,
+        compiled: Vec<CompiledPolicy>,
+        slots: &[u32],
+    ) -> Result<(), Error> {
         for (i, (c, &slot)) in compiled.iter().zip(slots).enumerate() {
             if let Err(e) = self.write_policy(slot, c) {
                 for &s in &slots[..=i] {
-                    self.erase_entries(s, &compiled[slots.iter().position(|x| *x == s).unwrap_or(0)]);
+                    self.erase_entries(
+                        s,
+                        &compiled[slots.iter().position(|x| *x == s).unwrap_or(0)],
+                    );
                 }
                 return Err(e);
             }
         }
         for (c, &slot) in compiled.into_iter().zip(slots) {
             let mode = c.policy.mode;
-            let state = PolicyState { mode: mode_code(mode), flags: c.flags() };
+            let state = PolicyState {
+                mode: mode_code(mode),
+                flags: c.flags(),
+            };
             self.policy_map
                 .set(slot, state, 0)
                 .map_err(|e| kernel_err(format!("writing policy `{}`", c.policy.name), &e))?;
@@ -305,25 +350,56 @@ impl Enforcer {
         let name = &c.policy.name;
         for e in &c.paths {
             let key = path_key(slot, e.kind.code(), &e.bytes);
-            let v = if e.verdict == Verdict::Deny { kernel::DENY } else { kernel::ALLOW } as u32;
-            self.paths
-                .insert(&key, v, 0)
-                .map_err(|err| map_err(maps::PATHS, self.opts.paths_capacity, format!("loading policy `{name}`"), err))?;
+            let v = if e.verdict == Verdict::Deny {
+                kernel::DENY
+            } else {
+                kernel::ALLOW
+            } as u32;
+            self.paths.insert(&key, v, 0).map_err(|err| {
+                map_err(
+                    maps::PATHS,
+                    self.opts.paths_capacity,
+                    format!("loading policy `{name}`"),
+                    err,
+                )
+            })?;
         }
         for n in &c.nets {
             let value = net_value(&n.rules);
             match n.addr {
                 IpAddr::V4(a) => {
-                    let key = Key::new(32 + n.prefix as u32, Net4KeyData { slot, addr: a.octets() });
-                    self.net4
-                        .insert(&key, value, 0)
-                        .map_err(|err| map_err(maps::NET4, self.opts.net_capacity, format!("loading policy `{name}`"), err))?;
+                    let key = Key::new(
+                        32 + n.prefix as u32,
+                        Net4KeyData {
+                            slot,
+                            addr: a.octets(),
+                        },
+                    );
+                    self.net4.insert(&key, value, 0).map_err(|err| {
+                        map_err(
+                            maps::NET4,
+                            self.opts.net_capacity,
+                            format!("loading policy `{name}`"),
+                            err,
+                        )
+                    })?;
                 }
                 IpAddr::V6(a) => {
-                    let key = Key::new(32 + n.prefix as u32, Net6KeyData { slot, addr: a.octets() });
-                    self.net6
-                        .insert(&key, value, 0)
-                        .map_err(|err| map_err(maps::NET6, self.opts.net_capacity, format!("loading policy `{name}`"), err))?;
+                    let key = Key::new(
+                        32 + n.prefix as u32,
+                        Net6KeyData {
+                            slot,
+                            addr: a.octets(),
+                        },
+                    );
+                    self.net6.insert(&key, value, 0).map_err(|err| {
+                        map_err(
+                            maps::NET6,
+                            self.opts.net_capacity,
+                            format!("loading policy `{name}`"),
+                            err,
+                        )
+                    })?;
                 }
             }
         }
@@ -339,10 +415,22 @@ impl Enforcer {
         for n in &c.nets {
             match n.addr {
                 IpAddr::V4(a) => {
-                    let _ = self.net4.remove(&Key::new(32 + n.prefix as u32, Net4KeyData { slot, addr: a.octets() }));
+                    let _ = self.net4.remove(&Key::new(
+                        32 + n.prefix as u32,
+                        Net4KeyData {
+                            slot,
+                            addr: a.octets(),
+                        },
+                    ));
                 }
                 IpAddr::V6(a) => {
-                    let _ = self.net6.remove(&Key::new(32 + n.prefix as u32, Net6KeyData { slot, addr: a.octets() }));
+                    let _ = self.net6.remove(&Key::new(
+                        32 + n.prefix as u32,
+                        Net6KeyData {
+                            slot,
+                            addr: a.octets(),
+                        },
+                    ));
                 }
             }
         }
@@ -350,7 +438,11 @@ impl Enforcer {
 
     /// Names and modes of the loaded policies.
     pub fn policy_names(&self) -> Vec<(String, Mode)> {
-        self.slots.iter().flatten().map(|l| (l.compiled.policy.name.clone(), l.mode)).collect()
+        self.slots
+            .iter()
+            .flatten()
+            .map(|l| (l.compiled.policy.name.clone(), l.mode))
+            .collect()
     }
 
     /// Whether the connect/sendmsg programs are attached.
@@ -360,14 +452,22 @@ impl Enforcer {
 
     /// Applies every policy whose scope selects `container` to the cgroup `cgroup_id`.
     /// Returns the names of the applied policies (empty: none selects it, nothing written).
-    pub fn container_started(&mut self, cgroup_id: u64, container: &vigil_event::Container) -> Result<Vec<String>, Error> {
+    pub fn container_started(
+        &mut self,
+        cgroup_id: u64,
+        container: &vigil_event::Container,
+    ) -> Result<Vec<String>, Error> {
         let slots = self.select(container);
         self.apply(cgroup_id, container.clone(), slots)
     }
 
     /// As [`Enforcer::container_started`], finding the cgroup from a process of the container
     /// (e.g. the runc init pid after `podman init`). Returns the cgroup id and policy names.
-    pub fn container_started_pid(&mut self, pid: u32, container: &vigil_event::Container) -> Result<(u64, Vec<String>), Error> {
+    pub fn container_started_pid(
+        &mut self,
+        pid: u32,
+        container: &vigil_event::Container,
+    ) -> Result<(u64, Vec<String>), Error> {
         let loc = cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid)?;
         let names = self.container_started(loc.id, container)?;
         Ok((loc.id, names))
@@ -377,14 +477,28 @@ impl Enforcer {
         self.slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| s.as_ref().filter(|l| l.compiled.policy.scope.matches(container)).map(|_| i as u32))
+            .filter_map(|(i, s)| {
+                s.as_ref()
+                    .filter(|l| l.compiled.policy.scope.matches(container))
+                    .map(|_| i as u32)
+            })
             .collect()
     }
 
-    fn apply(&mut self, cgroup_id: u64, container: vigil_event::Container, slots: Vec<u32>) -> Result<Vec<String>, Error> {
+    fn apply(
+        &mut self,
+        cgroup_id: u64,
+        container: vigil_event::Container,
+        slots: Vec<u32>,
+    ) -> Result<Vec<String>, Error> {
         let names: Vec<String> = slots.iter().filter_map(|&s| self.slot_name(s)).collect();
         if slots.len() > kernel::MAX_SLOTS {
-            return Err(Error::TooManyPolicies { cgroup_id, count: slots.len(), max: kernel::MAX_SLOTS, names: names.join(", ") });
+            return Err(Error::TooManyPolicies {
+                cgroup_id,
+                count: slots.len(),
+                max: kernel::MAX_SLOTS,
+                names: names.join(", "),
+            });
         }
         if slots.is_empty() {
             if self.live.remove(&cgroup_id).is_some() {
@@ -392,17 +506,28 @@ impl Enforcer {
             }
             return Ok(names);
         }
-        let mut v = ContainerSlots { n: slots.len() as u32, ..Default::default() };
+        let mut v = ContainerSlots {
+            n: slots.len() as u32,
+            ..Default::default()
+        };
         v.slots[..slots.len()].copy_from_slice(&slots);
         self.containers.insert(cgroup_id, v, 0).map_err(|e| {
-            map_err(maps::CONTAINERS, self.opts.containers_capacity, format!("applying policies to container {cgroup_id:#x}"), e)
+            map_err(
+                maps::CONTAINERS,
+                self.opts.containers_capacity,
+                format!("applying policies to container {cgroup_id:#x}"),
+                e,
+            )
         })?;
         self.live.insert(cgroup_id, Applied { container, slots });
         Ok(names)
     }
 
     fn slot_name(&self, slot: u32) -> Option<String> {
-        self.slots.get(slot as usize)?.as_ref().map(|l| l.compiled.policy.name.clone())
+        self.slots
+            .get(slot as usize)?
+            .as_ref()
+            .map(|l| l.compiled.policy.name.clone())
     }
 
     /// Removes a container's entries (policies and isolation). Returns whether it was known.
@@ -440,7 +565,10 @@ impl Enforcer {
         let Some(loaded) = self.slots[slot].as_mut() else {
             return Err(Error::UnknownPolicy(policy.to_string()));
         };
-        let state = PolicyState { mode: mode_code(mode), flags: loaded.compiled.flags() };
+        let state = PolicyState {
+            mode: mode_code(mode),
+            flags: loaded.compiled.flags(),
+        };
         self.policy_map
             .set(slot as u32, state, 0)
             .map_err(|e| kernel_err(format!("switching policy `{policy}` to {mode}"), &e))?;
@@ -452,23 +580,43 @@ impl Enforcer {
     /// every container, free the old slots. On error nothing changes.
     pub fn reload(&mut self, files: &[PolicyFile]) -> Result<(), Error> {
         let compiled = compile_all(files)?;
-        let free: Vec<u32> = (0..SLOTS).filter(|&s| self.slots[s as usize].is_none()).take(compiled.len()).collect();
+        let free: Vec<u32> = (0..SLOTS)
+            .filter(|&s| self.slots[s as usize].is_none())
+            .take(compiled.len())
+            .collect();
         if free.len() < compiled.len() {
-            return Err(Error::Compile(format!("{} policies do not fit next to the loaded ones ({SLOTS} slots)", compiled.len())));
+            return Err(Error::Compile(format!(
+                "{} policies do not fit next to the loaded ones ({SLOTS} slots)",
+                compiled.len()
+            )));
         }
-        let old: Vec<u32> = (0..SLOTS).filter(|&s| self.slots[s as usize].is_some()).collect();
+        let old: Vec<u32> = (0..SLOTS)
+            .filter(|&s| self.slots[s as usize].is_some())
+            .collect();
         // Check every container's new selection before writing anything.
         let probe: Vec<_> = compiled.iter().map(|c| c.policy.scope.clone()).collect();
         for (&cg, a) in &self.live {
             let n = probe.iter().filter(|s| s.matches(&a.container)).count();
             if n > kernel::MAX_SLOTS {
-                return Err(Error::TooManyPolicies { cgroup_id: cg, count: n, max: kernel::MAX_SLOTS, names: String::new() });
+                return Err(Error::TooManyPolicies {
+                    cgroup_id: cg,
+                    count: n,
+                    max: kernel::MAX_SLOTS,
+                    names: String::new(),
+                });
             }
         }
         self.write_generation(compiled, &free)?;
         // Hide the old generation from selection, repoint containers.
-        let old_loaded: Vec<(u32, Loaded)> = old.iter().filter_map(|&s| self.slots[s as usize].take().map(|l| (s, l))).collect();
-        let live: Vec<(u64, vigil_event::Container)> = self.live.iter().map(|(k, a)| (*k, a.container.clone())).collect();
+        let old_loaded: Vec<(u32, Loaded)> = old
+            .iter()
+            .filter_map(|&s| self.slots[s as usize].take().map(|l| (s, l)))
+            .collect();
+        let live: Vec<(u64, vigil_event::Container)> = self
+            .live
+            .iter()
+            .map(|(k, a)| (*k, a.container.clone()))
+            .collect();
         for (cg, c) in live {
             let slots = self.select(&c);
             self.apply(cg, c, slots)?;
@@ -517,7 +665,11 @@ impl Enforcer {
             }
             _ => kernel::c_str(&r.path),
         };
-        let loaded = if r.reason == kernel::REASON_ISOLATED { None } else { self.slots.get(r.slot as usize).and_then(|s| s.as_ref()) };
+        let loaded = if r.reason == kernel::REASON_ISOLATED {
+            None
+        } else {
+            self.slots.get(r.slot as usize).and_then(|s| s.as_ref())
+        };
         let applied = self.live.get(&r.cgroup_id);
         let now = monotonic_ns();
         ActionReport {
@@ -536,25 +688,47 @@ impl Enforcer {
                 comm: kernel::c_str(&r.comm),
                 cgroup_id: r.cgroup_id,
                 container_id: applied.map(|a| a.container.id.clone()).unwrap_or_default(),
-                container_name: applied.map(|a| a.container.name.clone()).unwrap_or_default(),
+                container_name: applied
+                    .map(|a| a.container.name.clone())
+                    .unwrap_or_default(),
             },
             object,
-            outcome: if r.enforced != 0 { Outcome::Done } else { Outcome::AuditOnly },
+            outcome: if r.enforced != 0 {
+                Outcome::Done
+            } else {
+                Outcome::AuditOnly
+            },
             latency: Some(Duration::from_nanos(now.saturating_sub(r.ktime_ns))),
             kernel_time_ns: Some(r.ktime_ns),
-            syscall: matches!(r.kind, kernel::KIND_READ | kernel::KIND_WRITE | kernel::KIND_UNIX).then_some((r.syscall, r.ret)),
+            syscall: matches!(
+                r.kind,
+                kernel::KIND_READ | kernel::KIND_WRITE | kernel::KIND_UNIX
+            )
+            .then_some((r.syscall, r.ret)),
         }
     }
 
     /// Runs a user-space response against `pid` (in container cgroup `cgroup_id`, if known).
-    pub fn respond(&mut self, action: RuleAction, pid: u32, cgroup_id: Option<u64>, container: Option<&vigil_event::Container>) -> ActionReport {
-        let cg = cgroup_id.or_else(|| cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid).ok().map(|l| l.id));
+    pub fn respond(
+        &mut self,
+        action: RuleAction,
+        pid: u32,
+        cgroup_id: Option<u64>,
+        container: Option<&vigil_event::Container>,
+    ) -> ActionReport {
+        let cg = cgroup_id.or_else(|| {
+            cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid)
+                .ok()
+                .map(|l| l.id)
+        });
         let known = cg.and_then(|c| self.live.get(&c)).map(|a| &a.container);
         let c = container.or(known);
         let target = Target {
             pid,
             tid: pid,
-            comm: std::fs::read_to_string(self.opts.proc_root.join(pid.to_string()).join("comm")).map(|s| s.trim().to_string()).unwrap_or_default(),
+            comm: std::fs::read_to_string(self.opts.proc_root.join(pid.to_string()).join("comm"))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default(),
             cgroup_id: cg.unwrap_or(0),
             container_id: c.map(|c| c.id.clone()).unwrap_or_default(),
             container_name: c.map(|c| c.name.clone()).unwrap_or_default(),
@@ -564,24 +738,46 @@ impl Enforcer {
             RuleAction::KillContainer => {
                 let t0 = Instant::now();
                 match cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid) {
-                    Ok(loc) if loc.path != "/" && !loc.path.is_empty() => action::kill_cgroup(&self.opts.proc_root, &loc.dir, target),
-                    Ok(loc) => action::failed(Action::KillContainer, target, format!("pid {pid} is in cgroup {}: not a container, refusing", loc.path), t0),
+                    Ok(loc) if loc.path != "/" && !loc.path.is_empty() => {
+                        action::kill_cgroup(&self.opts.proc_root, &loc.dir, target)
+                    }
+                    Ok(loc) => action::failed(
+                        Action::KillContainer,
+                        target,
+                        format!(
+                            "pid {pid} is in cgroup {}: not a container, refusing",
+                            loc.path
+                        ),
+                        t0,
+                    ),
                     Err(e) => action::failed(Action::KillContainer, target, e.to_string(), t0),
                 }
             }
-            RuleAction::PauseContainer | RuleAction::StopContainer => action::podman(action, target),
+            RuleAction::PauseContainer | RuleAction::StopContainer => {
+                action::podman(action, target)
+            }
             RuleAction::IsolateNetwork => {
                 let t0 = Instant::now();
                 let res = match cg {
                     None => Err(format!("no cgroup for pid {pid}")),
-                    Some(_) if !self.network_attached => Err("network programs not attached".into()),
+                    Some(_) if !self.network_attached => {
+                        Err("network programs not attached".into())
+                    }
                     Some(id) => self
                         .isolated
                         .insert(id, 1, 0)
                         .map(|()| {
                             self.isolated_set.insert(id, ());
                         })
-                        .map_err(|e| map_err(maps::ISOLATED, self.opts.containers_capacity, "isolating".into(), e).to_string()),
+                        .map_err(|e| {
+                            map_err(
+                                maps::ISOLATED,
+                                self.opts.containers_capacity,
+                                "isolating".into(),
+                                e,
+                            )
+                            .to_string()
+                        }),
                 };
                 action::isolated(target, res, t0)
             }
@@ -595,8 +791,16 @@ impl Enforcer {
 
     /// Kernel counters summed over CPUs.
     pub fn stats(&self) -> Stats {
-        let get = |i: u32| self.counters.get(&i, 0).map(|v| v.iter().sum::<u64>()).unwrap_or(0);
-        Stats { reports_lost: get(0), paths_truncated: get(1) }
+        let get = |i: u32| {
+            self.counters
+                .get(&i, 0)
+                .map(|v| v.iter().sum::<u64>())
+                .unwrap_or(0)
+        };
+        Stats {
+            reports_lost: get(0),
+            paths_truncated: get(1),
+        }
     }
 
     /// The roots used to find cgroups.
@@ -614,5 +818,12 @@ fn proto_name(p: u8) -> &'static str {
 }
 
 fn compile_all(files: &[PolicyFile]) -> Result<Vec<CompiledPolicy>, Error> {
-    compile::compile(files).map_err(|errs| Error::Compile(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
+    compile::compile(files).map_err(|errs| {
+        Error::Compile(
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
 }

@@ -25,7 +25,9 @@ mod yaml;
 pub use action::{Action, ActionReport, Origin, Outcome, RuleAction, Target};
 pub use enforcer::{monotonic_ns, Enforcer, Options, Stats, SLOTS};
 pub use error::Error;
-pub use policy::{load_file, load_files, parse_str, Diagnostic, Diagnostics, Mode, Policy, PolicyFile};
+pub use policy::{
+    load_file, load_files, parse_str, Diagnostic, Diagnostics, Mode, Policy, PolicyFile,
+};
 pub use yaml::Pos;
 
 /// Whether this process may load enforcement programs (effective uid 0).

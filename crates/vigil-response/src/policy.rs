@@ -46,7 +46,9 @@ impl std::str::FromStr for Mode {
         match s {
             "audit" => Ok(Mode::Audit),
             "enforce" => Ok(Mode::Enforce),
-            other => Err(format!("unknown mode `{other}` (expected audit or enforce)")),
+            other => Err(format!(
+                "unknown mode `{other}` (expected audit or enforce)"
+            )),
         }
     }
 }
@@ -78,7 +80,8 @@ impl Scope {
             globs.is_empty() || globs.iter().any(|g| v.iter().any(|s| glob_match(g, s)))
         };
         let labels_ok = |want: &BTreeMap<String, String>, have: &BTreeMap<String, String>| {
-            want.iter().all(|(k, v)| have.get(k).is_some_and(|h| glob_match(v, h)))
+            want.iter()
+                .all(|(k, v)| have.get(k).is_some_and(|h| glob_match(v, h)))
         };
         let (ns, pod_labels) = match &c.k8s {
             Some(k) => (k.namespace.as_str(), Some(&k.pod_labels)),
@@ -87,7 +90,8 @@ impl Scope {
         any(&self.names, &[&c.name])
             && any(&self.images, &[&c.image, &c.image_repository])
             && labels_ok(&self.labels, &c.labels)
-            && (self.k8s_namespaces.is_empty() || (!ns.is_empty() && any(&self.k8s_namespaces, &[ns])))
+            && (self.k8s_namespaces.is_empty()
+                || (!ns.is_empty() && any(&self.k8s_namespaces, &[ns])))
             && (self.k8s_pod_labels.is_empty()
                 || pod_labels.is_some_and(|pl| labels_ok(&self.k8s_pod_labels, pl)))
     }
@@ -400,14 +404,22 @@ impl Ctx<'_> {
             Kind::Map(m) => Some(m),
             _ if node.is_null() => Some(&[]),
             _ => {
-                self.err(node.pos, format!("{what} must be a mapping, found {}", node.kind_name()));
+                self.err(
+                    node.pos,
+                    format!("{what} must be a mapping, found {}", node.kind_name()),
+                );
                 None
             }
         }
     }
 
     /// Iterates a mapping's entries, reporting unknown and duplicate keys.
-    fn fields<'n>(&mut self, node: &'n Node, what: &str, known: &[&str]) -> Vec<(&'n str, &'n Node)> {
+    fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        known: &[&str],
+    ) -> Vec<(&'n str, &'n Node)> {
         let mut out: Vec<(&str, &Node)> = Vec::new();
         let Some(entries) = self.map(node, what) else {
             return out;
@@ -420,7 +432,10 @@ impl Ctx<'_> {
             if !known.contains(&key) {
                 self.err(
                     k.pos,
-                    format!("{what}: unknown key `{key}` (expected one of: {})", known.join(", ")),
+                    format!(
+                        "{what}: unknown key `{key}` (expected one of: {})",
+                        known.join(", ")
+                    ),
                 );
                 continue;
             }
@@ -437,7 +452,10 @@ impl Ctx<'_> {
         match &node.kind {
             Kind::Scalar(s, _) if !node.is_null() => Some(s.clone()),
             _ => {
-                self.err(node.pos, format!("{what} must be a string, found {}", node.kind_name()));
+                self.err(
+                    node.pos,
+                    format!("{what} must be a string, found {}", node.kind_name()),
+                );
                 None
             }
         }
@@ -449,9 +467,10 @@ impl Ctx<'_> {
                 .iter()
                 .filter_map(|n| self.string(n, what).map(|s| (s, n.pos)))
                 .collect(),
-            Kind::Scalar(..) if !node.is_null() => {
-                self.string(node, what).map(|s| vec![(s, node.pos)]).unwrap_or_default()
-            }
+            Kind::Scalar(..) if !node.is_null() => self
+                .string(node, what)
+                .map(|s| vec![(s, node.pos)])
+                .unwrap_or_default(),
             _ if node.is_null() => Vec::new(),
             _ => {
                 self.err(node.pos, format!("{what} must be a list of strings"));
@@ -522,7 +541,10 @@ pub fn parse_str(path: &Path, text: &str) -> Result<PolicyFile, Diagnostics> {
         errors: Vec::new(),
     };
     if text.len() > MAX_FILE_BYTES {
-        ctx.err(Pos { line: 1, col: 1 }, format!("larger than {MAX_FILE_BYTES} bytes"));
+        ctx.err(
+            Pos { line: 1, col: 1 },
+            format!("larger than {MAX_FILE_BYTES} bytes"),
+        );
         return Err(Diagnostics(ctx.errors));
     }
     let docs = match yaml::parse(text) {
@@ -554,7 +576,10 @@ pub fn parse_str(path: &Path, text: &str) -> Result<PolicyFile, Diagnostics> {
             ctx.policy = Some(p.name.clone());
             ctx.err(
                 p.pos,
-                format!("duplicate policy name (first defined at line {})", first.pos.line),
+                format!(
+                    "duplicate policy name (first defined at line {})",
+                    first.pos.line
+                ),
             );
         }
     }
@@ -575,7 +600,10 @@ fn parse_policy(ctx: &mut Ctx<'_>, node: &Node) -> Option<Policy> {
         Kind::Map(m) if !m.is_empty() => m[0].0.pos,
         _ => node.pos,
     };
-    let node = &Node { pos: start, kind: node.kind.clone() };
+    let node = &Node {
+        pos: start,
+        kind: node.kind.clone(),
+    };
     // Know the name before reporting anything else, so every error can name the policy.
     ctx.policy = match &node.kind {
         Kind::Map(m) => m
@@ -587,7 +615,15 @@ fn parse_policy(ctx: &mut Ctx<'_>, node: &Node) -> Option<Policy> {
     let fields = ctx.fields(
         node,
         "policy",
-        &["name", "mode", "scope", "exec", "files", "network", "description"],
+        &[
+            "name",
+            "mode",
+            "scope",
+            "exec",
+            "files",
+            "network",
+            "description",
+        ],
     );
     let name = match fields.iter().find(|(k, _)| *k == "name") {
         Some((_, v)) => ctx.string(v, "name"),
@@ -597,8 +633,16 @@ fn parse_policy(ctx: &mut Ctx<'_>, node: &Node) -> Option<Policy> {
         }
     };
     if let Some(n) = &name {
-        if n.is_empty() || n.len() > 128 || !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            ctx.err(node.pos, format!("invalid name `{n}` (1-128 of [A-Za-z0-9-_.])"));
+        if n.is_empty()
+            || n.len() > 128
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            ctx.err(
+                node.pos,
+                format!("invalid name `{n}` (1-128 of [A-Za-z0-9-_.])"),
+            );
         }
     }
     ctx.policy = name.clone();
@@ -653,7 +697,10 @@ fn parse_policy(ctx: &mut Ctx<'_>, node: &Node) -> Option<Policy> {
         }
     }
     if !saw_mode {
-        ctx.err(node.pos, "policy without `mode` (audit or enforce): say which explicitly");
+        ctx.err(
+            node.pos,
+            "policy without `mode` (audit or enforce): say which explicitly",
+        );
     }
     if ctx.errors.len() == before && name.is_some() {
         Some(p)
@@ -668,24 +715,48 @@ fn parse_scope(ctx: &mut Ctx<'_>, node: &Node) -> Scope {
     for (k, v) in ctx.fields(
         node,
         "scope",
-        &["all", "names", "images", "labels", "k8s_namespaces", "k8s_pod_labels"],
+        &[
+            "all",
+            "names",
+            "images",
+            "labels",
+            "k8s_namespaces",
+            "k8s_pod_labels",
+        ],
     ) {
         match k {
             "all" => all = ctx.bool(v, "scope.all").map(|b| (b, v.pos)),
-            "names" => s.names = ctx.strings(v, "scope.names").into_iter().map(|x| x.0).collect(),
-            "images" => s.images = ctx.strings(v, "scope.images").into_iter().map(|x| x.0).collect(),
+            "names" => {
+                s.names = ctx
+                    .strings(v, "scope.names")
+                    .into_iter()
+                    .map(|x| x.0)
+                    .collect()
+            }
+            "images" => {
+                s.images = ctx
+                    .strings(v, "scope.images")
+                    .into_iter()
+                    .map(|x| x.0)
+                    .collect()
+            }
             "labels" => s.labels = ctx.string_map(v, "scope.labels"),
             "k8s_namespaces" => {
-                s.k8s_namespaces = ctx.strings(v, "scope.k8s_namespaces").into_iter().map(|x| x.0).collect()
+                s.k8s_namespaces = ctx
+                    .strings(v, "scope.k8s_namespaces")
+                    .into_iter()
+                    .map(|x| x.0)
+                    .collect()
             }
             "k8s_pod_labels" => s.k8s_pod_labels = ctx.string_map(v, "scope.k8s_pod_labels"),
             _ => {}
         }
     }
     match all {
-        Some((true, pos)) if !s.is_all() => {
-            ctx.err(pos, "scope: `all: true` contradicts the selectors next to it")
-        }
+        Some((true, pos)) if !s.is_all() => ctx.err(
+            pos,
+            "scope: `all: true` contradicts the selectors next to it",
+        ),
         Some((false, pos)) if s.is_all() => ctx.err(
             pos,
             "scope: `all: false` without selectors selects nothing; give names, images or labels",
@@ -706,13 +777,19 @@ fn parse_network(ctx: &mut Ctx<'_>, node: &Node, out: &mut NetworkRules) {
                 "default" => match ctx.string(v, "network.egress.default").as_deref() {
                     Some("allow") => out.default_deny = false,
                     Some("deny") => out.default_deny = true,
-                    Some(o) => ctx.err(v.pos, format!("network.egress.default: `{o}` is not allow or deny")),
+                    Some(o) => ctx.err(
+                        v.pos,
+                        format!("network.egress.default: `{o}` is not allow or deny"),
+                    ),
                     None => {}
                 },
                 _ => {
                     let what = format!("network.egress.{k}");
                     let rules = match &v.kind {
-                        Kind::Seq(items) => items.iter().filter_map(|n| parse_net_rule(ctx, n, &what)).collect(),
+                        Kind::Seq(items) => items
+                            .iter()
+                            .filter_map(|n| parse_net_rule(ctx, n, &what))
+                            .collect(),
                         _ if v.is_null() => Vec::new(),
                         _ => {
                             ctx.err(v.pos, format!("{what} must be a list"));
@@ -760,7 +837,10 @@ fn parse_net_rule(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> Option<NetRule>
                 Some("tcp") => rule.protocol = Protocol::Tcp,
                 Some("udp") => rule.protocol = Protocol::Udp,
                 Some("any") => rule.protocol = Protocol::Any,
-                Some(o) => ctx.err(v.pos, format!("{what}: protocol `{o}` is not tcp, udp or any")),
+                Some(o) => ctx.err(
+                    v.pos,
+                    format!("{what}: protocol `{o}` is not tcp, udp or any"),
+                ),
                 None => {}
             },
             "ports" => {
@@ -772,7 +852,10 @@ fn parse_net_rule(ctx: &mut Ctx<'_>, node: &Node, what: &str) -> Option<NetRule>
                     match item.as_str().map(parse_port_range) {
                         Some(Ok(r)) => rule.ports.push(r),
                         Some(Err(e)) => ctx.err(item.pos, format!("{what}: {e}")),
-                        None => ctx.err(item.pos, format!("{what}: ports must be numbers or ranges like 8000-8100")),
+                        None => ctx.err(
+                            item.pos,
+                            format!("{what}: ports must be numbers or ranges like 8000-8100"),
+                        ),
                     }
                 }
             }
@@ -808,7 +891,9 @@ pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
         Some((a, p)) => (a, Some(p)),
         None => (s, None),
     };
-    let addr: IpAddr = addr.parse().map_err(|_| format!("`{s}` is not an IP address or CIDR"))?;
+    let addr: IpAddr = addr
+        .parse()
+        .map_err(|_| format!("`{s}` is not an IP address or CIDR"))?;
     let max = if addr.is_ipv4() { 32 } else { 128 };
     let prefix = match prefix {
         None => max,
@@ -823,7 +908,9 @@ pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8), String> {
         IpAddr::V6(a) => prefix < 128 && u128::from(a) & (u128::MAX >> prefix) != 0,
     };
     if host_bits_set {
-        return Err(format!("`{s}` has host bits set beyond the /{prefix} prefix"));
+        return Err(format!(
+            "`{s}` has host bits set beyond the /{prefix} prefix"
+        ));
     }
     Ok((addr, prefix))
 }
@@ -846,7 +933,10 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Vec<PolicyFile>, Diagnostics> {
                     file: p.file.clone(),
                     pos: p.pos,
                     policy: Some(p.name.clone()),
-                    message: format!("duplicate policy name (first defined at {})", first.location()),
+                    message: format!(
+                        "duplicate policy name (first defined at {})",
+                        first.location()
+                    ),
                 });
             } else {
                 seen.push(p);

@@ -18,7 +18,10 @@ pub struct PodmanContainer {
 
 /// `podman inspect NAME_OR_ID`.
 pub fn inspect(name: &str) -> Result<PodmanContainer, Error> {
-    let err = |m: String| Error::Container { what: name.to_string(), message: m };
+    let err = |m: String| Error::Container {
+        what: name.to_string(),
+        message: m,
+    };
     let out = Command::new("podman")
         .args(["container", "inspect", "--format", "json", name])
         .output()
@@ -26,10 +29,17 @@ pub fn inspect(name: &str) -> Result<PodmanContainer, Error> {
     if !out.status.success() {
         return Err(err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
     }
-    let v: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(|e| err(format!("podman inspect output: {e}")))?;
-    let c = v.get(0).ok_or_else(|| err("podman inspect returned nothing".into()))?;
-    let s = |p: &str| c.pointer(p).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| err(format!("podman inspect output: {e}")))?;
+    let c = v
+        .get(0)
+        .ok_or_else(|| err("podman inspect returned nothing".into()))?;
+    let s = |p: &str| {
+        c.pointer(p)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
     let image = s("/ImageName");
     let (repo, tag) = match image.rsplit_once(':') {
         Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
@@ -38,10 +48,17 @@ pub fn inspect(name: &str) -> Result<PodmanContainer, Error> {
     let labels = c
         .pointer("/Config/Labels")
         .and_then(|l| l.as_object())
-        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
         .unwrap_or_default();
     Ok(PodmanContainer {
-        pid: c.pointer("/State/Pid").and_then(|p| p.as_u64()).unwrap_or(0) as u32,
+        pid: c
+            .pointer("/State/Pid")
+            .and_then(|p| p.as_u64())
+            .unwrap_or(0) as u32,
         status: s("/State/Status"),
         container: vigil_event::Container {
             id: s("/Id"),

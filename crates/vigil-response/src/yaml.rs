@@ -167,17 +167,26 @@ mod tests {
     #[test]
     fn positions_are_one_based() {
         let docs = parse("a:\n  b: [x, 'y']\n").unwrap();
-        let Kind::Map(m) = &docs[0].kind else { panic!() };
+        let Kind::Map(m) = &docs[0].kind else {
+            panic!()
+        };
         assert_eq!(m[0].0.pos, Pos { line: 1, col: 1 });
-        let Kind::Map(inner) = &m[0].1.kind else { panic!() };
+        let Kind::Map(inner) = &m[0].1.kind else {
+            panic!()
+        };
         assert_eq!(inner[0].0.pos, Pos { line: 2, col: 3 });
-        let Kind::Seq(items) = &inner[0].1.kind else { panic!() };
+        let Kind::Seq(items) = &inner[0].1.kind else {
+            panic!()
+        };
         assert_eq!(items[1].kind, Kind::Scalar("y".into(), true));
     }
 
     #[test]
     fn aliases_and_syntax_errors_are_reported() {
-        assert!(parse("a: &x 1\nb: *x\n").unwrap_err().message.contains("anchors"));
+        assert!(parse("a: &x 1\nb: *x\n")
+            .unwrap_err()
+            .message
+            .contains("anchors"));
         let e = parse("a: [1, 2\n").unwrap_err();
         assert!(e.pos.line >= 1);
         let deep = "[".repeat(100) + &"]".repeat(100);

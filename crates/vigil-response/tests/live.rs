@@ -20,11 +20,18 @@ fn pf(yaml: &str) -> PolicyFile {
 const POLICY: &str = "policies:\n- name: lock\n  mode: enforce\n  scope: {names: ['t-*']}\n  exec:\n    allow: ['/usr/bin/*', '/bin/*']\n    deny: ['/usr/bin/nc*']\n  files:\n    deny_read: [/etc/shadow]\n    deny_write: [/etc/]\n  network:\n    egress:\n      allow: [{cidr: 127.0.0.0/8, ports: [80], protocol: tcp}]\n      deny: [{cidr: 127.0.0.0/8}, {cidr: '::1'}]\n    unix_deny: [/run/podman/podman.sock]\n";
 
 fn container(name: &str) -> vigil_event::Container {
-    vigil_event::Container { id: format!("{name}-id"), name: name.into(), ..Default::default() }
+    vigil_event::Container {
+        id: format!("{name}-id"),
+        name: name.into(),
+        ..Default::default()
+    }
 }
 
 fn prog_ids() -> Vec<u32> {
-    aya::programs::loaded_programs().filter_map(|p| p.ok()).map(|p| p.id()).collect()
+    aya::programs::loaded_programs()
+        .filter_map(|p| p.ok())
+        .map(|p| p.id())
+        .collect()
 }
 
 #[test]
@@ -36,20 +43,36 @@ fn loads_attaches_and_cleans_up() {
     let mut e = Enforcer::open(&[pf(POLICY)]).expect("open");
     assert!(e.network_attached());
     let during = prog_ids();
-    assert_eq!(during.len(), before.len() + 6, "2 tracepoint + 4 sock_addr programs");
+    assert_eq!(
+        during.len(),
+        before.len() + 6,
+        "2 tracepoint + 4 sock_addr programs"
+    );
     // Scope: only t-* containers get the policy.
-    assert_eq!(e.container_started(0xdead_0001, &container("t-1")).unwrap(), vec!["lock".to_string()]);
-    assert!(e.container_started(0xdead_0002, &container("other")).unwrap().is_empty());
+    assert_eq!(
+        e.container_started(0xdead_0001, &container("t-1")).unwrap(),
+        vec!["lock".to_string()]
+    );
+    assert!(e
+        .container_started(0xdead_0002, &container("other"))
+        .unwrap()
+        .is_empty());
     assert_eq!(e.containers(), vec![0xdead_0001]);
     e.set_mode("lock", Mode::Audit).unwrap();
-    assert!(matches!(e.set_mode("nope", Mode::Audit), Err(Error::UnknownPolicy(_))));
+    assert!(matches!(
+        e.set_mode("nope", Mode::Audit),
+        Err(Error::UnknownPolicy(_))
+    ));
     assert!(e.container_stopped(0xdead_0001));
     assert!(!e.container_stopped(0xdead_0001));
     drop(e);
     // Programs are freed asynchronously after the last reference goes.
     let mut left = Vec::new();
     for _ in 0..100 {
-        left = prog_ids().into_iter().filter(|p| !before.contains(p)).collect();
+        left = prog_ids()
+            .into_iter()
+            .filter(|p| !before.contains(p))
+            .collect();
         if left.is_empty() {
             break;
         }
@@ -58,9 +81,15 @@ fn loads_attaches_and_cleans_up() {
     // Other engineers' tests may load programs concurrently; ours are named vigil_resp_*.
     let ours: Vec<_> = aya::programs::loaded_programs()
         .filter_map(|p| p.ok())
-        .filter(|p| left.contains(&p.id()) && p.name_as_str().is_some_and(|n| n.starts_with("vigil_resp")))
+        .filter(|p| {
+            left.contains(&p.id()) && p.name_as_str().is_some_and(|n| n.starts_with("vigil_resp"))
+        })
         .collect();
-    assert!(ours.is_empty(), "programs left behind: {:?}", ours.iter().map(|p| p.id()).collect::<Vec<_>>());
+    assert!(
+        ours.is_empty(),
+        "programs left behind: {:?}",
+        ours.iter().map(|p| p.id()).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -68,14 +97,32 @@ fn full_container_map_is_a_clear_error() {
     if !root_or_skip("full_container_map_is_a_clear_error") {
         return;
     }
-    let opts = Options { containers_capacity: 4, network: false, ..Default::default() };
+    let opts = Options {
+        containers_capacity: 4,
+        network: false,
+        ..Default::default()
+    };
     let mut e = Enforcer::open_with(&[pf(POLICY)], opts).unwrap();
     for i in 0..4 {
         e.container_started(100 + i, &container("t-x")).unwrap();
     }
     let err = e.container_started(200, &container("t-y")).unwrap_err();
-    assert!(matches!(err, Error::MapFull { map: "containers", capacity: 4, .. }), "{err}");
-    assert!(err.to_string().contains("policy map `containers` is full (4 entries)"), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::MapFull {
+                map: "containers",
+                capacity: 4,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("policy map `containers` is full (4 entries)"),
+        "{err}"
+    );
     // The failed container is not tracked; the others still are.
     assert_eq!(e.containers().len(), 4);
 }
@@ -85,9 +132,17 @@ fn full_path_map_fails_open_without_leftovers() {
     if !root_or_skip("full_path_map_fails_open_without_leftovers") {
         return;
     }
-    let opts = Options { paths_capacity: 3, network: false, ..Default::default() };
+    let opts = Options {
+        paths_capacity: 3,
+        network: false,
+        ..Default::default()
+    };
     let err = Enforcer::open_with(&[pf(POLICY)], opts).unwrap_err();
-    assert!(err.to_string().contains("policy map `paths` is full (3 entries)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("policy map `paths` is full (3 entries)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -95,12 +150,19 @@ fn reload_swaps_or_keeps_old() {
     if !root_or_skip("reload_swaps_or_keeps_old") {
         return;
     }
-    let opts = Options { network: false, paths_capacity: 12, ..Default::default() };
+    let opts = Options {
+        network: false,
+        paths_capacity: 12,
+        ..Default::default()
+    };
     let mut e = Enforcer::open_with(&[pf(POLICY)], opts).unwrap();
     e.container_started(7, &container("t-1")).unwrap();
     // Too big for the remaining trie capacity: fails, old policy stays applied.
     let many: Vec<String> = (0..20).map(|i| format!("/x{i}")).collect();
-    let big = pf(&format!("policies:\n- name: big\n  mode: enforce\n  files:\n    deny_read: [{}]\n", many.join(", ")));
+    let big = pf(&format!(
+        "policies:\n- name: big\n  mode: enforce\n  files:\n    deny_read: [{}]\n",
+        many.join(", ")
+    ));
     let err = e.reload(&[big]).unwrap_err();
     assert!(err.to_string().contains("is full"), "{err}");
     assert_eq!(e.applied(7), vec!["lock".to_string()]);

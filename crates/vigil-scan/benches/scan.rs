@@ -65,7 +65,11 @@ fn main() {
             inv.packages.len()
         );
     }
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/osv");
+    let corpus = std::env::var_os("VIGIL_OSV_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/osv")
+        });
     let tmp = tempfile::tempdir().expect("tempdir");
     let db_path = tmp.path().join("db");
     let sources: Vec<PathBuf> = ["pypi", "crates.io", "go"]

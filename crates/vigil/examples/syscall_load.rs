@@ -13,7 +13,11 @@ use std::time::{Duration, Instant};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let kind = args.get(1).map(String::as_str).unwrap_or("open").to_string();
+    let kind = args
+        .get(1)
+        .map(String::as_str)
+        .unwrap_or("open")
+        .to_string();
     let threads: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2);
     let secs: f64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(5.0);
     if !matches!(kind.as_str(), "open" | "exec" | "connect") {
@@ -59,10 +63,14 @@ fn main() {
                         n += 1;
                     }
                     _ => {
-                        // A full accept queue refuses some connects: count only those made.
+                        // The server closes first (the client waits for its EOF), so the
+                        // TIME_WAIT state stays on the server side and the client does not
+                        // run out of ephemeral ports. Refused connects are not counted.
                         let addr = listener.expect("listener");
                         for _ in 0..16 {
-                            if TcpStream::connect(addr).is_ok() {
+                            if let Ok(mut s) = TcpStream::connect(addr) {
+                                let mut b = [0u8; 1];
+                                let _ = std::io::Read::read(&mut s, &mut b);
                                 n += 1;
                             }
                         }
@@ -82,5 +90,8 @@ fn main() {
     }
     let el = started.elapsed().as_secs_f64();
     let _ = std::fs::remove_file(&path);
-    println!("{kind} {threads} {:.0}", ops.load(Ordering::Relaxed) as f64 / el);
+    println!(
+        "{kind} {threads} {:.0}",
+        ops.load(Ordering::Relaxed) as f64 / el
+    );
 }

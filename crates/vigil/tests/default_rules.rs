@@ -18,7 +18,10 @@ fn default_rules_validate_cleanly() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "validate failed:\n{stdout}\n{stderr}");
-    assert!(!stderr.contains("warning") && !stdout.contains("warning:"), "warnings:\n{stdout}\n{stderr}");
+    assert!(
+        !stderr.contains("warning") && !stdout.contains("warning:"),
+        "warnings:\n{stdout}\n{stderr}"
+    );
 }
 
 #[test]
@@ -30,7 +33,11 @@ fn every_default_rule_has_passing_cases() {
         .output()
         .expect("run vigil");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "rule tests failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "rule tests failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains(" 0 failed"), "{stdout}");
 
     // Every rule of the default file is named by at least one positive case.
@@ -39,7 +46,8 @@ fn every_default_rule_has_passing_cases() {
     for line in rules.lines() {
         if let Some(name) = line.strip_prefix("- rule: ") {
             assert!(
-                text.contains(&format!("rule: {name},")) || text.contains(&format!("rule: {name}\n")),
+                text.contains(&format!("rule: {name},"))
+                    || text.contains(&format!("rule: {name}\n")),
                 "rule '{name}' has no positive case in {}",
                 cases.display()
             );

@@ -37,7 +37,9 @@ fn skip_reason(need_podman: bool) -> Option<String> {
             .map(|s| s.success())
             .unwrap_or(false);
         if !ok {
-            return Some(format!("podman or image {IMAGE} missing (run scripts/test-image.sh)"));
+            return Some(format!(
+                "podman or image {IMAGE} missing (run scripts/test-image.sh)"
+            ));
         }
     }
     None
@@ -53,7 +55,11 @@ macro_rules! require {
 }
 
 fn unique(prefix: &str) -> String {
-    format!("vigil-e2e-{prefix}-{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    format!(
+        "vigil-e2e-{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A running `vigil monitor --json` whose alerts are collected in the background.
@@ -68,7 +74,11 @@ impl Monitor {
         let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
             .arg("monitor")
             .args(["--json", "--no-metrics"])
-            .args(if extra.contains(&"--stats-interval") { &[][..] } else { &["--stats-interval", "5"][..] })
+            .args(if extra.contains(&"--stats-interval") {
+                &[][..]
+            } else {
+                &["--stats-interval", "5"][..]
+            })
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -94,18 +104,33 @@ impl Monitor {
                 s.lock().unwrap().push(line);
             }
         });
-        let m = Monitor { child, alerts, stderr };
+        let m = Monitor {
+            child,
+            alerts,
+            stderr,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if m.stderr.lock().unwrap().iter().any(|l| l.contains("monitoring")) {
+            if m.stderr
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|l| l.contains("monitoring"))
+            {
                 return m;
             }
             if let Ok(Some(status)) = Self::try_wait(&m.child) {
-                panic!("vigil monitor exited early: {status}; stderr: {:?}", m.stderr.lock().unwrap());
+                panic!(
+                    "vigil monitor exited early: {status}; stderr: {:?}",
+                    m.stderr.lock().unwrap()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("vigil monitor not ready after 60 s; stderr: {:?}", m.stderr.lock().unwrap());
+        panic!(
+            "vigil monitor not ready after 60 s; stderr: {:?}",
+            m.stderr.lock().unwrap()
+        );
     }
 
     fn try_wait(child: &Child) -> std::io::Result<Option<std::process::ExitStatus>> {
@@ -138,7 +163,10 @@ impl Monitor {
                     .iter()
                     .map(|a| format!("{} | {}", a["rule"], a["output"]))
                     .collect();
-                panic!("no alert '{rule}' matching within {timeout:?}; alerts so far:\n{}", got.join("\n"));
+                panic!(
+                    "no alert '{rule}' matching within {timeout:?}; alerts so far:\n{}",
+                    got.join("\n")
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -158,7 +186,10 @@ impl Monitor {
         // SAFETY: kill with a valid pid of our own child and a valid signal number.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let status = self.child.wait().expect("wait for vigil");
-        assert!(status.success(), "vigil monitor exit status after SIGTERM: {status}");
+        assert!(
+            status.success(),
+            "vigil monitor exit status after SIGTERM: {status}"
+        );
         std::thread::sleep(Duration::from_millis(200));
         let lines = self.stderr.lock().unwrap().clone();
         assert!(
@@ -194,7 +225,10 @@ fn assert_container_metadata(a: &Value, name: &str) {
     assert_eq!(f["container.name"], name, "{a}");
     assert_eq!(f["container.image.repository"], IMAGE, "{a}");
     let id = f["container.id"].as_str().unwrap_or_default();
-    assert!(id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()), "container.id: {a}");
+    assert!(
+        id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+        "container.id: {a}"
+    );
 }
 
 #[test]
@@ -205,31 +239,60 @@ fn container_threats_raise_default_rule_alerts() {
     let t = Duration::from_secs(20);
 
     let c = unique("shell");
-    podman_run(&c, &["--network=none"], &["python3", "-c", "import subprocess; subprocess.run(['sh', '-c', 'true'])"]);
+    podman_run(
+        &c,
+        &["--network=none"],
+        &[
+            "python3",
+            "-c",
+            "import subprocess; subprocess.run(['sh', '-c', 'true'])",
+        ],
+    );
     let a = m.expect("Shell spawned in container", t, |a| in_container(a, &c));
     assert_container_metadata(&a, &c);
     assert_eq!(a["output_fields"]["proc.pname"], "python3", "{a}");
 
     let c = unique("shadow");
     podman_run(&c, &["--network=none"], &["cat", "/etc/shadow"]);
-    let a = m.expect("Password database or sudo configuration read", t, |a| in_container(a, &c));
+    let a = m.expect("Password database or sudo configuration read", t, |a| {
+        in_container(a, &c)
+    });
     assert_eq!(a["output_fields"]["fd.name"], "/etc/shadow", "{a}");
     assert_container_metadata(&a, &c);
 
     let c = unique("binwrite");
     podman_run(&c, &["--network=none"], &["touch", "/bin/evil"]);
-    let a = m.expect("Write below binary directory in container", t, |a| in_container(a, &c));
+    let a = m.expect("Write below binary directory in container", t, |a| {
+        in_container(a, &c)
+    });
     // The kernel resolves /bin (a symlink to usr/bin on merged-/usr systems).
-    assert!(a["output_fields"]["fd.name"].as_str().is_some_and(|n| n.ends_with("/bin/evil")), "{a}");
+    assert!(
+        a["output_fields"]["fd.name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("/bin/evil")),
+        "{a}"
+    );
 
     let c = unique("symlink");
-    podman_run(&c, &["--network=none"], &["ln", "-s", "/etc/shadow", "/tmp/innocent"]);
-    let a = m.expect("Symlink or hardlink over sensitive file", t, |a| in_container(a, &c));
+    podman_run(
+        &c,
+        &["--network=none"],
+        &["ln", "-s", "/etc/shadow", "/tmp/innocent"],
+    );
+    let a = m.expect("Symlink or hardlink over sensitive file", t, |a| {
+        in_container(a, &c)
+    });
     assert_eq!(a["output_fields"]["evt.arg.target"], "/etc/shadow", "{a}");
 
     let c = unique("dropped");
-    podman_run(&c, &["--network=none"], &["sh", "-c", "cp /bin/true /opt/dropped && /opt/dropped"]);
-    let a = m.expect("Dropped binary executed in container", t, |a| in_container(a, &c));
+    podman_run(
+        &c,
+        &["--network=none"],
+        &["sh", "-c", "cp /bin/true /opt/dropped && /opt/dropped"],
+    );
+    let a = m.expect("Dropped binary executed in container", t, |a| {
+        in_container(a, &c)
+    });
     assert_eq!(a["output_fields"]["proc.exepath"], "/opt/dropped", "{a}");
 
     let c = unique("memfd");
@@ -240,7 +303,9 @@ fn container_threats_raise_default_rule_alerts() {
     let c = unique("ptrace");
     let ptrace = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nr = libc.ptrace(16, pid, None, None)\nprint('attach', r, ctypes.get_errno())\nos.kill(pid, 9)";
     podman_run(&c, &["--network=none"], &["python3", "-c", ptrace]);
-    let a = m.expect("Process attached to another with ptrace", t, |a| in_container(a, &c));
+    let a = m.expect("Process attached to another with ptrace", t, |a| {
+        in_container(a, &c)
+    });
     assert_container_metadata(&a, &c);
 
     let listener = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
@@ -248,7 +313,11 @@ fn container_threats_raise_default_rule_alerts() {
     let c = unique("connect");
     let script = format!("exec 3<>/dev/tcp/127.0.0.2/{port}; echo hi >&3");
     podman_run(&c, &["--network=host"], &["bash", "-c", &script]);
-    let a = m.expect("Outbound connection by system utility in container", t, |a| in_container(a, &c));
+    let a = m.expect(
+        "Outbound connection by system utility in container",
+        t,
+        |a| in_container(a, &c),
+    );
     assert_eq!(a["output_fields"]["fd.sip"], "127.0.0.2", "{a}");
     assert_eq!(a["output_fields"]["fd.sport"], port as u64, "{a}");
     drop(listener);
@@ -264,7 +333,12 @@ fn host_threats_raise_alerts() {
     let m = Monitor::start(&["--with-defaults", "-r", rules]);
     let t = Duration::from_secs(20);
     let dir = tempfile::tempdir().unwrap();
-    let tag = dir.path().file_name().unwrap().to_string_lossy().to_string();
+    let tag = dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
 
     Command::new("cat").arg("/etc/shadow").output().unwrap();
     let a = m.expect("Password database or sudo configuration read", t, |a| {
@@ -273,36 +347,65 @@ fn host_threats_raise_alerts() {
     assert_eq!(a["output_fields"]["fd.name"], "/etc/shadow");
 
     let link = dir.path().join("sh");
-    Command::new("ln").arg("-s").arg("/etc/shadow").arg(&link).output().unwrap();
+    Command::new("ln")
+        .arg("-s")
+        .arg("/etc/shadow")
+        .arg(&link)
+        .output()
+        .unwrap();
     m.expect("Symlink or hardlink over sensitive file", t, |a| {
-        a["output_fields"]["evt.arg.linkpath"].as_str().is_some_and(|p| p.contains(&tag))
+        a["output_fields"]["evt.arg.linkpath"]
+            .as_str()
+            .is_some_and(|p| p.contains(&tag))
     });
 
     let bin = format!("/usr/local/bin/vigil-e2e-{tag}");
     Command::new("touch").arg(&bin).output().unwrap();
-    m.expect("E2E host write below binary dir", t, |a| a["output_fields"]["fd.name"] == bin.as_str());
+    m.expect("E2E host write below binary dir", t, |a| {
+        a["output_fields"]["fd.name"] == bin.as_str()
+    });
     let _ = std::fs::remove_file(&bin);
 
     let tmpbin = format!("/tmp/vigil-e2e-{tag}");
     std::fs::copy("/bin/true", &tmpbin).unwrap();
     Command::new(&tmpbin).output().unwrap();
-    m.expect("Execution from temporary directory", t, |a| a["output_fields"]["proc.exepath"] == tmpbin.as_str());
+    m.expect("Execution from temporary directory", t, |a| {
+        a["output_fields"]["proc.exepath"] == tmpbin.as_str()
+    });
     let _ = std::fs::remove_file(&tmpbin);
 
     let memfd = "import os\nfd = os.memfd_create('payload')\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['payload'])";
-    Command::new("python3").arg("-c").arg(memfd).output().unwrap();
-    m.expect("Fileless execution from memory", t, |a| a["output_fields"]["container.id"] == "host");
+    Command::new("python3")
+        .arg("-c")
+        .arg(memfd)
+        .output()
+        .unwrap();
+    m.expect("Fileless execution from memory", t, |a| {
+        a["output_fields"]["container.id"] == "host"
+    });
 
     let ptrace = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nlibc.ptrace(16, pid, None, None)\nos.kill(pid, 9)";
-    let child = Command::new("python3").arg("-c").arg(ptrace).output().unwrap();
+    let child = Command::new("python3")
+        .arg("-c")
+        .arg(ptrace)
+        .output()
+        .unwrap();
     assert!(child.status.success());
-    m.expect("Process attached to another with ptrace", t, |a| a["output_fields"]["proc.name"] == "python3");
+    m.expect("Process attached to another with ptrace", t, |a| {
+        a["output_fields"]["proc.name"] == "python3"
+    });
 
     let listener = TcpListener::bind("127.0.0.3:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let script = format!("exec 3<>/dev/tcp/127.0.0.3/{port}");
-    Command::new("bash").arg("-c").arg(&script).output().unwrap();
-    let a = m.expect("E2E host outbound connect", t, |a| a["output_fields"]["fd.sport"] == port as u64);
+    Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let a = m.expect("E2E host outbound connect", t, |a| {
+        a["output_fields"]["fd.sport"] == port as u64
+    });
     assert_eq!(a["output_fields"]["fd.sip"], "127.0.0.3");
     drop(listener);
 
@@ -330,26 +433,47 @@ fn benign_container_activity_raises_no_warning() {
         .alerts_for_container(&c)
         .into_iter()
         .filter(|a| {
-            matches!(a["priority"].as_str(), Some("Emergency" | "Alert" | "Critical" | "Error" | "Warning"))
+            matches!(
+                a["priority"].as_str(),
+                Some("Emergency" | "Alert" | "Critical" | "Error" | "Warning")
+            )
         })
         .collect();
-    assert!(noisy.is_empty(), "benign activity raised alerts: {noisy:#?}");
+    assert!(
+        noisy.is_empty(),
+        "benign activity raised alerts: {noisy:#?}"
+    );
     m.stop();
 }
 
 #[test]
 fn upstream_falco_rules_fire_on_live_actions() {
     require!(true);
-    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus/falco-rules");
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpus/falco-rules"
+    );
     if !std::path::Path::new(corpus).exists() {
         panic!("../shared/corpus/falco-rules is missing beside the checkout");
     }
     let _g = serial();
-    let files: Vec<String> = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"]
-        .iter()
-        .map(|f| format!("{corpus}/{f}"))
-        .collect();
-    let m = Monitor::start(&["--all-matches", "-r", &files[0], "-r", &files[1], "-r", &files[2]]);
+    let files: Vec<String> = [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ]
+    .iter()
+    .map(|f| format!("{corpus}/{f}"))
+    .collect();
+    let m = Monitor::start(&[
+        "--all-matches",
+        "-r",
+        &files[0],
+        "-r",
+        &files[1],
+        "-r",
+        &files[2],
+    ]);
     let t = Duration::from_secs(20);
 
     let c = unique("up-shadow");
@@ -359,17 +483,31 @@ fn upstream_falco_rules_fire_on_live_actions() {
     assert_container_metadata(&a, &c);
 
     let c = unique("up-symlink");
-    podman_run(&c, &["--network=none"], &["ln", "-s", "/etc/shadow", "/tmp/innocent"]);
-    m.expect("Create Symlink Over Sensitive Files", t, |a| in_container(a, &c));
+    podman_run(
+        &c,
+        &["--network=none"],
+        &["ln", "-s", "/etc/shadow", "/tmp/innocent"],
+    );
+    m.expect("Create Symlink Over Sensitive Files", t, |a| {
+        in_container(a, &c)
+    });
 
     let c = unique("up-drop");
-    podman_run(&c, &["--network=none"], &["sh", "-c", "cp /bin/true /opt/dropped && /opt/dropped"]);
-    m.expect("Drop and execute new binary in container", t, |a| in_container(a, &c));
+    podman_run(
+        &c,
+        &["--network=none"],
+        &["sh", "-c", "cp /bin/true /opt/dropped && /opt/dropped"],
+    );
+    m.expect("Drop and execute new binary in container", t, |a| {
+        in_container(a, &c)
+    });
 
     let c = unique("up-memfd");
     let memfd = "import os\nfd = os.memfd_create('payload')\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['payload'])";
     podman_run(&c, &["--network=none"], &["python3", "-c", memfd]);
-    m.expect("Fileless execution via memfd_create", t, |a| in_container(a, &c));
+    m.expect("Fileless execution via memfd_create", t, |a| {
+        in_container(a, &c)
+    });
 
     let c = unique("up-ptrace");
     let ptrace = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nlibc.ptrace(16, pid, None, None)\nos.kill(pid, 9)";
@@ -378,12 +516,22 @@ fn upstream_falco_rules_fire_on_live_actions() {
 
     let c = unique("up-shm");
     // podman mounts /dev/shm noexec; give this container an executable one.
-    podman_run(&c, &["--network=none", "--tmpfs", "/dev/shm:rw,exec"], &["sh", "-c", "cp /bin/true /dev/shm/x && /dev/shm/x"]);
+    podman_run(
+        &c,
+        &["--network=none", "--tmpfs", "/dev/shm:rw,exec"],
+        &["sh", "-c", "cp /bin/true /dev/shm/x && /dev/shm/x"],
+    );
     m.expect("Execution from /dev/shm", t, |a| in_container(a, &c));
 
     let c = unique("up-keys");
-    podman_run(&c, &["--network=none"], &["find", "/root", "-name", "id_rsa"]);
-    m.expect("Search Private Keys or Passwords", t, |a| in_container(a, &c));
+    podman_run(
+        &c,
+        &["--network=none"],
+        &["find", "/root", "-name", "id_rsa"],
+    );
+    m.expect("Search Private Keys or Passwords", t, |a| {
+        in_container(a, &c)
+    });
 
     m.stop();
 }
@@ -415,7 +563,13 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
     // SAFETY: kill with our child's pid and a valid signal.
     unsafe { libc::kill(m.child.id() as i32, libc::SIGHUP) };
     let deadline = Instant::now() + t;
-    while !m.stderr.lock().unwrap().iter().any(|l| l.contains("reload failed")) {
+    while !m
+        .stderr
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("reload failed"))
+    {
         assert!(Instant::now() < deadline, "no 'reload failed' message");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -423,7 +577,10 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
     let _ = std::fs::read(&marker_a);
     let deadline = Instant::now() + t;
     while m.alerts.lock().unwrap().len() == before {
-        assert!(Instant::now() < deadline, "old rule stopped working after a failed reload");
+        assert!(
+            Instant::now() < deadline,
+            "old rule stopped working after a failed reload"
+        );
         std::thread::sleep(Duration::from_millis(100));
         let _ = std::fs::read(&marker_a);
     }
@@ -434,7 +591,13 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
     // SAFETY: as above.
     unsafe { libc::kill(m.child.id() as i32, libc::SIGHUP) };
     let deadline = Instant::now() + t;
-    while !m.stderr.lock().unwrap().iter().any(|l| l.contains("reloaded")) {
+    while !m
+        .stderr
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("reloaded"))
+    {
         assert!(Instant::now() < deadline, "no 'reloaded' message");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -454,7 +617,16 @@ fn lost_events_are_counted_and_alerted() {
         "- rule: Any open\n  desc: every open\n  condition: evt.type in (open, openat, openat2)\n  output: open %fd.name\n  priority: DEBUG\n",
     )
     .unwrap();
-    let m = Monitor::start(&["-r", rules.to_str().unwrap(), "--ring-buffer-mb", "1", "--stats-interval", "1", "--min-priority", "debug"]);
+    let m = Monitor::start(&[
+        "-r",
+        rules.to_str().unwrap(),
+        "--ring-buffer-mb",
+        "1",
+        "--stats-interval",
+        "1",
+        "--min-priority",
+        "debug",
+    ]);
     // Freeze the monitor so the 1 MiB ring buffer overflows for certain, then let it go.
     // SAFETY: signals to our own child.
     unsafe { libc::kill(m.child.id() as i32, libc::SIGSTOP) };
@@ -468,14 +640,29 @@ fn lost_events_are_counted_and_alerted() {
     }
     // SAFETY: as above.
     unsafe { libc::kill(m.child.id() as i32, libc::SIGCONT) };
-    assert!(opens > 20_000, "only {opens} opens: the load is too light to overflow the buffer");
-    let a = m.expect("vigil internal: event drop", Duration::from_secs(15), |_| true);
+    assert!(
+        opens > 20_000,
+        "only {opens} opens: the load is too light to overflow the buffer"
+    );
+    let a = m.expect(
+        "vigil internal: event drop",
+        Duration::from_secs(15),
+        |_| true,
+    );
     assert_eq!(a["source"], "internal", "{a}");
-    let lost = a["output_fields"]["n_drops_kernel_syscall"].as_u64().unwrap_or(0);
+    let lost = a["output_fields"]["n_drops_kernel_syscall"]
+        .as_u64()
+        .unwrap_or(0);
     assert!(lost > 0, "drop alert without kernel drops: {a}");
     let lines = m.stop();
-    let fin = lines.iter().find(|l| l.contains("final:")).expect("final line");
-    assert!(!fin.contains("dropped 0 "), "final counters report no drops: {fin}");
+    let fin = lines
+        .iter()
+        .find(|l| l.contains("final:"))
+        .expect("final line");
+    assert!(
+        !fin.contains("dropped 0 "),
+        "final counters report no drops: {fin}"
+    );
 }
 
 /// Start-up failures are one clear sentence and a non-zero exit, never a panic.
@@ -485,14 +672,25 @@ fn startup_failures_are_explained() {
     let _g = serial();
     // Not root: drop to nobody with no capabilities.
     let out = Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"])
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
         .arg(env!("CARGO_BIN_EXE_vigil"))
         .args(["monitor", "--no-metrics"])
         .output()
         .expect("run setpriv");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "monitor ran without privileges: {err}");
-    assert!(err.contains("root") || err.contains("CAP_BPF"), "unclear message without privileges: {err}");
+    assert!(
+        !out.status.success(),
+        "monitor ran without privileges: {err}"
+    );
+    assert!(
+        err.contains("root") || err.contains("CAP_BPF"),
+        "unclear message without privileges: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 
     // No BTF: a missing file is named.
@@ -502,13 +700,20 @@ fn startup_failures_are_explained() {
         .expect("run vigil");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "monitor ran without BTF: {err}");
-    assert!(err.contains("/nonexistent/vmlinux") && err.contains("BTF"), "unclear message without BTF: {err}");
+    assert!(
+        err.contains("/nonexistent/vmlinux") && err.contains("BTF"),
+        "unclear message without BTF: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 
     // A rules file with an error: file, line and column.
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.yaml");
-    std::fs::write(&bad, "- rule: x\n  desc: d\n  condition: proc.nmae = bash\n  output: o\n  priority: WARNING\n").unwrap();
+    std::fs::write(
+        &bad,
+        "- rule: x\n  desc: d\n  condition: proc.nmae = bash\n  output: o\n  priority: WARNING\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(["monitor", "--no-metrics", "-r"])
         .arg(&bad)
@@ -538,7 +743,11 @@ fn config_file_outputs_and_metrics() {
     )
     .unwrap();
     let alerts_file = dir.path().join("alerts.jsonl");
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let cfg = dir.path().join("vigil.yaml");
     std::fs::write(
         &cfg,
@@ -567,7 +776,11 @@ fn config_file_outputs_and_metrics() {
         }
     }
     assert!(ready, "monitor did not start");
-    std::thread::spawn(move || lines.map_while(Result::ok).for_each(|l| eprintln!("[vigil] {l}")));
+    std::thread::spawn(move || {
+        lines
+            .map_while(Result::ok)
+            .for_each(|l| eprintln!("[vigil] {l}"))
+    });
     let _ = std::fs::read(&marker);
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
@@ -578,15 +791,23 @@ fn config_file_outputs_and_metrics() {
     loop {
         let file = std::fs::read_to_string(&alerts_file).unwrap_or_default();
         if !file.is_empty() {
-            assert_eq!(file.lines().next().unwrap(), line.trim_end(), "file and stdout JSON differ");
+            assert_eq!(
+                file.lines().next().unwrap(),
+                line.trim_end(),
+                "file and stdout JSON differ"
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "alert never reached the file output");
+        assert!(
+            Instant::now() < deadline,
+            "alert never reached the file output"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let metrics = http_get(port, "/metrics");
     assert!(
-        metrics.contains("falcosecurity_falco_rules_matches_total") && metrics.contains("Marker opened"),
+        metrics.contains("falcosecurity_falco_rules_matches_total")
+            && metrics.contains("Marker opened"),
         "rule matches not in /metrics"
     );
     let health = http_get(port, "/healthz");
@@ -599,7 +820,11 @@ fn config_file_outputs_and_metrics() {
 fn http_get(port: u16, path: &str) -> String {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).unwrap();
     buf

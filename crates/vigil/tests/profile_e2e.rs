@@ -609,6 +609,13 @@ fn containers_that_fail_or_are_attached_late_are_refused() {
             "{r} missing:\n{yaml}"
         );
     }
+    assert!(
+        yaml.contains(&format!(
+            "    labels:\n      app: vp-rep-{}\n",
+            std::process::id()
+        )),
+        "scope is not the selector:\n{yaml}"
+    );
 
     // Never appears: error, nothing written.
     let profile = dir.path().join("never.yaml");

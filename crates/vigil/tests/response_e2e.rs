@@ -24,7 +24,10 @@ fn skip(test: &str) -> bool {
         eprintln!("SKIP: {test}: needs root (eBPF + podman)");
         return true;
     }
-    let ok = Command::new("podman").args(["image", "exists", IMAGE]).status().map(|s| s.success());
+    let ok = Command::new("podman")
+        .args(["image", "exists", IMAGE])
+        .status()
+        .map(|s| s.success());
     if !matches!(ok, Ok(true)) {
         eprintln!("SKIP: {test}: podman or image {IMAGE} missing (run scripts/test-image.sh)");
         return true;
@@ -44,32 +47,57 @@ impl Ctr {
         args.push(IMAGE);
         args.extend_from_slice(cmd);
         let out = Command::new("podman").args(&args).output().unwrap();
-        assert!(out.status.success(), "podman create: {}", String::from_utf8_lossy(&out.stderr));
-        let out = Command::new("podman").args(["init", name]).output().unwrap();
-        assert!(out.status.success(), "podman init: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "podman create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new("podman")
+            .args(["init", name])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "podman init: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         Ctr(name.to_string())
     }
 
     /// `podman start -a`: the entrypoint's output and exit code.
     fn start(&self) -> (String, i32) {
-        let out = Command::new("podman").args(["start", "-a", &self.0]).output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        let out = Command::new("podman")
+            .args(["start", "-a", &self.0])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
         let code = Command::new("podman")
             .args(["inspect", "--format", "{{.State.ExitCode}}", &self.0])
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse().unwrap_or(-1))
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse()
+                    .unwrap_or(-1)
+            })
             .unwrap_or(-1);
         (text, code)
     }
 
     fn exec(&self, script: &str) -> Output {
-        Command::new("podman").args(["exec", &self.0, "bash", "-c", script]).output().unwrap()
+        Command::new("podman")
+            .args(["exec", &self.0, "bash", "-c", script])
+            .output()
+            .unwrap()
     }
 }
 
 impl Drop for Ctr {
     fn drop(&mut self) {
-        let _ = Command::new("podman").args(["rm", "-f", "-t", "0", &self.0]).output();
+        let _ = Command::new("podman")
+            .args(["rm", "-f", "-t", "0", &self.0])
+            .output();
     }
 }
 
@@ -89,7 +117,11 @@ impl Enforce {
         if let Some(m) = mode {
             cmd.args(["--mode", m]);
         }
-        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -121,11 +153,14 @@ impl Enforce {
     /// SIGTERM, wait, return every report line as JSON.
     fn stop(mut self) -> Vec<serde_json::Value> {
         std::thread::sleep(Duration::from_millis(300)); // let the last reports drain
-        // SAFETY: kill(2) on our own child's pid.
+                                                        // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let st = self.child.wait().unwrap();
         assert!(st.success(), "vigil policy enforce exited with {st}");
-        self.lines.iter().filter_map(|l| serde_json::from_str(&l).ok()).collect()
+        self.lines
+            .iter()
+            .filter_map(|l| serde_json::from_str(&l).ok())
+            .collect()
     }
 }
 
@@ -135,9 +170,20 @@ fn write_policy(dir: &Path, yaml: &str) -> std::path::PathBuf {
     p
 }
 
+/// Are any enforcement programs still loaded? Programs are freed asynchronously after the
+/// last descriptor closes, so allow a few seconds.
 fn ours_loaded() -> bool {
-    let out = Command::new("bpftool").args(["prog", "show"]).output();
-    out.map(|o| String::from_utf8_lossy(&o.stdout).contains("vigil_resp_")).unwrap_or(false)
+    let t0 = Instant::now();
+    loop {
+        let out = Command::new("bpftool").args(["prog", "show"]).output();
+        let loaded = out
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("vigil_resp_"))
+            .unwrap_or(false);
+        if !loaded || t0.elapsed() > Duration::from_secs(5) {
+            return loaded;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 fn find<'a>(reports: &'a [serde_json::Value], action: &str) -> Vec<&'a serde_json::Value> {
@@ -160,7 +206,11 @@ fn denied_exec_is_killed_before_it_runs_and_allowed_exec_runs() {
     let shell = Ctr::init(
         "vr-e2e-exec-shell",
         &[],
-        &["bash", "-c", "nc -h 2>&1; echo nc=$?; ls /usr >/dev/null; echo ls=$?"],
+        &[
+            "bash",
+            "-c",
+            "nc -h 2>&1; echo nc=$?; ls /usr >/dev/null; echo ls=$?",
+        ],
     );
     let enf = Enforce::start(&policy, &[&direct.0, &shell.0], None);
     let (out, code) = direct.start();
@@ -170,7 +220,10 @@ fn denied_exec_is_killed_before_it_runs_and_allowed_exec_runs() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("nc=137"), "{out}");
     assert!(out.contains("ls=0"), "{out}");
-    assert!(!out.contains("usage"), "nc printed its usage, so it ran: {out}");
+    assert!(
+        !out.contains("usage"),
+        "nc printed its usage, so it ran: {out}"
+    );
     let reports = enf.stop();
     let execs = find(&reports, "exec_denied");
     assert_eq!(execs.len(), 2, "{reports:#?}");
@@ -180,7 +233,10 @@ fn denied_exec_is_killed_before_it_runs_and_allowed_exec_runs() {
         assert_eq!(r["origin"], "kernel");
         assert!(r["object"].as_str().unwrap().contains("/nc"), "{r}");
     }
-    assert!(!ours_loaded(), "enforcement programs left in the kernel after exit");
+    assert!(
+        !ours_loaded(),
+        "enforcement programs left in the kernel after exit"
+    );
 }
 
 #[test]
@@ -204,14 +260,20 @@ fn reading_shadow_kills_before_output_and_benign_files_work() {
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("root:"), "shadow content leaked: {out}");
     assert!(out.contains("cat=137"), "{out}");
-    assert!(out.contains("rel=137"), "relative path must resolve to /etc/shadow: {out}");
+    assert!(
+        out.contains("rel=137"),
+        "relative path must resolve to /etc/shadow: {out}"
+    );
     assert!(out.contains("root\npasswd=0"), "{out}");
     assert!(out.contains("tmp=0"), "{out}");
     assert!(out.contains("w=137"), "{out}");
     let reports = enf.stop();
     let reads = find(&reports, "read_denied");
     assert_eq!(reads.len(), 2, "{reports:#?}");
-    assert!(reads.iter().all(|r| r["object"] == "/etc/shadow"), "{reads:#?}");
+    assert!(
+        reads.iter().all(|r| r["object"] == "/etc/shadow"),
+        "{reads:#?}"
+    );
     let writes = find(&reports, "write_denied");
     assert_eq!(writes.len(), 1, "{reports:#?}");
     assert_eq!(writes[0]["object"], "/usr/bin/evil");
@@ -225,7 +287,10 @@ fn denied_connect_fails_with_eperm_allowed_connect_works() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let allowed = TcpListener::bind("127.0.0.7:0").unwrap();
     let denied = TcpListener::bind("127.0.0.7:0").unwrap();
-    let (pa, pd) = (allowed.local_addr().unwrap().port(), denied.local_addr().unwrap().port());
+    let (pa, pd) = (
+        allowed.local_addr().unwrap().port(),
+        denied.local_addr().unwrap().port(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let policy = write_policy(
         dir.path(),
@@ -264,6 +329,13 @@ fn connect_to_bind_mounted_runtime_socket_is_killed() {
     std::fs::create_dir(&sockdir).unwrap();
     let rt = UnixListener::bind(sockdir.join("runtime.sock")).unwrap();
     let ok = UnixListener::bind(sockdir.join("ok.sock")).unwrap();
+    // Accept and close, so the allowed client sees EOF and exits.
+    let acceptor = ok.try_clone().unwrap();
+    std::thread::spawn(move || {
+        for s in acceptor.incoming() {
+            drop(s);
+        }
+    });
     let policy = write_policy(
         dir.path(),
         "policies:\n- name: no-runtime\n  mode: enforce\n  network:\n    unix_deny: [/run/rt/runtime.sock]\n",
@@ -272,7 +344,7 @@ fn connect_to_bind_mounted_runtime_socket_is_killed() {
     let c = Ctr::init(
         "vr-e2e-unix",
         &["-v", &vol],
-        &["bash", "-c", "nc -U -N /run/rt/ok.sock </dev/null; echo ok=$?; nc -U -N /run/rt/runtime.sock </dev/null; echo rt=$?"],
+        &["bash", "-c", "nc -U -N -w 5 /run/rt/ok.sock </dev/null; echo ok=$?; nc -U -N -w 5 /run/rt/runtime.sock </dev/null; echo rt=$?"],
     );
     let enf = Enforce::start(&policy, &[&c.0], None);
     let (out, _) = c.start();
@@ -307,7 +379,10 @@ fn benign_workload_is_undisturbed_under_all_policies() {
     assert_eq!(code, 0, "{out}");
     assert!(out.trim_end().ends_with("done"), "{out}");
     let reports = enf.stop();
-    let kills: Vec<_> = reports.iter().filter(|r| r.get("action").is_some()).collect();
+    let kills: Vec<_> = reports
+        .iter()
+        .filter(|r| r.get("action").is_some())
+        .collect();
     assert!(kills.is_empty(), "benign workload triggered: {kills:#?}");
 }
 
@@ -328,34 +403,46 @@ fn audit_mode_switch_without_restart_stops_kills_keeps_reports() {
     let (cg, applied) = enf.container_started_pid(pc.pid, &pc.container).unwrap();
     assert_eq!(applied, vec!["switchable".to_string()]);
     let _ = Command::new("podman").args(["start", &c.0]).output();
-    let out = c.exec("nc -h 2>&1 | head -c 100; echo; echo nc=${PIPESTATUS[0]}; cat /etc/shadow | head -c 5; echo sh=${PIPESTATUS[0]}");
+    let out = c.exec("nc -h >/tmp/o 2>&1; echo nc=$?; head -c 100 /tmp/o; echo; cat /etc/shadow >/tmp/s; echo sh=$?; head -c 5 /tmp/s");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("nc=137") && text.contains("sh=137"), "{text}");
     let mut before = Vec::new();
     std::thread::sleep(Duration::from_millis(100));
     enf.poll(|r| before.push(r));
     assert_eq!(before.len(), 2, "{before:#?}");
-    assert!(before.iter().all(|r| r.outcome == vigil_response::Outcome::Done));
+    assert!(before
+        .iter()
+        .all(|r| r.outcome == vigil_response::Outcome::Done));
 
-    enf.set_mode("switchable", vigil_response::Mode::Audit).unwrap();
-    let out = c.exec("nc -h 2>&1 | head -c 100; echo; echo nc=${PIPESTATUS[0]}; cat /etc/shadow | head -c 5; echo; echo sh=${PIPESTATUS[0]}");
+    enf.set_mode("switchable", vigil_response::Mode::Audit)
+        .unwrap();
+    let out = c.exec("nc -h >/tmp/o 2>&1; echo nc=$?; head -c 100 /tmp/o; echo; cat /etc/shadow >/tmp/s; echo sh=$?; head -c 5 /tmp/s");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("nc=0") || text.contains("nc=1"), "nc must run in audit mode: {text}");
+    assert!(
+        text.contains("nc=0") || text.contains("nc=1"),
+        "nc must run in audit mode: {text}"
+    );
     assert!(text.contains("usage"), "{text}");
     assert!(text.contains("root:") && text.contains("sh=0"), "{text}");
     let mut after = Vec::new();
     std::thread::sleep(Duration::from_millis(100));
     enf.poll(|r| after.push(r));
     assert_eq!(after.len(), 2, "{after:#?}");
-    assert!(after.iter().all(|r| r.outcome == vigil_response::Outcome::AuditOnly && r.target.cgroup_id == cg));
+    assert!(after
+        .iter()
+        .all(|r| r.outcome == vigil_response::Outcome::AuditOnly && r.target.cgroup_id == cg));
 
     // Back to enforce, still the same enforcer.
-    enf.set_mode("switchable", vigil_response::Mode::Enforce).unwrap();
+    enf.set_mode("switchable", vigil_response::Mode::Enforce)
+        .unwrap();
     let out = c.exec("nc -h >/dev/null 2>&1; echo nc=$?");
     assert!(String::from_utf8_lossy(&out.stdout).contains("nc=137"));
     assert!(enf.container_stopped(cg));
     let out = c.exec("nc -h >/dev/null 2>&1; echo nc=$?");
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("nc=137"), "policy removed on stop");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("nc=137"),
+        "policy removed on stop"
+    );
 }
 
 #[test]
@@ -366,8 +453,16 @@ fn user_space_responses_kill_isolate_pause() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let srv = TcpListener::bind("127.0.0.9:0").unwrap();
     let port = srv.local_addr().unwrap().port();
-    let files = vec![vigil_response::parse_str(Path::new("empty.yaml"), "policies:\n- name: watch\n  mode: audit\n  files: {deny_read: [/nonexistent]}\n").unwrap()];
-    let c = Ctr::init("vr-e2e-resp", &[], &["bash", "-c", "sleep 300 & sleep 300 & wait"]);
+    let files = vec![vigil_response::parse_str(
+        Path::new("empty.yaml"),
+        "policies:\n- name: watch\n  mode: audit\n  files: {deny_read: [/nonexistent]}\n",
+    )
+    .unwrap()];
+    let c = Ctr::init(
+        "vr-e2e-resp",
+        &[],
+        &["bash", "-c", "sleep 300 & sleep 300 & wait"],
+    );
     let pc = vigil_response::runtime::inspect(&c.0).unwrap();
     let mut enf = vigil_response::Enforcer::open(&files).unwrap();
     let (cg, _) = enf.container_started_pid(pc.pid, &pc.container).unwrap();
@@ -375,7 +470,12 @@ fn user_space_responses_kill_isolate_pause() {
     let pid = vigil_response::runtime::inspect(&c.0).unwrap().pid;
 
     // isolate: new connects fail with EPERM
-    let r = enf.respond(vigil_response::RuleAction::IsolateNetwork, pid, Some(cg), None);
+    let r = enf.respond(
+        vigil_response::RuleAction::IsolateNetwork,
+        pid,
+        Some(cg),
+        None,
+    );
     assert_eq!(r.outcome, vigil_response::Outcome::Done, "{r}");
     let out = c.exec(&format!("echo > /dev/tcp/127.0.0.9/{port}; echo rc=$?"));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -386,25 +486,55 @@ fn user_space_responses_kill_isolate_pause() {
     assert!(rep.iter().any(|r| r.reason == Some("isolated")), "{rep:#?}");
 
     // pause through podman
-    let r = enf.respond(vigil_response::RuleAction::PauseContainer, pid, Some(cg), None);
+    let r = enf.respond(
+        vigil_response::RuleAction::PauseContainer,
+        pid,
+        Some(cg),
+        None,
+    );
     assert_eq!(r.outcome, vigil_response::Outcome::Done, "{r}");
     assert_eq!(r.target.container_name, "vr-e2e-resp");
-    assert_eq!(vigil_response::runtime::inspect(&c.0).unwrap().status, "paused");
+    assert_eq!(
+        vigil_response::runtime::inspect(&c.0).unwrap().status,
+        "paused"
+    );
     let _ = Command::new("podman").args(["unpause", &c.0]).output();
 
     // kill one process, then the whole tree
-    let procs = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    let child: u32 = procs.split_whitespace().next().and_then(|p| p.parse().ok()).expect("a sleep child");
-    let r = enf.respond(vigil_response::RuleAction::KillProcess, child, Some(cg), None);
+    let procs =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    let child: u32 = procs
+        .split_whitespace()
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("a sleep child");
+    let r = enf.respond(
+        vigil_response::RuleAction::KillProcess,
+        child,
+        Some(cg),
+        None,
+    );
     assert_eq!(r.outcome, vigil_response::Outcome::Done, "{r}");
-    let r = enf.respond(vigil_response::RuleAction::KillContainer, pid, Some(cg), None);
+    let r = enf.respond(
+        vigil_response::RuleAction::KillContainer,
+        pid,
+        Some(cg),
+        None,
+    );
     assert_eq!(r.outcome, vigil_response::Outcome::Done, "{r}");
     assert!(r.latency.unwrap() < Duration::from_secs(1), "{r}");
     let t0 = Instant::now();
-    while vigil_response::runtime::inspect(&c.0).map(|p| p.status == "running").unwrap_or(false) && t0.elapsed() < Duration::from_secs(10) {
+    while vigil_response::runtime::inspect(&c.0)
+        .map(|p| p.status == "running")
+        .unwrap_or(false)
+        && t0.elapsed() < Duration::from_secs(10)
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert_ne!(vigil_response::runtime::inspect(&c.0).unwrap().status, "running");
+    assert_ne!(
+        vigil_response::runtime::inspect(&c.0).unwrap().status,
+        "running"
+    );
 }
 
 #[test]
@@ -414,7 +544,10 @@ fn bad_inputs_give_clear_errors() {
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = tempfile::tempdir().unwrap();
-    let policy = write_policy(dir.path(), "policies:\n- name: p\n  mode: enforce\n  exec: {deny: [/bin/nc]}\n");
+    let policy = write_policy(
+        dir.path(),
+        "policies:\n- name: p\n  mode: enforce\n  exec: {deny: [/bin/nc]}\n",
+    );
     // Unknown container: clear error, nothing left behind.
     let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
         .args(["policy", "enforce"])
@@ -432,7 +565,9 @@ fn bad_inputs_give_clear_errors() {
     let mut child = Command::new("true").spawn().unwrap();
     let pid = child.id();
     child.wait().unwrap();
-    let e = enf.container_started_pid(pid, &vigil_event::Container::default()).unwrap_err();
+    let e = enf
+        .container_started_pid(pid, &vigil_event::Container::default())
+        .unwrap_err();
     assert!(e.to_string().contains("did the process exit"), "{e}");
     assert!(enf.containers().is_empty());
 }

@@ -6,12 +6,19 @@ use std::process::{Command, Output};
 
 fn corpus() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/falco-rules");
-    assert!(dir.is_dir(), "missing test corpus {} (../shared beside the repository)", dir.display());
+    assert!(
+        dir.is_dir(),
+        "missing test corpus {} (../shared beside the repository)",
+        dir.display()
+    );
     dir
 }
 
 fn vigil(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_vigil")).args(args).output().expect("run vigil")
+    Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .output()
+        .expect("run vigil")
 }
 
 fn text(b: &[u8]) -> String {
@@ -25,15 +32,31 @@ fn path(p: &Path) -> &str {
 #[test]
 fn upstream_files_validate_alone_and_together() {
     let c = corpus();
-    let files = ["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"];
+    let files = [
+        "falco_rules.yaml",
+        "falco-incubating_rules.yaml",
+        "falco-sandbox_rules.yaml",
+    ];
     for f in files {
         let p = c.join(f);
         let out = vigil(&["rules", "validate", path(&p)]);
         let stdout = text(&out.stdout);
-        assert!(out.status.success(), "{f}: {}\n{}", stdout, text(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{f}: {}\n{}",
+            stdout,
+            text(&out.stderr)
+        );
         assert!(stdout.starts_with("ok: "), "{stdout}");
-        assert!(stdout.contains(" 0 skipped"), "{f}: every rule compiles: {stdout}");
-        assert!(!text(&out.stderr).contains("error:"), "{}", text(&out.stderr));
+        assert!(
+            stdout.contains(" 0 skipped"),
+            "{f}: every rule compiles: {stdout}"
+        );
+        assert!(
+            !text(&out.stderr).contains("error:"),
+            "{}",
+            text(&out.stderr)
+        );
     }
     let all: Vec<PathBuf> = files.iter().map(|f| c.join(f)).collect();
     let mut args = vec!["rules", "validate"];
@@ -42,7 +65,11 @@ fn upstream_files_validate_alone_and_together() {
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
     // Counts line: "ok: N rules (E enabled, 0 skipped), M macros, L lists, W warnings".
-    let n: usize = stdout.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("rule count");
+    let n: usize = stdout
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("rule count");
     assert!(n > 80, "{stdout}");
     assert!(stdout.contains("macros") && stdout.contains("lists"));
     assert!(stdout.contains("required plugin: container"), "{stdout}");
@@ -61,9 +88,20 @@ fn bad_file_fails_with_location_and_caret() {
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     let b = path(&bad);
-    assert!(err.contains(&format!("{b}:3:34: error: unknown field 'proc.nmae' (in rule 'r')")), "{err}");
-    assert!(err.contains(&format!("{b}:8:14: error: unbalanced '('")), "{err}");
-    assert!(err.contains("  |                                  ^"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{b}:3:34: error: unknown field 'proc.nmae' (in rule 'r')"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{b}:8:14: error: unbalanced '('")),
+        "{err}"
+    );
+    assert!(
+        err.contains("  |                                  ^"),
+        "{err}"
+    );
     assert!(err.contains("validation failed: 2 error(s)"), "{err}");
 }
 
@@ -74,7 +112,11 @@ fn malformed_yaml_and_missing_file() {
     std::fs::write(&bad, "- rule: r\n  desc: [oops\n").expect("write");
     let out = vigil(&["rules", "validate", path(&bad)]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("error: invalid YAML"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("error: invalid YAML"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = vigil(&["rules", "validate", "/nonexistent/x.yaml"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("cannot read rules file"));
@@ -95,15 +137,25 @@ fn list_table_and_json() {
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     let rules = v.as_array().expect("array");
-    let shell = rules.iter().find(|r| r["name"] == "Terminal shell in container").expect("rule listed");
+    let shell = rules
+        .iter()
+        .find(|r| r["name"] == "Terminal shell in container")
+        .expect("rule listed");
     assert_eq!(shell["priority"], "Notice");
     assert_eq!(shell["source"], "syscall");
     assert_eq!(shell["enabled"], true);
-    assert!(shell["tags"].as_array().is_some_and(|t| t.iter().any(|x| x == "maturity_stable")));
+    assert!(shell["tags"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(|x| x == "maturity_stable")));
 }
 
 #[test]
 fn default_rules_validate() {
     let out = vigil(&["rules", "validate", "--quiet"]);
-    assert!(out.status.success(), "{}\n{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
 }

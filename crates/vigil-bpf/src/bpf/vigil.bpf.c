@@ -976,7 +976,11 @@ static __always_inline void record_cgroup_syscall(struct task_struct *task, long
 		if (!bm)
 			return;
 	}
-	__sync_fetch_and_or(&bm->bits[(nr >> 6) & 7], 1ULL << (nr & 63));
+	/* Read before the atomic OR: once a syscall is learned the bit is set, and a plain load
+	 * keeps both cores from bouncing the cache line on every syscall. */
+	__u64 bit = 1ULL << (nr & 63);
+	if (!(bm->bits[(nr >> 6) & 7] & bit))
+		__sync_fetch_and_or(&bm->bits[(nr >> 6) & 7], bit);
 }
 
 SEC("raw_tracepoint/sys_enter")

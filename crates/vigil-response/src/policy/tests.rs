@@ -7,7 +7,12 @@ fn parse(yaml: &str) -> Result<PolicyFile, Diagnostics> {
 }
 
 fn errors(yaml: &str) -> Vec<String> {
-    parse(yaml).unwrap_err().0.iter().map(|d| d.to_string()).collect()
+    parse(yaml)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(|d| d.to_string())
+        .collect()
 }
 
 const FULL: &str = r#"
@@ -41,7 +46,10 @@ fn full_example_parses() {
     assert_eq!(p.name, "web-lockdown");
     assert_eq!(p.mode, Mode::Enforce);
     assert_eq!(p.pos, Pos { line: 3, col: 5 });
-    assert_eq!(p.exec.allow[0], PathPattern::Exact("/usr/sbin/nginx".into()));
+    assert_eq!(
+        p.exec.allow[0],
+        PathPattern::Exact("/usr/sbin/nginx".into())
+    );
     assert_eq!(p.exec.deny[0], PathPattern::Prefix("/usr/bin/nc".into()));
     assert_eq!(p.files.deny_read[1], PathPattern::Dir("/root/.ssh/".into()));
     assert_eq!(p.network.allow[0].ports, vec![(80, 80), (443, 443)]);
@@ -67,7 +75,10 @@ fn every_error_is_reported_with_position() {
         "p.yaml:9:3: policy `a`: policy: unknown key `colour`",
     ];
     for w in want {
-        assert!(errs.iter().any(|e| e.contains(w)), "missing {w:?} in {errs:#?}");
+        assert!(
+            errs.iter().any(|e| e.contains(w)),
+            "missing {w:?} in {errs:#?}"
+        );
     }
     assert_eq!(errs.len(), want.len(), "{errs:#?}");
 }
@@ -75,18 +86,40 @@ fn every_error_is_reported_with_position() {
 #[test]
 fn missing_name_mode_and_duplicates() {
     let errs = errors("policies:\n- mode: audit\n- name: x\n- name: y\n  mode: audit\n- name: y\n  mode: enforce\n");
-    assert!(errs.iter().any(|e| e.contains("2:3: policy without `name`")), "{errs:#?}");
-    assert!(errs.iter().any(|e| e.contains("policy `x`: policy without `mode`")), "{errs:#?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("2:3: policy without `name`")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("policy `x`: policy without `mode`")),
+        "{errs:#?}"
+    );
     assert!(errs.iter().any(|e| e.contains("6:3: policy `y`: duplicate policy name (first defined at line 4)")), "{errs:#?}");
 }
 
 #[test]
 fn scope_contradictions_and_types() {
     let errs = errors("policies:\n- name: a\n  mode: audit\n  scope: {all: true, names: [x]}\n- name: b\n  mode: audit\n  scope: {all: false}\n- name: c\n  mode: audit\n  scope: [x]\n- name: d\n  mode: audit\n  exec: {allow: []}\n");
-    assert!(errs.iter().any(|e| e.contains("`all: true` contradicts")), "{errs:#?}");
-    assert!(errs.iter().any(|e| e.contains("`all: false` without selectors")), "{errs:#?}");
-    assert!(errs.iter().any(|e| e.contains("scope must be a mapping, found a list")), "{errs:#?}");
-    assert!(errs.iter().any(|e| e.contains("exec.allow is empty")), "{errs:#?}");
+    assert!(
+        errs.iter().any(|e| e.contains("`all: true` contradicts")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("`all: false` without selectors")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter()
+            .any(|e| e.contains("scope must be a mapping, found a list")),
+        "{errs:#?}"
+    );
+    assert!(
+        errs.iter().any(|e| e.contains("exec.allow is empty")),
+        "{errs:#?}"
+    );
 }
 
 #[test]
@@ -137,9 +170,16 @@ fn scope_matching() {
     c.name = "db-1".into();
     assert!(!s.matches(&c));
     assert!(Scope::default().matches(&c));
-    let k = parse("policies:\n- name: a\n  mode: audit\n  scope: {k8s_namespaces: [shop]}\n").unwrap();
-    assert!(!k.policies[0].scope.matches(&c), "no k8s info = not in a namespace");
-    c.k8s = Some(vigil_event::K8sInfo { namespace: "shop".into(), ..Default::default() });
+    let k =
+        parse("policies:\n- name: a\n  mode: audit\n  scope: {k8s_namespaces: [shop]}\n").unwrap();
+    assert!(
+        !k.policies[0].scope.matches(&c),
+        "no k8s info = not in a namespace"
+    );
+    c.k8s = Some(vigil_event::K8sInfo {
+        namespace: "shop".into(),
+        ..Default::default()
+    });
     assert!(k.policies[0].scope.matches(&c));
 }
 
@@ -160,9 +200,17 @@ fn duplicate_names_across_files() {
     std::fs::write(&b, "policies:\n- name: x\n  mode: enforce\n").unwrap();
     let errs = load_files(&[a, b.clone()]).unwrap_err();
     assert_eq!(errs.0.len(), 1);
-    assert!(errs.0[0].to_string().contains("duplicate policy name (first defined at"), "{errs}");
+    assert!(
+        errs.0[0]
+            .to_string()
+            .contains("duplicate policy name (first defined at"),
+        "{errs}"
+    );
     let missing = load_files(&[dir.path().join("nope.yaml")]).unwrap_err();
-    assert!(missing.to_string().contains("nope.yaml:1:1: cannot read"), "{missing}");
+    assert!(
+        missing.to_string().contains("nope.yaml:1:1: cannot read"),
+        "{missing}"
+    );
 }
 
 /// Randomized robustness: mutated documents never panic and errors always carry a position

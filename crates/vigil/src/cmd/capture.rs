@@ -78,7 +78,10 @@ impl Writer {
 }
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -127,13 +130,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for p in state.table().iter() {
         w.record(&Record::Process(p))?;
     }
-    eprintln!("vigil: capturing to {} (SIGINT/SIGTERM to stop)", args.output.display());
+    eprintln!(
+        "vigil: capturing to {} (SIGINT/SIGTERM to stop)",
+        args.output.display()
+    );
 
     let started = Instant::now();
     let deadline = args.duration.map(|s| started + Duration::from_secs(s));
     let mut events = 0u64;
     let mut failure: Option<anyhow::Error> = None;
-    while !signals.stopping() && !deadline.is_some_and(|d| Instant::now() >= d) {
+    while !signals.stopping() && deadline.is_none_or(|d| Instant::now() < d) {
         let polled = sensor.poll(Duration::from_millis(100), |ev: &Event<'_>| {
             if failure.is_some() {
                 return;
@@ -150,7 +156,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         state.poll();
     }
     let st = sensor.stats();
-    let stats = Stats { events, dropped: st.lost(), ..Stats::default() };
+    let stats = Stats {
+        events,
+        dropped: st.lost(),
+        ..Stats::default()
+    };
     w.finish(stats)?;
     eprintln!(
         "vigil: final: captured {events} events in {:.1} s, dropped {} (kernel {}, decode {})",
@@ -198,7 +208,11 @@ fn write_container_of(
     written: &mut HashSet<String>,
     pid: u32,
 ) -> anyhow::Result<()> {
-    let Some(id) = state.table().get(pid).filter(|p: &&Process| p.in_container()).map(|p| p.container_id.clone())
+    let Some(id) = state
+        .table()
+        .get(pid)
+        .filter(|p: &&Process| p.in_container())
+        .map(|p| p.container_id.clone())
     else {
         return Ok(());
     };

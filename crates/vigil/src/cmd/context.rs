@@ -26,8 +26,18 @@ pub fn append_context<S: StateView + ?Sized>(alert: &mut Alert, pid: u32, state:
     }
     let proc_ = state.process(pid);
     let cid = proc_.map(|p| p.container_id.as_str()).unwrap_or("");
-    let container = if cid.is_empty() { None } else { state.container(cid) };
-    let s = |v: &str| if v.is_empty() { FieldValue::Null } else { FieldValue::Str(v.to_string()) };
+    let container = if cid.is_empty() {
+        None
+    } else {
+        state.container(cid)
+    };
+    let s = |v: &str| {
+        if v.is_empty() {
+            FieldValue::Null
+        } else {
+            FieldValue::Str(v.to_string())
+        }
+    };
     let id = if cid.is_empty() {
         FieldValue::Str("host".into())
     } else {

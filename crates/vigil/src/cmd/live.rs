@@ -60,12 +60,18 @@ pub fn load_rules(
 ) -> anyhow::Result<Loaded> {
     let mut sources = Vec::new();
     if files.is_empty() || with_defaults {
-        sources.push(RuleSource { name: DEFAULT_RULES_NAME.into(), text: DEFAULT_RULES.into() });
+        sources.push(RuleSource {
+            name: DEFAULT_RULES_NAME.into(),
+            text: DEFAULT_RULES.into(),
+        });
     }
     for f in files {
         let text = std::fs::read_to_string(f)
             .with_context(|| format!("cannot read rules file {}", f.display()))?;
-        sources.push(RuleSource { name: f.display().to_string(), text });
+        sources.push(RuleSource {
+            name: f.display().to_string(),
+            text,
+        });
     }
     match vigil_rules::load(&sources, opts) {
         Ok(loaded) => {
@@ -92,6 +98,9 @@ pub fn open_sensor(ring_mb: u32, btf: Option<PathBuf>) -> anyhow::Result<Sensor>
 
 /// Opens the live process/container state, seeded from `/proc`.
 pub fn open_state(container_wait: Duration) -> anyhow::Result<LiveState> {
-    let cfg = StateConfig { container_wait, ..StateConfig::default() };
+    let cfg = StateConfig {
+        container_wait,
+        ..StateConfig::default()
+    };
     LiveState::new(cfg).context("cannot read process state from /proc")
 }

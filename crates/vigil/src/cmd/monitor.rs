@@ -66,7 +66,10 @@ pub struct Args {
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 fn now_ns() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
 }
 
 /// Builds the effective configuration from the file (if any) and the flags, with one
@@ -90,7 +93,11 @@ pub fn effective_config(args: &Args) -> anyhow::Result<Config> {
 fn load_options(cfg: &Config, all_matches: bool) -> LoadOptions {
     LoadOptions {
         min_priority: Some(cfg.min_priority),
-        rule_matching: if all_matches { RuleMatching::All } else { RuleMatching::First },
+        rule_matching: if all_matches {
+            RuleMatching::All
+        } else {
+            RuleMatching::First
+        },
     }
 }
 
@@ -125,7 +132,11 @@ struct Totals {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = effective_config(&args)?;
     let with_defaults = args.with_defaults;
-    let loaded = live::load_rules(&cfg.rules_files, with_defaults, &load_options(&cfg, args.all_matches))?;
+    let loaded = live::load_rules(
+        &cfg.rules_files,
+        with_defaults,
+        &load_options(&cfg, args.all_matches),
+    )?;
     let mut ruleset: Ruleset = loaded.ruleset;
     let counts = ruleset.counts();
 
@@ -176,7 +187,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             state.before(ev);
             matched.clear();
             eval_sample = eval_sample.wrapping_add(1);
-            if eval_sample % 256 == 0 {
+            if eval_sample.is_multiple_of(256) {
                 let t0 = Instant::now();
                 rs.evaluate(ev, &state, &mut scratch, &mut matched);
                 m.observe_rule_eval(t0.elapsed());
@@ -217,7 +228,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             match reload(&args, with_defaults) {
                 Ok((new_cfg, new_rules)) => {
                     if let Err(e) = sensor.set_event_types(new_rules.event_types().iter()) {
-                        eprintln!("vigil: reload: kernel filter update failed, keeping old rules: {e}");
+                        eprintln!(
+                            "vigil: reload: kernel filter update failed, keeping old rules: {e}"
+                        );
                     } else if let Err(e) = pipeline.reload(&new_cfg) {
                         eprintln!("vigil: reload: outputs not reloaded, keeping old outputs: {e}");
                         ruleset = new_rules;
@@ -243,14 +256,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         if let Some(at) = next_stats {
             if Instant::now() >= at {
-                report(&sensor.stats(), &mut totals, &state, &metrics, &pipeline, &hostname, started);
+                report(
+                    &sensor.stats(),
+                    &mut totals,
+                    &state,
+                    &metrics,
+                    &pipeline,
+                    &hostname,
+                    started,
+                );
                 next_stats = stats_every.map(|d| at + d);
             }
         }
     }
 
     let stats = sensor.stats();
-    report(&stats, &mut totals, &state, &metrics, &pipeline, &hostname, started);
+    report(
+        &stats,
+        &mut totals,
+        &state,
+        &metrics,
+        &pipeline,
+        &hostname,
+        started,
+    );
     let k = stats.kernel;
     eprintln!(
         "vigil: final: {} events ({} syscall, {} lifecycle, {} exit), {} evaluated, {} alerts, dropped {} (kernel {}, decode {}), {:.1} s",
@@ -273,7 +302,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 fn reload(args: &Args, with_defaults: bool) -> anyhow::Result<(Config, Ruleset)> {
     let cfg = effective_config(args)?;
-    let loaded = live::load_rules(&cfg.rules_files, with_defaults, &load_options(&cfg, args.all_matches))?;
+    let loaded = live::load_rules(
+        &cfg.rules_files,
+        with_defaults,
+        &load_options(&cfg, args.all_matches),
+    )?;
     Ok((cfg, loaded.ruleset))
 }
 
@@ -304,8 +337,16 @@ fn report(
     let pk = prev.kernel;
     let drops = [
         ("kernel_syscall", k.syscall.saturating_sub(pk.syscall)),
-        ("decode", stats.decode_errors.saturating_sub(prev.decode_errors)),
-        ("kernel_other", k.lost().saturating_sub(k.syscall).saturating_sub(pk.lost().saturating_sub(pk.syscall))),
+        (
+            "decode",
+            stats.decode_errors.saturating_sub(prev.decode_errors),
+        ),
+        (
+            "kernel_other",
+            k.lost()
+                .saturating_sub(k.syscall)
+                .saturating_sub(pk.lost().saturating_sub(pk.syscall)),
+        ),
     ];
     let mut dropped = 0;
     for (reason, n) in drops {

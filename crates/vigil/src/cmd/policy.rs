@@ -49,11 +49,24 @@ pub fn run(c: Command) -> anyhow::Result<ExitCode> {
     match c {
         Command::Validate { files } => validate(&files),
         Command::Show { files } => show(&files),
-        Command::Enforce { files, containers, duration, mode } => enforce(&files, &containers, duration, mode),
+        Command::Enforce {
+            files,
+            containers,
+            duration,
+            mode,
+        } => enforce(&files, &containers, duration, mode),
     }
 }
 
-fn load(files: &[PathBuf]) -> Result<(Vec<vigil_response::PolicyFile>, Vec<compile::CompiledPolicy>), ExitCode> {
+fn load(
+    files: &[PathBuf],
+) -> Result<
+    (
+        Vec<vigil_response::PolicyFile>,
+        Vec<compile::CompiledPolicy>,
+    ),
+    ExitCode,
+> {
     let parsed = match vigil_response::load_files(files) {
         Ok(p) => p,
         Err(d) => {
@@ -81,11 +94,18 @@ fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let all: Vec<_> = parsed.iter().flat_map(|f| f.policies.iter().cloned()).collect();
+    let all: Vec<_> = parsed
+        .iter()
+        .flat_map(|f| f.policies.iter().cloned())
+        .collect();
     for n in compile::precedence_notes(&all) {
         println!("note: {}: {}", n.location, n.message);
     }
-    println!("ok: {} policies in {} file(s)", compiled.len(), parsed.len());
+    println!(
+        "ok: {} policies in {} file(s)",
+        compiled.len(),
+        parsed.len()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -100,13 +120,20 @@ fn show(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         println!("  scope: {}", p.scope.describe());
         println!(
             "  exec: {}",
-            if c.exec_default_deny { "allow-list (everything else denied)" } else { "deny-list" }
+            if c.exec_default_deny {
+                "allow-list (everything else denied)"
+            } else {
+                "deny-list"
+            }
         );
         for e in &c.paths {
             let text = String::from_utf8_lossy(&e.bytes).replace('\0', "$");
             println!("    {:?} {:?} {text}", e.kind, e.verdict);
         }
-        println!("  egress default: {}", if c.net_default_deny { "deny" } else { "allow" });
+        println!(
+            "  egress default: {}",
+            if c.net_default_deny { "deny" } else { "allow" }
+        );
         for n in &c.nets {
             let rules: Vec<String> = n
                 .rules
@@ -153,7 +180,8 @@ fn enforce(
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let mut enf = vigil_response::Enforcer::open(&parsed).context("loading the enforcement programs")?;
+    let mut enf =
+        vigil_response::Enforcer::open(&parsed).context("loading the enforcement programs")?;
     if let Some(m) = mode {
         for (name, _) in enf.policy_names() {
             enf.set_mode(&name, m)?;
@@ -162,7 +190,10 @@ fn enforce(
     for name in containers {
         let pc = vigil_response::runtime::inspect(name)?;
         if pc.pid == 0 {
-            anyhow::bail!("container {name} has no process (status {}): `podman init` or start it first", pc.status);
+            anyhow::bail!(
+                "container {name} has no process (status {}): `podman init` or start it first",
+                pc.status
+            );
         }
         let (cg, applied) = enf
             .container_started_pid(pc.pid, &pc.container)
@@ -174,7 +205,8 @@ fn enforce(
     }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, Arc::clone(&stop)).context("installing signal handlers")?;
+        signal_hook::flag::register(sig, Arc::clone(&stop))
+            .context("installing signal handlers")?;
     }
     let t0 = Instant::now();
     let limit = duration.map(Duration::from_secs_f64);

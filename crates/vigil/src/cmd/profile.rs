@@ -433,7 +433,10 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             let until = Instant::now() + Duration::from_secs(5);
             while selector_mode
                 && Instant::now() < until
-                && state.containers().get(id).is_some_and(|c| !c.metadata_complete)
+                && state
+                    .containers()
+                    .get(id)
+                    .is_some_and(|c| !c.metadata_complete)
             {
                 state.poll();
                 std::thread::sleep(Duration::from_millis(50));
@@ -663,6 +666,7 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         recorded_at: rfc3339(started_at),
         duration_secs: (t0.elapsed().as_secs_f64() * 10.0).round() / 10.0,
         arch: "x86_64".into(),
+        lost_events: stats.lost(),
         workloads: Vec::new(),
     };
     for t in targets {
@@ -717,6 +721,15 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             None => profile.workloads.push(w),
         }
     }
+    if selector_mode && args.containers.is_empty() && args.wait_for.is_empty() {
+        // Replicas come and go: scope the generated rules and policy by the selector and the
+        // image, not by the names of the replicas that happened to be recorded.
+        for w in &mut profile.workloads {
+            w.scope.names.clear();
+            w.scope.labels = labels.clone();
+            w.scope.k8s_namespaces = args.k8s_namespace.iter().cloned().collect();
+        }
+    }
     write_output(Some(&args.output), &profile.to_yaml())?;
     for w in &profile.workloads {
         eprintln!(
@@ -758,7 +771,12 @@ mod tests {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
         assert_eq!(
             rfc3339(UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
-            "2026-11-19T09:46:40Z"
+            "2026-11-18T11:06:40Z"
+        );
+        // A leap day (2024-02-29 12:00:00 UTC), checked against `date -u -d @1709208000`.
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_secs(1_709_208_000)),
+            "2024-02-29T12:00:00Z"
         );
     }
 }

@@ -81,7 +81,10 @@ fn emit(text: &str) -> anyhow::Result<()> {
 }
 
 fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
-    let opts = LoadOptions { min_priority: a.min_priority, ..LoadOptions::default() };
+    let opts = LoadOptions {
+        min_priority: a.min_priority,
+        ..LoadOptions::default()
+    };
     match load(&a.files, &opts) {
         Err(d) => {
             let errors = d.error_count();
@@ -136,7 +139,10 @@ fn validate(a: ValidateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
-    let opts = LoadOptions { min_priority: a.min_priority, ..LoadOptions::default() };
+    let opts = LoadOptions {
+        min_priority: a.min_priority,
+        ..LoadOptions::default()
+    };
     let loaded = match load(&a.files, &opts) {
         Ok(l) => l,
         Err(d) => {
@@ -152,8 +158,16 @@ fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
         emit(&s)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let width = rules.iter().map(|r| r.name.len()).max().unwrap_or(4).clamp(4, 70);
-    let mut s = format!("{:<width$}  {:<13}  {:<7}  {:<8}  TAGS\n", "NAME", "PRIORITY", "ENABLED", "SOURCE");
+    let width = rules
+        .iter()
+        .map(|r| r.name.len())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 70);
+    let mut s = format!(
+        "{:<width$}  {:<13}  {:<7}  {:<8}  TAGS\n",
+        "NAME", "PRIORITY", "ENABLED", "SOURCE"
+    );
     for r in rules {
         let enabled = match (&r.skipped, r.enabled) {
             (Some(_), _) => "skipped",

@@ -115,7 +115,7 @@ fn report(file: &CaseFile, case: &Case, failures: &[String], actual: &[Actual]) 
     s
 }
 
-fn run_file(path: &PathBuf, args: &Args, t: &mut Totals) {
+fn run_file(path: &std::path::Path, args: &Args, t: &mut Totals) {
     let file = match cases::load(path) {
         Ok(f) => f,
         Err(e) => {
