@@ -829,3 +829,44 @@ fn http_get(port: u16, path: &str) -> String {
     s.read_to_string(&mut buf).unwrap();
     buf
 }
+
+/// `vigil monitor --policy`: policies are applied to a container as it appears, a denied exec
+/// is killed in the kernel, and the action reaches the pipeline as an alert.
+#[test]
+fn monitor_applies_policies_to_new_containers() {
+    require!(true);
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let pol = dir.path().join("policy.yaml");
+    std::fs::write(
+        &pol,
+        format!(
+            "policies:\n  - name: no-netcat\n    mode: enforce\n    scope:\n      images: [\"{IMAGE}\"]\n    exec:\n      deny: [\"/usr/bin/nc*\", \"/bin/nc*\"]\n"
+        ),
+    )
+    .unwrap();
+    let m = Monitor::start(&["--policy", pol.to_str().unwrap()]);
+    let c = unique("policy");
+    // The first exec makes the container known; the policy is in place a moment later.
+    let out = podman_run(
+        &c,
+        &["--network=none"],
+        &[
+            "sh",
+            "-c",
+            "sleep 4; nc -h; echo rc=$?; ls / > /dev/null && echo ls-ok",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("rc=137"), "nc was not killed: {stdout}");
+    assert!(
+        stdout.contains("ls-ok"),
+        "an allowed program did not run: {stdout}"
+    );
+    let a = m.expect("vigil response", Duration::from_secs(10), |a| {
+        a["output_fields"]["container.name"] == c.as_str()
+    });
+    assert_eq!(a["output_fields"]["action"], "exec_denied", "{a}");
+    assert_eq!(a["output_fields"]["policy"], "no-netcat", "{a}");
+    m.stop();
+}

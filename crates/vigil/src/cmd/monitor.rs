@@ -54,6 +54,9 @@ pub struct Args {
     /// Do not start the metrics server.
     #[arg(long)]
     pub no_metrics: bool,
+    /// Enforcement policy file (repeatable): applied to each container as it starts.
+    #[arg(long = "policy", value_name = "FILE")]
+    pub policies: Vec<PathBuf>,
     /// Kernel BTF file for CO-RE relocations (default /sys/kernel/btf/vmlinux).
     #[arg(long, value_name = "FILE")]
     pub btf: Option<PathBuf>,
@@ -146,6 +149,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .set_event_types(ruleset.event_types().iter())
         .context("cannot program the kernel-side event filter")?;
     let mut state = live::open_state(Duration::from_millis(args.container_wait_ms))?;
+    let mut enforcer = if args.policies.is_empty() {
+        None
+    } else {
+        let files = vigil_response::load_files(&args.policies)
+            .map_err(|d| anyhow::anyhow!("policies failed to load:\n{d}"))?;
+        Some(vigil_response::Enforcer::open(&files).context("cannot start enforcement")?)
+    };
+    // Containers seen (by exec) whose policies are not applied yet: id -> its cgroup id (the
+    // key of the sensor's and the enforcer's per-cgroup maps).
+    let mut pending_policy: BTreeMap<String, u64> = BTreeMap::new();
+    let mut policy_done: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for p in state
+        .table()
+        .iter()
+        .filter(|p| p.in_container() && p.cgroup_id != 0)
+    {
+        pending_policy
+            .entry(p.container_id.clone())
+            .or_insert(p.cgroup_id);
+    }
     let metrics = Metrics::new();
     let mut pipeline = Pipeline::start(&cfg, metrics.clone()).context("cannot start outputs")?;
     let hostname = state.hostname().to_string();
@@ -183,8 +206,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let m = &metrics;
         let mut alerts = 0u64;
         let mut evaluated = 0u64;
+        let enforcing = enforcer.is_some();
+        let pending = &mut pending_policy;
+        let done = &policy_done;
         let polled = sensor.poll(Duration::from_millis(100), |ev| {
-            state.before(ev);
+            let change = state.before(ev);
+            if enforcing {
+                // The workload's own exec (not runc's set-up children, which may not have
+                // joined every cgroup yet) tells where the container's processes live.
+                if let vigil_state::Change::Exec(pid) = change {
+                    if let Some(p) = state.table().get(pid).filter(|p| p.in_container()) {
+                        if !done.contains(&p.container_id) && p.cgroup_id != 0 {
+                            pending.insert(p.container_id.clone(), p.cgroup_id);
+                        }
+                    }
+                }
+            }
             matched.clear();
             eval_sample = eval_sample.wrapping_add(1);
             if eval_sample.is_multiple_of(256) {
@@ -214,6 +251,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         totals.evaluated += evaluated;
         state.poll();
         metrics.heartbeat();
+        if let Some(enf) = enforcer.as_mut() {
+            apply_policies(enf, &mut state, &mut pending_policy, &mut policy_done);
+            enf.poll(|r| pipeline.send(action_alert(&r, &hostname)));
+        }
         // Processes whose exit event was lost (ring-buffer drops) would otherwise linger until
         // evicted: check a bounded number of them against /proc now and then.
         if last_sweep.elapsed() >= SWEEP_EVERY {
@@ -298,6 +339,102 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rep = pipeline.shutdown(Duration::from_secs(5));
     eprintln!("vigil: outputs: {rep:?}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Applies the enforcement policies to containers whose metadata is known. A container whose
+/// metadata is still being read waits for the next round; one that is gone is dropped.
+fn apply_policies(
+    enf: &mut vigil_response::Enforcer,
+    state: &mut vigil_state::LiveState,
+    pending: &mut BTreeMap<String, u64>,
+    done: &mut std::collections::HashSet<String>,
+) {
+    let ids: Vec<(String, u64)> = pending.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    for (id, cgroup_id) in ids {
+        let Some(c) = state
+            .container(&id)
+            .filter(|c| c.metadata_complete || !c.name.is_empty())
+            .cloned()
+        else {
+            continue;
+        };
+        pending.remove(&id);
+        done.insert(id.clone());
+        // The sensor's cgroup id may be the v1 memory controller's while the enforcer keys by
+        // the v2 cgroup: resolve through a live process of the container.
+        let _ = cgroup_id;
+        let pids: Vec<u32> = state
+            .table()
+            .iter()
+            .filter(|p| p.container_id == id)
+            .map(|p| p.pid)
+            .collect();
+        let mut result = Err(None);
+        for pid in pids.into_iter().rev() {
+            match enf.container_started_pid(pid, &c) {
+                Ok((_, names)) => {
+                    result = Ok(names);
+                    break;
+                }
+                Err(e) => result = Err(Some(e)),
+            }
+        }
+        match result {
+            Err(None) => {}
+            Ok(names) if !names.is_empty() => {
+                eprintln!(
+                    "vigil: policies {names:?} applied to container {} ({})",
+                    c.name,
+                    c.short_id()
+                )
+            }
+            Ok(_) => {}
+            Err(Some(e)) => eprintln!(
+                "vigil: cannot apply policies to container {} ({}): {e}",
+                c.name,
+                c.short_id()
+            ),
+        }
+    }
+}
+
+/// An enforcement action as an alert in the delivery pipeline.
+fn action_alert(r: &vigil_response::ActionReport, hostname: &str) -> Alert {
+    let mut f = BTreeMap::new();
+    let s = |v: &str| FieldValue::Str(v.to_string());
+    f.insert("action".into(), s(r.action.as_str()));
+    f.insert(
+        "policy".into(),
+        r.policy.as_deref().map_or(FieldValue::Null, s),
+    );
+    f.insert(
+        "scope".into(),
+        r.scope.as_deref().map_or(FieldValue::Null, s),
+    );
+    f.insert("object".into(), s(&r.object));
+    f.insert("outcome".into(), s(&format!("{:?}", r.outcome)));
+    f.insert("proc.pid".into(), FieldValue::U64(r.target.pid as u64));
+    f.insert("proc.name".into(), s(&r.target.comm));
+    f.insert(
+        "container.id".into(),
+        s(&r.target.container_id[..r.target.container_id.len().min(12)]),
+    );
+    f.insert("container.name".into(), s(&r.target.container_name));
+    if let Some(l) = r.latency {
+        f.insert("latency_us".into(), FieldValue::U64(l.as_micros() as u64));
+    }
+    let priority = if matches!(r.outcome, vigil_response::Outcome::Done) {
+        Priority::Critical
+    } else {
+        Priority::Warning
+    };
+    internal_alert(
+        "vigil response",
+        priority,
+        hostname,
+        format!("Response: {r}"),
+        f,
+    )
 }
 
 fn reload(args: &Args, with_defaults: bool) -> anyhow::Result<(Config, Ruleset)> {
