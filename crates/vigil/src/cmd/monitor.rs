@@ -156,8 +156,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .map_err(|d| anyhow::anyhow!("policies failed to load:\n{d}"))?;
         Some(vigil_response::Enforcer::open(&files).context("cannot start enforcement")?)
     };
-    // Containers seen (by exec) whose policies are not applied yet: id -> its cgroup id (the
-    // key of the sensor's and the enforcer's per-cgroup maps).
+    // Containers seen (by exec) whose policies are not applied yet: id -> attempts so far.
     let mut pending_policy: BTreeMap<String, u64> = BTreeMap::new();
     let mut policy_done: std::collections::HashSet<String> = std::collections::HashSet::new();
     for p in state
@@ -217,7 +216,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if let vigil_state::Change::Exec(pid) = change {
                     if let Some(p) = state.table().get(pid).filter(|p| p.in_container()) {
                         if !done.contains(&p.container_id) && p.cgroup_id != 0 {
-                            pending.insert(p.container_id.clone(), p.cgroup_id);
+                            pending.entry(p.container_id.clone()).or_insert(0);
                         }
                     }
                 }
@@ -350,7 +349,7 @@ fn apply_policies(
     done: &mut std::collections::HashSet<String>,
 ) {
     let ids: Vec<(String, u64)> = pending.iter().map(|(k, v)| (k.clone(), *v)).collect();
-    for (id, cgroup_id) in ids {
+    for (id, attempts) in ids {
         let Some(c) = state
             .container(&id)
             .filter(|c| c.metadata_complete || !c.name.is_empty())
@@ -358,11 +357,9 @@ fn apply_policies(
         else {
             continue;
         };
-        pending.remove(&id);
-        done.insert(id.clone());
         // The sensor's cgroup id may be the v1 memory controller's while the enforcer keys by
-        // the v2 cgroup: resolve through a live process of the container.
-        let _ = cgroup_id;
+        // the v2 cgroup: resolve through a live process of the container. A process that just
+        // exited fails the lookup; the next round (every ~100 ms) tries again, 50 times.
         let pids: Vec<u32> = state
             .table()
             .iter()
@@ -380,20 +377,30 @@ fn apply_policies(
             }
         }
         match result {
-            Err(None) => {}
-            Ok(names) if !names.is_empty() => {
+            Ok(names) => {
+                pending.remove(&id);
+                done.insert(id.clone());
+                if !names.is_empty() {
+                    eprintln!(
+                        "vigil: policies {names:?} applied to container {} ({})",
+                        c.name,
+                        c.short_id()
+                    );
+                }
+            }
+            Err(e) if attempts >= 50 => {
+                pending.remove(&id);
+                done.insert(id.clone());
+                let why = e.map_or_else(|| "no live process".to_string(), |e| e.to_string());
                 eprintln!(
-                    "vigil: policies {names:?} applied to container {} ({})",
+                    "vigil: cannot apply policies to container {} ({}): {why}",
                     c.name,
                     c.short_id()
-                )
+                );
             }
-            Ok(_) => {}
-            Err(Some(e)) => eprintln!(
-                "vigil: cannot apply policies to container {} ({}): {e}",
-                c.name,
-                c.short_id()
-            ),
+            Err(_) => {
+                pending.insert(id.clone(), attempts + 1);
+            }
         }
     }
 }
