@@ -159,14 +159,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Containers seen (by exec) whose policies are not applied yet: id -> attempts so far.
     let mut pending_policy: BTreeMap<String, u64> = BTreeMap::new();
     let mut policy_done: std::collections::HashSet<String> = std::collections::HashSet::new();
-    for p in state
-        .table()
-        .iter()
-        .filter(|p| p.in_container() && p.cgroup_id != 0)
-    {
-        pending_policy
-            .entry(p.container_id.clone())
-            .or_insert(p.cgroup_id);
+    for p in state.table().iter().filter(|p| p.in_container()) {
+        pending_policy.entry(p.container_id.clone()).or_insert(0);
     }
     let metrics = Metrics::new();
     let mut pipeline = Pipeline::start(&cfg, metrics.clone()).context("cannot start outputs")?;
@@ -215,7 +209,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 // joined every cgroup yet) tells where the container's processes live.
                 if let vigil_state::Change::Exec(pid) = change {
                     if let Some(p) = state.table().get(pid).filter(|p| p.in_container()) {
-                        if !done.contains(&p.container_id) && p.cgroup_id != 0 {
+                        if !done.contains(&p.container_id) {
                             pending.entry(p.container_id.clone()).or_insert(0);
                         }
                     }
