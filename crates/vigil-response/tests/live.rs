@@ -5,6 +5,14 @@ use std::path::Path;
 
 use vigil_response::{parse_str, Enforcer, Error, Mode, Options, PolicyFile};
 
+/// The tests of this file load and count eBPF programs: they run one at a time so that one
+/// test's programs are never counted by another.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn root_or_skip(test: &str) -> bool {
     if !vigil_response::have_root() {
         eprintln!("SKIP: {test}: needs root to load eBPF programs");
@@ -27,15 +35,19 @@ fn container(name: &str) -> vigil_event::Container {
     }
 }
 
+/// Ids of the loaded programs that are the enforcer's (named `vigil_resp_*`): other
+/// processes on the machine (the sensor's tests, system services) load programs too.
 fn prog_ids() -> Vec<u32> {
     aya::programs::loaded_programs()
         .filter_map(|p| p.ok())
+        .filter(|p| p.name_as_str().is_some_and(|n| n.starts_with("vigil_resp")))
         .map(|p| p.id())
         .collect()
 }
 
 #[test]
 fn loads_attaches_and_cleans_up() {
+    let _serial = serial();
     if !root_or_skip("loads_attaches_and_cleans_up") {
         return;
     }
@@ -78,22 +90,12 @@ fn loads_attaches_and_cleans_up() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // Other engineers' tests may load programs concurrently; ours are named vigil_resp_*.
-    let ours: Vec<_> = aya::programs::loaded_programs()
-        .filter_map(|p| p.ok())
-        .filter(|p| {
-            left.contains(&p.id()) && p.name_as_str().is_some_and(|n| n.starts_with("vigil_resp"))
-        })
-        .collect();
-    assert!(
-        ours.is_empty(),
-        "programs left behind: {:?}",
-        ours.iter().map(|p| p.id()).collect::<Vec<_>>()
-    );
+    assert!(left.is_empty(), "programs left behind: {left:?}");
 }
 
 #[test]
 fn full_container_map_is_a_clear_error() {
+    let _serial = serial();
     if !root_or_skip("full_container_map_is_a_clear_error") {
         return;
     }
@@ -129,6 +131,7 @@ fn full_container_map_is_a_clear_error() {
 
 #[test]
 fn full_path_map_fails_open_without_leftovers() {
+    let _serial = serial();
     if !root_or_skip("full_path_map_fails_open_without_leftovers") {
         return;
     }
@@ -147,6 +150,7 @@ fn full_path_map_fails_open_without_leftovers() {
 
 #[test]
 fn reload_swaps_or_keeps_old() {
+    let _serial = serial();
     if !root_or_skip("reload_swaps_or_keeps_old") {
         return;
     }
