@@ -25,6 +25,7 @@ pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod loader;
+pub mod optimize;
 pub mod output;
 pub mod parser;
 pub mod render;
@@ -63,6 +64,10 @@ pub struct LoadOptions {
     /// Rules less severe than this are loaded but disabled.
     pub min_priority: Option<Priority>,
     pub rule_matching: RuleMatching,
+    /// Evaluate conditions exactly as written, without the optimiser: the reference the
+    /// optimised evaluation is tested against. Slow; for tests.
+    #[doc(hidden)]
+    pub unoptimized: bool,
 }
 
 /// Index of a rule in [`Ruleset::rules`].
@@ -179,7 +184,8 @@ impl Ruleset {
     /// events of that type (the evaluation work per event).
     pub fn rules_per_type(&self) -> Vec<(vigil_event::EventType, usize)> {
         self.program
-            .exit_index
+            .plan
+            .exit
             .iter()
             .enumerate()
             .filter(|(_, r)| !r.is_empty())
@@ -231,5 +237,14 @@ impl Ruleset {
         scratch: &mut Scratch,
     ) -> Alert {
         output::alert(self, rule, event, state, scratch)
+    }
+}
+
+#[doc(hidden)]
+impl Ruleset {
+    /// The specialised conditions of the rules tried on exit events of `t`, one per line
+    /// (a debugging aid for the optimiser).
+    pub fn plan_dump(&self, t: vigil_event::EventType) -> String {
+        self.program.plan.dump(t, &self.rules)
     }
 }

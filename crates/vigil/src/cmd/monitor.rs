@@ -101,6 +101,7 @@ fn load_options(cfg: &Config, all_matches: bool) -> LoadOptions {
         } else {
             RuleMatching::First
         },
+        ..LoadOptions::default()
     }
 }
 
