@@ -126,16 +126,26 @@ type TrieNode = (HashMap<Box<str>, usize, FxBuild>, bool);
 #[derive(Debug, Default)]
 pub struct PathTrie {
     nodes: Vec<TrieNode>,
+    /// The inserted paths, normalised (`/` + components joined by `/`).
+    roots: Vec<Box<str>>,
 }
 
 impl PathTrie {
     fn new() -> Self {
         PathTrie {
             nodes: vec![(HashMap::default(), false)],
+            roots: Vec::new(),
         }
     }
 
+    /// The directories the trie matches at or below, normalised (`/` for the root).
+    pub fn roots(&self) -> impl Iterator<Item = &str> {
+        self.roots.iter().map(|r| &**r)
+    }
+
     fn insert(&mut self, path: &str) {
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        self.roots.push(format!("/{}", comps.join("/")).into());
         let mut n = 0;
         for comp in path.split('/').filter(|c| !c.is_empty()) {
             n = match self.nodes[n].0.get(comp) {
@@ -201,6 +211,22 @@ impl GlobPat {
             suffix: last.map_or(0, |l| pat.len() - l - 1),
             literal: first.is_none(),
         }
+    }
+
+    /// The bytes before the first metacharacter (the whole pattern if it has none).
+    pub fn literal_head(&self) -> &[u8] {
+        &self.pat[..self.prefix]
+    }
+
+    /// The bytes after the last metacharacter (empty if the pattern ends with one, or has
+    /// none: then [`GlobPat::literal_head`] is the whole pattern).
+    pub fn literal_tail(&self) -> &[u8] {
+        &self.pat[self.pat.len() - self.suffix..]
+    }
+
+    /// True if the pattern has no metacharacter (it matches only itself).
+    pub fn is_literal(&self) -> bool {
+        self.literal
     }
 
     pub fn matches(&self, s: &[u8]) -> bool {

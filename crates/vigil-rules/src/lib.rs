@@ -28,6 +28,7 @@ pub mod loader;
 pub mod optimize;
 pub mod output;
 pub mod parser;
+pub mod prefilter;
 pub mod render;
 pub mod typeset;
 pub mod yaml;
@@ -209,6 +210,13 @@ impl Ruleset {
     /// Rule matching mode chosen at load.
     pub fn rule_matching(&self) -> RuleMatching {
         self.matching
+    }
+
+    /// A necessary condition, testable in the kernel, for any enabled rule to match an exit
+    /// event of open type `t`; `None` when every such event must be reported (see
+    /// [`prefilter`]).
+    pub fn open_prefilter(&self, t: vigil_event::EventType) -> Option<prefilter::OpenFilter> {
+        prefilter::open_filter(&self.program.plan, t)
     }
 
     /// Fresh per-thread evaluation state.

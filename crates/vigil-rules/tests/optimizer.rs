@@ -1,5 +1,6 @@
 //! The optimiser (per-type specialisation, shared comparisons with memoisation, operand
-//! reordering) must never change a result. Each check loads the same rules twice, optimised
+//! reordering) must never change a result, and the kernel prefilters derived from the rules
+//! must pass every event a rule matches. Each check loads the same rules twice, optimised
 //! and as written (`LoadOptions::unoptimized`), evaluates both on the same events, and
 //! compares the matched rules: for the upstream Falco files, the default rules, and
 //! thousands of random rules built from a grammar of the comparisons, macros, lists and
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 use vigil_event::{
     Dir, Event, EventType, FdInfo, FdKind, FlagSet, L4Proto, Param, ParamName, SockTuple, Value,
 };
+use vigil_rules::prefilter::OpenFacts;
 use vigil_rules::{load, LoadOptions, RuleMatching, RuleSource, Ruleset};
 
 /// Deterministic xorshift.
@@ -74,12 +76,16 @@ fn events() -> Vec<Owned> {
                         dir,
                         pid,
                         res,
-                        params: vec![
+                        // creat(2) has no flags argument.
+                        params: [
                             Param::new(ParamName::Fd, Value::Fd(res)),
                             Param::new(ParamName::Name, Value::Str(name)),
                             Param::new(ParamName::Flags, Value::Flags(flags, FlagSet::Open)),
                             Param::new(ParamName::Mode, Value::Mode(0o644)),
-                        ],
+                        ]
+                        .into_iter()
+                        .filter(|p| etype != "creat" || p.name != ParamName::Flags)
+                        .collect(),
                         fd: (res >= 0).then(|| FdInfo {
                             num: 5,
                             kind: if i == 7 {
@@ -153,6 +159,65 @@ fn load_both(text: &str, matching: RuleMatching) -> Option<(Ruleset, Ruleset)> {
     Some((fast, reference))
 }
 
+/// Panics if an open event that some rule matches would be stopped by the rules' kernel
+/// prefilter; returns how many open events the prefilters stop.
+fn check_prefilter(rs: &Ruleset, evs: &[Owned], what: &str) -> usize {
+    let st = common::state();
+    let mut scratch = rs.new_scratch();
+    let mut matched = Vec::new();
+    let mut stopped = 0;
+    for o in evs.iter().filter(|o| o.dir == Dir::Exit) {
+        let etype = EventType::from_name(o.etype).expect("known type");
+        let Some(filter) = rs.open_prefilter(etype) else {
+            continue;
+        };
+        let ev = Event {
+            num: 1,
+            ts: 3_000_000_000,
+            etype,
+            dir: o.dir,
+            cpu: 0,
+            tid: o.pid,
+            pid: o.pid,
+            res: o.res,
+            params: &o.params,
+            fd: o.fd,
+            latency: 10,
+        };
+        // What the kernel sees: the access mode, success, the resolved path.
+        let flags = match ev.param(ParamName::Flags) {
+            Some(Value::Flags(f, _)) => *f,
+            _ if o.etype == "creat" => 0o101,
+            _ => 0,
+        };
+        let acc = flags & 3;
+        let raw = match ev.param(ParamName::Name) {
+            Some(Value::Str(s)) => *s,
+            _ => "",
+        };
+        let passes = filter.passes(&OpenFacts {
+            write: acc == 1 || acc == 2,
+            read: acc == 0 || acc == 2,
+            ok: o.res >= 0,
+            dotdot: raw.contains("../"),
+            create: flags & 0o100 != 0,
+            path: o.fd.map(|f| f.name),
+        });
+        matched.clear();
+        rs.evaluate(&ev, &st, &mut scratch, &mut matched);
+        assert!(
+            passes || matched.is_empty(),
+            "{what}: prefilter {filter:?} stops {} pid {} res {} {:?} that matches rules {matched:?}",
+            o.etype,
+            o.pid,
+            o.res,
+            o.params
+        );
+        stopped += !passes as usize;
+    }
+    stopped
+}
+
 /// Panics with the first event on which the two rulesets disagree; returns how many
 /// (event, rule) matches there were.
 fn compare(fast: &Ruleset, reference: &Ruleset, evs: &[Owned], what: &str) -> usize {
@@ -223,6 +288,9 @@ fn real_rulesets_match_alike() {
         for matching in [RuleMatching::All, RuleMatching::First] {
             let (fast, reference) = load_both(&text, matching).expect("real ruleset loads");
             compare(&fast, &reference, &evs, name);
+            if matching == RuleMatching::All {
+                check_prefilter(&fast, &evs, name);
+            }
         }
     }
 }
@@ -278,6 +346,21 @@ const ATOMS: &[&str] = &[
     "m_shell",
 ];
 
+/// Open-event tests the prefilter can express, alone and combined.
+const GUARDS: &[&str] = &[
+    "m_open_write",
+    "(evt.type in (open, openat) and fd.name startswith /etc/)",
+    "(evt.type = openat and evt.is_open_read = true and fd.name in (sensitive))",
+    "(m_open_write and fd.name pmatch (/usr/bin, /etc))",
+    "(evt.type in (openat, creat) and (fd.directory = /tmp or fd.name glob '/proc/*/environ'))",
+    "(evt.type = openat and not evt.is_open_write = true and fd.num >= 0)",
+    "(evt.type = openat2 and evt.failed = true)",
+    "(evt.type = openat and fd.nameraw contains \"../\" and fd.name startswith /etc/)",
+    "(evt.type in (openat, creat) and (evt.type = creat or evt.arg.flags contains O_CREAT))",
+    "(evt.type = openat and not evt.arg.flags contains O_CREAT and fd.filename in (shadow, x))",
+    "(evt.type in (open, creat) and evt.is_open_create = true and fd.name glob '*/.ssh/id_rsa')",
+];
+
 fn random_condition(rng: &mut Rng, depth: usize) -> String {
     if depth == 0 || rng.below(3) == 0 {
         return rng.pick(ATOMS).to_string();
@@ -311,10 +394,18 @@ fn random_rules_match_alike() {
   condition: proc.name in (shells)
 ";
     let mut matches = 0;
+    let mut stopped = 0;
     for round in 0..300 {
         let mut text = prelude.to_string();
+        // Half of the rounds put a kernel-testable guard in front, so that the prefilters
+        // restrict something.
+        let guarded = round % 4 < 2;
         for r in 0..8 {
-            let cond = random_condition(&mut rng, 4).replace('\'', "''");
+            let mut cond = random_condition(&mut rng, 4);
+            if guarded {
+                cond = format!("{} and {cond}", rng.pick(GUARDS));
+            }
+            let cond = cond.replace('\'', "''");
             text.push_str(&format!(
                 "- rule: r{r}\n  desc: d\n  condition: '{cond}'\n  output: o\n  priority: info\n"
             ));
@@ -328,7 +419,12 @@ fn random_rules_match_alike() {
             panic!("random rules did not load:\n{text}");
         };
         matches += compare(&fast, &reference, &evs, &format!("round {round}:\n{text}"));
+        if matching == RuleMatching::All {
+            stopped += check_prefilter(&fast, &evs, &format!("round {round}:\n{text}"));
+        }
     }
+    // And the prefilters must stop something, or they are not tested.
+    assert!(stopped > 1000, "prefilters stopped only {stopped} events");
     // The grammar must produce rules that match sometimes, or the comparison says little.
     assert!(matches > 1000, "only {matches} matches in all rounds");
 }
