@@ -219,6 +219,37 @@ impl Ruleset {
         prefilter::open_filter(&self.program.plan, t)
     }
 
+    /// True if an enabled rule's condition or output reads one of `fields` (by id), so the
+    /// sensor can collect what only some rules need (e.g. `evt.latency`).
+    pub fn uses_any_field(&self, fields: &[fields::F]) -> bool {
+        fn walk(o: &compile::Operand, fields: &[fields::F]) -> bool {
+            match o {
+                compile::Operand::Field(f) => fields.contains(&f.id),
+                compile::Operand::Transform(_, args) => args.iter().any(|a| walk(a, fields)),
+                compile::Operand::Lit(_) => false,
+            }
+        }
+        let in_leaves = self.program.plan.leaves.iter().any(|l| {
+            walk(&l.cmp.lhs, fields)
+                || matches!(&l.cmp.rhs, compile::Rhs::Operand(o) if walk(o, fields))
+        });
+        let in_outputs = self
+            .program
+            .rules
+            .iter()
+            .zip(&self.rules)
+            .filter(|(_, info)| info.enabled)
+            .filter_map(|(r, _)| r.as_ref())
+            .any(|r| r.output.operands().any(|o| walk(o, fields)));
+        in_leaves || in_outputs
+    }
+
+    /// True if a rule needs syscall latency (`evt.latency`, `evt.latency.s`, `evt.latency.ns`).
+    pub fn needs_latency(&self) -> bool {
+        use fields::F;
+        self.uses_any_field(&[F::EvtLatency, F::EvtLatencyS, F::EvtLatencyNs])
+    }
+
     /// Fresh per-thread evaluation state.
     pub fn new_scratch(&self) -> Scratch {
         Scratch::new()

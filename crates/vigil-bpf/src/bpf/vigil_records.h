@@ -186,6 +186,8 @@ struct vg_blob {
 #define VG_ATOM_READ 2   /* opened for reading: O_RDONLY or O_RDWR */
 #define VG_ATOM_OK 4     /* the call returned a descriptor */
 #define VG_ATOM_DOTDOT 8 /* the path argument contains "../" */
+#define VG_ATOM_CREATE 16 /* O_CREAT (always for creat()) */
+#define VG_NAME_BYTES 64
 /* vg_filter.flags_arg: creat() has no flags argument; it opens O_WRONLY|O_CREAT. */
 #define VG_FLAGS_CREAT 0xfe
 
@@ -212,6 +214,11 @@ struct vg_filter {
 struct vg_lpm_key {
 	__u32 prefixlen;
 	__u8 data[VG_LPM_BYTES];
+};
+
+/* Key of the `filter_names` hash: a path's last component, zero-padded (at most 63 bytes). */
+struct vg_name_key {
+	__u8 name[VG_NAME_BYTES];
 };
 
 struct vg_spec {
@@ -243,5 +250,6 @@ _Static_assert(sizeof(struct vg_config) == 24, "vg_config layout");
 _Static_assert(sizeof(struct vg_clause) == 24, "vg_clause layout");
 _Static_assert(sizeof(struct vg_filter) == 16 + 24 * VG_FILTER_CLAUSES, "vg_filter layout");
 _Static_assert(sizeof(struct vg_lpm_key) == 260, "vg_lpm_key layout");
+_Static_assert(sizeof(struct vg_name_key) == 64, "vg_name_key layout");
 
 #endif
