@@ -365,7 +365,9 @@ pub struct Config {
     pub self_tgid: u32,
     pub record_cgroups: u32,
     pub ignore_cgroup: u64,
-    pub boot_to_wall: u64,
+    /// Records are submitted without waking the reader until this many bytes are pending
+    /// (0: wake on every record); the reader polls with a short timeout instead.
+    pub wakeup_bytes: u64,
 }
 
 const _: () = {

@@ -44,6 +44,11 @@ pub struct SensorConfig {
     /// time at `sys_enter`, which costs a map update and delete per call. Default false: the
     /// arguments are read at exit and `evt.latency` is 0.
     pub latency: bool,
+    /// Longest time a record may wait in the ring buffer before [`Sensor::poll`] sees it.
+    /// The kernel side wakes the reader only when 1/16 of the ring is pending, and the reader
+    /// checks at least this often: one wake-up per batch instead of per record. Zero: wake on
+    /// every record. Default 10 ms.
+    pub max_delay: Duration,
 }
 
 impl Default for SensorConfig {
@@ -55,6 +60,7 @@ impl Default for SensorConfig {
             btf_path: probe::default_btf(),
             probe_root: PathBuf::from("/"),
             latency: false,
+            max_delay: Duration::from_millis(10),
         }
     }
 }
@@ -179,6 +185,7 @@ pub struct Sensor {
     /// Per syscall: its `Spec::filter` (1 + filter index, 0 for none).
     filter_of: Box<[u8; NR_SYSCALLS]>,
     latency: bool,
+    max_delay: Duration,
     stats: SensorStats,
     report: ProbeReport,
 }
@@ -239,7 +246,11 @@ impl Sensor {
                 },
                 record_cgroups: 0,
                 ignore_cgroup: config.ignore_cgroup.unwrap_or(0),
-                boot_to_wall: 0,
+                wakeup_bytes: if config.max_delay.is_zero() {
+                    0
+                } else {
+                    u64::from(config.ring_bytes / 16)
+                },
             };
             cfg.set(0, ConfigV(c), 0)
                 .map_err(map_err(vigil_bpf::maps::CONFIG))?;
@@ -310,6 +321,7 @@ impl Sensor {
             enabled: Box::new([false; NR_SYSCALLS]),
             filter_of: Box::new([0; NR_SYSCALLS]),
             latency: config.latency,
+            max_delay: config.max_delay,
             stats: SensorStats::default(),
             report,
         })
@@ -465,9 +477,9 @@ impl Sensor {
             .map(|(i, _)| EventType(i as u16))
     }
 
-    /// Waits up to `timeout` for events, then delivers every pending one to `f`. Returns the
-    /// number of events delivered (0 on timeout). Undecodable records are counted in
-    /// [`SensorStats::decode_errors`] and skipped.
+    /// Waits up to `timeout` (at most [`SensorConfig::max_delay`]) for events, then delivers
+    /// every pending one to `f`. Returns the number of events delivered (0 on timeout).
+    /// Undecodable records are counted in [`SensorStats::decode_errors`] and skipped.
     pub fn poll<F: FnMut(&Event<'_>)>(
         &mut self,
         timeout: Duration,
@@ -481,6 +493,12 @@ impl Sensor {
             fd: self.ring.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
+        };
+        // Records below the wake-up threshold do not wake us: look again after max_delay.
+        let timeout = if self.max_delay.is_zero() {
+            timeout
+        } else {
+            timeout.min(self.max_delay)
         };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: pfd is a valid pollfd for the duration of the call; nfds is 1.

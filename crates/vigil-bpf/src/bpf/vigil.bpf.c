@@ -833,7 +833,14 @@ static __always_inline void submit(struct scratch *s, __u32 len, __u32 drop_slot
 	if (len < sizeof(struct vg_hdr))
 		return;
 	h->len = len;
-	if (bpf_ringbuf_output(&events, s->rec, len, 0) != 0) {
+	/* Waking the reader per record costs more than the record: wake it only when a batch is
+	 * pending, and let it find smaller batches on its short poll timeout. */
+	__u64 flags = 0;
+	struct vg_config *cfg = get_config();
+	if (cfg && cfg->wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+											     : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, s->rec, len, flags) != 0) {
 		count_drop(drop_slot);
 		count_drop(VG_DROP_CATEGORY + (category & (VG_NR_CATEGORIES - 1)));
 	}

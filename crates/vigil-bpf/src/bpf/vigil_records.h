@@ -235,7 +235,7 @@ struct vg_config {
 	__u32 self_tgid;      /* vigil's own pid: its syscalls are not reported */
 	__u32 record_cgroups; /* non-zero when `cgroup_record` has entries */
 	__u64 ignore_cgroup;  /* a cgroup whose syscalls are not reported (0 = none) */
-	__u64 boot_to_wall;   /* unused by the kernel side; kept for symmetry */
+	__u64 wakeup_bytes;   /* wake the reader only once this much is pending (0: every record) */
 };
 
 _Static_assert(sizeof(struct vg_hdr) == 40, "vg_hdr layout");
