@@ -64,6 +64,18 @@ pub enum RuleAction {
     IsolateNetwork,
 }
 
+impl RuleAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleAction::KillProcess => "kill_process",
+            RuleAction::KillContainer => "kill_container",
+            RuleAction::PauseContainer => "pause_container",
+            RuleAction::StopContainer => "stop_container",
+            RuleAction::IsolateNetwork => "isolate_network",
+        }
+    }
+}
+
 impl std::str::FromStr for RuleAction {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -142,6 +154,9 @@ pub struct ActionReport {
     pub kernel_time_ns: Option<u64>,
     /// The syscall the kernel acted at, and its return value (file and unix actions).
     pub syscall: Option<(u32, i32)>,
+    /// Taken by a previous agent run's pinned programs while no agent read their reports
+    /// (policy and container names are then unknown).
+    pub previous_run: bool,
 }
 
 impl fmt::Display for ActionReport {
@@ -191,6 +206,7 @@ fn report(
         latency: Some(t0.elapsed()),
         kernel_time_ns: None,
         syscall: None,
+        previous_run: false,
     }
 }
 
