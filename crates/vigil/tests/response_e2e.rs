@@ -105,6 +105,8 @@ impl Drop for Ctr {
 struct Enforce {
     child: Child,
     lines: std::sync::mpsc::Receiver<String>,
+    /// Lines read while waiting for the policies to be applied.
+    head: Vec<String>,
 }
 
 impl Enforce {
@@ -131,14 +133,22 @@ impl Enforce {
                 }
             }
         });
-        let mut e = Enforce { child, lines: rx };
+        let mut e = Enforce {
+            child,
+            lines: rx,
+            head: Vec::new(),
+        };
         // Wait until every container has its policies applied.
         let mut applied = 0;
         let t0 = Instant::now();
         while applied < containers.len() {
             match e.lines.recv_timeout(Duration::from_secs(60)) {
-                Ok(l) if l.contains("\"applied\"") => applied += 1,
-                Ok(_) => {}
+                Ok(l) => {
+                    if l.contains("\"applied\"") {
+                        applied += 1;
+                    }
+                    e.head.push(l);
+                }
                 Err(_) => {
                     let _ = e.child.kill();
                     let mut err = String::new();
@@ -157,8 +167,9 @@ impl Enforce {
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
         let st = self.child.wait().unwrap();
         assert!(st.success(), "vigil policy enforce exited with {st}");
-        self.lines
-            .iter()
+        let head = std::mem::take(&mut self.head);
+        head.into_iter()
+            .chain(self.lines.iter())
             .filter_map(|l| serde_json::from_str(&l).ok())
             .collect()
     }
@@ -319,8 +330,8 @@ fn denied_connect_fails_with_eperm_allowed_connect_works() {
 }
 
 #[test]
-fn connect_to_bind_mounted_runtime_socket_is_killed() {
-    if skip("connect_to_bind_mounted_runtime_socket_is_killed") {
+fn connect_to_bind_mounted_runtime_socket_fails_with_eperm() {
+    if skip("connect_to_bind_mounted_runtime_socket_fails_with_eperm") {
         return;
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
@@ -341,20 +352,48 @@ fn connect_to_bind_mounted_runtime_socket_is_killed() {
         "policies:\n- name: no-runtime\n  mode: enforce\n  network:\n    unix_deny: [/run/rt/runtime.sock]\n",
     );
     let vol = format!("{}:/run/rt", sockdir.display());
+    // Stream connect (nc -U) and datagram sendto (python) to the denied socket; the allowed
+    // socket still works; the shell goes on after each failure.
     let c = Ctr::init(
         "vr-e2e-unix",
         &["-v", &vol],
-        &["bash", "-c", "nc -U -N -w 5 /run/rt/ok.sock </dev/null; echo ok=$?; nc -U -N -w 5 /run/rt/runtime.sock </dev/null; echo rt=$?"],
+        &["bash", "-c", "nc -U -N -w 5 /run/rt/ok.sock </dev/null; echo ok=$?; nc -U -N -w 5 /run/rt/runtime.sock </dev/null; echo rt=$?; python3 -c \"import socket; s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.sendto(b'x', '/run/rt/runtime.sock')\" 2>&1 | tail -1; echo dg=${PIPESTATUS[0]}"],
     );
     let enf = Enforce::start(&policy, &[&c.0], None);
     let (out, _) = c.start();
     assert!(out.contains("ok=0"), "{out}");
-    assert!(out.contains("rt=137"), "{out}");
+    assert!(out.contains("rt=1"), "nc must fail, not be killed: {out}");
+    assert!(out.contains("Operation not permitted"), "{out}");
+    assert!(out.contains("PermissionError"), "datagram sendto: {out}");
+    assert!(out.contains("dg=1"), "{out}");
+    // The runtime socket never saw a connection.
+    rt.set_nonblocking(true).unwrap();
+    assert!(
+        matches!(rt.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the denied socket was connected to"
+    );
     drop((rt, ok));
     let reports = enf.stop();
     let u = find(&reports, "unix_connect_denied");
-    assert_eq!(u.len(), 1, "{reports:#?}");
-    assert_eq!(u[0]["object"], "/run/rt/runtime.sock");
+    assert_eq!(u.len(), 2, "{reports:#?}");
+    for r in &u {
+        assert_eq!(r["object"], "/run/rt/runtime.sock");
+        assert_eq!(r["outcome"], "done");
+        assert_eq!(r["syscall_ret"], -1, "refused, not killed: {r}");
+    }
+    assert_eq!(u[0]["syscall"], 42, "connect");
+    assert_eq!(u[1]["syscall"], 46, "sendmsg");
+    let kernel = reports
+        .iter()
+        .find(|r| r.get("unix_sockets").is_some())
+        .expect("the enforcer reports how unix sockets are enforced");
+    assert!(
+        kernel["unix_sockets"]
+            .as_str()
+            .unwrap()
+            .contains("connect_unix"),
+        "{kernel}"
+    );
 }
 
 #[test]
