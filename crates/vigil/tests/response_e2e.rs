@@ -610,3 +610,271 @@ fn bad_inputs_give_clear_errors() {
     assert!(e.to_string().contains("did the process exit"), "{e}");
     assert!(enf.containers().is_empty());
 }
+
+/// `vigil monitor --json -r RULES | vigil policy respond POLICY`, both in the background;
+/// the responder's report lines are collected.
+struct Responder {
+    monitor: Child,
+    respond: Child,
+    reports: std::sync::Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+impl Responder {
+    fn start(rules: &Path, policy: &Path) -> Responder {
+        let mut monitor = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args([
+                "monitor",
+                "--json",
+                "--no-metrics",
+                "--stats-interval",
+                "0",
+                "-r",
+            ])
+            .arg(rules)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let alerts = monitor.stdout.take().unwrap();
+        let mut respond = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(["policy", "respond"])
+            .arg(policy)
+            .stdin(Stdio::from(alerts))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let reports = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let r = reports.clone();
+        let out = respond.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    r.lock().unwrap().push(v);
+                }
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let err = monitor.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let t0 = Instant::now();
+        loop {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(l) if l.contains("monitoring") => break,
+                Ok(_) => {}
+                Err(_) => panic!("vigil monitor did not start within {:?}", t0.elapsed()),
+            }
+        }
+        // Keep draining the monitor's stderr so it never blocks.
+        std::thread::spawn(move || while rx.recv().is_ok() {});
+        Responder {
+            monitor,
+            respond,
+            reports,
+        }
+    }
+
+    /// Waits until a report of `action` exists and returns it.
+    fn wait_for(&self, action: &str) -> serde_json::Value {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(30) {
+            if let Some(r) = self
+                .reports
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|r| r["action"] == action && r.get("rule").is_some())
+            {
+                return r.clone();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "no {action} response within 30 s: {:#?}",
+            self.reports.lock().unwrap()
+        );
+    }
+}
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own children's pids.
+        unsafe { libc::kill(self.monitor.id() as i32, libc::SIGTERM) };
+        let _ = self.monitor.wait();
+        // The responder ends at the end of its input (the monitor's stdout).
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.respond.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.respond.kill();
+        let _ = self.respond.wait();
+    }
+}
+
+fn status(name: &str) -> String {
+    vigil_response::runtime::inspect(name)
+        .map(|p| p.status)
+        .unwrap_or_default()
+}
+
+fn logs(name: &str) -> String {
+    let o = Command::new("podman")
+        .args(["logs", name])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr)
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn rule_triggered_responses_are_carried_out_and_reported_with_timing() {
+    if skip("rule_triggered_responses_are_carried_out_and_reported_with_timing") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let srv = TcpListener::bind("127.0.0.10:0").unwrap();
+    let port = srv.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    // One rule per action, each triggered by `sleep 30N` in a container.
+    let actions = [
+        "kill_process",
+        "kill_container",
+        "pause_container",
+        "stop_container",
+        "isolate_network",
+    ];
+    let mut rules = String::new();
+    let mut policy = String::from("responses:\n");
+    for (i, a) in actions.iter().enumerate() {
+        rules.push_str(&format!(
+            "- rule: vr trigger {a}\n  desc: e2e trigger\n  condition: evt.type in (execve, execveat) and evt.dir = < and container.id != host and proc.name = sleep and proc.args = \"30{i}\"\n  output: \"trigger {a} (%proc.cmdline)\"\n  priority: CRITICAL\n  tags: [vr_e2e]\n"
+        ));
+        policy.push_str(&format!(
+            "  - rules: [\"vr trigger {a}\"]\n    scope: {{names: ['vr-e2e-rt-*']}}\n    actions: [{a}]\n"
+        ));
+    }
+    let rules_path = dir.path().join("rules.yaml");
+    std::fs::write(&rules_path, rules).unwrap();
+    let policy_path = write_policy(dir.path(), &policy);
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["policy", "validate"])
+        .arg(&policy_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("5 responses"));
+
+    let resp = Responder::start(&rules_path, &policy_path);
+    let run = |name: &str, script: &str| {
+        let _ = Command::new("podman")
+            .args(["rm", "-f", "-t", "0", name])
+            .output();
+        let out = Command::new("podman")
+            .args([
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network=host",
+                IMAGE,
+                "bash",
+                "-c",
+                script,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ctr(name.to_string())
+    };
+
+    // kill_process: the triggering sleep dies, the container's shell goes on.
+    let kp = run("vr-e2e-rt-kp", "sleep 300; echo rc=$?; sleep 600");
+    let r = resp.wait_for("kill_process");
+    wait_until("shell saw the kill", || logs(&kp.0).contains("rc=137"));
+    assert_eq!(status(&kp.0), "running");
+    let rep_kp = r.clone();
+
+    // kill_container: every process of the container dies, the container exits.
+    let kc = run("vr-e2e-rt-kc", "sleep 301 & sleep 600");
+    let rep_kc = resp.wait_for("kill_container");
+    wait_until("container exited", || status(&kc.0) == "exited");
+
+    // pause_container / stop_container through podman.
+    let pc = run("vr-e2e-rt-pause", "sleep 302; sleep 600");
+    let rep_pause = resp.wait_for("pause_container");
+    assert_eq!(status(&pc.0), "paused");
+    let sc = run("vr-e2e-rt-stop", "sleep 303; sleep 600");
+    let rep_stop = resp.wait_for("stop_container");
+    wait_until("container stopped", || status(&sc.0) == "exited");
+
+    // isolate_network: later connects fail with EPERM (and are reported by the kernel).
+    let iso = run(
+        "vr-e2e-rt-iso",
+        &format!("sleep 304 & sleep 3; echo > /dev/tcp/127.0.0.10/{port}; echo rc=$?; sleep 600"),
+    );
+    let rep_iso = resp.wait_for("isolate_network");
+    wait_until("connect attempted", || logs(&iso.0).contains("rc="));
+    let l = logs(&iso.0);
+    assert!(
+        l.contains("Operation not permitted") && l.contains("rc=1"),
+        "{l}"
+    );
+    srv.set_nonblocking(true).unwrap();
+    assert!(srv.accept().is_err(), "an isolated container connected");
+
+    for (a, r) in [
+        ("kill_process", &rep_kp),
+        ("kill_container", &rep_kc),
+        ("pause_container", &rep_pause),
+        ("stop_container", &rep_stop),
+        ("isolate_network", &rep_iso),
+    ] {
+        assert_eq!(r["outcome"], "done", "{a}: {r}");
+        assert_eq!(r["origin"], "user", "{a}: {r}");
+        assert_eq!(r["rule"], format!("vr trigger {a}"), "{r}");
+        assert!(r["latency_us"].as_u64().is_some(), "{r}");
+        assert!(r["alert_to_done_us"].as_u64().is_some(), "{r}");
+        assert!(
+            r["container_name"]
+                .as_str()
+                .unwrap()
+                .starts_with("vr-e2e-rt-"),
+            "{r}"
+        );
+        eprintln!(
+            "{a}: carried out in {} us, {} us after the triggering event",
+            r["latency_us"], r["alert_to_done_us"]
+        );
+    }
+    wait_until("isolation denial reported", || {
+        resp.reports
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|r| r["action"] == "connect_denied" && r["reason"] == "isolated")
+    });
+    drop((kp, kc, pc, sc, iso));
+    drop(resp);
+    assert!(!ours_loaded(), "programs left after the responder exited");
+}
