@@ -150,6 +150,9 @@ pub struct ActionReport {
     /// User space: time to carry the action out (until the target is dead, paused...).
     /// Kernel: time from the in-kernel decision until this report was read.
     pub latency: Option<Duration>,
+    /// Pause and stop: time until the effect was in place (container frozen, its processes
+    /// dead), which comes before the runtime's own bookkeeping ends (`latency`).
+    pub effect: Option<Duration>,
     /// Kernel decision time (CLOCK_MONOTONIC ns), for kernel actions.
     pub kernel_time_ns: Option<u64>,
     /// The syscall the kernel acted at, and its return value (file and unix actions).
@@ -204,6 +207,7 @@ fn report(
         object,
         outcome,
         latency: Some(t0.elapsed()),
+        effect: None,
         kernel_time_ns: None,
         syscall: None,
         previous_run: false,
@@ -310,8 +314,67 @@ pub fn kill_cgroup(proc_root: &Path, dir: &Path, target: Target) -> ActionReport
     )
 }
 
-/// `podman pause ID` / `podman stop --time 0 ID`.
-pub fn podman(action: RuleAction, target: Target) -> ActionReport {
+/// The state letter of `pid` (`R`, `S`, `T`, `Z`...), None when gone.
+fn proc_state(proc_root: &Path, pid: u32) -> Option<char> {
+    let s = std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    let i = s.rfind(')')?;
+    s[i + 1..].split_whitespace().next()?.chars().next()
+}
+
+fn signal(pid: u32, sig: i32) -> bool {
+    match libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) has no memory-safety preconditions; pids <= 1 are never signalled.
+        Ok(p) if p > 1 => unsafe { libc::kill(p, sig) == 0 },
+        _ => false,
+    }
+}
+
+/// SIGSTOPs every process of the cgroup directory until all are stopped (forks racing the
+/// signal are caught by the next round). Returns the stopped pids.
+fn stop_all(proc_root: &Path, dir: &Path) -> Result<Vec<u32>, String> {
+    let t0 = Instant::now();
+    loop {
+        let pids =
+            cgroup::procs(dir).map_err(|e| format!("{}/cgroup.procs: {e}", dir.display()))?;
+        let running: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|&p| !matches!(proc_state(proc_root, p), None | Some('T' | 't' | 'Z' | 'X')))
+            .collect();
+        if running.is_empty() {
+            return Ok(pids);
+        }
+        if t0.elapsed() > DEATH_WAIT {
+            return Err(format!(
+                "{} processes not stopped after {DEATH_WAIT:?}",
+                running.len()
+            ));
+        }
+        for p in running {
+            signal(p, libc::SIGSTOP);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Pause or stop a container: the effect first, directly through its cgroup, then `podman
+/// pause` / `podman stop --time 0` so the runtime's state agrees. We rejected relying on
+/// podman alone: its CLI start-up takes tens of milliseconds during which the workload keeps
+/// running.
+///
+/// - stop: every process is SIGKILLed (as `kill_container`), then podman records the exit.
+/// - pause: every process is SIGSTOPped, `podman pause` freezes the cgroup, then SIGCONT is
+///   sent: frozen tasks stay frozen and resume normally at `podman unpause` (checked on
+///   Linux 6.18). Freezing the cgroup ourselves instead would make runc see the container as
+///   already paused and refuse. The workload can observe the SIGCONT (a handler runs after
+///   unpause). If `podman pause` fails, the processes are left stopped and the report says
+///   how to resume them.
+pub fn pause_or_stop(
+    proc_root: &Path,
+    cgroup_root: &Path,
+    action: RuleAction,
+    target: Target,
+) -> ActionReport {
     let t0 = Instant::now();
     let (act, args): (Action, &[&str]) = match action {
         RuleAction::StopContainer => (Action::StopContainer, &["stop", "--time", "0"]),
@@ -327,25 +390,63 @@ pub fn podman(action: RuleAction, target: Target) -> ActionReport {
             t0,
         );
     }
-    let outcome = match Command::new("podman").args(args).arg(&id).output() {
-        Err(e) => Outcome::Failed(format!("running podman: {e}")),
-        Ok(o) if o.status.success() => Outcome::Done,
-        Ok(o) => {
+    let object = format!("container {}", &id[..id.len().min(12)]);
+    let dir = match cgroup::locate(proc_root, cgroup_root, target.pid) {
+        Ok(loc) if loc.path != "/" && !loc.path.is_empty() => Ok(loc.dir),
+        Ok(loc) => Err(format!(
+            "pid {} is in cgroup {}: not a container",
+            target.pid, loc.path
+        )),
+        Err(e) => Err(e.to_string()),
+    };
+    // The effect.
+    let effect: Result<Vec<u32>, String> = dir.as_ref().map_err(Clone::clone).and_then(|dir| {
+        if act == Action::PauseContainer {
+            stop_all(proc_root, dir)
+        } else {
+            let r = kill_cgroup(proc_root, dir, target.clone());
+            match r.outcome {
+                Outcome::Failed(e) => Err(e),
+                _ => Ok(Vec::new()),
+            }
+        }
+    });
+    let effect_time = t0.elapsed();
+    // The runtime's bookkeeping.
+    let ran = Command::new("podman").args(args).arg(&id).output();
+    let runtime_ok = matches!(&ran, Ok(o) if o.status.success());
+    if act == Action::PauseContainer && runtime_ok {
+        if let Ok(dir) = &dir {
+            for p in cgroup::procs(dir).unwrap_or_default() {
+                signal(p, libc::SIGCONT);
+            }
+        }
+    }
+    let outcome = match (ran, &effect) {
+        (Err(e), _) => Outcome::Failed(format!("running podman: {e}")),
+        (Ok(_), Err(e)) if runtime_ok => {
+            Outcome::Failed(format!("podman {} succeeded, but first: {e}", args[0]))
+        }
+        (Ok(_), _) if runtime_ok => Outcome::Done,
+        (Ok(o), effect) => {
             let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
-            if err.contains("no such container") || err.contains("not running") {
+            if err.contains("no such container") {
                 Outcome::TargetGone
+            } else if act == Action::StopContainer && effect.is_ok() {
+                // Every process is dead already: the runtime saw the container exit.
+                Outcome::Done
+            } else if act == Action::PauseContainer && effect.is_ok() {
+                Outcome::Failed(format!(
+                    "processes SIGSTOPped, but podman pause failed ({err}); `kill -CONT` resumes them"
+                ))
             } else {
                 Outcome::Failed(format!("podman {}: {err}", args[0]))
             }
         }
     };
-    report(
-        act,
-        target,
-        format!("container {}", &id[..id.len().min(12)]),
-        outcome,
-        t0,
-    )
+    let mut r = report(act, target, object, outcome, t0);
+    r.effect = effect.is_ok().then_some(effect_time);
+    r
 }
 
 /// A failed action before anything was attempted.
@@ -410,7 +511,12 @@ mod tests {
             matches!(r.outcome, Outcome::Failed(ref e) if e.contains("pid <= 1")),
             "{r}"
         );
-        let r = podman(RuleAction::PauseContainer, Target::default());
+        let r = pause_or_stop(
+            Path::new("/proc"),
+            Path::new("/sys/fs/cgroup"),
+            RuleAction::PauseContainer,
+            Target::default(),
+        );
         assert!(
             matches!(r.outcome, Outcome::Failed(ref e) if e.contains("unknown container")),
             "{r}"

@@ -909,6 +909,7 @@ impl Enforcer {
                 Outcome::AuditOnly
             },
             latency: Some(Duration::from_nanos(now.saturating_sub(r.ktime_ns))),
+            effect: None,
             kernel_time_ns: Some(r.ktime_ns),
             syscall: matches!(
                 r.kind,
@@ -965,7 +966,7 @@ impl Enforcer {
                 }
             }
             RuleAction::PauseContainer | RuleAction::StopContainer => {
-                action::podman(action, target)
+                action::pause_or_stop(&self.opts.proc_root, &self.opts.cgroup_root, action, target)
             }
             RuleAction::IsolateNetwork => {
                 let t0 = Instant::now();

@@ -862,9 +862,12 @@ fn rule_triggered_responses_are_carried_out_and_reported_with_timing() {
                 .starts_with("vr-e2e-rt-"),
             "{r}"
         );
+        if a == "pause_container" || a == "stop_container" {
+            assert!(r["effect_us"].as_u64().is_some(), "{r}");
+        }
         eprintln!(
-            "{a}: carried out in {} us, {} us after the triggering event",
-            r["latency_us"], r["alert_to_done_us"]
+            "{a}: carried out in {} us (effect after {} us), {} us after the triggering event",
+            r["latency_us"], r["effect_us"], r["alert_to_done_us"]
         );
     }
     wait_until("isolation denial reported", || {

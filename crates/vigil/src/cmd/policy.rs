@@ -216,6 +216,7 @@ fn report_json(r: &vigil_response::ActionReport) -> serde_json::Value {
         "container_id": r.target.container_id,
         "container_name": r.target.container_name,
         "latency_us": r.latency.map(|l| l.as_micros() as u64),
+        "effect_us": r.effect.map(|l| l.as_micros() as u64),
         "kernel_time_ns": r.kernel_time_ns,
         "syscall": r.syscall.map(|s| s.0),
         "syscall_ret": r.syscall.map(|s| s.1),
@@ -467,6 +468,11 @@ fn respond(files: &[PathBuf], input: Option<&std::path::Path>) -> anyhow::Result
                 .map(|t| done_ns.saturating_sub(t) / 1000)
                 .into();
             v["received_to_done_us"] = (done_ns.saturating_sub(received_ns) / 1000).into();
+            // When the effect (frozen, all dead) came before the runtime's bookkeeping.
+            if let (Some(t), Some(l), Some(e)) = (alert.time_ns, r.latency, r.effect) {
+                let effect_ns = done_ns.saturating_sub((l - e).as_nanos() as u64);
+                v["alert_to_effect_us"] = (effect_ns.saturating_sub(t) / 1000).into();
+            }
             if !emit(&mut out, &v)? {
                 return Ok(ExitCode::SUCCESS);
             }
