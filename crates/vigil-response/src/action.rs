@@ -270,12 +270,20 @@ pub fn kill_process(proc_root: &Path, target: Target) -> ActionReport {
     report(Action::KillProcess, target, object, outcome, t0)
 }
 
-/// SIGKILLs every process of the cgroup directory until it is empty (forks racing the
-/// kill are caught by the next round).
+/// SIGKILLs every process of the cgroup directory until it is empty. With cgroup v2's
+/// `cgroup.kill` (Linux 5.14+) the kernel kills the whole cgroup at once, forks included;
+/// otherwise forks racing the signals are caught by the next round.
 pub fn kill_cgroup(proc_root: &Path, dir: &Path, target: Target) -> ActionReport {
     let t0 = Instant::now();
     let object = format!("cgroup {}", dir.display());
     let mut killed = 0usize;
+    let mut via_kernel = false;
+    if let Ok(pids) = cgroup::procs(dir) {
+        if std::fs::write(dir.join("cgroup.kill"), "1").is_ok() {
+            killed = pids.len();
+            via_kernel = true;
+        }
+    }
     let outcome = loop {
         let pids = match cgroup::procs(dir) {
             Ok(p) => p,
@@ -299,11 +307,11 @@ pub fn kill_cgroup(proc_root: &Path, dir: &Path, target: Target) -> ActionReport
             ));
         }
         for p in alive {
-            if sigkill(p).is_ok() {
+            if sigkill(p).is_ok() && !via_kernel {
                 killed += 1;
             }
         }
-        std::thread::sleep(Duration::from_micros(500));
+        std::thread::sleep(Duration::from_micros(200));
     };
     report(
         Action::KillContainer,

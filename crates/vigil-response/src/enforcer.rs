@@ -949,6 +949,16 @@ impl Enforcer {
             RuleAction::KillProcess => action::kill_process(&self.opts.proc_root, target),
             RuleAction::KillContainer => {
                 let t0 = Instant::now();
+                if c.is_none() {
+                    // Never a whole cgroup on a guess: on hybrid hosts every host process
+                    // may share one v1 memory cgroup.
+                    return action::failed(
+                        Action::KillContainer,
+                        target,
+                        format!("pid {pid}: not in a known container, refusing"),
+                        t0,
+                    );
+                }
                 match cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid) {
                     Ok(loc) if loc.path != "/" && !loc.path.is_empty() => {
                         action::kill_cgroup(&self.opts.proc_root, &loc.dir, target)

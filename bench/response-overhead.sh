@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Overhead of enforcement and of profile recording on the live-detection loops (needs root,
+# podman and the test image). The loops of bench/monitor-overhead.sh (syscall_load: fork+exec
+# of /bin/true, TCP connect to a loopback listener, open+close) run inside a podman container
+# on both cores, under these configurations, interleaved round by round so that drift in the
+# machine's load hits every configuration alike:
+#
+#   base        nothing running
+#   monitor     vigil monitor (default rules)                  = the live-detection benchmark
+#   mon+policy  vigil monitor --policy P (P applied to the container: exec allow-list, file
+#               and network rules, so every exec, open and connect is checked in the kernel)
+#   policy      vigil policy enforce P -c CONTAINER (enforcement alone)
+#   record      vigil profile record -c CONTAINER (per-cgroup syscall bitmap + baseline events)
+#
+# Per configuration and loop it prints the median over the rounds of: operations per second
+# (wall clock), operations per CPU-second of the loop (its user+sys time including its
+# children: the in-kernel cost of the eBPF programs is charged to the process making the
+# syscall, and this figure is not disturbed by other processes competing for the cores),
+# the loss of each against `base`, and the CPU (cores) the vigil process used.
+# Usage: bench/response-overhead.sh [SECONDS] [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-5}
+rounds=${2:-3}
+image=localhost/vigil-test-debian
+name=vigil-bench-overhead
+cargo build --release -q -p vigil --bin vigil --example syscall_load
+tgt=${CARGO_TARGET_DIR:-target}
+bin=$(realpath "$tgt/release/vigil")
+load=$(realpath "$tgt/release/examples/syscall_load")
+work=$(mktemp -d)
+trap 'podman rm -f -t 0 $name >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+cat > "$work/policy.yaml" <<'YAML'
+policies:
+  - name: overhead
+    mode: enforce
+    exec:
+      allow: ["/usr/bin/*", "/bin/*", "/usr/sbin/*", "/load"]
+      deny: ["/usr/bin/nc*"]
+    files:
+      deny_read: [/etc/shadow, /root/.ssh/]
+      deny_write: [/etc/, /usr/bin/]
+    network:
+      egress:
+        deny: [{cidr: 169.254.169.254/32}, {cidr: 127.0.0.99/32, ports: [1]}]
+      unix_deny: [/run/podman/podman.sock]
+YAML
+podman rm -f -t 0 $name >/dev/null 2>&1 || true
+podman run -d --name $name --network=host -v "$load:/load:ro" $image sleep infinity >/dev/null
+hz=$(getconf CLK_TCK)
+
+# start_agent CONFIG: starts vigil for CONFIG in the background, waits until it is ready,
+# sets $apid (empty for base).
+start_agent() {
+  apid=""
+  local log=$work/agent.err
+  : > "$log"
+  case $1 in
+    base) return ;;
+    monitor) $bin monitor --no-metrics --stats-interval 0 > /dev/null 2> "$log" & apid=$!
+      ready="monitoring" ;;
+    mon+policy) $bin monitor --no-metrics --stats-interval 0 --policy "$work/policy.yaml" > /dev/null 2> "$log" & apid=$!
+      ready="applied to container $name" ;;
+    policy) $bin policy enforce "$work/policy.yaml" -c $name > "$work/agent.out" 2> "$log" & apid=$!
+      ready="" ;;
+    record) $bin profile record -c $name -o "$work/profile.yaml" > /dev/null 2> "$log" & apid=$!
+      ready="recording running container" ;;
+  esac
+  for _ in $(seq 300); do
+    if [ -n "$ready" ] && grep -q "$ready" "$log" 2>/dev/null; then return; fi
+    if [ -z "$ready" ] && grep -q '"applied"' "$work/agent.out" 2>/dev/null; then return; fi
+    sleep 0.1
+  done
+  echo "agent for $1 did not get ready:" >&2; cat "$log" >&2; exit 1
+}
+
+stop_agent() {
+  [ -z "$apid" ] && return
+  kill -INT "$apid"; wait "$apid" 2>/dev/null || true
+}
+
+agent_ticks() { [ -n "$apid" ] && awk '{print $14+$15}' /proc/$apid/stat || echo 0; }
+
+printf 'round config kind ops_per_s ops_per_cpu_s agent_cores\n' > "$work/raw"
+for r in $(seq "$rounds"); do
+  for kind in exec connect open; do
+    for cfg in base monitor mon+policy policy record; do
+      start_agent $cfg
+      t0=$(agent_ticks)
+      out=$(podman exec $name bash -c "TIMEFORMAT='%U %S'; { time /load $kind 2 $secs; } 2>&1")
+      t1=$(agent_ticks)
+      stop_agent
+      echo "$out" | awk -v r="$r" -v c="$cfg" -v k="$kind" -v a="$((t1 - t0))" -v hz="$hz" -v s="$secs" '
+        NR == 1 { ops = $3 } NR == 2 { cpu = $1 + $2 }
+        END { printf "%s %s %s %.0f %.0f %.3f\n", r, c, k, ops, ops * s / cpu, a / hz / s }' >> "$work/raw"
+      tail -1 "$work/raw" >&2
+    done
+  done
+done
+
+echo
+echo "loops in container $name on $(nproc) cores, ${secs}s per run, median of $rounds rounds"
+printf '%-8s %-11s %12s %8s %14s %8s %11s\n' loop config ops/s loss ops/cpu-s loss vigil_cores
+for kind in exec connect open; do
+  for cfg in base monitor mon+policy policy record; do
+    awk -v c="$cfg" -v k="$kind" '$2 == c && $3 == k { print $4, $5, $6 }' "$work/raw" | sort -n |
+      awk '{ a[NR] = $1; b[NR] = $2; u[NR] = $3 } END { m = int((NR + 1) / 2); print a[m], b[m], u[m] }' > "$work/m_$cfg"
+  done
+  read -r bops bcpu _ < "$work/m_base"
+  for cfg in base monitor mon+policy policy record; do
+    read -r ops cpu cores < "$work/m_$cfg"
+    awk -v k="$kind" -v c="$cfg" -v o="$ops" -v p="$cpu" -v bo="$bops" -v bp="$bcpu" -v u="$cores" \
+      'BEGIN { printf "%-8s %-11s %12.0f %7.1f%% %14.0f %7.1f%% %11.3f\n", k, c, o, 100 * (1 - o / bo), p, 100 * (1 - p / bp), u }'
+  done
+done
+echo
+echo "enforcement on top of live detection (mon+policy vs monitor), extra loss:"
+for kind in exec connect open; do
+  awk -v k="$kind" '$2 == "monitor" && $3 == k { mo[$1] = $4; mc[$1] = $5 } $2 == "mon+policy" && $3 == k { po[$1] = $4; pc[$1] = $5 }
+    END { for (r in mo) { n++; so += 1 - po[r] / mo[r]; sc += 1 - pc[r] / mc[r] }
+          printf "  %-8s ops/s %+.1f%%   ops/cpu-s %+.1f%%   (mean over %d paired rounds)\n", k, 100 * so / n, 100 * sc / n, n }' "$work/raw"
+done
