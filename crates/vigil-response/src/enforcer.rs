@@ -295,6 +295,9 @@ impl Enforcer {
                 SLOTS / 2
             )));
         }
+        if let Some(root) = &opts.pin {
+            ensure_bpffs(root)?;
+        }
         let btf = Btf::parse_file(&opts.btf_path, aya::Endianness::default())
             .map_err(|e| kernel_err(format!("reading BTF {}", opts.btf_path.display()), &e))?;
         let mut bpf = EbpfLoader::new()
@@ -1059,6 +1062,63 @@ fn remove_generation(gen: &Path) -> std::io::Result<()> {
         }
     }
     std::fs::remove_dir(gen)
+}
+
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+fn is_bpffs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs fills the zeroed, owned struct for a NUL-terminated path.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == BPF_FS_MAGIC
+    }
+}
+
+/// Makes sure `root` can hold pins: its nearest existing ancestor must be on a bpf
+/// filesystem. When `root` lies under `/sys/fs/bpf` and nothing is mounted there, mounts
+/// bpffs there (as bpftool and systemd do). Returns whether it mounted.
+pub fn ensure_bpffs(root: &Path) -> Result<bool, Error> {
+    let mut anc = root;
+    while !anc.exists() {
+        match anc.parent() {
+            Some(p) => anc = p,
+            None => break,
+        }
+    }
+    if is_bpffs(anc) {
+        return Ok(false);
+    }
+    let base = Path::new("/sys/fs/bpf");
+    if root.starts_with(base) && anc == base {
+        // SAFETY: mount(2) with NUL-terminated string literals and no data pointer misuse.
+        let r = unsafe {
+            libc::mount(
+                c"bpf".as_ptr(),
+                c"/sys/fs/bpf".as_ptr(),
+                c"bpf".as_ptr(),
+                0,
+                c"mode=0700".as_ptr().cast(),
+            )
+        };
+        if r == 0 {
+            return Ok(true);
+        }
+        return Err(Error::Kernel {
+            during: "mounting bpffs at /sys/fs/bpf".into(),
+            message: std::io::Error::last_os_error().to_string(),
+        });
+    }
+    Err(Error::Kernel {
+        during: format!("pinning under {}", root.display()),
+        message: format!(
+            "{} is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
+            anc.display()
+        ),
+    })
 }
 
 /// Removes every pinned generation under `root` (and `root` itself if then empty): the

@@ -26,7 +26,9 @@ mod unix_hooks;
 mod yaml;
 
 pub use action::{Action, ActionReport, Origin, Outcome, RuleAction, Target};
-pub use enforcer::{monotonic_ns, remove_pins, Enforcer, Options, Stats, UnixEnforcement, SLOTS};
+pub use enforcer::{
+    ensure_bpffs, monotonic_ns, remove_pins, Enforcer, Options, Stats, UnixEnforcement, SLOTS,
+};
 pub use error::Error;
 pub use policy::{
     load_file, load_files, parse_str, Diagnostic, Diagnostics, Mode, Policy, PolicyFile, Priority,

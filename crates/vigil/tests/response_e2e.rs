@@ -881,3 +881,209 @@ fn rule_triggered_responses_are_carried_out_and_reported_with_timing() {
     drop(resp);
     assert!(!ours_loaded(), "programs left after the responder exited");
 }
+
+fn bpffs_mounted() -> bool {
+    std::fs::read_to_string("/proc/mounts")
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split_whitespace().nth(1) == Some("/sys/fs/bpf"))
+        })
+        .unwrap_or(false)
+}
+
+#[test]
+fn pinned_enforcement_outlives_the_agent_is_taken_over_and_unpinned() {
+    if skip("pinned_enforcement_outlives_the_agent_is_taken_over_and_unpinned") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let had_bpffs = bpffs_mounted();
+    let pin = format!("/sys/fs/bpf/vigil-e2e-{}", std::process::id());
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(
+        dir.path(),
+        "policies:\n- name: pinned\n  mode: enforce\n  exec:\n    deny: ['/usr/bin/nc*']\n",
+    );
+    let c = Ctr::init("vr-e2e-pin", &[], &["sleep", "300"]);
+    // 1. An agent that pins, then exits.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["policy", "enforce"])
+        .arg(&policy)
+        .args(["-c", &c.0, "--duration", "0.5", "--pin", &pin])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("stays pinned under"), "{err}");
+    let gens = |p: &str| -> Vec<String> {
+        std::fs::read_dir(p)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let first = gens(&pin);
+    assert_eq!(first.len(), 1, "{first:?}");
+    let links = gens(&format!("{pin}/{}/links", first[0]));
+    assert_eq!(links.len(), 8, "2 tracepoints + 6 cgroup links: {links:?}");
+    // 2. No agent runs: the container is still under the policy.
+    let _ = Command::new("podman").args(["start", &c.0]).output();
+    let o = c.exec("nc -h >/dev/null 2>&1; echo nc=$?");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("nc=137"),
+        "not enforced while no agent ran: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // 3. The next pinning agent takes over and reports what happened meanwhile.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["policy", "enforce"])
+        .arg(&policy)
+        .args(["-c", &c.0, "--duration", "0.5", "--pin", &pin])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let carried: Vec<_> = lines.iter().filter(|r| r["previous_run"] == true).collect();
+    assert_eq!(carried.len(), 1, "{lines:#?}");
+    assert_eq!(carried[0]["action"], "exec_denied");
+    assert_eq!(carried[0]["outcome"], "done");
+    let second = gens(&pin);
+    assert_eq!(second.len(), 1, "old generation not retired: {second:?}");
+    assert_ne!(second, first);
+    // 4. Unpin: nothing of ours stays in the kernel, the container runs nc again.
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["policy", "unpin", &pin])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed 1"));
+    assert!(!Path::new(&pin).exists());
+    assert!(!ours_loaded(), "programs left after unpin");
+    let o = c.exec("nc -h >/dev/null 2>&1; echo nc=$?");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("nc=137"));
+    if !had_bpffs {
+        let _ = Command::new("umount").arg("/sys/fs/bpf").status();
+    }
+}
+
+#[test]
+fn overlapping_policies_most_restrictive_wins_enforce_beats_audit() {
+    if skip("overlapping_policies_most_restrictive_wins_enforce_beats_audit") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    // A: allow-list in enforce mode; B: a deny-list in audit mode that overlaps it, and an
+    // allow-list that contradicts A's (intersection applies).
+    let policy = write_policy(
+        dir.path(),
+        "policies:\n- name: a-allow\n  mode: enforce\n  exec:\n    allow: ['/usr/bin/*', '/bin/*']\n    deny: ['/usr/bin/nc*']\n- name: b-audit\n  mode: audit\n  exec:\n    deny: ['/usr/bin/nc*', /usr/bin/id]\n- name: c-allow\n  mode: enforce\n  scope: {names: ['vr-e2e-overlap']}\n  exec:\n    allow: ['/usr/bin/bash', '/usr/bin/id', '/usr/bin/nc*']\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["policy", "validate"])
+        .arg(&policy)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let notes = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        notes.contains("note:"),
+        "precedence notes expected: {notes}"
+    );
+    let c = Ctr::init(
+        "vr-e2e-overlap",
+        &[],
+        &[
+            "bash",
+            "-c",
+            "id -u; echo id=$?; nc -h >/dev/null 2>&1; echo nc=$?; ls / >/dev/null; echo ls=$?",
+        ],
+    );
+    let enf = Enforce::start(&policy, &[&c.0], None);
+    let (out, _) = c.start();
+    // id: allowed by a and c, denied by b in audit only -> runs, reported audit-only.
+    assert!(out.contains("0\nid=0"), "{out}");
+    // nc: denied by a (enforce) -> killed.
+    assert!(out.contains("nc=137"), "{out}");
+    // ls: allowed by a, not by c's allow-list -> killed (allow-lists intersect).
+    assert!(out.contains("ls=137"), "{out}");
+    let reports = enf.stop();
+    let execs = find(&reports, "exec_denied");
+    let id = execs
+        .iter()
+        .find(|r| r["object"] == "/usr/bin/id")
+        .expect("id reported");
+    assert_eq!(id["outcome"], "audit-only");
+    assert_eq!(id["policy"], "b-audit");
+    let nc = execs
+        .iter()
+        .find(|r| r["object"].as_str().unwrap().contains("/nc"))
+        .expect("nc reported");
+    assert_eq!(nc["outcome"], "done");
+    assert_eq!(
+        nc["policy"], "a-allow",
+        "the enforcing policy is named: {nc}"
+    );
+    let ls = execs
+        .iter()
+        .find(|r| r["object"] == "/usr/bin/ls")
+        .expect("ls reported");
+    assert_eq!(ls["policy"], "c-allow");
+    assert_eq!(ls["reason"], "not-allow-listed");
+}
+
+#[test]
+fn a_container_that_is_gone_before_setup_is_a_clear_error() {
+    if skip("a_container_that_is_gone_before_setup_is_a_clear_error") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(
+        dir.path(),
+        "policies:\n- name: p\n  mode: enforce\n  exec: {deny: [/usr/bin/nc]}\n",
+    );
+    // Exited before the enforcer started.
+    let name = "vr-e2e-gone";
+    let _ = Command::new("podman").args(["rm", "-f", name]).output();
+    let out = Command::new("podman")
+        .args(["run", "--name", name, IMAGE, "true"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let _c = Ctr(name.to_string());
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["policy", "enforce"])
+        .arg(&policy)
+        .args(["-c", name, "--duration", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("has no process (status exited)"), "{err}");
+    assert!(!ours_loaded(), "programs left after a refused start");
+    // Dies between inspect and apply: the library names the cause, tracks nothing.
+    let c = Ctr::init("vr-e2e-dying", &[], &["true"]);
+    let pc = vigil_response::runtime::inspect(&c.0).unwrap();
+    let _ = Command::new("podman").args(["start", "-a", &c.0]).output();
+    let files = vec![vigil_response::load_file(&policy).unwrap()];
+    let mut enf = vigil_response::Enforcer::open(&files).unwrap();
+    let e = enf
+        .container_started_pid(pc.pid, &pc.container)
+        .unwrap_err();
+    assert!(e.to_string().contains("did the process exit"), "{e}");
+    assert!(enf.containers().is_empty());
+}
