@@ -164,6 +164,7 @@ fn cases() -> Vec<Case> {
         y("VGL-A029", pod("", "env:\n- {name: KEY, value: AKIAIOSFODNN7EXAMPLE}"), pod("", "env:\n- {name: KEY, value: some-value}")),
         y("VGL-A029", compose("environment:\n  GH: ghp_abcdefghijklmnopqrstuvwxyz0123456789"), compose("environment:\n  GH: ${GH_TOKEN}")),
         y("VGL-A029", inspect("", r#","Env":["DB=postgres://u:pw12345@db/x"]"#), inspect("", r#","Env":["DB=postgres://db/x"]"#)),
+        y("VGL-A029", pod("", "env:\n- {name: NOTIFY, value: 'https://hooks.slack.com/services/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'}"), pod("", "env:\n- {name: NOTIFY, value: 'https://hooks.slack.com/'}")),
         y("VGL-A030", pod("", "env:\n- {name: DB_PASSWORD, value: hunter2}"), pod("", "env:\n- name: DB_PASSWORD\n  valueFrom: {secretKeyRef: {name: db, key: pw}}")),
         y("VGL-A030", compose("environment: [\"API_TOKEN=letmein\"]"), compose("environment: [\"API_TOKEN_FILE=/run/secrets/t\"]")),
         y("VGL-A031", pod("", "").replace("app:1.0", "app:latest"), pod("", "")),
