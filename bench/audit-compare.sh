@@ -74,6 +74,12 @@ for rep in ck:
         checkov.add((rel(r["file_path"]), r["check_id"]))
         names[r["check_id"]] = r.get("check_name") or ""
         scope_of[r["check_id"]] = rep["check_type"]
+# Line-level view for the findings that name one line: Checkov's secrets and hadolint.
+ck_lines = set()
+for rep in ck:
+    for r in rep["results"]["failed_checks"]:
+        if r["check_id"].startswith("CKV_SECRET_"):
+            ck_lines.add((rel(r["file_path"]), r["file_line_range"][0], r["check_id"]))
 hl = json.load(open(f"{tmp}/hadolint.json"))
 hadolint = {(rel(r["file"]), r["code"]) for r in hl}
 for r in hl:
@@ -129,6 +135,17 @@ for tool, ext, vids, both, oe, ov in rows:
 print("-" * 77)
 pct = 100.0 * tot_both / max(1, tot_both + tot_ext)
 print(f"files flagged by the other tool on a shared check: {tot_both + tot_ext}; vigil flags {tot_both} of them ({pct:.1f}%)\n")
+vigil_lines = {(rel(f["file"]), f["line"], f["check"]) for f in v["findings"]}
+line_rows = [("checkov", f, l, e) for f, l, e in ck_lines]
+line_rows += [("hadolint", rel(r["file"]), r["line"], r["code"]) for r in hl if r["code"] in to_vigil]
+line_miss = [(t, f, l, e) for t, f, l, e in line_rows
+             if not any((f, l, vid) in vigil_lines for vid in to_vigil.get(family(e), ()))]
+print(f"same line: of {len(line_rows)} one-line findings of the other tools on shared checks "
+      f"(Checkov secrets, hadolint), vigil reports {len(line_rows) - len(line_miss)} at the same "
+      f"file and line")
+for t, f, l, e in sorted(line_miss):
+    print(f"  not at the same line: {t} {e} {f}:{l}")
+print()
 misses = [(t, e, oe) for t, e, _, _, oe, _ in rows if oe]
 if misses:
     print("flagged by the other tool only:")
