@@ -1087,3 +1087,60 @@ fn a_container_that_is_gone_before_setup_is_a_clear_error() {
     assert!(e.to_string().contains("did the process exit"), "{e}");
     assert!(enf.containers().is_empty());
 }
+
+#[test]
+fn sighup_switches_the_cli_enforcer_to_audit_without_restart() {
+    if skip("sighup_switches_the_cli_enforcer_to_audit_without_restart") {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let body = |mode: &str| {
+        format!("policies:\n- name: switch\n  mode: {mode}\n  exec:\n    deny: ['/usr/bin/nc*']\n")
+    };
+    let policy = write_policy(dir.path(), &body("enforce"));
+    let c = Ctr::init("vr-e2e-hup", &[], &["sleep", "120"]);
+    let mut enf = Enforce::start(&policy, &[&c.0], None);
+    let _ = Command::new("podman").args(["start", &c.0]).output();
+    let nc =
+        || String::from_utf8_lossy(&c.exec("nc -h >/dev/null 2>&1; echo nc=$?").stdout).to_string();
+    assert!(nc().contains("nc=137"));
+    let hup = |enf: &mut Enforce| {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(enf.child.id() as i32, libc::SIGHUP) };
+        let t0 = Instant::now();
+        loop {
+            let l = enf
+                .lines
+                .recv_timeout(Duration::from_secs(10))
+                .expect("reload line");
+            enf.head.push(l.clone());
+            if l.contains("reload") {
+                return l;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(10));
+        }
+    };
+    // Audit: nc runs, the decision is still reported.
+    std::fs::write(&policy, body("audit")).unwrap();
+    assert!(hup(&mut enf).contains("switch=audit"));
+    assert!(!nc().contains("nc=137"));
+    // A broken file keeps audit in force.
+    std::fs::write(&policy, "policies:\n- name: switch\n  mode: sometimes\n").unwrap();
+    assert!(hup(&mut enf).contains("reload_failed"));
+    assert!(!nc().contains("nc=137"));
+    // Back to enforce.
+    std::fs::write(&policy, body("enforce")).unwrap();
+    assert!(hup(&mut enf).contains("switch=enforce"));
+    assert!(nc().contains("nc=137"));
+    let reports = enf.stop();
+    let outcomes: Vec<&str> = find(&reports, "exec_denied")
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["done", "audit-only", "audit-only", "done"],
+        "{reports:#?}"
+    );
+}

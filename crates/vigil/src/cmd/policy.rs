@@ -33,6 +33,7 @@ pub enum Command {
     },
     /// Apply policies to podman containers and print each action as a JSON line until
     /// interrupted (needs root). Use `podman init NAME` first to enforce from the entrypoint.
+    /// SIGHUP re-reads the files (e.g. to switch a policy between audit and enforce).
     Enforce {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -329,9 +330,30 @@ fn enforce(
         )?;
     }
     let stop = install_stop()?;
+    // SIGHUP re-reads the files: switch a policy between audit and enforce (or change it)
+    // without a restart; an invalid file keeps the old policies in force.
+    let hup = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
+        .context("installing signal handlers")?;
     let t0 = Instant::now();
     let limit = duration.map(Duration::from_secs_f64);
     'outer: while !stop.load(Ordering::Relaxed) && limit.is_none_or(|l| t0.elapsed() < l) {
+        if hup.swap(false, Ordering::Relaxed) {
+            let line = match reload(&mut enf, files, mode) {
+                Ok(()) => serde_json::json!({"reloaded": enf
+                    .policy_names()
+                    .iter()
+                    .map(|(n, m)| format!("{n}={m}"))
+                    .collect::<Vec<_>>()}),
+                Err(e) => {
+                    eprintln!("vigil: reload failed, the previous policies stay in force: {e:#}");
+                    serde_json::json!({"reload_failed": format!("{e:#}")})
+                }
+            };
+            if !emit(&mut out, &line)? {
+                break 'outer;
+            }
+        }
         let mut reports = Vec::new();
         enf.poll(|r| reports.push(report_json(&r)));
         for r in &reports {
@@ -356,6 +378,22 @@ fn enforce(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Re-reads and applies the policy files (all or nothing).
+fn reload(
+    enf: &mut vigil_response::Enforcer,
+    files: &[PathBuf],
+    mode: Option<vigil_response::Mode>,
+) -> anyhow::Result<()> {
+    let parsed = vigil_response::load_files(files).map_err(|d| anyhow::anyhow!("{d}"))?;
+    enf.reload(&parsed)?;
+    if let Some(m) = mode {
+        for (name, _) in enf.policy_names() {
+            enf.set_mode(&name, m)?;
+        }
+    }
+    Ok(())
 }
 
 /// Now, in nanoseconds since the Unix epoch (alert times are wall-clock).
