@@ -495,6 +495,24 @@ fn error_and_critical_rules_fire_on_live_container_actions() {
             }
         }
     }
+    // A shell that is the container's entry point (vpid 1) is not one the runtime started
+    // into a running container.
+    for (c, name) in cases.iter().zip(&names) {
+        if !matches!(c.cmd[0].as_str(), "sh" | "bash") {
+            continue;
+        }
+        let wrong: Vec<Value> = m
+            .alerts_for_container(name)
+            .into_iter()
+            .filter(|a| a["rule"] == "Shell started by runtime exec in container")
+            .collect();
+        if !wrong.is_empty() {
+            failures.push(format!(
+                "case {}: its entry-point shell was reported as started by the runtime: {wrong:?}",
+                c.tag
+            ));
+        }
+    }
     m.stop();
     drop(containers);
     assert_eq!(

@@ -185,8 +185,13 @@ struct cred {
 	kernel_cap_t cap_effective;
 } PRESERVE;
 
+/* Complete, not minimal: pid->numbers[level] is indexed with a variable, and CO-RE
+ * relocates field offsets but not the stride of an array of structs, which clang takes from
+ * this declaration. The kernel's layout (since 4.15) is exactly these two fields. */
+struct pid_namespace;
 struct upid {
 	int nr;
+	struct pid_namespace *ns;
 } PRESERVE;
 
 struct pid {
