@@ -34,14 +34,21 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 now() { date +%s.%N; }
+# CPU time (user + system) of each tool and its children, with GNU time when installed: on a
+# shared machine it is steadier than wall time.
+TIMEF=$(command -v /usr/bin/time || true)
+cpu() { # NAME CMD...: runs CMD, writing "user sys" to $TMP/NAME.cpu when GNU time is present
+  local name=$1; shift
+  if [[ -n "$TIMEF" ]]; then "$TIMEF" -f '%U %S' -o "$TMP/$name.cpu" "$@"; else "$@"; fi
+}
 
 t0=$(now)
-"$VIGIL" audit "$CORPUS" --format json >"$TMP/vigil.json" || [[ $? -le 1 ]]
+cpu vigil "$VIGIL" audit "$CORPUS" --format json >"$TMP/vigil.json" || [[ $? -le 1 ]]
 t1=$(now)
-(cd "$CORPUS" && "$CHECKOV" -d . --framework kubernetes dockerfile secrets -o json --quiet --compact --skip-download >"$TMP/checkov.json" 2>"$TMP/checkov.err") || true
+(cd "$CORPUS" && cpu checkov "$CHECKOV" -d . --framework kubernetes dockerfile secrets -o json --quiet --compact --skip-download >"$TMP/checkov.json" 2>"$TMP/checkov.err") || true
 t2=$(now)
 mapfile -t DOCKERFILES < <(cd "$CORPUS" && find . -type f \( -name 'Dockerfile*' -o -name 'Containerfile*' -o -name '*.dockerfile' \) | sort)
-(cd "$CORPUS" && "$HADOLINT" -f json --no-fail "${DOCKERFILES[@]}" >"$TMP/hadolint.json") || true
+(cd "$CORPUS" && cpu hadolint "$HADOLINT" -f json --no-fail "${DOCKERFILES[@]}" >"$TMP/hadolint.json") || true
 t3=$(now)
 "$VIGIL" audit --list-checks --format json >"$TMP/catalogue.json"
 
@@ -163,8 +170,14 @@ if uncovered:
     for t, e, n, name in uncovered:
         print(f"  {t} {e} ({n} files) {name}")
     print()
-print("wall time:")
-print(f"  vigil audit   {t1 - t0:8.3f} s")
-print(f"  checkov       {t2 - t1:8.3f} s")
-print(f"  hadolint      {t3 - t2:8.3f} s  ({len([f for f in files if is_docker(f)])} Dockerfiles)")
+def cpu(name):
+    try:
+        u, s = open(f"{tmp}/{name}.cpu").read().split()[-2:]
+        return f"{float(u) + float(s):8.3f} s CPU"
+    except (OSError, ValueError):
+        return ""
+print("wall time (and CPU time, user + system, where GNU time is installed):")
+print(f"  vigil audit   {t1 - t0:8.3f} s  {cpu('vigil')}")
+print(f"  checkov       {t2 - t1:8.3f} s  {cpu('checkov')}")
+print(f"  hadolint      {t3 - t2:8.3f} s  {cpu('hadolint')}  ({len([f for f in files if is_docker(f)])} Dockerfiles)")
 PY
