@@ -25,9 +25,54 @@
 # the other vigil_* programs). Programs run for every process on the machine, so this is an
 # upper bound of what the loop paid; it is compared with the loop's CPU per operation at
 # base.
-# Usage: bench/response-overhead.sh [SECONDS] [ROUNDS]
+# The raw measurements go to stderr (one line per run) and to $RAW if set;
+# `bench/response-overhead.sh --summarize RAWFILE` prints the tables again from them.
+# Usage: [KINDS="exec connect"] [CONFIGS="monitor mon+policy"] bench/response-overhead.sh
+#        [SECONDS] [ROUNDS]   (the summary needs `base` among the configurations)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+summarize() {
+  local raw=$1
+  local secs rounds
+  secs=$(awk 'NR == 1 && $1 == "#" { print $3 }' "$raw")
+  rounds=$(awk '$1 ~ /^[0-9]+$/ { r = $1 } END { print r }' "$raw")
+  echo
+  echo "loops in a container on $(nproc) cores, ${secs}s per run, median of $rounds rounds"
+  printf '%-8s %-11s %10s %7s %10s %7s %7s %11s %11s %s\n' loop config ops/s loss ops/cpu-s loss cores resp_ns/op sens_ns/op "in-kernel resp cost vs base CPU/op"
+  med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+  local kind cfg col bops bcpu ops cpu cores rns sns kinds cfgs
+  kinds=$(awk '$1 ~ /^[0-9]+$/ && !seen[$3]++ { printf "%s ", $3 }' "$raw")
+  cfgs=$(awk '$1 ~ /^[0-9]+$/ && !seen[$2]++ { printf "%s ", $2 }' "$raw")
+  for kind in $kinds; do
+    for cfg in $cfgs; do
+      for col in 4 5 6 7 8; do
+        awk -v c="$cfg" -v k="$kind" -v col=$col '$2 == c && $3 == k { print $col }' "$raw" | med
+      done | tr '\n' ' ' > "$raw.m_$cfg"
+      echo >> "$raw.m_$cfg"
+    done
+    read -r bops bcpu _ < "$raw.m_base"
+    for cfg in $cfgs; do
+      read -r ops cpu cores rns sns < "$raw.m_$cfg"
+      awk -v k="$kind" -v c="$cfg" -v o="$ops" -v p="$cpu" -v bo="$bops" -v bp="$bcpu" -v u="$cores" -v rn="$rns" -v sn="$sns" \
+        'BEGIN { if (rn < 0) rn = 0; if (sn < 0) sn = 0
+                 printf "%-8s %-11s %10.0f %6.1f%% %10.0f %6.1f%% %7.3f %11.0f %11.0f %6.2f%%\n", k, c, o, 100 * (1 - o / bo), p, 100 * (1 - p / bp), u, rn, sn, 100 * rn * bp / 1e9 }'
+    done
+  done
+  rm -f "$raw".m_*
+  echo
+  echo "enforcement on top of live detection (mon+policy vs monitor, same round), extra loss:"
+  for kind in $kinds; do
+    awk -v k="$kind" '$2 == "monitor" && $3 == k { mo[$1] = $4; mc[$1] = $5 } $2 == "mon+policy" && $3 == k { po[$1] = $4; pc[$1] = $5 }
+      END { for (r in mo) { n++; so += 1 - po[r] / mo[r]; sc += 1 - pc[r] / mc[r] }
+            printf "  %-8s ops/s %+.1f%%   ops/cpu-s %+.1f%%   (mean over %d paired rounds)\n", k, 100 * so / n, 100 * sc / n, n }' "$raw"
+  done
+}
+
+if [ "${1:-}" = --summarize ]; then
+  summarize "$2"
+  exit
+fi
 secs=${1:-4}
 rounds=${2:-5}
 image=localhost/vigil-test-debian
@@ -105,10 +150,11 @@ stop_agent() {
 
 agent_ticks() { [ -n "$apid" ] && awk '{print $14+$15}' /proc/$apid/stat || echo 0; }
 
-printf 'round config kind ops_per_s ops_per_cpu_s agent_cores resp_ns_per_op sensor_ns_per_op\n' > "$work/raw"
+raw=${RAW:-$work/raw}
+printf '# secs %s rounds %s; round config kind ops_per_s ops_per_cpu_s agent_cores resp_ns_per_op sensor_ns_per_op\n' "$secs" "$rounds" > "$raw"
 for r in $(seq "$rounds"); do
-  for kind in exec connect open; do
-    for cfg in base monitor mon+policy policy record; do
+  for kind in ${KINDS:-exec connect open}; do
+    for cfg in ${CONFIGS:-base monitor mon+policy policy record}; do
       start_agent $cfg
       t0=$(agent_ticks)
       read -r r0 s0 < <(prog_ns)
@@ -119,33 +165,11 @@ for r in $(seq "$rounds"); do
       echo "$out" | awk -v r="$r" -v c="$cfg" -v k="$kind" -v a="$((t1 - t0))" -v hz="$hz" -v s="$secs" \
         -v rn="$((r1 - r0))" -v sn="$((s1 - s0))" '
         NR == 1 { ops = $3 } NR == 2 { cpu = $1 + $2 }
-        END { n = ops * s; printf "%s %s %s %.0f %.0f %.3f %.0f %.0f\n", r, c, k, ops, n / cpu, a / hz / s, rn / n, sn / n }' >> "$work/raw"
-      tail -1 "$work/raw" >&2
+        END { n = ops * s; if (rn < 0) rn = 0; if (sn < 0) sn = 0
+              printf "%s %s %s %.0f %.0f %.3f %.0f %.0f\n", r, c, k, ops, n / cpu, a / hz / s, rn / n, sn / n }' >> "$raw"
+      tail -1 "$raw" >&2
     done
   done
 done
 
-echo
-echo "loops in container $name on $(nproc) cores, ${secs}s per run, median of $rounds rounds"
-printf '%-8s %-11s %10s %7s %10s %7s %7s %11s %11s %s\n' loop config ops/s loss ops/cpu-s loss cores resp_ns/op sens_ns/op "in-kernel resp cost vs base CPU/op"
-med() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
-for kind in exec connect open; do
-  for cfg in base monitor mon+policy policy record; do
-    for col in 4 5 6 7 8; do
-      awk -v c="$cfg" -v k="$kind" -v col=$col '$2 == c && $3 == k { print $col }' "$work/raw" | med
-    done | tr '\n' ' ' > "$work/m_$cfg"
-  done
-  read -r bops bcpu _ < "$work/m_base"
-  for cfg in base monitor mon+policy policy record; do
-    read -r ops cpu cores rns sns < "$work/m_$cfg"
-    awk -v k="$kind" -v c="$cfg" -v o="$ops" -v p="$cpu" -v bo="$bops" -v bp="$bcpu" -v u="$cores" -v rn="$rns" -v sn="$sns" \
-      'BEGIN { printf "%-8s %-11s %10.0f %6.1f%% %10.0f %6.1f%% %7.3f %11.0f %11.0f %6.2f%%\n", k, c, o, 100 * (1 - o / bo), p, 100 * (1 - p / bp), u, rn, sn, 100 * rn * bp / 1e9 }'
-  done
-done
-echo
-echo "enforcement on top of live detection (mon+policy vs monitor), extra loss:"
-for kind in exec connect open; do
-  awk -v k="$kind" '$2 == "monitor" && $3 == k { mo[$1] = $4; mc[$1] = $5 } $2 == "mon+policy" && $3 == k { po[$1] = $4; pc[$1] = $5 }
-    END { for (r in mo) { n++; so += 1 - po[r] / mo[r]; sc += 1 - pc[r] / mc[r] }
-          printf "  %-8s ops/s %+.1f%%   ops/cpu-s %+.1f%%   (mean over %d paired rounds)\n", k, 100 * so / n, 100 * sc / n, n }' "$work/raw"
-done
+summarize "$raw"
