@@ -272,19 +272,20 @@ pub fn walk<R: Read + Send>(
 ) -> Result<LayerStats, ScanError> {
     let (br, comp, count) = sniff(raw).map_err(|e| layer_err(layer, name, e, "reading layer"))?;
     std::thread::scope(|scope| {
-        let inner: Box<dyn Read + '_> = if comp == Compression::None {
-            Box::new(br)
+        let (inner, producer): (Box<dyn Read + '_>, _) = if comp == Compression::None {
+            (Box::new(br), None)
         } else {
             let (tx, rx) = sync_channel(IN_FLIGHT);
-            std::thread::Builder::new()
+            let handle = std::thread::Builder::new()
                 .name("vigil-inflate".into())
                 .spawn_scoped(scope, move || produce(br, comp, tx))
                 .map_err(|e| layer_err(layer, name, e, "starting the decompression thread"))?;
-            Box::new(Chunks {
+            let chunks = Chunks {
                 rx,
                 cur: Vec::new(),
                 pos: 0,
-            })
+            };
+            (Box::new(chunks), Some(handle))
         };
         let guarded = Guard {
             inner,
@@ -293,9 +294,18 @@ pub fn walk<R: Read + Send>(
             limits: limits.clone(),
         };
         let stream = BufReader::with_capacity(256 << 10, guarded);
-        // On an early return `stream` (and the channel's receiving end) is dropped before the
-        // scope joins the thread, so a blocked `send` fails and the thread ends.
-        walk_stream(layer, name, stream, comp, &count, limits, visit)
+        // `walk_stream` consumes the stream: when it returns, early or not, the channel's
+        // receiving end is gone, so a blocked `send` fails and the thread ends.
+        let result = walk_stream(layer, name, stream, comp, &count, limits, visit);
+        // Joined explicitly (the scope's own wait does not wait for the OS thread to exit,
+        // which LeakSanitizer then reports as leaked thread state); a panic in the
+        // decompressor is re-raised here, as it would have been without the thread.
+        if let Some(h) = producer {
+            if let Err(panic) = h.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+        result
     })
 }
 
