@@ -34,14 +34,21 @@ TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
 now() { date +%s.%N; }
+# CPU time (user + system) of each tool and its children, with GNU time when installed: on a
+# shared machine it is steadier than wall time.
+TIMEF=$(command -v /usr/bin/time || true)
+cpu() { # NAME CMD...: runs CMD, writing "user sys" to $TMP/NAME.cpu when GNU time is present
+  local name=$1; shift
+  if [[ -n "$TIMEF" ]]; then "$TIMEF" -f '%U %S' -o "$TMP/$name.cpu" "$@"; else "$@"; fi
+}
 
 t0=$(now)
-"$VIGIL" audit "$CORPUS" --format json >"$TMP/vigil.json" || [[ $? -le 1 ]]
+cpu vigil "$VIGIL" audit "$CORPUS" --format json >"$TMP/vigil.json" || [[ $? -le 1 ]]
 t1=$(now)
-(cd "$CORPUS" && "$CHECKOV" -d . --framework kubernetes dockerfile secrets -o json --quiet --compact --skip-download >"$TMP/checkov.json" 2>"$TMP/checkov.err") || true
+(cd "$CORPUS" && cpu checkov "$CHECKOV" -d . --framework kubernetes dockerfile secrets -o json --quiet --compact --skip-download >"$TMP/checkov.json" 2>"$TMP/checkov.err") || true
 t2=$(now)
 mapfile -t DOCKERFILES < <(cd "$CORPUS" && find . -type f \( -name 'Dockerfile*' -o -name 'Containerfile*' -o -name '*.dockerfile' \) | sort)
-(cd "$CORPUS" && "$HADOLINT" -f json --no-fail "${DOCKERFILES[@]}" >"$TMP/hadolint.json") || true
+(cd "$CORPUS" && cpu hadolint "$HADOLINT" -f json --no-fail "${DOCKERFILES[@]}" >"$TMP/hadolint.json") || true
 t3=$(now)
 "$VIGIL" audit --list-checks --format json >"$TMP/catalogue.json"
 
@@ -74,6 +81,12 @@ for rep in ck:
         checkov.add((rel(r["file_path"]), r["check_id"]))
         names[r["check_id"]] = r.get("check_name") or ""
         scope_of[r["check_id"]] = rep["check_type"]
+# Line-level view for the findings that name one line: Checkov's secrets and hadolint.
+ck_lines = set()
+for rep in ck:
+    for r in rep["results"]["failed_checks"]:
+        if r["check_id"].startswith("CKV_SECRET_"):
+            ck_lines.add((rel(r["file_path"]), r["file_line_range"][0], r["check_id"]))
 hl = json.load(open(f"{tmp}/hadolint.json"))
 hadolint = {(rel(r["file"]), r["code"]) for r in hl}
 for r in hl:
@@ -129,6 +142,17 @@ for tool, ext, vids, both, oe, ov in rows:
 print("-" * 77)
 pct = 100.0 * tot_both / max(1, tot_both + tot_ext)
 print(f"files flagged by the other tool on a shared check: {tot_both + tot_ext}; vigil flags {tot_both} of them ({pct:.1f}%)\n")
+vigil_lines = {(rel(f["file"]), f["line"], f["check"]) for f in v["findings"]}
+line_rows = [("checkov", f, l, e) for f, l, e in ck_lines]
+line_rows += [("hadolint", rel(r["file"]), r["line"], r["code"]) for r in hl if r["code"] in to_vigil]
+line_miss = [(t, f, l, e) for t, f, l, e in line_rows
+             if not any((f, l, vid) in vigil_lines for vid in to_vigil.get(family(e), ()))]
+print(f"same line: of {len(line_rows)} one-line findings of the other tools on shared checks "
+      f"(Checkov secrets, hadolint), vigil reports {len(line_rows) - len(line_miss)} at the same "
+      f"file and line")
+for t, f, l, e in sorted(line_miss):
+    print(f"  not at the same line: {t} {e} {f}:{l}")
+print()
 misses = [(t, e, oe) for t, e, _, _, oe, _ in rows if oe]
 if misses:
     print("flagged by the other tool only:")
@@ -146,8 +170,14 @@ if uncovered:
     for t, e, n, name in uncovered:
         print(f"  {t} {e} ({n} files) {name}")
     print()
-print("wall time:")
-print(f"  vigil audit   {t1 - t0:8.3f} s")
-print(f"  checkov       {t2 - t1:8.3f} s")
-print(f"  hadolint      {t3 - t2:8.3f} s  ({len([f for f in files if is_docker(f)])} Dockerfiles)")
+def cpu(name):
+    try:
+        u, s = open(f"{tmp}/{name}.cpu").read().split()[-2:]
+        return f"{float(u) + float(s):8.3f} s CPU"
+    except (OSError, ValueError):
+        return ""
+print("wall time (and CPU time, user + system, where GNU time is installed):")
+print(f"  vigil audit   {t1 - t0:8.3f} s  {cpu('vigil')}")
+print(f"  checkov       {t2 - t1:8.3f} s  {cpu('checkov')}")
+print(f"  hadolint      {t3 - t2:8.3f} s  {cpu('hadolint')}  ({len([f for f in files if is_docker(f)])} Dockerfiles)")
 PY

@@ -308,6 +308,34 @@ fn uses_sudo(cmd: &str) -> bool {
         .any(|seg| seg.split_whitespace().next() == Some("sudo"))
 }
 
+/// Whether a package-manager install in `cmd` puts `sudo` into the image. Installing it is
+/// the first half of using it (Checkov's CKV2_DOCKER_1 flags both); hadolint's DL3004 only
+/// flags use, which `uses_sudo` covers.
+fn installs_sudo(cmd: &str) -> bool {
+    cmd.split([';', '&', '|', '(', '`', '\n']).any(|seg| {
+        let mut words = seg
+            .split_whitespace()
+            .skip_while(|w| w.contains('=') && !w.starts_with('-'));
+        let Some(tool) = words.next() else {
+            return false;
+        };
+        let tool = tool.rsplit('/').next().unwrap_or(tool);
+        let verbs: &[&str] = match tool {
+            "apt-get" | "apt" | "aptitude" | "yum" | "dnf" | "microdnf" | "tdnf" | "zypper" => {
+                &["install", "in"]
+            }
+            "apk" => &["add"],
+            _ => return false,
+        };
+        let rest: Vec<&str> = words.filter(|w| !w.starts_with('-')).collect();
+        rest.first().is_some_and(|v| verbs.contains(v))
+            && rest[1..].iter().any(|p| {
+                let name = p.split(['=', ':']).next().unwrap_or(p);
+                name == "sudo" || name.starts_with("sudo-") && name.len() > 5
+            })
+    })
+}
+
 /// The option of a shell command that turns off TLS or package-signature verification.
 fn disables_verification(cmd: &str) -> Option<&'static str> {
     let words: Vec<&str> = cmd.split_whitespace().collect();
@@ -469,6 +497,8 @@ pub fn check(instrs: &[Instruction], sink: &mut Sink<'_>) {
                 }
                 if uses_sudo(&ins.args) {
                     sink.emit("VGL-A055", &loc, None, "uses sudo".into());
+                } else if installs_sudo(&ins.args) {
+                    sink.emit("VGL-A055", &loc, None, "installs sudo".into());
                 }
                 for m in secrets::find_in_text(&ins.args) {
                     let s = ins.args.get(m.start..m.end).unwrap_or("");

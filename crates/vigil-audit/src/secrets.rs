@@ -23,6 +23,7 @@ pub enum SecretKind {
     GithubToken,
     GitlabToken,
     SlackToken,
+    SlackWebhook,
     StripeKey,
     GoogleApiKey,
     NpmToken,
@@ -44,6 +45,7 @@ impl SecretKind {
             Self::GithubToken => "GitHub token",
             Self::GitlabToken => "GitLab personal access token",
             Self::SlackToken => "Slack token",
+            Self::SlackWebhook => "Slack incoming-webhook URL",
             Self::StripeKey => "Stripe live secret key",
             Self::GoogleApiKey => "Google API key",
             Self::NpmToken => "npm access token",
@@ -77,6 +79,9 @@ fn is_alnum(c: u8) -> bool {
 }
 fn is_tok(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
+}
+fn is_path_tok(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'/'
 }
 fn is_b64url(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_' || c == b'-'
@@ -213,6 +218,14 @@ const PREFIXES: &[Prefix] = &[
         kind: SecretKind::SlackToken,
         class: is_tok,
         min: 10,
+        max: 200,
+    },
+    // The webhook URL is the credential: whoever has it can post to the channel.
+    Prefix {
+        lit: b"hooks.slack.com/services/",
+        kind: SecretKind::SlackWebhook,
+        class: is_path_tok,
+        min: 20,
         max: 200,
     },
     Prefix {
@@ -550,6 +563,10 @@ mod tests {
             ),
             ("glpat-abcdefghij0123456789", SecretKind::GitlabToken),
             ("xoxb-1234567890-abcdefghij", SecretKind::SlackToken),
+            (
+                "url: https://hooks.slack.com/services/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",
+                SecretKind::SlackWebhook,
+            ),
             ("sk_live_abcdefghijklmnopqrstuvwx", SecretKind::StripeKey),
             ("AIzaSyA1234567890abcdefghijklmnopqrstuv", SecretKind::GoogleApiKey),
             ("npm_abcdefghijklmnopqrstuvwxyz0123456789", SecretKind::NpmToken),

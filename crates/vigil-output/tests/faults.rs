@@ -2,8 +2,9 @@
 //! during an outage (spill replay), a slow receiver that must not delay other outputs,
 //! drop accounting, reload, and noise control end to end.
 //!
-//! The issue asks for 30 s outages; the default here is 10 s to keep CI short. Set
-//! `VIGIL_TEST_OUTAGE_SECS=30` for the full length.
+//! Outages last 30 s, as the issue asks (`VIGIL_TEST_OUTAGE_SECS` shortens them for local
+//! iteration); the stream keeps running at 200 alerts/s throughout, so about 6,000 alerts go
+//! through the spill while both servers are down.
 
 mod common;
 
@@ -218,6 +219,121 @@ fn slow_webhook_does_not_delay_file_output() {
     assert!(dropped >= 180, "{prom}");
     p.shutdown(Duration::from_millis(100));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// Helper process for `slow_webhook_does_not_delay_stdout_or_senders`: a pipeline with a
+/// webhook output (the receiver answers after 5 s) and the real stdout output in JSON. Sends
+/// one alert every 10 ms, each stamped with its send time, and finally prints the slowest
+/// `send` call.
+#[test]
+#[ignore = "helper process started by slow_webhook_does_not_delay_stdout_or_senders"]
+fn slow_stdout_child() {
+    let url = std::env::var("VIGIL_SLOW_CHILD_URL")
+        .expect("run by slow_webhook_does_not_delay_stdout_or_senders");
+    let cfg = Config::from_yaml_str(&format!(
+        "metrics: {{enabled: false}}\noutputs:\n  - webhook: {{url: '{url}', timeout: 10s}}\n    queue: {{capacity: 10}}\n  - stdout: {{format: json}}\n"
+    ))
+    .unwrap();
+    let p = Pipeline::start(&cfg, Metrics::new()).unwrap();
+    let mut slowest = Duration::ZERO;
+    for i in 0..300 {
+        let mut a = alert(i);
+        a.time = now_nanos();
+        let t = Instant::now();
+        p.send(a);
+        slowest = slowest.max(t.elapsed());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    println!("SLOWEST_SEND_US {}", slowest.as_micros());
+    std::io::Write::flush(&mut std::io::stdout()).unwrap();
+    p.shutdown(Duration::from_millis(100));
+}
+
+/// The issue's case: a webhook answering after 5 s must delay neither the stdout output nor
+/// the sender (the detection loop calls `Pipeline::send`). The pipeline runs in a child
+/// process so that its stdout output is the process's real standard output, read here through
+/// a pipe as alerts arrive; each alert carries its send time, so the latency of every stdout
+/// line is measured, while the webhook is stuck on its first request the whole time.
+#[test]
+fn slow_webhook_does_not_delay_stdout_or_senders() {
+    use std::io::BufRead;
+    let rx = Receiver::start();
+    *rx.delay.lock().unwrap() = Duration::from_secs(5);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            "slow_stdout_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("VIGIL_SLOW_CHILD_URL", rx.url("/"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut latencies = Vec::new();
+    let mut seen = BTreeSet::new();
+    let mut slowest_send = None;
+    for line in out.lines().map_while(Result::ok) {
+        let arrived = now_nanos();
+        if let Some(us) = line.strip_prefix("SLOWEST_SEND_US ") {
+            slowest_send = us.trim().parse::<u64>().ok();
+            continue;
+        }
+        // libtest prints "test slow_stdout_child ... " without a newline before the first
+        // alert; everything from the first brace on is the alert.
+        let Some(start) = line.find("{\"") else {
+            continue;
+        };
+        let line = &line[start..];
+        // The alert as vigil_event parses Falco JSON: `time` back to nanoseconds.
+        let a: vigil_event::Alert =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        if a.source == "internal" {
+            // The report of the webhook's queue overflow, also a stdout alert.
+            continue;
+        }
+        latencies.push(Duration::from_nanos(arrived.saturating_sub(a.time)));
+        seen.insert(id_of(line.as_bytes()).unwrap());
+    }
+    assert!(child.wait().unwrap().success());
+    assert_eq!(
+        seen,
+        (0..300).collect::<BTreeSet<_>>(),
+        "every alert on stdout"
+    );
+    latencies.sort();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    let max = *latencies.last().unwrap();
+    eprintln!(
+        "stdout latency with a 5 s webhook: median {:?}, p99 {p99:?}, max {max:?}; slowest send {:?} us",
+        latencies[latencies.len() / 2],
+        slowest_send
+    );
+    assert!(
+        max < Duration::from_millis(500),
+        "stdout delayed: max {max:?}"
+    );
+    let slowest_send = slowest_send.expect("child reported its slowest send");
+    assert!(
+        slowest_send < 50_000,
+        "Pipeline::send blocked for {slowest_send} us"
+    );
+    // The webhook really was stuck: at most its first request can have completed.
+    assert!(
+        rx.bodies().len() <= 1,
+        "{} webhook bodies",
+        rx.bodies().len()
+    );
 }
 
 #[test]

@@ -64,6 +64,18 @@ pub enum RuleAction {
     IsolateNetwork,
 }
 
+impl RuleAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleAction::KillProcess => "kill_process",
+            RuleAction::KillContainer => "kill_container",
+            RuleAction::PauseContainer => "pause_container",
+            RuleAction::StopContainer => "stop_container",
+            RuleAction::IsolateNetwork => "isolate_network",
+        }
+    }
+}
+
 impl std::str::FromStr for RuleAction {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -138,10 +150,16 @@ pub struct ActionReport {
     /// User space: time to carry the action out (until the target is dead, paused...).
     /// Kernel: time from the in-kernel decision until this report was read.
     pub latency: Option<Duration>,
+    /// Pause and stop: time until the effect was in place (container frozen, its processes
+    /// dead), which comes before the runtime's own bookkeeping ends (`latency`).
+    pub effect: Option<Duration>,
     /// Kernel decision time (CLOCK_MONOTONIC ns), for kernel actions.
     pub kernel_time_ns: Option<u64>,
     /// The syscall the kernel acted at, and its return value (file and unix actions).
     pub syscall: Option<(u32, i32)>,
+    /// Taken by a previous agent run's pinned programs while no agent read their reports
+    /// (policy and container names are then unknown).
+    pub previous_run: bool,
 }
 
 impl fmt::Display for ActionReport {
@@ -189,8 +207,10 @@ fn report(
         object,
         outcome,
         latency: Some(t0.elapsed()),
+        effect: None,
         kernel_time_ns: None,
         syscall: None,
+        previous_run: false,
     }
 }
 
@@ -250,12 +270,20 @@ pub fn kill_process(proc_root: &Path, target: Target) -> ActionReport {
     report(Action::KillProcess, target, object, outcome, t0)
 }
 
-/// SIGKILLs every process of the cgroup directory until it is empty (forks racing the
-/// kill are caught by the next round).
+/// SIGKILLs every process of the cgroup directory until it is empty. With cgroup v2's
+/// `cgroup.kill` (Linux 5.14+) the kernel kills the whole cgroup at once, forks included;
+/// otherwise forks racing the signals are caught by the next round.
 pub fn kill_cgroup(proc_root: &Path, dir: &Path, target: Target) -> ActionReport {
     let t0 = Instant::now();
     let object = format!("cgroup {}", dir.display());
     let mut killed = 0usize;
+    let mut via_kernel = false;
+    if let Ok(pids) = cgroup::procs(dir) {
+        if std::fs::write(dir.join("cgroup.kill"), "1").is_ok() {
+            killed = pids.len();
+            via_kernel = true;
+        }
+    }
     let outcome = loop {
         let pids = match cgroup::procs(dir) {
             Ok(p) => p,
@@ -279,11 +307,11 @@ pub fn kill_cgroup(proc_root: &Path, dir: &Path, target: Target) -> ActionReport
             ));
         }
         for p in alive {
-            if sigkill(p).is_ok() {
+            if sigkill(p).is_ok() && !via_kernel {
                 killed += 1;
             }
         }
-        std::thread::sleep(Duration::from_micros(500));
+        std::thread::sleep(Duration::from_micros(200));
     };
     report(
         Action::KillContainer,
@@ -294,8 +322,67 @@ pub fn kill_cgroup(proc_root: &Path, dir: &Path, target: Target) -> ActionReport
     )
 }
 
-/// `podman pause ID` / `podman stop --time 0 ID`.
-pub fn podman(action: RuleAction, target: Target) -> ActionReport {
+/// The state letter of `pid` (`R`, `S`, `T`, `Z`...), None when gone.
+fn proc_state(proc_root: &Path, pid: u32) -> Option<char> {
+    let s = std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    let i = s.rfind(')')?;
+    s[i + 1..].split_whitespace().next()?.chars().next()
+}
+
+fn signal(pid: u32, sig: i32) -> bool {
+    match libc::pid_t::try_from(pid) {
+        // SAFETY: kill(2) has no memory-safety preconditions; pids <= 1 are never signalled.
+        Ok(p) if p > 1 => unsafe { libc::kill(p, sig) == 0 },
+        _ => false,
+    }
+}
+
+/// SIGSTOPs every process of the cgroup directory until all are stopped (forks racing the
+/// signal are caught by the next round). Returns the stopped pids.
+fn stop_all(proc_root: &Path, dir: &Path) -> Result<Vec<u32>, String> {
+    let t0 = Instant::now();
+    loop {
+        let pids =
+            cgroup::procs(dir).map_err(|e| format!("{}/cgroup.procs: {e}", dir.display()))?;
+        let running: Vec<u32> = pids
+            .iter()
+            .copied()
+            .filter(|&p| !matches!(proc_state(proc_root, p), None | Some('T' | 't' | 'Z' | 'X')))
+            .collect();
+        if running.is_empty() {
+            return Ok(pids);
+        }
+        if t0.elapsed() > DEATH_WAIT {
+            return Err(format!(
+                "{} processes not stopped after {DEATH_WAIT:?}",
+                running.len()
+            ));
+        }
+        for p in running {
+            signal(p, libc::SIGSTOP);
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+/// Pause or stop a container: the effect first, directly through its cgroup, then `podman
+/// pause` / `podman stop --time 0` so the runtime's state agrees. We rejected relying on
+/// podman alone: its CLI start-up takes tens of milliseconds during which the workload keeps
+/// running.
+///
+/// - stop: every process is SIGKILLed (as `kill_container`), then podman records the exit.
+/// - pause: every process is SIGSTOPped, `podman pause` freezes the cgroup, then SIGCONT is
+///   sent: frozen tasks stay frozen and resume normally at `podman unpause` (checked on
+///   Linux 6.18). Freezing the cgroup ourselves instead would make runc see the container as
+///   already paused and refuse. The workload can observe the SIGCONT (a handler runs after
+///   unpause). If `podman pause` fails, the processes are left stopped and the report says
+///   how to resume them.
+pub fn pause_or_stop(
+    proc_root: &Path,
+    cgroup_root: &Path,
+    action: RuleAction,
+    target: Target,
+) -> ActionReport {
     let t0 = Instant::now();
     let (act, args): (Action, &[&str]) = match action {
         RuleAction::StopContainer => (Action::StopContainer, &["stop", "--time", "0"]),
@@ -311,25 +398,63 @@ pub fn podman(action: RuleAction, target: Target) -> ActionReport {
             t0,
         );
     }
-    let outcome = match Command::new("podman").args(args).arg(&id).output() {
-        Err(e) => Outcome::Failed(format!("running podman: {e}")),
-        Ok(o) if o.status.success() => Outcome::Done,
-        Ok(o) => {
+    let object = format!("container {}", &id[..id.len().min(12)]);
+    let dir = match cgroup::locate(proc_root, cgroup_root, target.pid) {
+        Ok(loc) if loc.path != "/" && !loc.path.is_empty() => Ok(loc.dir),
+        Ok(loc) => Err(format!(
+            "pid {} is in cgroup {}: not a container",
+            target.pid, loc.path
+        )),
+        Err(e) => Err(e.to_string()),
+    };
+    // The effect.
+    let effect: Result<Vec<u32>, String> = dir.as_ref().map_err(Clone::clone).and_then(|dir| {
+        if act == Action::PauseContainer {
+            stop_all(proc_root, dir)
+        } else {
+            let r = kill_cgroup(proc_root, dir, target.clone());
+            match r.outcome {
+                Outcome::Failed(e) => Err(e),
+                _ => Ok(Vec::new()),
+            }
+        }
+    });
+    let effect_time = t0.elapsed();
+    // The runtime's bookkeeping.
+    let ran = Command::new("podman").args(args).arg(&id).output();
+    let runtime_ok = matches!(&ran, Ok(o) if o.status.success());
+    if act == Action::PauseContainer && runtime_ok {
+        if let Ok(dir) = &dir {
+            for p in cgroup::procs(dir).unwrap_or_default() {
+                signal(p, libc::SIGCONT);
+            }
+        }
+    }
+    let outcome = match (ran, &effect) {
+        (Err(e), _) => Outcome::Failed(format!("running podman: {e}")),
+        (Ok(_), Err(e)) if runtime_ok => {
+            Outcome::Failed(format!("podman {} succeeded, but first: {e}", args[0]))
+        }
+        (Ok(_), _) if runtime_ok => Outcome::Done,
+        (Ok(o), effect) => {
             let err = String::from_utf8_lossy(&o.stderr).trim().to_string();
-            if err.contains("no such container") || err.contains("not running") {
+            if err.contains("no such container") {
                 Outcome::TargetGone
+            } else if act == Action::StopContainer && effect.is_ok() {
+                // Every process is dead already: the runtime saw the container exit.
+                Outcome::Done
+            } else if act == Action::PauseContainer && effect.is_ok() {
+                Outcome::Failed(format!(
+                    "processes SIGSTOPped, but podman pause failed ({err}); `kill -CONT` resumes them"
+                ))
             } else {
                 Outcome::Failed(format!("podman {}: {err}", args[0]))
             }
         }
     };
-    report(
-        act,
-        target,
-        format!("container {}", &id[..id.len().min(12)]),
-        outcome,
-        t0,
-    )
+    let mut r = report(act, target, object, outcome, t0);
+    r.effect = effect.is_ok().then_some(effect_time);
+    r
 }
 
 /// A failed action before anything was attempted.
@@ -394,7 +519,12 @@ mod tests {
             matches!(r.outcome, Outcome::Failed(ref e) if e.contains("pid <= 1")),
             "{r}"
         );
-        let r = podman(RuleAction::PauseContainer, Target::default());
+        let r = pause_or_stop(
+            Path::new("/proc"),
+            Path::new("/sys/fs/cgroup"),
+            RuleAction::PauseContainer,
+            Target::default(),
+        );
         assert!(
             matches!(r.outcome, Outcome::Failed(ref e) if e.contains("unknown container")),
             "{r}"

@@ -9,21 +9,35 @@
 //! cgroups). [`Enforcer::reload`] writes the new policies into fresh slots, repoints every
 //! container, then frees the old slots; on any failure the new entries are removed and the
 //! old policies stay in force (never half-applied). Dropping the enforcer detaches every
-//! program and frees every map (aya closes the descriptors): no kernel state survives.
+//! program and frees every map (aya closes the descriptors): no kernel state survives,
+//! unless [`Options::pin`] asks for it (see "Pinning" below).
 //!
 //! We rejected attaching the network programs per container cgroup: on this hybrid host
 //! containers have no cgroup v2 directory of their own, so the programs sit at the v2 root
-//! and look the container up by the same cgroup id as the other programs.
+//! and look the container up by the same cgroup id as the other programs. The cgroup
+//! programs are attached with our own BPF_LINK_CREATE ([`crate::sys`]) rather than aya's
+//! `attach`, because aya 0.13 cannot hand out (and so cannot pin) a cgroup bpf_link.
+//!
+//! Pinning: with `Options::pin = Some(root)`, every map and link is pinned under
+//! `root/<generation>/` right after a successful start, so the programs stay attached, with
+//! their policies and containers, when the agent exits or dies. The next enforcer started
+//! with the same root attaches its own generation first, then drains the old generation's
+//! report ring (actions taken while no agent ran, delivered by the first [`Enforcer::poll`]
+//! with `previous_run` set) and removes the old pins, which detaches the old programs: there
+//! is no moment without enforcement. [`remove_pins`] removes everything (`vigil policy
+//! unpin`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::net::IpAddr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aya::maps::lpm_trie::{Key, LpmTrie};
-use aya::maps::{Array, HashMap, MapData, MapError, PerCpuArray, RingBuf};
-use aya::programs::{CgroupAttachMode, CgroupSockAddr, RawTracePoint};
+use aya::maps::{Array, HashMap, Map, MapData, MapError, PerCpuArray, RingBuf};
+use aya::programs::links::FdLink;
+use aya::programs::{CgroupSockAddr, RawTracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
 use crate::action::{self, Action, ActionReport, Origin, Outcome, RuleAction, Target};
@@ -33,7 +47,7 @@ use crate::kernel::{
     PolicyState,
 };
 use crate::policy::{Mode, PolicyFile};
-use crate::{cgroup, Error};
+use crate::{cgroup, sys, unix_hooks, Error};
 
 /// Number of policy slots (two generations of up to 128 policies each during a reload).
 pub const SLOTS: u32 = 256;
@@ -52,6 +66,9 @@ pub struct Options {
     pub cgroup_root: PathBuf,
     /// Attach the connect/sendmsg programs (needs a cgroup v2 mount).
     pub network: bool,
+    /// Pin maps and links under this directory (on a bpf filesystem, e.g.
+    /// `/sys/fs/bpf/vigil`) so enforcement survives the agent; `None`: nothing outlives it.
+    pub pin: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -64,6 +81,7 @@ impl Default for Options {
             proc_root: "/proc".into(),
             cgroup_root: "/sys/fs/cgroup".into(),
             network: true,
+            pin: None,
         }
     }
 }
@@ -76,6 +94,29 @@ struct Loaded {
 struct Applied {
     container: vigil_event::Container,
     slots: Vec<u32>,
+}
+
+/// How connects to denied unix socket paths are stopped on this kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnixEnforcement {
+    /// cgroup `connect_unix`/`sendmsg_unix` programs: the call fails with EPERM.
+    CgroupHooks,
+    /// The kernel (or configuration) has no unix hooks: the caller is killed at
+    /// `sys_exit(connect)`; the connection was established, nothing was sent. Says why.
+    KillAtSyscallExit(String),
+}
+
+impl std::fmt::Display for UnixEnforcement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UnixEnforcement::CgroupHooks => {
+                f.write_str("cgroup connect_unix/sendmsg_unix hooks (EPERM)")
+            }
+            UnixEnforcement::KillAtSyscallExit(why) => {
+                write!(f, "SIGKILL at sys_exit(connect) ({why})")
+            }
+        }
+    }
 }
 
 /// Kernel counters.
@@ -97,12 +138,26 @@ pub struct Enforcer {
     isolated: HashMap<MapData, u64, u32>,
     ring: RingBuf<MapData>,
     counters: PerCpuArray<MapData, u64>,
+    config: Array<MapData, u32>,
     slots: Vec<Option<Loaded>>,
     live: BTreeMap<u64, Applied>,
     isolated_set: BTreeMap<u64, ()>,
     opts: Options,
     network_attached: bool,
-    // Last: owns programs and links; dropping it detaches them.
+    unix: UnixEnforcement,
+    /// Duplicates of every map's descriptor, by name (unix hook relocation, pinning).
+    map_fds: Vec<(String, OwnedFd)>,
+    /// Raw tracepoint links, taken from aya (dropping one detaches it unless pinned).
+    tp_links: Vec<(String, FdLink)>,
+    /// Our cgroup links (name, link); dropping one detaches it unless pinned.
+    cgroup_links: Vec<(String, OwnedFd)>,
+    /// Programs loaded outside aya (the unix hooks).
+    _extra_progs: Vec<OwnedFd>,
+    /// This enforcer's pin directory, when pinning.
+    pin_dir: Option<PathBuf>,
+    /// Reports drained from a previous run's pinned ring, delivered by the next poll.
+    carried: Vec<ActionReport>,
+    // Last: owns programs; dropping it unloads those no link holds.
     _bpf: Ebpf,
 }
 
@@ -112,6 +167,8 @@ impl std::fmt::Debug for Enforcer {
             .field("policies", &self.policy_names())
             .field("containers", &self.live.len())
             .field("network_attached", &self.network_attached)
+            .field("unix", &self.unix)
+            .field("pin_dir", &self.pin_dir)
             .finish()
     }
 }
@@ -238,6 +295,9 @@ impl Enforcer {
                 SLOTS / 2
             )));
         }
+        if let Some(root) = &opts.pin {
+            ensure_bpffs(root)?;
+        }
         let btf = Btf::parse_file(&opts.btf_path, aya::Endianness::default())
             .map_err(|e| kernel_err(format!("reading BTF {}", opts.btf_path.display()), &e))?;
         let mut bpf = EbpfLoader::new()
@@ -249,6 +309,19 @@ impl Enforcer {
             .set_max_entries(maps::NET6, opts.net_capacity)
             .load(kernel::OBJECT)
             .map_err(|e| kernel_err("loading the enforcement object (maps)", &e))?;
+        let mut map_fds = Vec::new();
+        for (name, map) in bpf.maps() {
+            let fd = map_data(map)
+                .ok_or_else(|| Error::Kernel {
+                    during: "loading the enforcement object".into(),
+                    message: format!("map `{name}` has an unexpected type"),
+                })?
+                .fd()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|e| kernel_err(format!("duplicating map `{name}`"), &e))?;
+            map_fds.push((name.to_string(), fd));
+        }
         let mut enf = Enforcer {
             containers: take(&mut bpf, maps::CONTAINERS)?,
             policy_map: take(&mut bpf, maps::POLICIES)?,
@@ -258,21 +331,32 @@ impl Enforcer {
             isolated: take(&mut bpf, maps::ISOLATED)?,
             ring: take(&mut bpf, maps::REPORTS)?,
             counters: take(&mut bpf, maps::COUNTERS)?,
+            config: take(&mut bpf, maps::CONFIG)?,
             slots: (0..SLOTS).map(|_| None).collect(),
             live: BTreeMap::new(),
             isolated_set: BTreeMap::new(),
             network_attached: false,
+            unix: UnixEnforcement::KillAtSyscallExit("network programs not attached".into()),
+            map_fds,
+            tp_links: Vec::new(),
+            cgroup_links: Vec::new(),
+            _extra_progs: Vec::new(),
+            pin_dir: None,
+            carried: Vec::new(),
             opts,
             _bpf: bpf,
         };
         // Policies first, programs second: the first program run already sees them.
         let slots: Vec<u32> = (0..compiled.len() as u32).collect();
         enf.write_generation(compiled, &slots)?;
-        enf.attach()?;
+        enf.attach(&btf)?;
+        if let Some(root) = enf.opts.pin.clone() {
+            enf.pin_and_take_over(&root)?;
+        }
         Ok(enf)
     }
 
-    fn attach(&mut self) -> Result<(), Error> {
+    fn attach(&mut self, btf: &Btf) -> Result<(), Error> {
         for (name, tp) in kernel::TRACEPOINTS {
             let prog: &mut RawTracePoint = self
                 ._bpf
@@ -285,16 +369,24 @@ impl Enforcer {
                 .map_err(|e| kernel_err(format!("program {name}"), &e))?;
             prog.load()
                 .map_err(|e| kernel_err(format!("loading {name} (verifier)"), &e))?;
-            prog.attach(tp)
+            let id = prog
+                .attach(tp)
                 .map_err(|e| kernel_err(format!("attaching {name} to {tp}"), &e))?;
+            let link = prog
+                .take_link(id)
+                .map_err(|e| kernel_err(format!("attaching {name} to {tp}"), &e))?;
+            self.tp_links.push((name.to_string(), FdLink::from(link)));
         }
         if !self.opts.network {
+            self.unix = UnixEnforcement::KillAtSyscallExit(
+                "network programs disabled (Options::network)".into(),
+            );
             return Ok(());
         }
         let dir = cgroup::cgroup2_dir(&self.opts.cgroup_root);
         let cg = File::open(&dir)
             .map_err(|e| kernel_err(format!("opening cgroup v2 root {}", dir.display()), &e))?;
-        for name in kernel::SOCK_ADDR {
+        for (name, attach_type) in kernel::SOCK_ADDR {
             let prog: &mut CgroupSockAddr = self
                 ._bpf
                 .program_mut(name)
@@ -306,13 +398,110 @@ impl Enforcer {
                 .map_err(|e| kernel_err(format!("program {name}"), &e))?;
             prog.load()
                 .map_err(|e| kernel_err(format!("loading {name} (verifier)"), &e))?;
-            // With bpf_link (which aya uses when the kernel has it) a cgroup attachment
-            // coexists with others' programs; the "multi" flag is rejected there (EINVAL).
-            prog.attach(&cg, CgroupAttachMode::Single)
+            let fd = prog
+                .fd()
+                .map_err(|e| kernel_err(format!("program {name}"), &e))?;
+            // A cgroup bpf_link coexists with other programs at the same hook (multi).
+            let link = sys::link_create(fd.as_fd(), cg.as_fd(), attach_type)
                 .map_err(|e| kernel_err(format!("attaching {name} to {}", dir.display()), &e))?;
+            self.cgroup_links.push((name.to_string(), link));
         }
         self.network_attached = true;
+        self.unix = match self.attach_unix(btf, &cg) {
+            Ok(()) => UnixEnforcement::CgroupHooks,
+            Err(why) => UnixEnforcement::KillAtSyscallExit(why),
+        };
         Ok(())
+    }
+
+    /// Loads and attaches the unix socket hooks, then tells the sys_exit program to leave
+    /// AF_UNIX connects to them. On any failure nothing of them stays attached.
+    fn attach_unix(&mut self, btf: &Btf, cg: &File) -> Result<(), String> {
+        let fds: std::collections::HashMap<String, std::os::fd::RawFd> = self
+            .map_fds
+            .iter()
+            .map(|(n, fd)| (n.clone(), fd.as_raw_fd()))
+            .collect();
+        let progs = unix_hooks::load(kernel::OBJECT, btf, &fds)?;
+        let mut links = Vec::new();
+        for ((name, _), (attach_type, prog)) in unix_hooks::PROGRAMS.iter().zip(&progs) {
+            let link = sys::link_create(prog.as_fd(), cg.as_fd(), *attach_type)
+                .map_err(|e| format!("attaching {name}: {e}"))?;
+            links.push((name.to_string(), link));
+        }
+        self.config
+            .set(0, kernel::CFG_UNIX_HOOKS, 0)
+            .map_err(|e| format!("writing the config map: {e}"))?;
+        self.cgroup_links.extend(links);
+        self._extra_progs
+            .extend(progs.into_iter().map(|(_, fd)| fd));
+        Ok(())
+    }
+
+    /// Pins this generation under `root`, then retires older generations (see module doc).
+    fn pin_and_take_over(&mut self, root: &Path) -> Result<(), Error> {
+        let gen = root.join(format!("gen-{}-{}", std::process::id(), monotonic_ns()));
+        let pin_err = |what: &str, e: &dyn std::fmt::Display| Error::Kernel {
+            during: format!("pinning under {}", root.display()),
+            message: format!("{what}: {e} (is {} on a bpf filesystem?)", root.display()),
+        };
+        std::fs::create_dir_all(gen.join("maps"))
+            .and_then(|()| std::fs::create_dir_all(gen.join("links")))
+            .map_err(|e| pin_err("creating directories", &e))?;
+        let result = (|| {
+            for (name, fd) in &self.map_fds {
+                sys::obj_pin(fd.as_fd(), &gen.join("maps").join(name))
+                    .map_err(|e| pin_err(&format!("map {name}"), &e))?;
+            }
+            for (name, link) in &self.cgroup_links {
+                sys::obj_pin(link.as_fd(), &gen.join("links").join(name))
+                    .map_err(|e| pin_err(&format!("link {name}"), &e))?;
+            }
+            let tp = std::mem::take(&mut self.tp_links);
+            for (name, link) in tp {
+                let pinned = link
+                    .pin(gen.join("links").join(&name))
+                    .map_err(|e| pin_err(&format!("link {name}"), &e))?;
+                self.tp_links.push((name, FdLink::from(pinned)));
+            }
+            Ok(())
+        })();
+        if let Err(e) = result {
+            let _ = remove_generation(&gen);
+            return Err(e);
+        }
+        self.pin_dir = Some(gen.clone());
+        // Retire older generations: drain what they did meanwhile, then unpin.
+        let entries = std::fs::read_dir(root).map_err(|e| pin_err("listing", &e))?;
+        for entry in entries.flatten() {
+            let old = entry.path();
+            if old == gen || !entry.file_name().to_string_lossy().starts_with("gen-") {
+                continue;
+            }
+            if let Ok(data) = MapData::from_pin(old.join("maps").join(maps::REPORTS)) {
+                if let Ok(mut ring) = RingBuf::try_from(Map::RingBuf(data)) {
+                    while let Some(item) = ring.next() {
+                        if let Some(raw) = kernel::RawReport::from_bytes(&item) {
+                            let mut r = self.decode_with(&raw, false);
+                            r.previous_run = true;
+                            self.carried.push(r);
+                        }
+                    }
+                }
+            }
+            remove_generation(&old).map_err(|e| pin_err("removing an old generation", &e))?;
+        }
+        Ok(())
+    }
+
+    /// How connects to denied unix socket paths are stopped.
+    pub fn unix_enforcement(&self) -> &UnixEnforcement {
+        &self.unix
+    }
+
+    /// The pin directory of this enforcer's generation, when pinning.
+    pub fn pin_dir(&self) -> Option<&Path> {
+        self.pin_dir.as_deref()
     }
 
     /// Writes compiled policies into `slots`; on failure removes what it wrote.
@@ -631,6 +820,10 @@ impl Enforcer {
     /// Drains kernel reports, calling `f` for each. Returns how many were read.
     pub fn poll(&mut self, mut f: impl FnMut(ActionReport)) -> usize {
         let mut n = 0;
+        for r in std::mem::take(&mut self.carried) {
+            n += 1;
+            f(r);
+        }
         loop {
             let raw = match self.ring.next() {
                 None => break,
@@ -640,12 +833,32 @@ impl Enforcer {
                 continue;
             };
             n += 1;
-            f(self.decode(&raw));
+            f(self.decode_with(&raw, true));
         }
         n
     }
 
-    fn decode(&self, r: &kernel::RawReport) -> ActionReport {
+    /// Waits until a kernel report is ready or `timeout` passes (poll(2) on the ring
+    /// buffer), so a caller reacts within microseconds instead of a polling period.
+    /// Returns whether reports are ready.
+    pub fn wait(&self, timeout: Duration) -> bool {
+        if !self.carried.is_empty() {
+            return true;
+        }
+        let mut pfd = libc::pollfd {
+            fd: self.ring.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one valid pollfd, count 1; the ring buffer's descriptor outlives the call.
+        let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+        r > 0
+    }
+
+    /// Decodes a raw report; `current`: it comes from this enforcer's programs (its policy
+    /// slots and containers apply), not from a previous run's pinned ring.
+    fn decode_with(&self, r: &kernel::RawReport, current: bool) -> ActionReport {
         let action = match r.kind {
             kernel::KIND_EXEC => Action::ExecDenied,
             kernel::KIND_READ => Action::ReadDenied,
@@ -665,12 +878,12 @@ impl Enforcer {
             }
             _ => kernel::c_str(&r.path),
         };
-        let loaded = if r.reason == kernel::REASON_ISOLATED {
+        let loaded = if r.reason == kernel::REASON_ISOLATED || !current {
             None
         } else {
             self.slots.get(r.slot as usize).and_then(|s| s.as_ref())
         };
-        let applied = self.live.get(&r.cgroup_id);
+        let applied = self.live.get(&r.cgroup_id).filter(|_| current);
         let now = monotonic_ns();
         ActionReport {
             action,
@@ -699,12 +912,14 @@ impl Enforcer {
                 Outcome::AuditOnly
             },
             latency: Some(Duration::from_nanos(now.saturating_sub(r.ktime_ns))),
+            effect: None,
             kernel_time_ns: Some(r.ktime_ns),
             syscall: matches!(
                 r.kind,
                 kernel::KIND_READ | kernel::KIND_WRITE | kernel::KIND_UNIX
             )
             .then_some((r.syscall, r.ret)),
+            previous_run: false,
         }
     }
 
@@ -737,6 +952,16 @@ impl Enforcer {
             RuleAction::KillProcess => action::kill_process(&self.opts.proc_root, target),
             RuleAction::KillContainer => {
                 let t0 = Instant::now();
+                if c.is_none() {
+                    // Never a whole cgroup on a guess: on hybrid hosts every host process
+                    // may share one v1 memory cgroup.
+                    return action::failed(
+                        Action::KillContainer,
+                        target,
+                        format!("pid {pid}: not in a known container, refusing"),
+                        t0,
+                    );
+                }
                 match cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid) {
                     Ok(loc) if loc.path != "/" && !loc.path.is_empty() => {
                         action::kill_cgroup(&self.opts.proc_root, &loc.dir, target)
@@ -754,7 +979,7 @@ impl Enforcer {
                 }
             }
             RuleAction::PauseContainer | RuleAction::StopContainer => {
-                action::podman(action, target)
+                action::pause_or_stop(&self.opts.proc_root, &self.opts.cgroup_root, action, target)
             }
             RuleAction::IsolateNetwork => {
                 let t0 = Instant::now();
@@ -807,6 +1032,112 @@ impl Enforcer {
     pub fn proc_root(&self) -> &Path {
         &self.opts.proc_root
     }
+}
+
+/// The MapData behind a map of one of the types the enforcement object uses.
+fn map_data(m: &Map) -> Option<&MapData> {
+    match m {
+        Map::Array(d)
+        | Map::HashMap(d)
+        | Map::LpmTrie(d)
+        | Map::PerCpuArray(d)
+        | Map::RingBuf(d) => Some(d),
+        _ => None,
+    }
+}
+
+/// Removes one pinned generation (its map and link pins, then its directories). Programs
+/// whose last link pin goes are detached and freed by the kernel.
+fn remove_generation(gen: &Path) -> std::io::Result<()> {
+    for sub in ["links", "maps"] {
+        let dir = gen.join(sub);
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for e in entries.flatten() {
+                std::fs::remove_file(e.path())?;
+            }
+        }
+        match std::fs::remove_dir(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    std::fs::remove_dir(gen)
+}
+
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+fn is_bpffs(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs fills the zeroed, owned struct for a NUL-terminated path.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == BPF_FS_MAGIC
+    }
+}
+
+/// Makes sure `root` can hold pins: its nearest existing ancestor must be on a bpf
+/// filesystem. When `root` lies under `/sys/fs/bpf` and nothing is mounted there, mounts
+/// bpffs there (as bpftool and systemd do). Returns whether it mounted.
+pub fn ensure_bpffs(root: &Path) -> Result<bool, Error> {
+    let mut anc = root;
+    while !anc.exists() {
+        match anc.parent() {
+            Some(p) => anc = p,
+            None => break,
+        }
+    }
+    if is_bpffs(anc) {
+        return Ok(false);
+    }
+    let base = Path::new("/sys/fs/bpf");
+    if root.starts_with(base) && anc == base {
+        // SAFETY: mount(2) with NUL-terminated string literals and no data pointer misuse.
+        let r = unsafe {
+            libc::mount(
+                c"bpf".as_ptr(),
+                c"/sys/fs/bpf".as_ptr(),
+                c"bpf".as_ptr(),
+                0,
+                c"mode=0700".as_ptr().cast(),
+            )
+        };
+        if r == 0 {
+            return Ok(true);
+        }
+        return Err(Error::Kernel {
+            during: "mounting bpffs at /sys/fs/bpf".into(),
+            message: std::io::Error::last_os_error().to_string(),
+        });
+    }
+    Err(Error::Kernel {
+        during: format!("pinning under {}", root.display()),
+        message: format!(
+            "{} is not on a bpf filesystem (mount -t bpf bpf /sys/fs/bpf)",
+            anc.display()
+        ),
+    })
+}
+
+/// Removes every pinned generation under `root` (and `root` itself if then empty): the
+/// pinned programs detach, their maps are freed. Returns how many generations were removed.
+pub fn remove_pins(root: &Path) -> std::io::Result<usize> {
+    let mut n = 0;
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with("gen-") {
+            remove_generation(&e.path())?;
+            n += 1;
+        }
+    }
+    let _ = std::fs::remove_dir(root);
+    Ok(n)
 }
 
 fn proto_name(p: u8) -> &'static str {

@@ -53,18 +53,23 @@ pub mod maps {
     pub const ISOLATED: &str = "isolated";
     pub const REPORTS: &str = "reports";
     pub const COUNTERS: &str = "counters";
+    pub const CONFIG: &str = "config";
 }
+
+/// `config[0]` flag: the unix socket hooks are attached (no kill at sys_exit).
+pub const CFG_UNIX_HOOKS: u32 = 1;
 
 /// Programs: (name, attach point).
 pub const TRACEPOINTS: [(&str, &str); 2] = [
     ("vigil_resp_exec", "sched_process_exec"),
     ("vigil_resp_sys_exit", "sys_exit"),
 ];
-pub const SOCK_ADDR: [&str; 4] = [
-    "vigil_resp_connect4",
-    "vigil_resp_connect6",
-    "vigil_resp_sendmsg4",
-    "vigil_resp_sendmsg6",
+/// cgroup sock_addr programs loaded by aya: (name, attach type for BPF_LINK_CREATE).
+pub const SOCK_ADDR: [(&str, u32); 4] = [
+    ("vigil_resp_connect4", crate::sys::BPF_CGROUP_INET4_CONNECT),
+    ("vigil_resp_connect6", crate::sys::BPF_CGROUP_INET6_CONNECT),
+    ("vigil_resp_sendmsg4", crate::sys::BPF_CGROUP_UDP4_SENDMSG),
+    ("vigil_resp_sendmsg6", crate::sys::BPF_CGROUP_UDP6_SENDMSG),
 ];
 
 #[repr(C)]

@@ -19,14 +19,20 @@ mod enforcer;
 mod error;
 pub mod kernel;
 pub mod policy;
+pub mod respond;
 pub mod runtime;
+mod sys;
+mod unix_hooks;
 mod yaml;
 
 pub use action::{Action, ActionReport, Origin, Outcome, RuleAction, Target};
-pub use enforcer::{monotonic_ns, Enforcer, Options, Stats, SLOTS};
+pub use enforcer::{
+    ensure_bpffs, monotonic_ns, remove_pins, Enforcer, Options, Stats, UnixEnforcement, SLOTS,
+};
 pub use error::Error;
 pub use policy::{
-    load_file, load_files, parse_str, Diagnostic, Diagnostics, Mode, Policy, PolicyFile,
+    load_file, load_files, parse_str, Diagnostic, Diagnostics, Mode, Policy, PolicyFile, Priority,
+    ResponseRule,
 };
 pub use yaml::Pos;
 

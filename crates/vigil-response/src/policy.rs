@@ -333,11 +333,84 @@ impl Policy {
     }
 }
 
-/// The validated policies of one file.
+/// Falco alert priorities, most severe first (the order `min_priority` compares in).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    Emergency,
+    Alert,
+    Critical,
+    Error,
+    Warning,
+    Notice,
+    Informational,
+    Debug,
+}
+
+impl std::str::FromStr for Priority {
+    type Err = String;
+    /// Falco's names, any case (`info` for informational).
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s.to_ascii_lowercase().as_str() {
+            "emergency" => Priority::Emergency,
+            "alert" => Priority::Alert,
+            "critical" => Priority::Critical,
+            "error" => Priority::Error,
+            "warning" => Priority::Warning,
+            "notice" => Priority::Notice,
+            "informational" | "info" => Priority::Informational,
+            "debug" => Priority::Debug,
+            o => return Err(format!("unknown priority `{o}` (emergency, alert, critical, error, warning, notice, informational, debug)")),
+        })
+    }
+}
+
+/// A rule-triggered response: when an alert of a matching rule fires for a container in
+/// `scope`, run `actions` from user space (see docs/policy.md, "Rule-triggered responses").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseRule {
+    /// Rule name globs (any may match); empty = any rule.
+    pub rules: Vec<String>,
+    /// Tags (any may match); empty = any tags.
+    pub tags: Vec<String>,
+    /// Only alerts at least this severe.
+    pub min_priority: Option<Priority>,
+    pub scope: Scope,
+    /// In order; at least one.
+    pub actions: Vec<crate::action::RuleAction>,
+    pub file: PathBuf,
+    pub pos: Pos,
+}
+
+impl ResponseRule {
+    pub fn location(&self) -> String {
+        format!("{}:{}:{}", self.file.display(), self.pos.line, self.pos.col)
+    }
+
+    /// Does an alert of `rule` with `tags` and `priority`, about container `c` (None: not
+    /// in a container, which no response acts on), select this response?
+    pub fn selects(
+        &self,
+        rule: &str,
+        tags: &[String],
+        priority: Option<Priority>,
+        c: Option<&vigil_event::Container>,
+    ) -> bool {
+        let Some(c) = c else { return false };
+        (self.rules.is_empty() || self.rules.iter().any(|g| glob_match(g, rule)))
+            && (self.tags.is_empty() || self.tags.iter().any(|t| tags.contains(t)))
+            && self
+                .min_priority
+                .is_none_or(|min| priority.is_some_and(|p| p <= min))
+            && self.scope.matches(c)
+    }
+}
+
+/// The validated policies and responses of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyFile {
     pub path: PathBuf,
     pub policies: Vec<Policy>,
+    pub responses: Vec<ResponseRule>,
 }
 
 /// One problem, with where it is.
@@ -555,18 +628,22 @@ pub fn parse_str(path: &Path, text: &str) -> Result<PolicyFile, Diagnostics> {
         }
     };
     let mut policies = Vec::new();
+    let mut responses = Vec::new();
     for doc in &docs {
-        for (key, value) in ctx.fields(doc, "top level", &["policies"]) {
-            debug_assert_eq!(key, "policies");
+        for (key, value) in ctx.fields(doc, "top level", &["policies", "responses"]) {
             match &value.kind {
                 Kind::Seq(items) => {
                     for item in items {
-                        if let Some(p) = parse_policy(&mut ctx, item) {
-                            policies.push(p);
+                        if key == "policies" {
+                            if let Some(p) = parse_policy(&mut ctx, item) {
+                                policies.push(p);
+                            }
+                        } else if let Some(r) = parse_response(&mut ctx, item) {
+                            responses.push(r);
                         }
                     }
                 }
-                _ => ctx.err(value.pos, "`policies` must be a list"),
+                _ => ctx.err(value.pos, format!("`{key}` must be a list")),
             }
         }
     }
@@ -587,6 +664,7 @@ pub fn parse_str(path: &Path, text: &str) -> Result<PolicyFile, Diagnostics> {
         Ok(PolicyFile {
             path: path.to_path_buf(),
             policies,
+            responses,
         })
     } else {
         Err(Diagnostics(ctx.errors))
@@ -707,6 +785,66 @@ fn parse_policy(ctx: &mut Ctx<'_>, node: &Node) -> Option<Policy> {
     } else {
         None
     }
+}
+
+fn parse_response(ctx: &mut Ctx<'_>, node: &Node) -> Option<ResponseRule> {
+    let before = ctx.errors.len();
+    ctx.policy = None;
+    let start = match &node.kind {
+        Kind::Map(m) if !m.is_empty() => m[0].0.pos,
+        _ => node.pos,
+    };
+    let mut r = ResponseRule {
+        rules: Vec::new(),
+        tags: Vec::new(),
+        min_priority: None,
+        scope: Scope::default(),
+        actions: Vec::new(),
+        file: ctx.file.to_path_buf(),
+        pos: start,
+    };
+    let mut saw_actions = false;
+    for (key, v) in ctx.fields(
+        node,
+        "response",
+        &["rules", "tags", "min_priority", "scope", "actions"],
+    ) {
+        match key {
+            "rules" => r.rules = ctx.strings(v, "rules").into_iter().map(|s| s.0).collect(),
+            "tags" => r.tags = ctx.strings(v, "tags").into_iter().map(|s| s.0).collect(),
+            "min_priority" => {
+                if let Some(s) = ctx.string(v, "min_priority") {
+                    match s.parse() {
+                        Ok(p) => r.min_priority = Some(p),
+                        Err(e) => ctx.err(v.pos, e),
+                    }
+                }
+            }
+            "scope" => r.scope = parse_scope(ctx, v),
+            _ => {
+                saw_actions = true;
+                for (a, pos) in ctx.strings(v, "actions") {
+                    match a.parse::<crate::action::RuleAction>() {
+                        Ok(a) if r.actions.contains(&a) => {
+                            ctx.err(pos, format!("action `{}` listed twice", a.as_str()))
+                        }
+                        Ok(a) => r.actions.push(a),
+                        Err(e) => ctx.err(pos, e),
+                    }
+                }
+            }
+        }
+    }
+    if !saw_actions || (r.actions.is_empty() && ctx.errors.len() == before) {
+        ctx.err(start, "response without `actions` (kill_process, kill_container, pause_container, stop_container, isolate_network)");
+    }
+    if r.rules.is_empty() && r.tags.is_empty() && r.min_priority.is_none() {
+        ctx.err(
+            start,
+            "response selects no alerts: give `rules`, `tags` or `min_priority`",
+        );
+    }
+    (ctx.errors.len() == before).then_some(r)
 }
 
 fn parse_scope(ctx: &mut Ctx<'_>, node: &Node) -> Scope {

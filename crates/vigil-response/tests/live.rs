@@ -54,11 +54,17 @@ fn loads_attaches_and_cleans_up() {
     let before = prog_ids();
     let mut e = Enforcer::open(&[pf(POLICY)]).expect("open");
     assert!(e.network_attached());
+    // This kernel (6.18) has the cgroup unix socket hooks; an older one reports why not.
+    eprintln!("unix sockets: {}", e.unix_enforcement());
+    assert_eq!(
+        e.unix_enforcement(),
+        &vigil_response::UnixEnforcement::CgroupHooks
+    );
     let during = prog_ids();
     assert_eq!(
         during.len(),
-        before.len() + 6,
-        "2 tracepoint + 4 sock_addr programs"
+        before.len() + 8,
+        "2 tracepoint + 4 inet sock_addr + 2 unix sock_addr programs"
     );
     // Scope: only t-* containers get the policy.
     assert_eq!(

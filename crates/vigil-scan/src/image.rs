@@ -82,7 +82,7 @@ fn blob_path(digest: &str) -> Option<String> {
 }
 
 impl Store {
-    fn open(&self, name: &str) -> Result<Box<dyn Read>, ScanError> {
+    fn open(&self, name: &str) -> Result<Box<dyn Read + Send>, ScanError> {
         match self {
             Store::Dir(root) => {
                 let p = root.join(name);
@@ -448,7 +448,7 @@ fn open_podman(target: &str, name: &str) -> Result<Image, ScanError> {
 
 impl Image {
     /// A reader of layer `i`'s raw (possibly compressed) blob.
-    pub fn open_layer(&self, i: usize) -> Result<Box<dyn Read>, ScanError> {
+    pub fn open_layer(&self, i: usize) -> Result<Box<dyn Read + Send>, ScanError> {
         let store = self
             .store
             .as_ref()

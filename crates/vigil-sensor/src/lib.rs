@@ -62,6 +62,10 @@
 //! - Arguments are read at `sys_exit`, when user strings are resident and output buffers
 //!   (pipe fds, accepted sockets) are filled; a successful `execve` is described from the new
 //!   program's `mm` (argv, env, exe file), a failed one from the stashed arguments.
+//! - A call that reaches `sys_exit` without a `sys_enter` stash is still reported, with its
+//!   arguments read from the registers at exit: a seccomp filter refuses a call before the
+//!   `sys_enter` tracepoint runs, and such refused attempts (a module load or `bpf()` from a
+//!   default container) are what several rules look for. Those records have no latency.
 //! - Paths are resolved in the kernel with a bounded dentry walk that crosses mounts through
 //!   `struct mount` and stops at the task's root, so container processes get paths as they see
 //!   them. Relative path arguments travel with their base directory (dirfd or cwd) and are

@@ -10,7 +10,8 @@ use crate::error::StateError;
 use crate::procfs::{clock_ticks, ProcFs};
 use crate::table::{Change, ProcessTable, TableConfig, TableStats};
 use crate::users::{UserCache, UserStats};
-use std::path::PathBuf;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vigil_event::{Container, Event, Process, StateView, UserInfo};
 
@@ -66,7 +67,15 @@ pub struct LiveState {
     containers: ContainerCache,
     users: UserCache,
     hostname: String,
+    /// Device and inode of the host's root directory: a process whose `/proc/<pid>/root` is
+    /// this one has not entered its container's filesystem yet.
+    host_root_id: Option<(u64, u64)>,
     cfg: StateConfig,
+}
+
+/// Device and inode of the directory `path` leads to.
+fn dir_id(path: &Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl LiveState {
@@ -84,6 +93,7 @@ impl LiveState {
             containers: ContainerCache::new(cfg.cache.clone()),
             users: UserCache::new(&cfg.host_root, cfg.user_containers, cfg.user_refresh),
             hostname,
+            host_root_id: dir_id(&cfg.host_root),
             cfg,
         };
         if st.cfg.seed {
@@ -129,8 +139,30 @@ impl LiveState {
             self.containers.request(cid, kind);
         }
         if self.users.needs_check(cid) {
+            // runc's set-up processes are in the container's cgroup before they enter its
+            // root filesystem, and a short-lived process may be gone by the time its event is
+            // read: the accounts are read only through a process inside the container's own
+            // root, and dropped if that process vanished during the read (the host's
+            // /etc/passwd or an empty table would otherwise name the container's users until
+            // the next refresh). A later process of the container tries again.
             let root = self.cfg.proc_root.join(pid.to_string()).join("root");
+            if !self.in_own_root(&root) {
+                return;
+            }
+            let had = self.users.has(cid);
             self.users.ensure(cid, &root);
+            if !had && !self.in_own_root(&root) {
+                self.users.forget(cid);
+            }
+        }
+    }
+
+    /// True if `root` (a `/proc/<pid>/root`) exists and is not the host's root directory.
+    fn in_own_root(&self, root: &Path) -> bool {
+        match (dir_id(root), self.host_root_id) {
+            (None, _) => false,
+            (Some(r), Some(host)) => r != host,
+            (Some(_), None) => true,
         }
     }
 

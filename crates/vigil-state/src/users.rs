@@ -330,6 +330,14 @@ impl UserCache {
         }
     }
 
+    /// Drops what was loaded for a container (it was read from a process that vanished
+    /// meanwhile); the next [`ensure`](Self::ensure) reads it again.
+    pub fn forget(&mut self, container_id: &str) {
+        if self.containers.remove(container_id).is_some() {
+            self.order.retain(|c| c != container_id);
+        }
+    }
+
     /// True if the users of this container are loaded.
     pub fn has(&self, container_id: &str) -> bool {
         self.containers.contains_key(container_id)
@@ -342,7 +350,8 @@ impl UserCache {
             .map(|l| l.source.as_path())
     }
 
-    fn db(&self, container_id: &str) -> Option<&UserDb> {
+    /// The users and groups of a container (`""` = the host), if loaded.
+    pub fn db(&self, container_id: &str) -> Option<&UserDb> {
         if container_id.is_empty() {
             Some(&self.host)
         } else {

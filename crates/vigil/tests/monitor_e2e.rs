@@ -4,238 +4,27 @@
 //! Needs root, BTF and podman; without them every test prints `SKIP:` and returns. The image
 //! is built by `scripts/test-image.sh` (run by `scripts/test.sh` before `cargo test`).
 //! Monitors are serialized by a global lock: two sensors at once would only slow each other.
+//! The harness (background `vigil`, podman, skips) is `common/mod.rs`, shared with
+//! `rules_live_e2e.rs` (a live case for every ERROR and CRITICAL default rule) and
+//! `capture_e2e.rs`.
 
+mod common;
+
+use common::{
+    assert_container_metadata, field, in_container, podman_run, require, serial, unique, Vigil,
+    IMAGE, MEMFD_EXEC_PY, PTRACE_ATTACH_PY,
+};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const IMAGE: &str = "localhost/vigil-test-debian";
-static SERIAL: Mutex<()> = Mutex::new(());
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Why the live tests cannot run here, if they cannot.
-fn skip_reason(need_podman: bool) -> Option<String> {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
-        return Some("no kernel BTF".into());
-    }
-    if need_podman {
-        let ok = Command::new("podman")
-            .args(["image", "exists", IMAGE])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if !ok {
-            return Some(format!(
-                "podman or image {IMAGE} missing (run scripts/test-image.sh)"
-            ));
-        }
-    }
-    None
-}
-
-macro_rules! require {
-    ($podman:expr) => {
-        if let Some(why) = skip_reason($podman) {
-            eprintln!("SKIP: {}: {why}", module_path!());
-            return;
-        }
-    };
-}
-
-fn unique(prefix: &str) -> String {
-    format!(
-        "vigil-e2e-{prefix}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
-
-/// A running `vigil monitor --json` whose alerts are collected in the background.
-struct Monitor {
-    child: Child,
-    alerts: Arc<Mutex<Vec<Value>>>,
-    stderr: Arc<Mutex<Vec<String>>>,
-}
-
-impl Monitor {
-    fn start(extra: &[&str]) -> Monitor {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_vigil"))
-            .arg("monitor")
-            .args(["--json", "--no-metrics"])
-            .args(if extra.contains(&"--stats-interval") {
-                &[][..]
-            } else {
-                &["--stats-interval", "5"][..]
-            })
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start vigil monitor");
-        let alerts = Arc::new(Mutex::new(Vec::new()));
-        let stderr = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().unwrap();
-        let a = alerts.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => a.lock().unwrap().push(v),
-                    Err(e) => panic!("monitor printed a non-JSON line ({e}): {line}"),
-                }
-            }
-        });
-        let err = child.stderr.take().unwrap();
-        let s = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines().map_while(Result::ok) {
-                eprintln!("[vigil] {line}");
-                s.lock().unwrap().push(line);
-            }
-        });
-        let m = Monitor {
-            child,
-            alerts,
-            stderr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if m.stderr
-                .lock()
-                .unwrap()
-                .iter()
-                .any(|l| l.contains("monitoring"))
-            {
-                return m;
-            }
-            if let Ok(Some(status)) = Self::try_wait(&m.child) {
-                panic!(
-                    "vigil monitor exited early: {status}; stderr: {:?}",
-                    m.stderr.lock().unwrap()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "vigil monitor not ready after 60 s; stderr: {:?}",
-            m.stderr.lock().unwrap()
-        );
-    }
-
-    fn try_wait(child: &Child) -> std::io::Result<Option<std::process::ExitStatus>> {
-        // `Child::try_wait` needs `&mut`; peek through /proc instead to keep `&self`.
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id()))?;
-        if stat.contains(") Z ") {
-            return Ok(Some(std::process::ExitStatus::default()));
-        }
-        Ok(None)
-    }
-
-    /// Waits until an alert of `rule` satisfying `pred` arrives; returns it.
-    fn expect(&self, rule: &str, timeout: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(a) = self
-                .alerts
-                .lock()
-                .unwrap()
-                .iter()
-                .find(|a| a["rule"] == rule && pred(a))
-            {
-                return a.clone();
-            }
-            if Instant::now() > deadline {
-                let got: Vec<String> = self
-                    .alerts
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .map(|a| format!("{} | {}", a["rule"], a["output"]))
-                    .collect();
-                panic!(
-                    "no alert '{rule}' matching within {timeout:?}; alerts so far:\n{}",
-                    got.join("\n")
-                );
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn alerts_for_container(&self, name: &str) -> Vec<Value> {
-        self.alerts
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|a| a["output_fields"]["container.name"] == name)
-            .cloned()
-            .collect()
-    }
-
-    fn stop(mut self) -> Vec<String> {
-        // SAFETY: kill with a valid pid of our own child and a valid signal number.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let status = self.child.wait().expect("wait for vigil");
-        assert!(
-            status.success(),
-            "vigil monitor exit status after SIGTERM: {status}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-        let lines = self.stderr.lock().unwrap().clone();
-        assert!(
-            lines.iter().any(|l| l.contains("final")),
-            "no final counters on shutdown: {lines:?}"
-        );
-        lines
-    }
-}
-
-fn podman_run(name: &str, opts: &[&str], cmd: &[&str]) -> std::process::Output {
-    let out = Command::new("podman")
-        .args(["run", "--rm", "--name", name])
-        .args(opts)
-        .arg(IMAGE)
-        .args(cmd)
-        .output()
-        .expect("run podman");
-    eprintln!(
-        "podman {name}: {} {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn in_container(a: &Value, name: &str) -> bool {
-    a["output_fields"]["container.name"] == name
-}
-
-fn assert_container_metadata(a: &Value, name: &str) {
-    let f = &a["output_fields"];
-    assert_eq!(f["container.name"], name, "{a}");
-    assert_eq!(f["container.image.repository"], IMAGE, "{a}");
-    let id = f["container.id"].as_str().unwrap_or_default();
-    assert!(
-        id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()),
-        "container.id: {a}"
-    );
-}
 
 #[test]
 fn container_threats_raise_default_rule_alerts() {
     require!(true);
     let _g = serial();
-    let m = Monitor::start(&[]);
+    let m = Vigil::monitor(&[]);
     let t = Duration::from_secs(20);
 
     let c = unique("shell");
@@ -266,12 +55,8 @@ fn container_threats_raise_default_rule_alerts() {
         in_container(a, &c)
     });
     // The kernel resolves /bin (a symlink to usr/bin on merged-/usr systems).
-    assert!(
-        a["output_fields"]["fd.name"]
-            .as_str()
-            .is_some_and(|n| n.ends_with("/bin/evil")),
-        "{a}"
-    );
+    assert!(field(&a, "fd.name").ends_with("/bin/evil"), "{a}");
+    assert_container_metadata(&a, &c);
 
     let c = unique("symlink");
     podman_run(
@@ -294,18 +79,29 @@ fn container_threats_raise_default_rule_alerts() {
         in_container(a, &c)
     });
     assert_eq!(a["output_fields"]["proc.exepath"], "/opt/dropped", "{a}");
+    assert_container_metadata(&a, &c);
 
     let c = unique("memfd");
-    let memfd = "import os\nfd = os.memfd_create('payload')\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['payload'])";
-    podman_run(&c, &["--network=none"], &["python3", "-c", memfd]);
-    m.expect("Fileless execution from memory", t, |a| in_container(a, &c));
+    podman_run(&c, &["--network=none"], &["python3", "-c", MEMFD_EXEC_PY]);
+    let a = m.expect("Fileless execution from memory", t, |a| in_container(a, &c));
+    // The kernel names the program after the path it ran (/proc/self/fd/N): the memfd's name
+    // is in the executable's path.
+    assert!(field(&a, "proc.exepath").contains("memfd:payload"), "{a}");
+    assert_container_metadata(&a, &c);
 
     let c = unique("ptrace");
-    let ptrace = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nr = libc.ptrace(16, pid, None, None)\nprint('attach', r, ctypes.get_errno())\nos.kill(pid, 9)";
-    podman_run(&c, &["--network=none"], &["python3", "-c", ptrace]);
+    podman_run(
+        &c,
+        &["--network=none"],
+        &["python3", "-c", PTRACE_ATTACH_PY],
+    );
     let a = m.expect("Process attached to another with ptrace", t, |a| {
         in_container(a, &c)
     });
+    assert_eq!(
+        a["output_fields"]["evt.arg.request"], "PTRACE_ATTACH",
+        "{a}"
+    );
     assert_container_metadata(&a, &c);
 
     let listener = TcpListener::bind("127.0.0.2:0").expect("bind 127.0.0.2");
@@ -330,7 +126,7 @@ fn host_threats_raise_alerts() {
     require!(false);
     let _g = serial();
     let rules = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/host_rules.yaml");
-    let m = Monitor::start(&["--with-defaults", "-r", rules]);
+    let m = Vigil::monitor(&["--with-defaults", "-r", rules]);
     let t = Duration::from_secs(20);
     let dir = tempfile::tempdir().unwrap();
     let tag = dir
@@ -374,20 +170,18 @@ fn host_threats_raise_alerts() {
     });
     let _ = std::fs::remove_file(&tmpbin);
 
-    let memfd = "import os\nfd = os.memfd_create('payload')\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['payload'])";
     Command::new("python3")
         .arg("-c")
-        .arg(memfd)
+        .arg(MEMFD_EXEC_PY)
         .output()
         .unwrap();
     m.expect("Fileless execution from memory", t, |a| {
         a["output_fields"]["container.id"] == "host"
     });
 
-    let ptrace = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nlibc.ptrace(16, pid, None, None)\nos.kill(pid, 9)";
     let child = Command::new("python3")
         .arg("-c")
-        .arg(ptrace)
+        .arg(PTRACE_ATTACH_PY)
         .output()
         .unwrap();
     assert!(child.status.success());
@@ -416,7 +210,7 @@ fn host_threats_raise_alerts() {
 fn benign_container_activity_raises_no_warning() {
     require!(true);
     let _g = serial();
-    let m = Monitor::start(&[]);
+    let m = Vigil::monitor(&[]);
     let c = unique("benign");
     // A web server serving files, requests to it, listing, reading its own config, and a
     // compiler build: what an ordinary container does.
@@ -465,7 +259,7 @@ fn upstream_falco_rules_fire_on_live_actions() {
     .iter()
     .map(|f| format!("{corpus}/{f}"))
     .collect();
-    let m = Monitor::start(&[
+    let m = Vigil::monitor(&[
         "--all-matches",
         "-r",
         &files[0],
@@ -503,15 +297,17 @@ fn upstream_falco_rules_fire_on_live_actions() {
     });
 
     let c = unique("up-memfd");
-    let memfd = "import os\nfd = os.memfd_create('payload')\nos.write(fd, open('/bin/true', 'rb').read())\nos.execv('/proc/self/fd/%d' % fd, ['payload'])";
-    podman_run(&c, &["--network=none"], &["python3", "-c", memfd]);
+    podman_run(&c, &["--network=none"], &["python3", "-c", MEMFD_EXEC_PY]);
     m.expect("Fileless execution via memfd_create", t, |a| {
         in_container(a, &c)
     });
 
     let c = unique("up-ptrace");
-    let ptrace = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nlibc.ptrace(16, pid, None, None)\nos.kill(pid, 9)";
-    podman_run(&c, &["--network=none"], &["python3", "-c", ptrace]);
+    podman_run(
+        &c,
+        &["--network=none"],
+        &["python3", "-c", PTRACE_ATTACH_PY],
+    );
     m.expect("PTRACE attached to process", t, |a| in_container(a, &c));
 
     let c = unique("up-shm");
@@ -551,7 +347,7 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
         )
     };
     std::fs::write(&rules, rule("Reload first", &marker_a)).unwrap();
-    let m = Monitor::start(&["-r", rules.to_str().unwrap()]);
+    let m = Vigil::monitor(&["-r", rules.to_str().unwrap()]);
     let t = Duration::from_secs(15);
     let _ = std::fs::read(&marker_a);
     std::fs::write(&marker_a, b"x").unwrap();
@@ -560,23 +356,12 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
 
     // A broken file: the reload is refused and the old rule keeps working.
     std::fs::write(&rules, "- rule: broken\n  condition: (evt.type = open\n").unwrap();
-    // SAFETY: kill with our child's pid and a valid signal.
-    unsafe { libc::kill(m.child.id() as i32, libc::SIGHUP) };
-    let deadline = Instant::now() + t;
-    while !m
-        .stderr
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("reload failed"))
-    {
-        assert!(Instant::now() < deadline, "no 'reload failed' message");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let before = m.alerts.lock().unwrap().len();
+    m.signal(libc::SIGHUP);
+    m.expect_stderr("reload failed", t);
+    let before = m.alert_count();
     let _ = std::fs::read(&marker_a);
     let deadline = Instant::now() + t;
-    while m.alerts.lock().unwrap().len() == before {
+    while m.alert_count() == before {
         assert!(
             Instant::now() < deadline,
             "old rule stopped working after a failed reload"
@@ -588,19 +373,8 @@ fn sighup_reloads_rules_and_keeps_old_ones_on_error() {
     // A good file: the new rule replaces the old one.
     std::fs::write(&rules, rule("Reload second", &marker_b)).unwrap();
     std::fs::write(&marker_b, b"x").unwrap();
-    // SAFETY: as above.
-    unsafe { libc::kill(m.child.id() as i32, libc::SIGHUP) };
-    let deadline = Instant::now() + t;
-    while !m
-        .stderr
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|l| l.contains("reloaded"))
-    {
-        assert!(Instant::now() < deadline, "no 'reloaded' message");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    m.signal(libc::SIGHUP);
+    m.expect_stderr("reloaded", t);
     let _ = std::fs::read(&marker_b);
     m.expect("Reload second", t, |_| true);
     m.stop();
@@ -617,7 +391,7 @@ fn lost_events_are_counted_and_alerted() {
         "- rule: Any open\n  desc: every open\n  condition: evt.type in (open, openat, openat2)\n  output: open %fd.name\n  priority: DEBUG\n",
     )
     .unwrap();
-    let m = Monitor::start(&[
+    let m = Vigil::monitor(&[
         "-r",
         rules.to_str().unwrap(),
         "--ring-buffer-mb",
@@ -628,8 +402,7 @@ fn lost_events_are_counted_and_alerted() {
         "debug",
     ]);
     // Freeze the monitor so the 1 MiB ring buffer overflows for certain, then let it go.
-    // SAFETY: signals to our own child.
-    unsafe { libc::kill(m.child.id() as i32, libc::SIGSTOP) };
+    m.signal(libc::SIGSTOP);
     let file = dir.path().join("f");
     std::fs::write(&file, b"x").unwrap();
     let until = Instant::now() + Duration::from_millis(1500);
@@ -638,8 +411,7 @@ fn lost_events_are_counted_and_alerted() {
         drop(std::fs::File::open(&file).unwrap());
         opens += 1;
     }
-    // SAFETY: as above.
-    unsafe { libc::kill(m.child.id() as i32, libc::SIGCONT) };
+    m.signal(libc::SIGCONT);
     assert!(
         opens > 20_000,
         "only {opens} opens: the load is too light to overflow the buffer"
@@ -845,7 +617,7 @@ fn monitor_applies_policies_to_new_containers() {
         ),
     )
     .unwrap();
-    let m = Monitor::start(&["--policy", pol.to_str().unwrap()]);
+    let m = Vigil::monitor(&["--policy", pol.to_str().unwrap()]);
     let c = unique("policy");
     // The first exec makes the container known; the policy is in place a moment later.
     let out = podman_run(

@@ -785,3 +785,104 @@ fn generated_rules_and_policy_load() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn records_every_container_of_a_k8s_namespace_merging_replicas() {
+    require_live!();
+    let _g = serial();
+    let dir = tmpdir();
+    // Pods as the kubelet's CRI labels them (podman containers carrying those labels are
+    // what vigil's container state reads for k8s.ns.name / k8s.pod.name).
+    let ns = format!("vp-ns-{}", std::process::id());
+    let pods = [name("ns-web-a"), name("ns-web-b"), name("ns-db")];
+    for (pod, cname) in pods.iter().zip(["web", "web", "db"]) {
+        rm_container(pod);
+        let up = run(Command::new("podman").args([
+            "run",
+            "-d",
+            "--name",
+            pod,
+            "--label",
+            &format!("io.kubernetes.pod.namespace={ns}"),
+            "--label",
+            &format!("io.kubernetes.pod.name={pod}"),
+            "--label",
+            &format!("io.kubernetes.container.name={cname}"),
+            IMAGE,
+            "sh",
+            "-c",
+            "while :; do cat /etc/hostname >/dev/null; sleep 0.2; done",
+        ]));
+        assert!(up.status.success(), "{}", text(&up.stderr));
+    }
+    // A container of another namespace is not recorded.
+    let other = name("ns-other");
+    rm_container(&other);
+    let up = run(Command::new("podman").args([
+        "run",
+        "-d",
+        "--name",
+        &other,
+        "--label",
+        "io.kubernetes.pod.namespace=elsewhere",
+        "--label",
+        "io.kubernetes.pod.name=x",
+        "--label",
+        "io.kubernetes.container.name=web",
+        IMAGE,
+        "sleep",
+        "60",
+    ]));
+    assert!(up.status.success(), "{}", text(&up.stderr));
+    let profile = dir.path().join("ns.yaml");
+    let out = run(vigil()
+        .args([
+            "profile",
+            "record",
+            "--k8s-namespace",
+            &ns,
+            "--duration",
+            "2",
+            "-o",
+        ])
+        .arg(&profile));
+    for p in pods.iter().chain([&other]) {
+        rm_container(p);
+    }
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let yaml = std::fs::read_to_string(&profile).unwrap();
+    assert_eq!(yaml.matches("\n- name: ").count(), 2, "{yaml}");
+    assert!(yaml.contains(&format!("- name: {ns}/web\n")), "{yaml}");
+    assert!(yaml.contains(&format!("- name: {ns}/db\n")), "{yaml}");
+    for p in &pods {
+        assert!(
+            yaml.contains(&format!("name: {p}\n")),
+            "{p} missing:\n{yaml}"
+        );
+    }
+    assert!(
+        !yaml.contains(&other),
+        "another namespace was recorded:\n{yaml}"
+    );
+    assert!(
+        yaml.contains(&format!("    k8s_namespaces:\n    - {ns}\n")),
+        "scope is not the namespace:\n{yaml}"
+    );
+    // The generated policy is scoped by namespace and validates.
+    let pol = dir.path().join("ns-policy.yaml");
+    let out = run(vigil()
+        .args(["profile", "policy"])
+        .arg(&profile)
+        .arg("-o")
+        .arg(&pol));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let body = std::fs::read_to_string(&pol).unwrap();
+    assert!(body.contains(&ns), "{body}");
+    let out = run(vigil().args(["policy", "validate"]).arg(&pol));
+    assert!(
+        out.status.success(),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}

@@ -194,8 +194,13 @@ struct cred {
 	kernel_cap_t cap_effective;
 } PRESERVE;
 
+/* Complete, not minimal: pid->numbers[level] is indexed with a variable, and CO-RE
+ * relocates field offsets but not the stride of an array of structs, which clang takes from
+ * this declaration. The kernel's layout (since 4.15) is exactly these two fields. */
+struct pid_namespace;
 struct upid {
 	int nr;
+	struct pid_namespace *ns;
 } PRESERVE;
 
 struct pid {
@@ -1387,14 +1392,27 @@ int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	}
 	struct stash *st = bpf_map_lookup_elem(&stashes, &tid);
-	if (!st)
-		return 0;
-	if (st->nr != (__u64)nr) {
+	if (st && st->nr != (__u64)nr) {
 		bpf_map_delete_elem(&stashes, &tid);
-		return 0;
+		st = NULL;
 	}
-	emit_syscall(task, spec, st, nr, ret, NULL);
-	bpf_map_delete_elem(&stashes, &tid);
+	__u64 regs_args[6] = {};
+	__u64 *from_regs = NULL;
+	if (!st) {
+		/* No entry record: sys_enter never ran for this call. A seccomp filter that refuses
+		 * a call returns before the sys_enter tracepoint, but sys_exit still runs, so this is
+		 * how a refused attempt (a module load or bpf() from a default container) is seen.
+		 * The call did not run, so the argument registers are untouched. The filters of
+		 * sys_enter apply here too. */
+		struct vg_config *cfg = get_config();
+		if (!cfg || tgid == cfg->self_tgid || cgroup_filtered(cfg, task))
+			return 0;
+		syscall_args(regs, regs_args);
+		from_regs = regs_args;
+	}
+	emit_syscall(task, spec, st, nr, ret, from_regs);
+	if (st)
+		bpf_map_delete_elem(&stashes, &tid);
 	return 0;
 }
 

@@ -13,7 +13,10 @@
  *   the path (symlinks, "..", dirfd, cwd) and installed the descriptor; we walk the opened
  *   file's dentries and kill the caller before it returns to user space, so it never sees
  *   the descriptor. The open itself has happened (O_CREAT / O_TRUNC side effects).
- * - unix sockets: sys_exit of connect with an AF_UNIX address, same kill semantics.
+ * - unix sockets: cgroup connect_unix / sendmsg_unix (kernel 6.7+) at the cgroup v2 root: a
+ *   denied connect or datagram fails with EPERM before the socket is looked up. Where the
+ *   kernel lacks those hooks, sys_exit of connect with an AF_UNIX address kills the caller
+ *   instead (the connection was made, nothing was sent). `config[0]` says which is active.
  * - network: cgroup connect4/6 and sendmsg4/6 at the cgroup v2 root; a denied connect or
  *   datagram fails with EPERM.
  *
@@ -205,6 +208,14 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } reports SEC(".maps");
+
+/* [0]: VR_CFG_* flags written by user space after attaching */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} config SEC(".maps");
 
 /* [0] reports lost to a full ring buffer, [1] paths longer than the key (truncated) */
 struct {
@@ -497,7 +508,12 @@ int vigil_resp_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 			}
 		}
 	} else {
-		/* connect(fd, addr, len): only AF_UNIX paths here; inet goes through cgroup hooks */
+		/* connect(fd, addr, len): only AF_UNIX paths here; inet goes through cgroup hooks,
+		 * and so does AF_UNIX when the kernel has the unix hooks. */
+		__u32 zero = 0;
+		__u32 *cfg = bpf_map_lookup_elem(&config, &zero);
+		if (cfg && (*cfg & VR_CFG_UNIX_HOOKS))
+			return 0;
 		struct sockaddr_un_min *ua = (void *)BPF_CORE_READ(regs, si);
 		__u16 fam = 0;
 		if (bpf_probe_read_user(&fam, sizeof(fam), &ua->family) || fam != AF_UNIX)
@@ -624,6 +640,62 @@ static __always_inline int net_check(struct bpf_sock_addr *ctx, bool v6, __u32 n
 		count(0);
 	}
 	return d.enforced ? 0 : 1;
+}
+
+/* ---- unix sockets (cgroup connect_unix / sendmsg_unix) ---------------------------- */
+
+/*
+ * A sock_addr program's context is the kernel's struct bpf_sock_addr_kern; the unix hooks
+ * expose no path field, so the address the caller passed (already copied into kernel memory
+ * by the socket layer) is read from there. Declared with CO-RE like the other structures.
+ */
+struct bpf_sock_addr_kern {
+	void *uaddr;
+	__u32 uaddrlen;
+} PRESERVE;
+
+static __always_inline int unix_check(struct bpf_sock_addr *ctx, __u32 nr)
+{
+	struct task_struct *task = (void *)bpf_get_current_task();
+	__u64 cg = task_cgroup_id(task);
+	struct vr_container *c = bpf_map_lookup_elem(&containers, &cg);
+	if (!c)
+		return 1;
+	struct scratch *s = get_scratch();
+	if (!s)
+		return 1;
+	struct bpf_sock_addr_kern *k = (void *)ctx;
+	struct sockaddr_un_min *ua = BPF_CORE_READ(k, uaddr);
+	__u32 len = BPF_CORE_READ(k, uaddrlen);
+	if (!ua || len <= 2)
+		return 1; /* unnamed */
+	__builtin_memset(s->key.path, 0, 112);
+	if (bpf_probe_read_kernel_str(s->key.path, 108, ua->path) <= 1)
+		return 1; /* abstract socket (leading NUL) */
+	struct decision d = {};
+	decide_path(s, c, VR_KIND_UNIX, &d);
+	if (d.verdict != VR_DENY)
+		return 1;
+	report(task, cg, &d, VR_KIND_UNIX, nr, d.enforced ? -1 : 0, s);
+	return d.enforced ? 0 : 1;
+}
+
+/*
+ * The section name says connect4 because aya 0.13 rejects sections it does not know
+ * (`cgroup/connect_unix`) and would refuse the whole object; user space never loads these
+ * two through aya but itself, with expected_attach_type BPF_CGROUP_UNIX_CONNECT/SENDMSG
+ * (src/unix_hooks.rs). Kernel program names are at most 15 bytes.
+ */
+SEC("cgroup/connect4")
+int vigil_resp_ucon(struct bpf_sock_addr *ctx)
+{
+	return unix_check(ctx, 42);
+}
+
+SEC("cgroup/connect4")
+int vigil_resp_usnd(struct bpf_sock_addr *ctx)
+{
+	return unix_check(ctx, 46);
 }
 
 SEC("cgroup/connect4")

@@ -30,6 +30,9 @@
 #define VR_F_EXEC_DEFAULT_DENY 1
 #define VR_F_NET_DEFAULT_DENY 2
 
+/* config[0] flags */
+#define VR_CFG_UNIX_HOOKS 1 /* connect_unix/sendmsg_unix attached: no kill at sys_exit */
+
 /* why something was denied */
 #define VR_REASON_LISTED 1     /* matched a deny entry */
 #define VR_REASON_DEFAULT 2    /* not in an allow list (default deny) */

@@ -248,3 +248,48 @@ fn mutated_inputs_never_panic() {
         }
     }
 }
+
+#[test]
+fn responses_parse_and_every_error_is_reported() {
+    let f = parse("responses:\n  - rules: [\"Drift: *\"]\n    tags: [mitre_execution]\n    min_priority: Warning\n    scope: {names: [web]}\n    actions: [kill_process, isolate]\n").unwrap();
+    let r = &f.responses[0];
+    assert_eq!(r.rules, ["Drift: *"]);
+    assert_eq!(r.min_priority, Some(Priority::Warning));
+    assert_eq!(
+        r.actions,
+        [
+            crate::RuleAction::KillProcess,
+            crate::RuleAction::IsolateNetwork
+        ]
+    );
+    assert_eq!(r.pos, Pos { line: 2, col: 5 });
+    let e = errors("responses:\n  - rules: [x]\n    actions: [kill_process, explode, kill]\n  - actions: [stop]\n  - rules: [y]\n    min_priority: loud\n    frequency: 3\n");
+    assert_eq!(e.len(), 6, "{e:#?}");
+    assert!(
+        e[0].starts_with("p.yaml:3:29: unknown response `explode`"),
+        "{e:#?}"
+    );
+    assert!(
+        e[1].contains("p.yaml:3:38: action `kill_process` listed twice"),
+        "{e:#?}"
+    );
+    assert!(
+        e[2].contains("p.yaml:4:5: response selects no alerts"),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter().any(|m| m.contains("unknown priority `loud`")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter().any(|m| m.contains("unknown key `frequency`")),
+        "{e:#?}"
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.contains("p.yaml:5:5: response without `actions`")),
+        "{e:#?}"
+    );
+    let e = errors("responses:\n  - rules: [x]\n");
+    assert!(e[0].contains("response without `actions`"), "{e:#?}");
+}

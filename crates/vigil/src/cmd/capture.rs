@@ -4,12 +4,18 @@
 //! The capture holds what the live state knew: every process known at start, then each event
 //! with a snapshot of its process whenever the live table changed it (after a fork, before an
 //! exec, so a replay sees the container the kernel put the process in), and every container's
-//! metadata before the first event from that container. The event types recorded are those
-//! the given rules (the embedded defaults unless `-r`) need, or every syscall with `--all`.
+//! metadata before the first event from that container. Metadata often comes in two steps (a
+//! partial record with name and image within a millisecond, the complete one after the podman
+//! CLI answers); the live monitor renders alerts with whatever it has, so the capture writes
+//! each step before the next event from that container, not only the complete record.
+//! The accounts the live state resolves user names with (the host's, then each container's
+//! once read from its root) are written too, so a replay names users as the monitor did.
+//! The event types recorded are those the given rules (the embedded defaults unless `-r`)
+//! need, or every syscall with `--all`.
 
 use super::live::{self, Signals};
 use anyhow::Context;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
@@ -17,10 +23,11 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use vigil_capture::binary::BinaryWriter;
 use vigil_capture::jsonl::JsonlWriter;
-use vigil_capture::{HostInfo, Record, Stats};
+use vigil_capture::record::GroupEntry;
+use vigil_capture::{HostInfo, Record, Stats, UserTable};
 use vigil_event::{Event, Process, StateView};
 use vigil_rules::LoadOptions;
-use vigil_state::{Change, LiveState};
+use vigil_state::{Change, LiveState, Status};
 
 /// Arguments of `vigil capture`.
 #[derive(clap::Args, Debug)]
@@ -123,7 +130,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     // Everything already running, and the containers it runs in.
-    let mut containers_written: HashSet<String> = HashSet::new();
+    write_users(&state, &mut w, "")?;
+    let mut containers_written = Written::default();
     let pids: Vec<u32> = state.table().iter().map(|p| p.pid).collect();
     for pid in &pids {
         write_container_of(&mut state, &mut w, &mut containers_written, *pid)?;
@@ -140,8 +148,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let deadline = args.duration.map(|s| started + Duration::from_secs(s));
     let mut events = 0u64;
     let mut failure: Option<anyhow::Error> = None;
-    while !signals.stopping() && deadline.is_none_or(|d| Instant::now() < d) {
-        let polled = sensor.poll(Duration::from_millis(100), |ev: &Event<'_>| {
+    // Once asked to stop, the events the kernel already queued are still written: they
+    // happened while capturing, and a capture that lags behind under load would otherwise lose
+    // its last seconds without counting them. Bounded, so a host producing events faster than
+    // they are written cannot hold the exit up.
+    let mut drain_until: Option<Instant> = None;
+    loop {
+        let stop = signals.stopping() || deadline.is_some_and(|d| Instant::now() >= d);
+        if stop && drain_until.is_none() {
+            drain_until = Some(Instant::now() + DRAIN_BUDGET);
+        }
+        let wait = if stop {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(100)
+        };
+        let polled = sensor.poll(wait, |ev: &Event<'_>| {
             if failure.is_some() {
                 return;
             }
@@ -153,7 +175,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(e) = failure.take() {
             return Err(e.context("writing the capture failed"));
         }
-        polled.context("reading events failed")?;
+        let n = polled.context("reading events failed")?;
+        if drain_until.is_some_and(|until| n == 0 || Instant::now() >= until) {
+            break;
+        }
         state.poll();
     }
     let st = sensor.stats();
@@ -173,14 +198,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Longest time spent writing the events still queued when the capture is stopped.
+const DRAIN_BUDGET: Duration = Duration::from_secs(10);
+
+/// What the capture holds about containers.
+#[derive(Default)]
+struct Written {
+    /// Containers with a metadata record: `true` once the complete record is written.
+    containers: HashMap<String, bool>,
+    /// Containers whose accounts are written.
+    users: HashSet<String>,
+}
+
 /// Writes the event with the state changes around it, mirroring the live loop.
 fn record_event(
     state: &mut LiveState,
     w: &mut Writer,
-    written: &mut HashSet<String>,
+    written: &mut Written,
     ev: &Event<'_>,
 ) -> anyhow::Result<()> {
     let change = state.before(ev);
+    // A container whose complete metadata is not written yet: its lookup may have finished
+    // since the last event (allocation-free check while nothing is due).
+    let due = state
+        .table()
+        .get(ev.pid)
+        .filter(|p| p.in_container())
+        .is_some_and(|p| written.containers.get(p.container_id.as_str()) != Some(&true));
+    if due && !matches!(change, Change::Exec(_) | Change::Spawned(_)) {
+        write_container_of(state, w, written, ev.pid)?;
+    }
+    if let Change::Exec(pid) | Change::Spawned(pid) = change {
+        write_users_of(state, w, written, pid)?;
+    }
     match change {
         Change::Exec(pid) => {
             write_container_of(state, w, written, pid)?;
@@ -202,30 +252,84 @@ fn record_event(
     Ok(())
 }
 
-/// Writes the metadata of `pid`'s container once, waiting (bounded) for a new one's lookup.
+/// Writes the metadata of `pid`'s container when it has more than the capture holds (the
+/// partial record, then the complete one), waiting (bounded) for a new container's lookup.
 fn write_container_of(
     state: &mut LiveState,
     w: &mut Writer,
-    written: &mut HashSet<String>,
+    written: &mut Written,
     pid: u32,
 ) -> anyhow::Result<()> {
-    let Some(id) = state
+    state.containers().poll();
+    let Some(p) = state
         .table()
         .get(pid)
         .filter(|p: &&Process| p.in_container())
-        .map(|p| p.container_id.clone())
     else {
         return Ok(());
     };
-    if written.contains(&id) {
+    // Nothing new (checked without allocating: this runs for each event of such a container).
+    let id = match written.containers.get(p.container_id.as_str()) {
+        Some(true) => return Ok(()),
+        Some(false)
+            if !state
+                .container(&p.container_id)
+                .is_some_and(|c| c.metadata_complete) =>
+        {
+            return Ok(())
+        }
+        _ => p.container_id.clone(),
+    };
+    let _ = state.wait_container_of(pid);
+    if state.containers().status(&id) != Some(&Status::Ready) {
         return Ok(());
     }
-    let _ = state.wait_container_of(pid);
     if let Some(c) = state.container(&id) {
-        if c.metadata_complete {
+        if !written.containers.contains_key(&id) || c.metadata_complete {
             w.record(&Record::Container(c))?;
-            written.insert(id);
+            written.containers.insert(id, c.metadata_complete);
         }
     }
     Ok(())
+}
+
+/// Writes the accounts of `pid`'s container once the live state has read them.
+fn write_users_of(
+    state: &LiveState,
+    w: &mut Writer,
+    written: &mut Written,
+    pid: u32,
+) -> anyhow::Result<()> {
+    let Some(p) = state.table().get(pid).filter(|p| p.in_container()) else {
+        return Ok(());
+    };
+    if written.users.contains(p.container_id.as_str()) || !state.users().has(&p.container_id) {
+        return Ok(());
+    }
+    write_users(state, w, &p.container_id)?;
+    written.users.insert(p.container_id.clone());
+    Ok(())
+}
+
+/// Writes the accounts the live state holds for a container (`""`: the host), sorted.
+fn write_users(state: &LiveState, w: &mut Writer, container_id: &str) -> anyhow::Result<()> {
+    let Some(db) = state.users().db(container_id) else {
+        return Ok(());
+    };
+    let mut users: Vec<_> = db.users.values().cloned().collect();
+    users.sort_by_key(|u| u.uid);
+    let mut groups: Vec<GroupEntry> = db
+        .groups
+        .iter()
+        .map(|(gid, name)| GroupEntry {
+            gid: *gid,
+            name: name.clone(),
+        })
+        .collect();
+    groups.sort_by_key(|g| g.gid);
+    w.record(&Record::Users(&UserTable {
+        container_id: container_id.to_string(),
+        users,
+        groups,
+    }))
 }
