@@ -66,6 +66,9 @@ pub mod blob {
     pub const EXEPATH: u8 = 9;
     pub const STDIO: u8 = 10;
     pub const PEERPATH: u8 = 11;
+    /// A component of the task's cgroup path; `arg` 0 is the last, 1 its parent, 2 the one
+    /// above (lifecycle records).
+    pub const CGROUP: u8 = 12;
 }
 
 /// Argument kinds in [`Spec::kind`].

@@ -227,6 +227,16 @@ struct signal_struct {
 
 struct kernfs_node {
 	__u64 id;
+	const char *name;
+} PRESERVE;
+
+/* The parent link was renamed `__parent` in 6.15; CO-RE picks whichever the kernel has. */
+struct kernfs_node___new {
+	struct kernfs_node *__parent;
+} PRESERVE;
+
+struct kernfs_node___old {
+	struct kernfs_node *parent;
 } PRESERVE;
 
 struct cgroup {
@@ -524,20 +534,32 @@ static __always_inline __u32 launder(__u32 v)
 	return *(volatile __u32 *)&pb->off;
 }
 
-/* cgroup id used to key containers: cgroup v2 when the task is in a v2 cgroup other than the
- * root, else the v1 memory controller's cgroup (hybrid hosts keep v2 empty). */
-static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+/* The cgroup used to key containers: cgroup v2 when the task is in a v2 cgroup other than
+ * the root, else the v1 memory controller's cgroup (hybrid hosts keep v2 empty). */
+static __always_inline struct kernfs_node *task_cgroup_kn(struct task_struct *task)
 {
 	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
-	__u64 id = BPF_CORE_READ(cgroups, dfl_cgrp, kn, id);
-	if (id > 1)
-		return id;
+	struct kernfs_node *kn = BPF_CORE_READ(cgroups, dfl_cgrp, kn);
+	if (BPF_CORE_READ(kn, id) > 1)
+		return kn;
 	int mem = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
 	struct cgroup_subsys_state *css;
 	bpf_probe_read_kernel(&css, sizeof(css), &cgroups->subsys[mem & 15]);
 	if (!css)
-		return id;
-	return BPF_CORE_READ(css, cgroup, kn, id);
+		return kn;
+	return BPF_CORE_READ(css, cgroup, kn);
+}
+
+static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+{
+	return BPF_CORE_READ(task_cgroup_kn(task), id);
+}
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(((struct kernfs_node___new *)0)->__parent))
+		return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
 }
 
 static __always_inline struct file *fd_file(struct task_struct *task, long fd)
@@ -724,6 +746,26 @@ __noinline __u32 vg_put_user_str(__u32 off, __u64 ptr, __u32 tag_arg)
 		return off;
 	n -= 1; /* drop the NUL */
 	BOUND(n, 4095);
+	blob_hdr(s, off, n, tag_arg & 0xff, tag_arg >> 8);
+	return data + n;
+}
+
+/* Appends a kernel string (at most 255 bytes) as a blob; returns the new offset. */
+__noinline __u32 vg_put_kernel_str(__u32 off, __u64 ptr, __u32 tag_arg)
+{
+	struct scratch *s = get_scratch();
+	if (!s || !ptr)
+		return off;
+	if (off > VG_REC_HALF - 256 - sizeof(struct vg_blob)) {
+		count_drop(VG_DROP_TRUNC);
+		return off;
+	}
+	__u32 data = off + sizeof(struct vg_blob);
+	long n = bpf_probe_read_kernel_str(rec_at(s, data), 256, (const void *)ptr);
+	if (n <= 1)
+		return off;
+	n -= 1;
+	BOUND(n, 255);
 	blob_hdr(s, off, n, tag_arg & 0xff, tag_arg >> 8);
 	return data + n;
 }
@@ -964,6 +1006,16 @@ static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env,
 	}
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
 	off = put_path(s, off, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), VG_BLOB_CWD, 0);
+
+	/* The last components of the cgroup's path: user space names the container from them
+	 * even when the process is gone before it could read /proc/<pid>/cgroup. */
+	struct kernfs_node *kn = task_cgroup_kn(task);
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < 3 && kn; i++) {
+		off = launder(off);
+		off = vg_put_kernel_str(off, (__u64)BPF_CORE_READ(kn, name), VG_BLOB_CGROUP | ((__u32)i << 8));
+		kn = kn_parent(kn);
+	}
 
 	struct file *exe = BPF_CORE_READ(mm, exe_file);
 	if (exe) {

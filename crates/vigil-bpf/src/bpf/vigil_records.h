@@ -31,6 +31,7 @@
 #define VG_BLOB_EXEPATH 9  /* absolute path of the executable file */
 #define VG_BLOB_STDIO 10   /* name of fd `arg` (0, 1 or 2) */
 #define VG_BLOB_PEERPATH 11 /* unix socket: path bound by the peer / the socket itself */
+#define VG_BLOB_CGROUP 12  /* a component of the task's cgroup path: arg 0 the last, 1 its parent, ... */
 
 /* Argument kinds in the per-syscall spec (vg_spec.kind[i]). */
 #define VG_ARG_INT 0      /* plain integer, passed through */
