@@ -56,7 +56,9 @@
 //! one branch per syscall while recording is off ([`Sensor::record_cgroup`] switches it on).
 //! The cgroup id is the task's cgroup v2 id when that is not the root, else the v1 `memory`
 //! controller's cgroup (hybrid hosts such as the reference VM keep v2 empty); it equals the
-//! inode number of the cgroup's directory in cgroupfs.
+//! inode number of the cgroup's directory in cgroupfs. Lifecycle records also carry the last
+//! three components of that cgroup's path (`ParamName::Cgroup`, read from kernfs), so the
+//! container of a process that is gone before user space looks at `/proc` is still known.
 //!
 //! ## Design notes
 //! - Arguments are read at `sys_exit`, when user strings are resident and output buffers
