@@ -1,6 +1,7 @@
 //! Entry points shared by the cargo-fuzz targets (`fuzz/fuzz_targets/rules_*.rs`) and the
 //! in-crate randomized and regression tests, so both exercise exactly the same code: load the
-//! input, and if it loads, evaluate fixed events and render alerts. Any panic is a bug.
+//! input, and if it loads, derive the kernel prefilters, evaluate fixed events and render
+//! alerts. Any panic is a bug.
 
 use crate::{load, LoadOptions, RuleMatching, RuleSource};
 use std::collections::HashMap;
@@ -82,6 +83,12 @@ impl StateView for FuzzState {
 }
 
 fn run_events(rs: &crate::Ruleset) {
+    // The kernel prefilter analysis runs on whatever loaded.
+    for t in ["open", "openat", "openat2", "creat"] {
+        if let Some(t) = EventType::from_name(t) {
+            let _ = rs.open_prefilter(t);
+        }
+    }
     let st = FuzzState::default();
     let tuple = SockTuple {
         proto: L4Proto::Tcp,
