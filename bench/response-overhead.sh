@@ -62,6 +62,7 @@ summarize() {
     done
   done
   rm -f "$raw".m_*
+  grep -q ' mon+policy ' "$raw" && grep -q ' monitor ' "$raw" || return 0
   echo
   echo "enforcement on top of live detection (mon+policy vs monitor, same round), extra loss:"
   for kind in $kinds; do
