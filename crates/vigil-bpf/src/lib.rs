@@ -41,6 +41,9 @@ pub mod maps {
     pub const CGROUP_RECORD: &str = "cgroup_record";
     pub const CGROUP_SYSCALLS: &str = "cgroup_syscalls";
     pub const CGROUP_POLICY: &str = "cgroup_policy";
+    pub const FILTERS: &str = "filters";
+    pub const FILTER_PATHS: &str = "filter_paths";
+    pub const FILTER_NAMES: &str = "filter_names";
 }
 
 /// Record kinds (`Hdr::kind`).
@@ -63,6 +66,9 @@ pub mod blob {
     pub const EXEPATH: u8 = 9;
     pub const STDIO: u8 = 10;
     pub const PEERPATH: u8 = 11;
+    /// A component of the task's cgroup path; `arg` 0 is the last, 1 its parent, 2 the one
+    /// above (lifecycle records).
+    pub const CGROUP: u8 = 12;
 }
 
 /// Argument kinds in [`Spec::kind`].
@@ -111,6 +117,8 @@ pub mod drop_slot {
     pub const TRUNC: u32 = 4;
     /// A kernel path walk hit its depth (128) or length (4 KiB) budget.
     pub const PATH: u32 = 5;
+    /// Not a loss: open events no rule can match, stopped by a prefilter.
+    pub const FILTERED: u32 = 6;
     /// First of the per-category slots: `CATEGORY + i` counts ring-buffer losses of events
     /// whose category has index `i` (the order of `vigil_sensor::CATEGORIES`).
     pub const CATEGORY: u32 = 8;
@@ -255,7 +263,102 @@ pub struct Spec {
     pub dirfd_of: [u8; 6],
     /// Event category index, for drop accounting.
     pub category: u8,
-    pub pad: u8,
+    /// `1 + index` into the `filters` map for a prefiltered open type; 0 for none.
+    pub filter: u8,
+}
+
+/// `Spec::enabled` bits.
+pub mod spec {
+    /// Report events of this syscall.
+    pub const ON: u8 = 1;
+    /// Stash the entry time and arguments at `sys_enter` (close; latency).
+    pub const STASH: u8 = 2;
+}
+
+/// Open-event prefilters (see `vg_filter` in `vigil_records.h`).
+pub mod filter {
+    /// Entries of the `filters` map.
+    pub const NR_FILTERS: usize = 8;
+    /// Clauses of one filter.
+    pub const CLAUSES: usize = 32;
+    /// Bytes of a path the `filter_paths` trie compares.
+    pub const LPM_BYTES: usize = 256;
+    /// Bytes of a `filter_names` key (names are at most one less).
+    pub const NAME_BYTES: usize = 64;
+    /// `Filter::flags_arg` of `creat()`, which has no flags argument.
+    pub const FLAGS_CREAT: u8 = 0xfe;
+    /// Atoms (`Clause::need`/`forbid` bits).
+    pub const WRITE: u8 = 1;
+    pub const READ: u8 = 2;
+    pub const OK: u8 = 4;
+    pub const DOTDOT: u8 = 8;
+    pub const CREATE: u8 = 16;
+}
+
+/// A conjunction of atoms and path-set tests.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clause {
+    pub need: u8,
+    pub forbid: u8,
+    pub pad: [u8; 6],
+    /// Each non-zero mask: the path must be in one of the sets with these bits.
+    pub paths: [u64; 2],
+}
+
+/// A disjunction of clauses (array map `filters`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Filter {
+    pub nclauses: u32,
+    pub pass_all: u32,
+    pub flags_arg: u8,
+    pub pad: [u8; 7],
+    pub clauses: [Clause; filter::CLAUSES],
+}
+
+impl Default for Filter {
+    fn default() -> Self {
+        Filter {
+            nclauses: 0,
+            pass_all: 1,
+            flags_arg: 0,
+            pad: [0; 7],
+            clauses: [Clause::default(); filter::CLAUSES],
+        }
+    }
+}
+
+/// Key of the `filter_paths` LPM trie.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LpmKey {
+    pub prefixlen: u32,
+    pub data: [u8; filter::LPM_BYTES],
+}
+
+impl Default for LpmKey {
+    fn default() -> Self {
+        LpmKey {
+            prefixlen: 0,
+            data: [0; filter::LPM_BYTES],
+        }
+    }
+}
+
+/// Key of the `filter_names` hash.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct NameKey {
+    pub name: [u8; filter::NAME_BYTES],
+}
+
+impl Default for NameKey {
+    fn default() -> Self {
+        NameKey {
+            name: [0; filter::NAME_BYTES],
+        }
+    }
 }
 
 /// Global configuration (array map `config`, one entry).
@@ -265,7 +368,9 @@ pub struct Config {
     pub self_tgid: u32,
     pub record_cgroups: u32,
     pub ignore_cgroup: u64,
-    pub boot_to_wall: u64,
+    /// Records are submitted without waking the reader until this many bytes are pending
+    /// (0: wake on every record); the reader polls with a short timeout instead.
+    pub wakeup_bytes: u64,
 }
 
 const _: () = {
@@ -279,6 +384,10 @@ const _: () = {
     assert!(core::mem::size_of::<Blob>() == 4);
     assert!(core::mem::size_of::<Spec>() == 16);
     assert!(core::mem::size_of::<Config>() == 24);
+    assert!(core::mem::size_of::<Clause>() == 24);
+    assert!(core::mem::size_of::<Filter>() == 16 + 24 * filter::CLAUSES);
+    assert!(core::mem::size_of::<LpmKey>() == 260);
+    assert!(core::mem::size_of::<NameKey>() == 64);
 };
 
 /// Marker for the plain-old-data record structs: every bit pattern is a valid value, there is
@@ -309,6 +418,14 @@ unsafe impl Pod for Blob {}
 unsafe impl Pod for Spec {}
 // SAFETY: as above.
 unsafe impl Pod for Config {}
+// SAFETY: as above.
+unsafe impl Pod for Clause {}
+// SAFETY: as above.
+unsafe impl Pod for Filter {}
+// SAFETY: as above.
+unsafe impl Pod for LpmKey {}
+// SAFETY: as above.
+unsafe impl Pod for NameKey {}
 
 /// Reads a `T` from the start of `bytes` (unaligned), or `None` if `bytes` is too short.
 pub fn read<T: Pod>(bytes: &[u8]) -> Option<T> {

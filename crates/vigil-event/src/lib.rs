@@ -12,6 +12,7 @@
 pub mod alert;
 pub mod event;
 pub mod params;
+pub mod prefilter;
 pub mod state;
 pub mod syscalls;
 pub mod types;

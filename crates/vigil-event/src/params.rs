@@ -115,6 +115,9 @@ param_names! {
     Fd0Name = "fd0_name",
     Fd1Name = "fd1_name",
     Fd2Name = "fd2_name",
+    // The last components of the process's cgroup path (lifecycle events), as the kernel
+    // named them when the event happened.
+    Cgroup = "cgroup",
 }
 
 /// Bits of the `flags` parameter of a successful `execve`/`execveat` exit event: facts about

@@ -1,6 +1,7 @@
 //! Evaluation throughput of the full upstream stable ruleset on a realistic event mix.
 //!
-//! Loads `../shared/corpus/falco-rules/falco_rules.yaml`, builds a process table (a third of
+//! Loads `../shared/corpus/falco-rules/falco_rules.yaml` and then vigil's own default ruleset
+//! (`rules/default_rules.yaml`), builds a process table (a third of
 //! the processes in containers), and replays a pre-built mix of mostly non-matching `openat`,
 //! `execve` and `connect` events (about 0.06% are reads of /etc/shadow, which the stable rules
 //! flag) through `Ruleset::evaluate` on one thread, for a hot and a cold working set. Prints
@@ -129,32 +130,41 @@ const PATHS: &[&str] = &[
 ];
 
 fn main() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus/falco-rules/falco_rules.yaml");
-    let loaded = match vigil_rules::load_files(
-        std::slice::from_ref(&path),
-        &vigil_rules::LoadOptions::default(),
-    ) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("cannot load {}: {e}", path.display());
-            std::process::exit(1);
-        }
-    };
-    let rs = &loaded.ruleset;
-    let c = rs.counts();
-    println!(
-        "ruleset: {} rules ({} enabled), {} macros, {} lists, {} event types",
-        c.rules,
-        c.enabled_rules,
-        c.macros,
-        c.lists,
-        rs.event_types().len()
-    );
-    // A hot working set (what a busy node's recent processes look like) and a cold one that
-    // does not fit in cache.
-    run(rs, "hot", 200, 512);
-    run(rs, "cold", 2000, 16_384);
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let sets = [
+        (
+            "upstream stable",
+            here.join("../../../shared/corpus/falco-rules/falco_rules.yaml"),
+        ),
+        ("vigil default", here.join("../../rules/default_rules.yaml")),
+    ];
+    for (label, path) in sets {
+        let loaded = match vigil_rules::load_files(
+            std::slice::from_ref(&path),
+            &vigil_rules::LoadOptions::default(),
+        ) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cannot load {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        };
+        let rs = &loaded.ruleset;
+        let c = rs.counts();
+        println!(
+            "\n=== {label} ruleset ({}): {} rules ({} enabled), {} macros, {} lists, {} event types",
+            path.display(),
+            c.rules,
+            c.enabled_rules,
+            c.macros,
+            c.lists,
+            rs.event_types().len()
+        );
+        // A hot working set (what a busy node's recent processes look like) and a cold one
+        // that does not fit in cache.
+        run(rs, "hot", 200, 512);
+        run(rs, "cold", 2000, 16_384);
+    }
 }
 
 fn run(rs: &vigil_rules::Ruleset, label: &str, n_procs: u32, n_events: usize) {

@@ -1,16 +1,18 @@
 //! Resolution and compilation: macros and lists expanded, fields resolved to ids, operators
 //! type-checked, constants pre-built, rules indexed by event type.
 //!
-//! The result is an immutable [`Program`]: a tree of [`Node`]s per rule whose leaves hold
-//! ready-to-run matchers (hash sets for `in`, a component trie for `pmatch`, compiled globs
-//! and anchored regexes, `memchr` finders for `contains`). We expand macros into each rule
-//! instead of evaluating them as shared sub-programs with memoisation: it keeps evaluation a
-//! plain recursive walk with no per-event cache to reset, and upstream rule trees are small.
+//! Each rule compiles to a tree of [`Node`]s whose leaves hold ready-to-run matchers (hash
+//! sets for `in`, a component trie for `pmatch`, compiled globs and anchored regexes,
+//! `memchr` finders for `contains`), with macros expanded into it. The trees then go to
+//! [`optimize`](crate::optimize), which specialises them per event type, shares identical
+//! comparisons between rules and orders operands by expected cost; the result is the
+//! immutable [`Program`].
 
 use crate::ast::{Expr, ListItem, Op, Operand as AOperand, Rhs as ARhs, Span, Transformer};
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 use crate::fields::{self, FType, FieldError, FieldRef, F};
 use crate::loader::{self, Defs, Diags, Loc, RuleDef, Text};
+use crate::optimize::{self, Plan};
 use crate::output::Format;
 use crate::parser::{self, ParseError};
 use crate::typeset::EventTypeSet;
@@ -124,16 +126,26 @@ type TrieNode = (HashMap<Box<str>, usize, FxBuild>, bool);
 #[derive(Debug, Default)]
 pub struct PathTrie {
     nodes: Vec<TrieNode>,
+    /// The inserted paths, normalised (`/` + components joined by `/`).
+    roots: Vec<Box<str>>,
 }
 
 impl PathTrie {
     fn new() -> Self {
         PathTrie {
             nodes: vec![(HashMap::default(), false)],
+            roots: Vec::new(),
         }
     }
 
+    /// The directories the trie matches at or below, normalised (`/` for the root).
+    pub fn roots(&self) -> impl Iterator<Item = &str> {
+        self.roots.iter().map(|r| &**r)
+    }
+
     fn insert(&mut self, path: &str) {
+        let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+        self.roots.push(format!("/{}", comps.join("/")).into());
         let mut n = 0;
         for comp in path.split('/').filter(|c| !c.is_empty()) {
             n = match self.nodes[n].0.get(comp) {
@@ -166,6 +178,76 @@ impl PathTrie {
             }
         }
         false
+    }
+}
+
+/// A glob with its literal head and tail measured, so most non-matching values are
+/// rejected by two slice comparisons before the matcher runs (`*/.aws/credentials` rarely
+/// gets further than comparing the last 17 bytes).
+#[derive(Debug)]
+pub struct GlobPat {
+    pub pat: Box<[u8]>,
+    pub icase: bool,
+    /// Bytes before the first metacharacter.
+    prefix: usize,
+    /// Bytes after the last metacharacter (0 if the pattern is all literal: then `prefix`
+    /// is the whole pattern and the match is an equality).
+    suffix: usize,
+    literal: bool,
+}
+
+impl GlobPat {
+    pub fn new(pat: &[u8], icase: bool) -> GlobPat {
+        let meta = |c: &u8| matches!(c, b'*' | b'?' | b'[');
+        let first = pat.iter().position(meta);
+        // A class ends at `]`: the tail starts after it (a literal `]` only shortens it).
+        let last = pat
+            .iter()
+            .rposition(|c| meta(c) || (*c == b']' && first.is_some()));
+        GlobPat {
+            pat: pat.into(),
+            icase,
+            prefix: first.unwrap_or(pat.len()),
+            suffix: last.map_or(0, |l| pat.len() - l - 1),
+            literal: first.is_none(),
+        }
+    }
+
+    /// The bytes before the first metacharacter (the whole pattern if it has none).
+    pub fn literal_head(&self) -> &[u8] {
+        &self.pat[..self.prefix]
+    }
+
+    /// The bytes after the last metacharacter (empty if the pattern ends with one, or has
+    /// none: then [`GlobPat::literal_head`] is the whole pattern).
+    pub fn literal_tail(&self) -> &[u8] {
+        &self.pat[self.pat.len() - self.suffix..]
+    }
+
+    /// True if the pattern has no metacharacter (it matches only itself).
+    pub fn is_literal(&self) -> bool {
+        self.literal
+    }
+
+    pub fn matches(&self, s: &[u8]) -> bool {
+        let eq = |a: &[u8], b: &[u8]| {
+            if self.icase {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        };
+        if self.literal {
+            return eq(&self.pat, s);
+        }
+        let (p, x) = (self.prefix, self.suffix);
+        if s.len() < p + x || !eq(&self.pat[..p], &s[..p]) {
+            return false;
+        }
+        if x > 0 && !eq(&self.pat[self.pat.len() - x..], &s[s.len() - x..]) {
+            return false;
+        }
+        glob_match(&self.pat, s, self.icase)
     }
 }
 
@@ -344,7 +426,7 @@ pub enum Rhs {
     Num(i64),
     Bool(bool),
     Net(IpNet),
-    Glob(Box<[u8]>, bool),
+    Glob(Box<GlobPat>),
     Regex(regex::Regex),
     StrSet(FxSet<Box<str>>),
     NumSet(FxSet<i64>),
@@ -392,10 +474,9 @@ pub enum Node {
     Cmp(Box<Cmp>),
 }
 
-/// One compiled rule.
+/// One compiled rule. Its condition lives in the [`Plan`], specialised per event type.
 #[derive(Debug)]
 pub struct CompiledRule {
-    pub cond: Node,
     pub output: Format,
     pub types: EventTypeSet,
     pub wants_enter: bool,
@@ -406,10 +487,8 @@ pub struct CompiledRule {
 pub struct Program {
     /// Per rule id; `None` for rules that are never evaluated.
     pub rules: Vec<Option<CompiledRule>>,
-    /// Per event type: enabled rule ids to try on exit events, in order.
-    pub exit_index: Vec<Box<[u32]>>,
-    /// Per event type: enabled rule ids that ask for entry events.
-    pub enter_index: Vec<Box<[u32]>>,
+    /// The enabled rules' conditions, specialised and indexed per event type and direction.
+    pub plan: Plan,
     pub needs_enter: EventTypeSet,
     /// Scratch buffers an evaluation needs.
     pub buffers: usize,
@@ -418,7 +497,7 @@ pub struct Program {
 impl Program {
     pub fn event_types(&self) -> EventTypeSet {
         let mut s = EventTypeSet::new();
-        for (i, rules) in self.exit_index.iter().enumerate() {
+        for (i, rules) in self.plan.exit.iter().enumerate() {
             if !rules.is_empty() {
                 s.insert(EventType(i as u16));
             }
@@ -995,8 +1074,8 @@ impl<'a> Compiler<'a, '_> {
                             return Err(());
                         }
                     },
-                    Op::Glob => Rhs::Glob(v.into_bytes().into(), false),
-                    Op::IGlob => Rhs::Glob(v.into_bytes().into(), true),
+                    Op::Glob => Rhs::Glob(Box::new(GlobPat::new(v.as_bytes(), false))),
+                    Op::IGlob => Rhs::Glob(Box::new(GlobPat::new(v.as_bytes(), true))),
                     Op::Regex => match regex::RegexBuilder::new(&format!("^(?:{v})$"))
                         .size_limit(1 << 20)
                         .nest_limit(100)
@@ -1315,6 +1394,7 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
 
     let mut infos = Vec::with_capacity(defs.rules.len());
     let mut compiled = Vec::with_capacity(defs.rules.len());
+    let mut conds: Vec<Option<Node>> = Vec::with_capacity(defs.rules.len());
     for r in &defs.rules {
         let mut enabled = r.enabled;
         if let Some(min) = opts.min_priority {
@@ -1342,6 +1422,7 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
             info.enabled = false;
             infos.push(info);
             compiled.push(None);
+            conds.push(None);
             continue;
         }
         let label = format!("rule '{}'", r.name);
@@ -1372,6 +1453,7 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
                 c.d.in_text(Severity::Error, &text, pe.offset, Some(label), pe.message);
                 infos.push(info);
                 compiled.push(None);
+                conds.push(None);
                 continue;
             }
         };
@@ -1390,6 +1472,7 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
             info.enabled = false;
             infos.push(info);
             compiled.push(None);
+            conds.push(None);
             continue;
         }
         let output = match crate::output::compile_format(&r.output) {
@@ -1416,14 +1499,17 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
                     c.max_buffers = c.max_buffers.max(m);
                 }
                 let wants_enter = wants_enter(&cond);
+                conds.push(Some(cond));
                 compiled.push(Some(CompiledRule {
-                    cond,
                     output,
                     types,
                     wants_enter,
                 }));
             }
-            _ => compiled.push(None),
+            _ => {
+                conds.push(None);
+                compiled.push(None);
+            }
         }
         infos.push(info);
     }
@@ -1465,22 +1551,25 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
         return Err(Diagnostics(diags));
     }
 
-    let mut exit_index: Vec<Vec<u32>> = vec![Vec::new(); EventType::MAX];
-    let mut enter_index: Vec<Vec<u32>> = vec![Vec::new(); EventType::MAX];
     let mut needs_enter = EventTypeSet::new();
-    for (i, (rule, info)) in compiled.iter().zip(&infos).enumerate() {
-        let Some(rule) = rule else { continue };
-        if !info.enabled {
-            continue;
-        }
-        for t in rule.types.iter() {
-            exit_index[t.index()].push(i as u32);
-            if rule.wants_enter {
-                enter_index[t.index()].push(i as u32);
-                needs_enter.insert(t);
+    let to_plan = conds
+        .into_iter()
+        .zip(compiled.iter().zip(&infos))
+        .map(|(cond, (rule, info))| match (cond, rule) {
+            (Some(cond), Some(rule)) if info.enabled => {
+                if rule.wants_enter {
+                    needs_enter.union_with(&rule.types);
+                }
+                Some((cond, rule.types.clone(), rule.wants_enter))
             }
-        }
-    }
+            _ => None,
+        })
+        .collect();
+    let plan = if opts.unoptimized {
+        optimize::plan_reference(to_plan)
+    } else {
+        optimize::plan(to_plan)
+    };
     let counts = Counts {
         rules: infos.len(),
         macros: defs.macros.len(),
@@ -1490,8 +1579,7 @@ pub fn load(sources: &[RuleSource], opts: &LoadOptions) -> Result<Loaded, Diagno
     };
     let program = Program {
         rules: compiled,
-        exit_index: exit_index.into_iter().map(Vec::into_boxed_slice).collect(),
-        enter_index: enter_index.into_iter().map(Vec::into_boxed_slice).collect(),
+        plan,
         needs_enter,
         buffers: buffers.max(1),
     };
@@ -1524,6 +1612,49 @@ fn dedup(diags: &mut Vec<Diagnostic>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn glob_literal_head_and_tail_shortcuts_agree_with_the_matcher() {
+        let pats = [
+            "*/.aws/credentials",
+            "/proc/*/environ",
+            "/etc/ssh/ssh_host_*_key",
+            "abc",
+            "a*",
+            "*",
+            "?x*[ab]y",
+            "/x/[!a]*.so",
+            "ABC*def",
+        ];
+        let inputs = [
+            "/root/.aws/credentials",
+            "/home/u/.AWS/credentials",
+            "/proc/12/environ",
+            "/proc/environ",
+            "/etc/ssh/ssh_host_rsa_key",
+            "/etc/ssh/ssh_host__key",
+            "abc",
+            "ABC",
+            "a",
+            "",
+            "zxqby",
+            "/x/b.so",
+            "abcdef",
+            "ABCxxDEF",
+        ];
+        for p in pats {
+            for icase in [false, true] {
+                let g = GlobPat::new(p.as_bytes(), icase);
+                for s in inputs {
+                    assert_eq!(
+                        g.matches(s.as_bytes()),
+                        glob_match(p.as_bytes(), s.as_bytes(), icase),
+                        "{p} {icase} {s}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn globs() {

@@ -1,4 +1,5 @@
-//! Evaluation: run the compiled rules of an event's type against it.
+//! Evaluation: run the rules indexed under an event's type and direction against it, each
+//! as its condition specialised for that type ([`crate::optimize`]).
 //!
 //! Everything mutable lives in [`Scratch`] (string buffers for rendered values, reused across
 //! events), so [`evaluate`] allocates nothing once the buffers have grown to the longest value
@@ -6,8 +7,9 @@
 //! a transformer read its argument's rendered value while writing its own without copying.
 
 use crate::ast::{Op, Transformer};
-use crate::compile::{glob_match, Cmp, Node, Operand, Rhs};
+use crate::compile::{Cmp, Operand, Rhs};
 use crate::fields::{self, Cx, V};
+use crate::optimize::{Expr, Leaf, Memo, NO_MEMO};
 use crate::{RuleId, RuleMatching, Ruleset};
 use std::fmt::Write;
 use vigil_event::{Dir, Event, EventType, StateView};
@@ -16,6 +18,7 @@ use vigil_event::{Dir, Event, EventType, StateView};
 #[derive(Debug, Default)]
 pub struct Scratch {
     bufs: Vec<String>,
+    memo: Memo,
 }
 
 impl Scratch {
@@ -33,6 +36,14 @@ impl Scratch {
     }
 }
 
+/// What walking a specialised condition needs besides the event.
+struct Walk<'p, 'c, 'a, S: StateView + ?Sized> {
+    leaves: &'p [Leaf],
+    cx: &'c Cx<'a, S>,
+    bufs: &'c mut [String],
+    memo: &'c mut Memo,
+}
+
 pub(crate) fn evaluate<S: StateView + ?Sized>(
     rs: &Ruleset,
     ev: &Event<'_>,
@@ -46,21 +57,29 @@ pub(crate) fn evaluate<S: StateView + ?Sized>(
         return;
     }
     let list = if ev.dir == Dir::Exit {
-        &prog.exit_index[t]
+        &prog.plan.exit[t]
     } else {
-        &prog.enter_index[t]
+        &prog.plan.enter[t]
     };
     if list.is_empty() {
         return;
     }
     let cx = Cx::new(ev, state);
-    let bufs = scratch.buffers(prog.buffers);
-    for &r in list.iter() {
-        let Some(Some(rule)) = prog.rules.get(r as usize) else {
-            continue;
-        };
-        if eval_node(&rule.cond, &cx, bufs) {
-            matched.push(RuleId(r));
+    scratch.memo.next_event(prog.plan.memo_slots);
+    let Scratch { bufs, memo } = scratch;
+    let want = 2 * prog.buffers.max(1);
+    if bufs.len() < want {
+        bufs.resize_with(want, String::new);
+    }
+    let mut w = Walk {
+        leaves: &prog.plan.leaves,
+        cx: &cx,
+        bufs: &mut bufs[..want],
+        memo,
+    };
+    for entry in list.iter() {
+        if w.expr(&entry.expr) {
+            matched.push(RuleId(entry.rule));
             if rs.matching == RuleMatching::First {
                 break;
             }
@@ -68,18 +87,35 @@ pub(crate) fn evaluate<S: StateView + ?Sized>(
     }
 }
 
-pub(crate) fn eval_node<S: StateView + ?Sized>(
-    n: &Node,
-    cx: &Cx<'_, S>,
-    bufs: &mut [String],
-) -> bool {
-    match n {
-        Node::And(items) => items.iter().all(|i| eval_node(i, cx, bufs)),
-        Node::Or(items) => items.iter().any(|i| eval_node(i, cx, bufs)),
-        Node::Not(inner) => !eval_node(inner, cx, bufs),
-        Node::Const(b) => *b,
-        Node::Type(set) => set.contains(cx.ev.etype),
-        Node::Cmp(c) => eval_cmp(c, cx, bufs),
+impl<S: StateView + ?Sized> Walk<'_, '_, '_, S> {
+    fn expr(&mut self, e: &Expr) -> bool {
+        match e {
+            Expr::And(items) => items.iter().all(|i| self.expr(i)),
+            Expr::Or(items) => items.iter().any(|i| self.expr(i)),
+            Expr::Not(inner) => !self.expr(inner),
+            Expr::True => true,
+            Expr::Const(b) => *b,
+            Expr::Type(set) => set.contains(self.cx.ev.etype),
+            Expr::Dir { enter, exit } => {
+                if self.cx.ev.dir == Dir::Enter {
+                    *enter
+                } else {
+                    *exit
+                }
+            }
+            Expr::Leaf(i) => {
+                let leaf = &self.leaves[*i as usize];
+                if leaf.memo == NO_MEMO {
+                    return eval_cmp(&leaf.cmp, self.cx, self.bufs);
+                }
+                if let Some(r) = self.memo.get(leaf.memo) {
+                    return r;
+                }
+                let r = eval_cmp(&leaf.cmp, self.cx, self.bufs);
+                self.memo.set(leaf.memo, r);
+                r
+            }
+        }
     }
 }
 
@@ -152,7 +188,7 @@ fn compare_text(s: &[u8], op: Op, rhs: &Rhs) -> bool {
         (Op::EndsWith, Rhs::Str(x)) => s.ends_with(x.as_bytes()),
         (Op::BContains, Rhs::Bytes(b)) => memchr::memmem::find(s, b).is_some(),
         (Op::BStartsWith, Rhs::Bytes(b)) => s.starts_with(b),
-        (Op::Glob | Op::IGlob, Rhs::Glob(p, icase)) => glob_match(p, s, *icase),
+        (Op::Glob | Op::IGlob, Rhs::Glob(g)) => g.matches(s),
         (Op::Regex, Rhs::Regex(r)) => std::str::from_utf8(s).is_ok_and(|s| r.is_match(s)),
         (Op::In | Op::Intersects, Rhs::StrSet(set)) => {
             std::str::from_utf8(s).is_ok_and(|s| set.contains(s))

@@ -25,8 +25,10 @@ pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod loader;
+pub mod optimize;
 pub mod output;
 pub mod parser;
+pub mod prefilter;
 pub mod render;
 pub mod typeset;
 pub mod yaml;
@@ -63,6 +65,10 @@ pub struct LoadOptions {
     /// Rules less severe than this are loaded but disabled.
     pub min_priority: Option<Priority>,
     pub rule_matching: RuleMatching,
+    /// Evaluate conditions exactly as written, without the optimiser: the reference the
+    /// optimised evaluation is tested against. Slow; for tests.
+    #[doc(hidden)]
+    pub unoptimized: bool,
 }
 
 /// Index of a rule in [`Ruleset::rules`].
@@ -179,7 +185,8 @@ impl Ruleset {
     /// events of that type (the evaluation work per event).
     pub fn rules_per_type(&self) -> Vec<(vigil_event::EventType, usize)> {
         self.program
-            .exit_index
+            .plan
+            .exit
             .iter()
             .enumerate()
             .filter(|(_, r)| !r.is_empty())
@@ -203,6 +210,44 @@ impl Ruleset {
     /// Rule matching mode chosen at load.
     pub fn rule_matching(&self) -> RuleMatching {
         self.matching
+    }
+
+    /// A necessary condition, testable in the kernel, for any enabled rule to match an exit
+    /// event of open type `t`; `None` when every such event must be reported (see
+    /// [`prefilter`]).
+    pub fn open_prefilter(&self, t: vigil_event::EventType) -> Option<prefilter::OpenFilter> {
+        prefilter::open_filter(&self.program.plan, t)
+    }
+
+    /// True if an enabled rule's condition or output reads one of `fields` (by id), so the
+    /// sensor can collect what only some rules need (e.g. `evt.latency`).
+    pub fn uses_any_field(&self, fields: &[fields::F]) -> bool {
+        fn walk(o: &compile::Operand, fields: &[fields::F]) -> bool {
+            match o {
+                compile::Operand::Field(f) => fields.contains(&f.id),
+                compile::Operand::Transform(_, args) => args.iter().any(|a| walk(a, fields)),
+                compile::Operand::Lit(_) => false,
+            }
+        }
+        let in_leaves = self.program.plan.leaves.iter().any(|l| {
+            walk(&l.cmp.lhs, fields)
+                || matches!(&l.cmp.rhs, compile::Rhs::Operand(o) if walk(o, fields))
+        });
+        let in_outputs = self
+            .program
+            .rules
+            .iter()
+            .zip(&self.rules)
+            .filter(|(_, info)| info.enabled)
+            .filter_map(|(r, _)| r.as_ref())
+            .any(|r| r.output.operands().any(|o| walk(o, fields)));
+        in_leaves || in_outputs
+    }
+
+    /// True if a rule needs syscall latency (`evt.latency`, `evt.latency.s`, `evt.latency.ns`).
+    pub fn needs_latency(&self) -> bool {
+        use fields::F;
+        self.uses_any_field(&[F::EvtLatency, F::EvtLatencyS, F::EvtLatencyNs])
     }
 
     /// Fresh per-thread evaluation state.
@@ -231,5 +276,14 @@ impl Ruleset {
         scratch: &mut Scratch,
     ) -> Alert {
         output::alert(self, rule, event, state, scratch)
+    }
+}
+
+#[doc(hidden)]
+impl Ruleset {
+    /// The specialised conditions of the rules tried on exit events of `t`, one per line
+    /// (a debugging aid for the optimiser).
+    pub fn plan_dump(&self, t: vigil_event::EventType) -> String {
+        self.program.plan.dump(t, &self.rules)
     }
 }

@@ -27,6 +27,14 @@ pub struct Format {
 }
 
 impl Format {
+    /// The operands the format renders.
+    pub(crate) fn operands(&self) -> impl Iterator<Item = &Operand> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Field { op, .. } => Some(op),
+            Part::Lit(_) => None,
+        })
+    }
+
     /// Scratch buffers needed to render.
     pub fn max_depth(&self) -> Option<usize> {
         self.parts

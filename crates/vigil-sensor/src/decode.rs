@@ -221,6 +221,25 @@ impl Decoder {
         };
         let exepath = find(blob::EXEPATH, 0).map_or(S::None, |b| self.text(b.data));
         let comm = self.text(until_nul(&p.comm));
+        // The cgroup path's last components, outermost first, joined with `/`.
+        let cgroup = {
+            self.tmp.clear();
+            for level in (0..3u8).rev() {
+                if let Some(b) = find(blob::CGROUP, level) {
+                    self.tmp.push(b'/');
+                    self.tmp.extend_from_slice(b.data);
+                }
+            }
+            if self.tmp.is_empty() {
+                S::None
+            } else {
+                let start = self.arena.len();
+                let tmp = std::mem::take(&mut self.tmp);
+                push_lossy(&mut self.arena, &tmp);
+                self.tmp = tmp;
+                S::A(start as u32, self.arena.len() as u32)
+            }
+        };
 
         let mut pre: [(ParamName, PV<'_>); MAX_PARAMS] =
             [(ParamName::Res, PV::V(Value::None)); MAX_PARAMS];
@@ -282,6 +301,7 @@ impl Decoder {
             push!(ParamName::Egid, PV::V(Value::Gid(p.egid)));
             push!(ParamName::TrustedExepath, PV::Str(exepath));
             push!(ParamName::CgroupId, PV::V(Value::U64(p.cgroup_id)));
+            push!(ParamName::Cgroup, PV::Str(cgroup));
             push!(ParamName::ExeIno, PV::V(Value::U64(p.exe_ino)));
             push!(ParamName::ExeInoCtime, PV::V(Value::U64(p.exe_ctime)));
             push!(ParamName::ExeInoMtime, PV::V(Value::U64(p.exe_mtime)));
@@ -301,6 +321,7 @@ impl Decoder {
             push!(ParamName::Vtid, PV::V(Value::I64(p.vtid as i64)));
             push!(ParamName::Vpid, PV::V(Value::I64(p.vpid as i64)));
             push!(ParamName::CgroupId, PV::V(Value::U64(p.cgroup_id)));
+            push!(ParamName::Cgroup, PV::Str(cgroup));
             push!(ParamName::Loginuid, PV::V(Value::Uid(p.loginuid)));
             push!(ParamName::Tty, PV::V(Value::U64(p.tty as u64)));
             push!(ParamName::CapEffective, PV::V(Value::Caps(p.cap_effective)));

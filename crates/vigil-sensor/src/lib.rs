@@ -43,7 +43,10 @@
 //! | `specs` | array of 512 16-byte specs | per-syscall enable bit + what to capture (see [`table`]) |
 //! | `config` | array, one entry | own tgid to ignore, cgroup to ignore, cgroup-recording switch |
 //! | `drops` | per-CPU array of 16 u64 | kernel-side losses by cause ([`KernelDrops`]) and by category |
-//! | `stashes` | LRU hash tid -> entry args (32768) | sys_enter -> sys_exit hand-over |
+//! | `stashes` | LRU hash tid -> entry args (65536) | sys_enter -> sys_exit hand-over, only for `close` and when latency is measured ([`SensorConfig::latency`]) |
+//! | `filters` | array of 8 [`vigil_bpf::Filter`] | rule-derived prefilters of open syscalls ([`prefilter`]) |
+//! | `filter_paths` | LPM trie path -> u64 set mask (16384) | exact paths and prefixes the prefilters test |
+//! | `filter_names` | hash last component -> u64 set mask (4096) | file names the prefilters test |
 //! | `heap`, `pathbufs` | per-CPU arrays | record assembly (32 KiB) and path walking (8 KiB) scratch |
 //! | `cgroup_record` | hash cgroup id -> u8 | cgroups whose syscall set is being learned |
 //! | `cgroup_syscalls` | hash cgroup id -> 512-bit bitmap | syscalls seen per recorded cgroup |
@@ -53,7 +56,9 @@
 //! one branch per syscall while recording is off ([`Sensor::record_cgroup`] switches it on).
 //! The cgroup id is the task's cgroup v2 id when that is not the root, else the v1 `memory`
 //! controller's cgroup (hybrid hosts such as the reference VM keep v2 empty); it equals the
-//! inode number of the cgroup's directory in cgroupfs.
+//! inode number of the cgroup's directory in cgroupfs. Lifecycle records also carry the last
+//! three components of that cgroup's path (`ParamName::Cgroup`, read from kernfs), so the
+//! container of a process that is gone before user space looks at `/proc` is still known.
 //!
 //! ## Design notes
 //! - Arguments are read at `sys_exit`, when user strings are resident and output buffers
@@ -73,15 +78,23 @@
 //!   created or copied up in the container). Lower = overlayfs without an upper dentry.
 //! - Memfd executables: the exe file's dentry is named `memfd:*`, its inode has no links and
 //!   lives on tmpfs/hugetlbfs.
+//! - Arguments come from the registers at `sys_exit` (x86-64 does not touch them during the
+//!   call), so most syscalls cost no `sys_enter` work beyond a map lookup; only `close` (whose
+//!   descriptor is gone at exit) and latency measurement stash entry state.
+//! - Open events pass a prefilter derived from the loaded rules ([`Sensor::set_open_filters`],
+//!   [`prefilter`]): the kernel tests the access mode, `O_CREAT`, success, `../` in the
+//!   argument and the resolved path against what the rules can match, and drops the rest
+//!   (counted in [`KernelDrops::filtered`], not a loss).
 //! - Not covered: entry (`>`) events, tasks created by the kernel without a syscall (usermode
-//!   helpers), `openat2`'s `how` struct, `capset` arguments, io_uring submissions.
+//!   helpers), `capset` arguments, io_uring submissions.
 //!
 //! Modules: [`table`] (per-syscall capture and decoding table), [`decode`] (pure record
-//! decoding), [`probe`] (feature probes), [`sensor`] (loader and ring-buffer drain),
-//! [`error`].
+//! decoding), [`prefilter`] (rule prefilters compiled to kernel maps, pure), [`probe`]
+//! (feature probes), [`sensor`] (loader and ring-buffer drain), [`error`].
 
 pub mod decode;
 pub mod error;
+pub mod prefilter;
 pub mod probe;
 pub mod sensor;
 pub mod table;

@@ -13,6 +13,7 @@ use crate::decode::{DecodeError, Decoder, RecordKind};
 use crate::error::{chain, eperm_in, SensorError};
 use crate::probe::{self, ProbeReport};
 use crate::table::{category_index, Table};
+use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::RawTracePoint;
 use aya::{Btf, Ebpf, EbpfLoader, Endianness};
@@ -39,6 +40,15 @@ pub struct SensorConfig {
     pub btf_path: PathBuf,
     /// Root directory for the feature probes' `/proc` and `/sys` reads. Default `/`.
     pub probe_root: PathBuf,
+    /// Measure syscall latency (`evt.latency`): every reported syscall then stashes its entry
+    /// time at `sys_enter`, which costs a map update and delete per call. Default false: the
+    /// arguments are read at exit and `evt.latency` is 0.
+    pub latency: bool,
+    /// Longest time a record may wait in the ring buffer before [`Sensor::poll`] sees it.
+    /// The kernel side wakes the reader only when 1/16 of the ring is pending, and the reader
+    /// checks at least this often: one wake-up per batch instead of per record. Zero: wake on
+    /// every record. Default 10 ms.
+    pub max_delay: Duration,
 }
 
 impl Default for SensorConfig {
@@ -49,6 +59,8 @@ impl Default for SensorConfig {
             ignore_cgroup: None,
             btf_path: probe::default_btf(),
             probe_root: PathBuf::from("/"),
+            latency: false,
+            max_delay: Duration::from_millis(10),
         }
     }
 }
@@ -82,6 +94,9 @@ pub struct KernelDrops {
     pub truncated: u64,
     /// Paths cut at the top because the walk hit its budget (over 128 components or 4 KiB).
     pub path_truncated: u64,
+    /// Not a loss: open events stopped in the kernel because no loaded rule could match them
+    /// ([`Sensor::set_open_filters`]).
+    pub filtered: u64,
 }
 
 impl KernelDrops {
@@ -131,6 +146,25 @@ struct ConfigV(Config);
 // SAFETY: Config is #[repr(C)] with u32/u64 fields and no padding (size asserted in vigil-bpf).
 unsafe impl aya::Pod for ConfigV {}
 
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct FilterV(vigil_bpf::Filter);
+// SAFETY: Filter is #[repr(C)] integers and arrays of #[repr(C)] integer structs, no padding
+// (sizes asserted in vigil-bpf).
+unsafe impl aya::Pod for FilterV {}
+
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct LpmKeyV([u8; vigil_bpf::filter::LPM_BYTES]);
+// SAFETY: a byte array.
+unsafe impl aya::Pod for LpmKeyV {}
+
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+struct NameKeyV(vigil_bpf::NameKey);
+// SAFETY: NameKey is #[repr(C)] around a byte array.
+unsafe impl aya::Pod for NameKeyV {}
+
 /// A syscall bitmap value of the `cgroup_syscalls` map.
 #[derive(Clone, Copy)]
 #[repr(transparent)]
@@ -148,6 +182,10 @@ pub struct Sensor {
     decoder: Decoder,
     table: Table,
     enabled: Box<[bool; NR_SYSCALLS]>,
+    /// Per syscall: its `Spec::filter` (1 + filter index, 0 for none).
+    filter_of: Box<[u8; NR_SYSCALLS]>,
+    latency: bool,
+    max_delay: Duration,
     stats: SensorStats,
     report: ProbeReport,
 }
@@ -208,7 +246,11 @@ impl Sensor {
                 },
                 record_cgroups: 0,
                 ignore_cgroup: config.ignore_cgroup.unwrap_or(0),
-                boot_to_wall: 0,
+                wakeup_bytes: if config.max_delay.is_zero() {
+                    0
+                } else {
+                    u64::from(config.ring_bytes / 16)
+                },
             };
             cfg.set(0, ConfigV(c), 0)
                 .map_err(map_err(vigil_bpf::maps::CONFIG))?;
@@ -277,6 +319,9 @@ impl Sensor {
             decoder: Decoder::new(boot_to_wall()),
             table,
             enabled: Box::new([false; NR_SYSCALLS]),
+            filter_of: Box::new([0; NR_SYSCALLS]),
+            latency: config.latency,
+            max_delay: config.max_delay,
             stats: SensorStats::default(),
             report,
         })
@@ -309,15 +354,113 @@ impl Sensor {
                 *w = t.is_syscall();
             }
         }
-        for (nr, (&w, cur)) in want.iter().zip(self.enabled.iter_mut()).enumerate() {
-            if w != *cur {
-                self.specs
-                    .set(nr as u32, SpecV(self.table.spec(nr as u16, w)), 0)
-                    .map_err(map_err(vigil_bpf::maps::SPECS))?;
-                *cur = w;
+        for (nr, &w) in want.iter().enumerate() {
+            if w != self.enabled[nr] {
+                self.enabled[nr] = w;
+                self.write_spec(nr as u16)?;
             }
         }
         Ok(())
+    }
+
+    /// The kernel spec of `nr` from its table entry, enable bit, stash need and filter.
+    fn write_spec(&mut self, nr: u16) -> Result<(), SensorError> {
+        let on = self.enabled[nr as usize];
+        let mut spec = self.table.spec(nr, on);
+        if on {
+            spec.enabled = vigil_bpf::spec::ON;
+            if self.latency || spec.fd_src == vigil_bpf::fd_src::ARG0_ENTER {
+                spec.enabled |= vigil_bpf::spec::STASH;
+            }
+        }
+        spec.filter = self.filter_of[nr as usize];
+        self.specs
+            .set(nr as u32, SpecV(spec), 0)
+            .map_err(map_err(vigil_bpf::maps::SPECS))
+    }
+
+    /// Installs prefilters for open syscalls (see [`crate::prefilter`]): open events a filter
+    /// rejects are dropped in the kernel and counted in [`KernelDrops::filtered`]. Replaces
+    /// the previous filters; types not given, or given `None`, report every event. While the
+    /// maps are rewritten every open passes, so an update never drops an event a rule needs.
+    pub fn set_open_filters(
+        &mut self,
+        filters: &[(EventType, Option<vigil_event::prefilter::OpenFilter>)],
+    ) -> Result<(), SensorError> {
+        let compiled = crate::prefilter::compile(filters);
+        // 1. Unhook every filter: everything passes from here on.
+        for nr in 0..NR_SYSCALLS as u16 {
+            if self.filter_of[nr as usize] != 0 {
+                self.filter_of[nr as usize] = 0;
+                self.write_spec(nr)?;
+            }
+        }
+        // 2. Replace the path trie and the names.
+        {
+            let mut paths: LpmTrie<_, LpmKeyV, u64> = LpmTrie::try_from(
+                self.bpf
+                    .map_mut(vigil_bpf::maps::FILTER_PATHS)
+                    .ok_or_else(|| missing(vigil_bpf::maps::FILTER_PATHS))?,
+            )
+            .map_err(map_err(vigil_bpf::maps::FILTER_PATHS))?;
+            let old: Vec<Key<LpmKeyV>> = paths.keys().filter_map(Result::ok).collect();
+            for k in old {
+                paths
+                    .remove(&k)
+                    .map_err(map_err(vigil_bpf::maps::FILTER_PATHS))?;
+            }
+            for (k, v) in &compiled.paths {
+                let key = Key::new(k.prefixlen, LpmKeyV(k.data));
+                paths
+                    .insert(&key, v, 0)
+                    .map_err(map_err(vigil_bpf::maps::FILTER_PATHS))?;
+            }
+        }
+        {
+            let mut names: HashMap<_, NameKeyV, u64> = HashMap::try_from(
+                self.bpf
+                    .map_mut(vigil_bpf::maps::FILTER_NAMES)
+                    .ok_or_else(|| missing(vigil_bpf::maps::FILTER_NAMES))?,
+            )
+            .map_err(map_err(vigil_bpf::maps::FILTER_NAMES))?;
+            let old: Vec<NameKeyV> = names.keys().filter_map(Result::ok).collect();
+            for k in old {
+                names
+                    .remove(&k)
+                    .map_err(map_err(vigil_bpf::maps::FILTER_NAMES))?;
+            }
+            for (k, v) in &compiled.names {
+                names
+                    .insert(NameKeyV(*k), v, 0)
+                    .map_err(map_err(vigil_bpf::maps::FILTER_NAMES))?;
+            }
+        }
+        // 3. The filters, then hook them to their syscalls.
+        {
+            let mut fm: Array<_, FilterV> = Array::try_from(
+                self.bpf
+                    .map_mut(vigil_bpf::maps::FILTERS)
+                    .ok_or_else(|| missing(vigil_bpf::maps::FILTERS))?,
+            )
+            .map_err(map_err(vigil_bpf::maps::FILTERS))?;
+            for (i, (_, f)) in compiled.filters.iter().enumerate() {
+                fm.set(i as u32, FilterV(*f), 0)
+                    .map_err(map_err(vigil_bpf::maps::FILTERS))?;
+            }
+        }
+        for (i, (nr, _)) in compiled.filters.iter().enumerate() {
+            self.filter_of[*nr as usize] = i as u8 + 1;
+            self.write_spec(*nr)?;
+        }
+        Ok(())
+    }
+
+    /// Syscall numbers that currently have an open prefilter.
+    pub fn filtered_syscalls(&self) -> Vec<EventType> {
+        (0..NR_SYSCALLS)
+            .filter(|&nr| self.filter_of[nr] != 0)
+            .map(|nr| EventType(nr as u16))
+            .collect()
     }
 
     /// Enables every syscall number (benchmarks, debugging).
@@ -334,9 +477,9 @@ impl Sensor {
             .map(|(i, _)| EventType(i as u16))
     }
 
-    /// Waits up to `timeout` for events, then delivers every pending one to `f`. Returns the
-    /// number of events delivered (0 on timeout). Undecodable records are counted in
-    /// [`SensorStats::decode_errors`] and skipped.
+    /// Waits up to `timeout` (at most [`SensorConfig::max_delay`]) for events, then delivers
+    /// every pending one to `f`. Returns the number of events delivered (0 on timeout).
+    /// Undecodable records are counted in [`SensorStats::decode_errors`] and skipped.
     pub fn poll<F: FnMut(&Event<'_>)>(
         &mut self,
         timeout: Duration,
@@ -350,6 +493,12 @@ impl Sensor {
             fd: self.ring.as_raw_fd(),
             events: libc::POLLIN,
             revents: 0,
+        };
+        // Records below the wake-up threshold do not wake us: look again after max_delay.
+        let timeout = if self.max_delay.is_zero() {
+            timeout
+        } else {
+            timeout.min(self.max_delay)
         };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: pfd is a valid pollfd for the duration of the call; nfds is 1.
@@ -417,6 +566,7 @@ impl Sensor {
             stash: slot(drop_slot::STASH),
             truncated: slot(drop_slot::TRUNC),
             path_truncated: slot(drop_slot::PATH),
+            filtered: slot(drop_slot::FILTERED),
         };
         for (i, d) in s.dropped_by_category.iter_mut().enumerate() {
             *d = slot(drop_slot::CATEGORY + i as u32);

@@ -917,3 +917,115 @@ fn ignored_cgroup_reports_lifecycle_but_no_syscalls() {
         "syscalls of the ignored cgroup: {evs:#?}"
     );
 }
+
+/// The rule-derived open prefilter runs in the kernel: opens it rejects never arrive and are
+/// counted as filtered, opens it accepts arrive intact, and removing it lets everything
+/// through again.
+#[test]
+fn open_prefilter_drops_in_the_kernel_what_no_rule_needs() {
+    use vigil_event::prefilter::{OpenClause, OpenFilter, PathSet};
+    let Some(mut s) = open(&["openat", "open"], true) else {
+        return;
+    };
+    let dir = tempdir("prefilter");
+    let d = dir.display().to_string();
+    std::fs::write(dir.join("boring"), "x").unwrap();
+    std::fs::write(dir.join("secret"), "x").unwrap();
+    std::fs::create_dir_all(dir.join("watched")).unwrap();
+    std::fs::write(dir.join("watched/f"), "x").unwrap();
+    std::fs::write(dir.join("credentials"), "x").unwrap();
+    // Reads of `secret` or of a file named `credentials`; writes below `watched/`;
+    // reads through `../`.
+    let f = OpenFilter {
+        clauses: vec![
+            OpenClause {
+                read: Some(true),
+                ok: Some(true),
+                paths: vec![PathSet {
+                    exact: vec![format!("{d}/secret")],
+                    names: vec!["credentials".into()],
+                    ..PathSet::default()
+                }],
+                ..OpenClause::default()
+            },
+            OpenClause {
+                write: Some(true),
+                paths: vec![PathSet {
+                    prefixes: vec![format!("{d}/watched/")],
+                    ..PathSet::default()
+                }],
+                ..OpenClause::default()
+            },
+            OpenClause {
+                dotdot: Some(true),
+                ..OpenClause::default()
+            },
+        ],
+    };
+    let openat = EventType::from_name("openat").unwrap();
+    s.set_open_filters(&[(openat, Some(f))])
+        .expect("install filter");
+    assert_eq!(s.filtered_syscalls(), vec![openat]);
+    let before = s.stats().kernel.filtered;
+    let script = "cat boring secret credentials watched/f >/dev/null && echo x >> watched/f \
+                  && echo y >> boring && cat watched/../boring >/dev/null";
+    let pid = run(Command::new("sh").arg("-c").arg(script).current_dir(&dir));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| {
+            ev.etype == openat
+                && ev
+                    .fd
+                    .is_some_and(|f| f.name.contains("vigil-live-prefilter"))
+        },
+        |evs| evs.len() >= 4,
+    );
+    let names: Vec<(String, bool)> = evs
+        .iter()
+        .map(|e| {
+            let fd = e.fd.as_ref().unwrap();
+            let write = e.int(ParamName::Flags) & 3 != 0;
+            (fd.name.trim_start_matches(&d).to_string(), write)
+        })
+        .collect();
+    assert!(names.contains(&("/secret".into(), false)), "{names:?}");
+    assert!(names.contains(&("/credentials".into(), false)), "{names:?}");
+    assert!(names.contains(&("/watched/f".into(), true)), "{names:?}");
+    // Reached through `../`: the resolved path is `boring`, the argument had `../`.
+    assert!(
+        evs.iter()
+            .any(|e| e.fd.as_ref().unwrap().nameraw.contains("../")),
+        "{names:?}"
+    );
+    // Plain reads of `boring` and `watched/f`, and the append to `boring`, were stopped.
+    assert_eq!(
+        names.iter().filter(|(n, _)| n == "/boring").count(),
+        1,
+        "only the ../ read of boring passes: {names:?}"
+    );
+    assert!(!names.contains(&("/watched/f".into(), false)), "{names:?}");
+    let stopped = s.stats().kernel.filtered - before;
+    assert!(
+        stopped >= 3,
+        "filtered counter moved by {stopped} (pid {pid})"
+    );
+
+    // Without the filter, the boring read arrives again.
+    s.set_open_filters(&[]).expect("remove filter");
+    assert!(s.filtered_syscalls().is_empty());
+    run(Command::new("cat").arg("boring").current_dir(&dir));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| {
+            ev.etype == openat
+                && ev.fd.is_some_and(|f| {
+                    f.name.contains("vigil-live-prefilter") && f.name.ends_with("/boring")
+                })
+        },
+        |evs| !evs.is_empty(),
+    );
+    assert!(!evs.is_empty(), "unfiltered read of boring did not arrive");
+    let _ = std::fs::remove_dir_all(&dir);
+}

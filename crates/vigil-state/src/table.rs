@@ -502,8 +502,16 @@ impl ProcessTable {
             p.container_id = fallback;
             return;
         }
-        self.stats.cgroup_reads += 1;
-        match self.procfs.cgroup_text(p.pid) {
+        // The kernel names the cgroup in the event itself: no race with a process that is
+        // gone before /proc/<pid>/cgroup could be read (short-lived containers), and no read.
+        let text = match param_str(ev, ParamName::Cgroup) {
+            Some(path) => Ok(format!("0::{path}")),
+            None => {
+                self.stats.cgroup_reads += 1;
+                self.procfs.cgroup_text(p.pid)
+            }
+        };
+        match text {
             Ok(text) => {
                 let c = container_of_cgroup_file(&text);
                 p.container_id = c.as_ref().map(|c| c.id.clone()).unwrap_or_default();

@@ -351,3 +351,35 @@ fn sweep_removes_processes_whose_exit_was_lost() {
     assert_eq!(t.stats().swept, 11);
     assert_eq!(t.sweep(1000), 0);
 }
+
+/// The kernel names the cgroup in lifecycle events: a process that has exited before the
+/// table could read `/proc/<pid>/cgroup` (a short-lived container) still gets its container,
+/// and conmon beside a container, or a host cgroup, stays on the host.
+#[test]
+fn container_comes_from_the_cgroup_the_kernel_named() {
+    let id = "58bfa3d97318fefa7c7a8becb5370c260ba83dbf8adf7161a80eb10fd4128375";
+    let mut t = table(TableConfig::default());
+    spawn(&mut t, 900, 1, 10);
+    for (pid, cgroup, want) in [
+        // No such pid in the /proc fixture: only the event can tell.
+        (901, format!("/libpod_parent/libpod-{id}"), id),
+        (902, format!("/machine.slice/libpod-conmon-{id}.scope"), ""),
+        (
+            903,
+            "/process_api/0123456789abcdef0123456789abcdef".to_string(),
+            "",
+        ),
+    ] {
+        let cg: &'static str = Box::leak(cgroup.into_boxed_str());
+        let mut p = exec_params(900, "sh", "-c x");
+        p.push(Param::new(
+            ParamName::CgroupId,
+            Value::U64(7000 + pid as u64),
+        ));
+        p.push(Param::new(ParamName::Cgroup, Value::Str(cg)));
+        spawn(&mut t, pid, 900, 20);
+        t.before(&event(et("execve"), pid, 30, &p));
+        let proc = t.get(pid).expect("process");
+        assert_eq!(proc.container_id, want, "{cg}");
+    }
+}

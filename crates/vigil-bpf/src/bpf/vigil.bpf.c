@@ -2,10 +2,19 @@
 /*
  * vigil's kernel sensor.
  *
- * Syscalls are captured on the raw_syscalls tracepoints: sys_enter stashes the six argument
- * registers per thread, sys_exit reads what the arguments point to (user strings are resident
- * by then, and the kernel has filled output buffers), resolves paths and descriptors by
- * walking the kernel's own structures, and emits one record per call. What to do with each
+ * Syscalls are captured on the raw_syscalls tracepoints. sys_exit reads the argument
+ * registers (x86-64 leaves them untouched through the call) and what they point to (user
+ * strings are resident by then, and the kernel has filled output buffers), resolves paths
+ * and descriptors by walking the kernel's own structures, and emits one record per call.
+ * sys_enter stashes arguments per thread only where the exit cannot do without: close (the
+ * descriptor is gone at exit) and, when user space asks for latency, every reported call.
+ * Saving the stash map update and delete on the hot path is most of the sensor's cost
+ * saving over a stash-everything design.
+ *
+ * Open events then pass a prefilter derived from the loaded rules (`filters`,
+ * `filter_paths`, `filter_names`, see vg_filter): an open that no rule could match (a
+ * read of a file no rule names, say) is dropped here, before the ring buffer and before
+ * user space spends microseconds decoding and evaluating it. What to do with each
  * argument is data (the `specs` map, filled by user space), so adding a syscall is a table
  * entry, not new C.
  *
@@ -218,6 +227,16 @@ struct signal_struct {
 
 struct kernfs_node {
 	__u64 id;
+	const char *name;
+} PRESERVE;
+
+/* The parent link was renamed `__parent` in 6.15; CO-RE picks whichever the kernel has. */
+struct kernfs_node___new {
+	struct kernfs_node *__parent;
+} PRESERVE;
+
+struct kernfs_node___old {
+	struct kernfs_node *parent;
 } PRESERVE;
 
 struct cgroup {
@@ -389,7 +408,15 @@ struct pathbuf {
 	__u8 b[PATH_BUF];
 	__u32 pos;
 	__u32 off;
+	/* Start of the last component of the latest walk (0: the path is "/"), and the walk's
+	 * result: where the path starts, or PATH_NONE when no walk produced the event's path. */
+	__u32 leaf;
+	__u32 walked;
+	struct vg_lpm_key key;
+	struct vg_name_key name;
 };
+
+#define PATH_NONE 0xffffffff
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -404,6 +431,30 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } heap SEC(".maps");
+
+/* Prefilters of open events (see vg_filter in vigil_records.h), written by user space from
+ * the loaded rules. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_NR_FILTERS);
+	__type(key, __u32);
+	__type(value, struct vg_filter);
+} filters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct vg_lpm_key);
+	__type(value, __u64);
+} filter_paths SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct vg_name_key);
+	__type(value, __u64);
+} filter_names SEC(".maps");
 
 /*
  * Per-cgroup maps for the profile and response features (laid out, not yet used by user
@@ -483,20 +534,32 @@ static __always_inline __u32 launder(__u32 v)
 	return *(volatile __u32 *)&pb->off;
 }
 
-/* cgroup id used to key containers: cgroup v2 when the task is in a v2 cgroup other than the
- * root, else the v1 memory controller's cgroup (hybrid hosts keep v2 empty). */
-static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+/* The cgroup used to key containers: cgroup v2 when the task is in a v2 cgroup other than
+ * the root, else the v1 memory controller's cgroup (hybrid hosts keep v2 empty). */
+static __always_inline struct kernfs_node *task_cgroup_kn(struct task_struct *task)
 {
 	struct css_set *cgroups = BPF_CORE_READ(task, cgroups);
-	__u64 id = BPF_CORE_READ(cgroups, dfl_cgrp, kn, id);
-	if (id > 1)
-		return id;
+	struct kernfs_node *kn = BPF_CORE_READ(cgroups, dfl_cgrp, kn);
+	if (BPF_CORE_READ(kn, id) > 1)
+		return kn;
 	int mem = bpf_core_enum_value(enum cgroup_subsys_id, memory_cgrp_id);
 	struct cgroup_subsys_state *css;
 	bpf_probe_read_kernel(&css, sizeof(css), &cgroups->subsys[mem & 15]);
 	if (!css)
-		return id;
-	return BPF_CORE_READ(css, cgroup, kn, id);
+		return kn;
+	return BPF_CORE_READ(css, cgroup, kn);
+}
+
+static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+{
+	return BPF_CORE_READ(task_cgroup_kn(task), id);
+}
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+	if (bpf_core_field_exists(((struct kernfs_node___new *)0)->__parent))
+		return BPF_CORE_READ((struct kernfs_node___new *)kn, __parent);
+	return BPF_CORE_READ((struct kernfs_node___old *)kn, parent);
 }
 
 static __always_inline struct file *fd_file(struct task_struct *task, long fd)
@@ -556,6 +619,7 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 	struct vfsmount *root_m = BPF_CORE_READ(task, fs, root.mnt);
 	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
 	__u32 pos = PATH_HALF;
+	__u32 leaf = 0;
 	/* Set when the walk reached a root; a walk cut by depth or length is counted. */
 	int complete = 0;
 
@@ -590,6 +654,8 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 		pos -= len;
 		BOUND(len, 255);
 		bpf_probe_read_kernel(path_at(s, pos), len, name);
+		if (!leaf)
+			leaf = pos;
 		pos -= 1;
 		*path_at(s, pos) = '/';
 		if (up == dentry || !up) {
@@ -604,6 +670,7 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 		pos -= 1;
 		*path_at(s, pos) = '/';
 	}
+	s->leaf = leaf;
 	return pos;
 }
 
@@ -633,6 +700,7 @@ __noinline __u32 vg_put_path(__u32 off, __u64 dentry, __u64 mnt, __u32 tag_arg)
 		return off;
 	}
 	__u32 pos = walk_path(pb, (struct dentry *)dentry, (struct vfsmount *)mnt);
+	pb->walked = pos;
 	__u64 len = (PATH_HALF - pos);
 	BOUND(len, 4095);
 	blob_hdr(s, off, len, tag_arg & 0xff, tag_arg >> 8);
@@ -678,6 +746,26 @@ __noinline __u32 vg_put_user_str(__u32 off, __u64 ptr, __u32 tag_arg)
 		return off;
 	n -= 1; /* drop the NUL */
 	BOUND(n, 4095);
+	blob_hdr(s, off, n, tag_arg & 0xff, tag_arg >> 8);
+	return data + n;
+}
+
+/* Appends a kernel string (at most 255 bytes) as a blob; returns the new offset. */
+__noinline __u32 vg_put_kernel_str(__u32 off, __u64 ptr, __u32 tag_arg)
+{
+	struct scratch *s = get_scratch();
+	if (!s || !ptr)
+		return off;
+	if (off > VG_REC_HALF - 256 - sizeof(struct vg_blob)) {
+		count_drop(VG_DROP_TRUNC);
+		return off;
+	}
+	__u32 data = off + sizeof(struct vg_blob);
+	long n = bpf_probe_read_kernel_str(rec_at(s, data), 256, (const void *)ptr);
+	if (n <= 1)
+		return off;
+	n -= 1;
+	BOUND(n, 255);
 	blob_hdr(s, off, n, tag_arg & 0xff, tag_arg >> 8);
 	return data + n;
 }
@@ -792,7 +880,14 @@ static __always_inline void submit(struct scratch *s, __u32 len, __u32 drop_slot
 	if (len < sizeof(struct vg_hdr))
 		return;
 	h->len = len;
-	if (bpf_ringbuf_output(&events, s->rec, len, 0) != 0) {
+	/* Waking the reader per record costs more than the record: wake it only when a batch is
+	 * pending, and let it find smaller batches on its short poll timeout. */
+	__u64 flags = 0;
+	struct vg_config *cfg = get_config();
+	if (cfg && cfg->wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+											     : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, s->rec, len, flags) != 0) {
 		count_drop(drop_slot);
 		count_drop(VG_DROP_CATEGORY + (category & (VG_NR_CATEGORIES - 1)));
 	}
@@ -912,6 +1007,16 @@ static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env,
 	struct fs_struct *fs = BPF_CORE_READ(task, fs);
 	off = put_path(s, off, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt), VG_BLOB_CWD, 0);
 
+	/* The last components of the cgroup's path: user space names the container from them
+	 * even when the process is gone before it could read /proc/<pid>/cgroup. */
+	struct kernfs_node *kn = task_cgroup_kn(task);
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < 3 && kn; i++) {
+		off = launder(off);
+		off = vg_put_kernel_str(off, (__u64)BPF_CORE_READ(kn, name), VG_BLOB_CGROUP | ((__u32)i << 8));
+		kn = kn_parent(kn);
+	}
+
 	struct file *exe = BPF_CORE_READ(mm, exe_file);
 	if (exe) {
 		struct inode *inode = BPF_CORE_READ(exe, f_inode);
@@ -959,6 +1064,135 @@ static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env,
 	submit(s, off, VG_DROP_PROC, category);
 }
 
+/* ---- open prefilters ------------------------------------------------------------- */
+
+/* Filter decisions. */
+#define FILTER_DROP 0
+#define FILTER_PASS 1
+#define FILTER_UNDECIDED 2
+
+/*
+ * Evaluates filter `fi` on what is known of an event: the atoms in `known` have the values
+ * in `atoms`, and the path-set bits `pmask` are valid when `pknown`. Returns FILTER_PASS if
+ * some clause holds, FILTER_DROP if none can, FILTER_UNDECIDED if that depends on what is
+ * not known yet. Global, so the verifier checks the clause loop once.
+ */
+__noinline int vg_filter_eval(__u32 fi, __u32 atoms, __u32 known, __u64 pmask, __u32 pknown)
+{
+	struct vg_filter *f = bpf_map_lookup_elem(&filters, &fi);
+	if (!f || f->pass_all)
+		return FILTER_PASS;
+	__u32 n = f->nclauses;
+	int undecided = 0;
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < VG_FILTER_CLAUSES; i++) {
+		if (i >= n)
+			break;
+		struct vg_clause *c = &f->clauses[i];
+		__u32 need = c->need, forbid = c->forbid;
+		/* A known atom contradicting the clause rules it out. */
+		if ((need & known & ~atoms) || (forbid & known & atoms))
+			continue;
+		__u64 m0 = c->paths[0], m1 = c->paths[1];
+		if (m0 || m1) {
+			if (!pknown) {
+				undecided = 1;
+				continue;
+			}
+			if ((m0 && !(pmask & m0)) || (m1 && !(pmask & m1)))
+				continue;
+		}
+		if ((need | forbid) & ~known) {
+			undecided = 1;
+			continue;
+		}
+		return FILTER_PASS;
+	}
+	return undecided ? FILTER_UNDECIDED : FILTER_DROP;
+}
+
+/* The access-mode, O_CREAT and success atoms of an open event. */
+static __always_inline __u32 open_atoms(__u32 fi, __u64 *args, long ret)
+{
+	struct vg_filter *f = bpf_map_lookup_elem(&filters, &fi);
+	if (!f)
+		return 0;
+	__u64 flags = 0101; /* creat(): O_WRONLY|O_CREAT */
+	__u8 a = f->flags_arg;
+	if (a < 6)
+		flags = args[a];
+	__u32 acc = flags & 3, atoms = 0;
+	if (acc == 1 || acc == 2)
+		atoms |= VG_ATOM_WRITE;
+	if (acc == 0 || acc == 2)
+		atoms |= VG_ATOM_READ;
+	if (flags & 0100)
+		atoms |= VG_ATOM_CREATE;
+	if (ret >= 0)
+		atoms |= VG_ATOM_OK;
+	return atoms;
+}
+
+/* Whether the user string blob at [off, off+len) of the record contains "../" (strings too
+ * long to scan count as containing it). */
+__noinline int vg_has_dotdot(__u32 off, __u32 len)
+{
+	struct scratch *s = get_scratch();
+	if (!s || len > 255)
+		return 1;
+#pragma clang loop unroll(disable)
+	for (__u32 i = 0; i < 253; i++) {
+		if (i + 2 >= len)
+			break;
+		if (*rec_at(s, off + i) == '.' && *rec_at(s, off + i + 1) == '.' && *rec_at(s, off + i + 2) == '/')
+			return 1;
+	}
+	return 0;
+}
+
+/* The path-set bits of the path the latest walk produced: the longest matching entry of
+ * `filter_paths` and the entry of its last component in `filter_names`. Every bit when no
+ * walk produced the path (the name was not a walked path: pipes, anon inodes). */
+__noinline __u64 vg_path_mask(void)
+{
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb)
+		return ~0ULL;
+	__u32 pos = pb->walked;
+	if (pos >= PATH_HALF)
+		return ~0ULL;
+	__u32 len = PATH_HALF - pos;
+	if (len < VG_LPM_BYTES) {
+		__u32 n = len;
+		BOUND(n, 255);
+		bpf_probe_read_kernel(pb->key.data, n, path_at(pb, pos));
+		pb->key.data[n] = 0;
+		pb->key.prefixlen = (n + 1) * 8;
+	} else {
+		/* Longer paths are compared on their first VG_LPM_BYTES bytes. */
+		bpf_probe_read_kernel(pb->key.data, VG_LPM_BYTES, path_at(pb, pos));
+		pb->key.prefixlen = VG_LPM_BYTES * 8;
+	}
+	__u64 mask = 0;
+	__u64 *v = bpf_map_lookup_elem(&filter_paths, &pb->key);
+	if (v)
+		mask |= *v;
+	__u32 leaf = pb->leaf;
+	if (leaf >= pos && leaf < PATH_HALF) {
+		__u32 nl = PATH_HALF - leaf;
+		if (nl >= VG_NAME_BYTES)
+			return ~0ULL;
+		__builtin_memset(pb->name.name, 0, VG_NAME_BYTES);
+		BOUND(nl, 63);
+		bpf_probe_read_kernel(pb->name.name, nl, path_at(pb, leaf));
+		v = bpf_map_lookup_elem(&filter_names, &pb->name);
+		if (v)
+			mask |= *v;
+	}
+	return mask;
+}
+
 /* ---- syscall records -------------------------------------------------------------- */
 
 static __always_inline bool cgroup_filtered(struct vg_config *cfg, struct task_struct *task)
@@ -1002,7 +1236,7 @@ int vigil_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		record_cgroup_syscall(task, nr);
 	__u32 key = nr;
 	struct vg_spec *spec = bpf_map_lookup_elem(&specs, &key);
-	if (!spec || !spec->enabled)
+	if (!spec || !(spec->enabled & VG_SPEC_STASH))
 		return 0;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	if ((__u32)(pid_tgid >> 32) == cfg->self_tgid)
@@ -1042,6 +1276,8 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 			sys->args[i] = args_override[i];
 	}
 	__u32 off = sizeof(struct vg_hdr) + sizeof(struct vg_sys);
+	/* The path argument's string in the record, for the prefilter's "../" test. */
+	__u32 path_off = 0, path_len = 0;
 
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < 6; i++) {
@@ -1050,7 +1286,12 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		void *ptr = (void *)sys->args[i];
 		if (kind == VG_ARG_PATH || kind == VG_ARG_STR) {
 			char first = 0;
+			__u32 before = off;
 			off = put_user_str(s, off, ptr, VG_BLOB_STR, i, &first);
+			if (kind == VG_ARG_PATH && off > before) {
+				path_off = before + sizeof(struct vg_blob);
+				path_len = off - path_off;
+			}
 			if (kind != VG_ARG_PATH || first == '/')
 				continue;
 			/* Relative (or empty, for AT_EMPTY_PATH): record the directory it is
@@ -1096,6 +1337,24 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		}
 	}
 
+	/* Prefilter, first on what is known without the path. */
+	__u32 fi = spec->filter;
+	__u32 atoms = 0;
+	int decision = FILTER_PASS;
+	if (fi) {
+		fi -= 1;
+		atoms = open_atoms(fi, sys->args, ret);
+		decision = vg_filter_eval(fi, atoms, VG_ATOM_WRITE | VG_ATOM_READ | VG_ATOM_CREATE | VG_ATOM_OK, 0, 0);
+		if (decision == FILTER_DROP) {
+			count_drop(VG_DROP_FILTERED);
+			return;
+		}
+	}
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (pb)
+		pb->walked = PATH_NONE;
+
 	struct file *f = NULL;
 	long num = -1;
 	switch (spec->fd_src) {
@@ -1119,6 +1378,16 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	}
 	if (spec->fd_src != VG_FD_NONE)
 		off = put_fd(s, off, &sys->fd, f, num);
+	if (decision == FILTER_UNDECIDED) {
+		if (path_len && vg_has_dotdot(path_off, path_len))
+			atoms |= VG_ATOM_DOTDOT;
+		/* A failed open has no descriptor: no path test holds (fd.name is missing). */
+		__u64 pmask = (atoms & VG_ATOM_OK) ? vg_path_mask() : 0;
+		if (vg_filter_eval(fi, atoms, 0xff, pmask, 1) != FILTER_PASS) {
+			count_drop(VG_DROP_FILTERED);
+			return;
+		}
+	}
 	submit(s, off, VG_DROP_SYSCALL, spec->category);
 }
 
@@ -1165,6 +1434,15 @@ int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	}
 	if (!spec->enabled)
 		return 0;
+	if (!(spec->enabled & VG_SPEC_STASH)) {
+		struct vg_config *cfg = get_config();
+		if (!cfg || tgid == cfg->self_tgid || cgroup_filtered(cfg, task))
+			return 0;
+		__u64 args[6];
+		syscall_args(regs, args);
+		emit_syscall(task, spec, NULL, nr, ret, args);
+		return 0;
+	}
 	struct stash *st = bpf_map_lookup_elem(&stashes, &tid);
 	if (st && st->nr != (__u64)nr) {
 		bpf_map_delete_elem(&stashes, &tid);

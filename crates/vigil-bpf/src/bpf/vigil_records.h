@@ -31,6 +31,7 @@
 #define VG_BLOB_EXEPATH 9  /* absolute path of the executable file */
 #define VG_BLOB_STDIO 10   /* name of fd `arg` (0, 1 or 2) */
 #define VG_BLOB_PEERPATH 11 /* unix socket: path bound by the peer / the socket itself */
+#define VG_BLOB_CGROUP 12  /* a component of the task's cgroup path: arg 0 the last, 1 its parent, ... */
 
 /* Argument kinds in the per-syscall spec (vg_spec.kind[i]). */
 #define VG_ARG_INT 0      /* plain integer, passed through */
@@ -71,6 +72,7 @@
 #define VG_DROP_STASH 3     /* entry args could not be stashed (map full) */
 #define VG_DROP_TRUNC 4     /* a record was truncated (scratch space exhausted) */
 #define VG_DROP_PATH 5      /* a path walk hit its depth/length budget: path cut at the top */
+#define VG_DROP_FILTERED 6  /* not a loss: open events no rule can match, stopped by a prefilter */
 #define VG_DROP_CATEGORY 8  /* + category index: ring-buffer losses by event category */
 #define VG_NR_CATEGORIES 8
 #define VG_DROP_SLOTS 16
@@ -170,13 +172,63 @@ struct vg_blob {
 };
 
 /* Per-syscall capture spec, written by user space (array map `specs`, key = syscall nr). */
+/* vg_spec.enabled bits. */
+#define VG_SPEC_ON 1    /* emit events of this type */
+#define VG_SPEC_STASH 2 /* stash entry time and arguments at sys_enter (latency, close); without
+			 * it the arguments are read from the registers at exit, which x86-64
+			 * leaves untouched */
+
+/* Prefilters for open events (array map `filters`, vg_spec.filter = index + 1). */
+#define VG_NR_FILTERS 8
+#define VG_FILTER_CLAUSES 32
+#define VG_LPM_BYTES 256
+/* Facts about an open event a clause tests (vg_clause.need / forbid). */
+#define VG_ATOM_WRITE 1  /* opened for writing: O_WRONLY or O_RDWR */
+#define VG_ATOM_READ 2   /* opened for reading: O_RDONLY or O_RDWR */
+#define VG_ATOM_OK 4     /* the call returned a descriptor */
+#define VG_ATOM_DOTDOT 8 /* the path argument contains "../" */
+#define VG_ATOM_CREATE 16 /* O_CREAT (always for creat()) */
+#define VG_NAME_BYTES 64
+/* vg_filter.flags_arg: creat() has no flags argument; it opens O_WRONLY|O_CREAT. */
+#define VG_FLAGS_CREAT 0xfe
+
+/* A conjunction: every `need` atom holds, no `forbid` atom holds, and for each non-zero
+ * `paths[i]` the resolved path belongs to one of the path sets whose bits it has. */
+struct vg_clause {
+	__u8 need;
+	__u8 forbid;
+	__u8 pad[6];
+	__u64 paths[2];
+};
+
+/* A disjunction of clauses: an open event is reported if one holds, or if pass_all. */
+struct vg_filter {
+	__u32 nclauses;
+	__u32 pass_all;
+	__u8 flags_arg; /* the argument with the open flags (openat2: its open_how), or VG_FLAGS_CREAT */
+	__u8 pad[7];
+	struct vg_clause clauses[VG_FILTER_CLAUSES];
+};
+
+/* Key of the `filter_paths` LPM trie: a path, and its bit length that must match. The value
+ * (u64) is the set of path-set bits of this entry and of every shorter entry it extends. */
+struct vg_lpm_key {
+	__u32 prefixlen;
+	__u8 data[VG_LPM_BYTES];
+};
+
+/* Key of the `filter_names` hash: a path's last component, zero-padded (at most 63 bytes). */
+struct vg_name_key {
+	__u8 name[VG_NAME_BYTES];
+};
+
 struct vg_spec {
-	__u8 enabled;   /* emit events of this type */
+	__u8 enabled;   /* VG_SPEC_* bits; 0: not reported */
 	__u8 fd_src;    /* VG_FD_* */
 	__u8 kind[6];   /* VG_ARG_* per argument */
 	__u8 dirfd_of[6]; /* for a PATH argument: index of its dirfd argument, or VG_DIRFD_CWD */
 	__u8 category;    /* event category index (user space's order), for drop accounting */
-	__u8 pad;
+	__u8 filter;      /* 1 + index into `filters` for a prefiltered open type; 0: none */
 };
 
 /* Global configuration (array map `config`, one entry). */
@@ -184,7 +236,7 @@ struct vg_config {
 	__u32 self_tgid;      /* vigil's own pid: its syscalls are not reported */
 	__u32 record_cgroups; /* non-zero when `cgroup_record` has entries */
 	__u64 ignore_cgroup;  /* a cgroup whose syscalls are not reported (0 = none) */
-	__u64 boot_to_wall;   /* unused by the kernel side; kept for symmetry */
+	__u64 wakeup_bytes;   /* wake the reader only once this much is pending (0: every record) */
 };
 
 _Static_assert(sizeof(struct vg_hdr) == 40, "vg_hdr layout");
@@ -196,5 +248,9 @@ _Static_assert(sizeof(struct vg_proc) == 208, "vg_proc layout");
 _Static_assert(sizeof(struct vg_exit) == 16, "vg_exit layout");
 _Static_assert(sizeof(struct vg_spec) == 16, "vg_spec layout");
 _Static_assert(sizeof(struct vg_config) == 24, "vg_config layout");
+_Static_assert(sizeof(struct vg_clause) == 24, "vg_clause layout");
+_Static_assert(sizeof(struct vg_filter) == 16 + 24 * VG_FILTER_CLAUSES, "vg_filter layout");
+_Static_assert(sizeof(struct vg_lpm_key) == 260, "vg_lpm_key layout");
+_Static_assert(sizeof(struct vg_name_key) == 64, "vg_name_key layout");
 
 #endif

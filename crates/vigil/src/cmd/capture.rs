@@ -100,7 +100,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let loaded = live::load_rules(&args.rules, false, &LoadOptions::default())?;
     let signals = Signals::install()?;
-    let mut sensor = live::open_sensor(args.ring_buffer_mb, None)?;
+    // A capture is replayed against other rules later: no prefilters, and latency measured.
+    let mut sensor = live::open_sensor(args.ring_buffer_mb, None, true)?;
     if args.all {
         sensor.enable_all_syscalls()?;
     } else {

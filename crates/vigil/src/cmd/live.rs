@@ -85,15 +85,35 @@ pub fn load_rules(
 }
 
 /// Opens the eBPF sensor, turning every start-up failure into one actionable message.
-pub fn open_sensor(ring_mb: u32, btf: Option<PathBuf>) -> anyhow::Result<Sensor> {
+/// Opens the sensor. `latency`: measure `evt.latency` (a stash per reported syscall).
+pub fn open_sensor(ring_mb: u32, btf: Option<PathBuf>, latency: bool) -> anyhow::Result<Sensor> {
     let mut cfg = SensorConfig {
         ring_bytes: ring_mb.saturating_mul(1024 * 1024),
+        latency,
         ..SensorConfig::default()
     };
     if let Some(b) = btf {
         cfg.btf_path = b;
     }
     Sensor::open(cfg).map_err(|e| anyhow::anyhow!("cannot start the eBPF sensor: {e}"))
+}
+
+/// Programs the kernel side for `rules`: the syscalls they need, and the prefilters that drop
+/// open events none of them can match.
+pub fn program_sensor(sensor: &mut Sensor, rules: &vigil_rules::Ruleset) -> anyhow::Result<()> {
+    let types = rules.event_types();
+    sensor
+        .set_event_types(types.iter())
+        .context("cannot program the kernel-side event filter")?;
+    let filters: Vec<_> = types
+        .iter()
+        .filter(|t| vigil_rules::prefilter::is_open_type(*t))
+        .map(|t| (t, rules.open_prefilter(t)))
+        .collect();
+    sensor
+        .set_open_filters(&filters)
+        .context("cannot program the kernel-side open prefilters")?;
+    Ok(())
 }
 
 /// Opens the live process/container state, seeded from `/proc`.

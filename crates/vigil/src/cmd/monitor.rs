@@ -101,6 +101,7 @@ fn load_options(cfg: &Config, all_matches: bool) -> LoadOptions {
         } else {
             RuleMatching::First
         },
+        ..LoadOptions::default()
     }
 }
 
@@ -144,10 +145,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let counts = ruleset.counts();
 
     let signals = Signals::install()?;
-    let mut sensor = live::open_sensor(args.ring_buffer_mb, args.btf.clone())?;
-    sensor
-        .set_event_types(ruleset.event_types().iter())
-        .context("cannot program the kernel-side event filter")?;
+    let mut sensor = live::open_sensor(
+        args.ring_buffer_mb,
+        args.btf.clone(),
+        ruleset.needs_latency(),
+    )?;
+    live::program_sensor(&mut sensor, &ruleset)?;
     let mut state = live::open_state(Duration::from_millis(args.container_wait_ms))?;
     let mut enforcer = if args.policies.is_empty() {
         None
@@ -167,12 +170,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let hostname = state.hostname().to_string();
 
     eprintln!(
-        "vigil: {} rules enabled of {} ({} macros, {} lists); {} syscalls filtered in the kernel; {} processes known",
+        "vigil: {} rules enabled of {} ({} macros, {} lists); {} syscalls reported by the kernel, {} with open prefilters; {} processes known",
         counts.enabled_rules,
         counts.rules,
         counts.macros,
         counts.lists,
         ruleset.event_types().iter().filter(|t| t.is_syscall()).count(),
+        sensor.filtered_syscalls().len(),
         state.table().len()
     );
     if let Some(addr) = pipeline.metrics_addr() {
@@ -261,7 +265,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if signals.take_reload() {
             match reload(&args, with_defaults) {
                 Ok((new_cfg, new_rules)) => {
-                    if let Err(e) = sensor.set_event_types(new_rules.event_types().iter()) {
+                    if let Err(e) = live::program_sensor(&mut sensor, &new_rules) {
                         eprintln!(
                             "vigil: reload: kernel filter update failed, keeping old rules: {e}"
                         );
@@ -316,7 +320,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let k = stats.kernel;
     eprintln!(
-        "vigil: final: {} events ({} syscall, {} lifecycle, {} exit), {} evaluated, {} alerts, dropped {} (kernel {}, decode {}), {:.1} s",
+        "vigil: final: {} events ({} syscall, {} lifecycle, {} exit), {} evaluated, {} alerts, dropped {} (kernel {}, decode {}), {:.1} s; {} open events stopped by prefilters",
         stats.events(),
         stats.syscall_events,
         stats.lifecycle_events,
@@ -326,7 +330,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stats.lost(),
         k.lost(),
         stats.decode_errors,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        k.filtered
     );
     drop(sensor);
     let rep = pipeline.shutdown(Duration::from_secs(5));
@@ -496,8 +501,9 @@ fn report(
     let sm = state.metrics();
     metrics.set_table_sizes(sm.processes.entries, sm.containers.containers);
     let events = stats.events().saturating_sub(prev.events());
+    let filtered = k.filtered.saturating_sub(pk.filtered);
     eprintln!(
-        "vigil: stats: +{events} events, +{dropped} dropped, {} alerts total, {} processes, {} containers, up {:.0} s",
+        "vigil: stats: +{events} events, +{dropped} dropped, +{filtered} stopped by prefilters, {} alerts total, {} processes, {} containers, up {:.0} s",
         totals.alerts,
         sm.processes.entries,
         sm.containers.containers,

@@ -109,6 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } else {
             RuleMatching::First
         },
+        ..LoadOptions::default()
     };
     let loaded = load_rules(&args.rules, &opts)?;
     for w in &loaded.warnings {

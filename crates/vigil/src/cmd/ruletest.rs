@@ -142,6 +142,7 @@ fn run_file(path: &std::path::Path, args: &Args, t: &mut Totals) {
         } else {
             RuleMatching::First
         },
+        ..LoadOptions::default()
     };
     let loaded = match load_rules(&file.rules, &opts) {
         Ok(l) => l,

@@ -248,6 +248,17 @@ impl Vigil {
     }
 }
 
+/// A test that fails before [`Vigil::stop`] must not leave a sensor running behind it (it
+/// would load the machine and see the next tests' events).
+impl Drop for Vigil {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Runs `vigil ARGS` to completion; it must succeed.
 pub fn run_vigil(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_vigil"))

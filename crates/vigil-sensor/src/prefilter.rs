@@ -1,0 +1,326 @@
+//! Compiles the rules' open prefilters ([`OpenFilter`], derived by `vigil-rules`) into the
+//! kernel's maps: one [`Filter`] per open syscall (`filters`), a longest-prefix-match trie of
+//! paths (`filter_paths`) and a hash of last components (`filter_names`).
+//!
+//! Every distinct [`PathSet`] gets a bit of a 64-bit mask. A trie entry's value is the mask of
+//! the sets it belongs to *and of every shorter entry it extends*: the kernel's trie lookup
+//! returns only the longest matching entry, which then carries all the sets the path is in.
+//! Exact paths are entered with their terminating NUL, so they match only themselves. A
+//! name entry's value is the mask of the sets naming it. Past 64 sets, sets share bits: a
+//! shared bit means "one of these sets", a weaker test, never a wrong drop.
+//!
+//! Pure code: [`compile`] returns what to write, and [`Compiled::passes`] models the kernel's
+//! evaluation so tests can check it against [`OpenFilter::passes`].
+
+use std::collections::BTreeMap;
+use vigil_bpf::{filter, Clause, Filter, LpmKey, NameKey};
+use vigil_event::prefilter::{OpenFacts, OpenFilter, PathSet};
+use vigil_event::EventType;
+
+/// What to write to the kernel maps.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    /// Per syscall number: its filter (the filter map index is the position in this list).
+    pub filters: Vec<(u16, Filter)>,
+    /// `filter_paths` entries.
+    pub paths: Vec<(LpmKey, u64)>,
+    /// `filter_names` entries.
+    pub names: Vec<(NameKey, u64)>,
+}
+
+/// Where each open syscall keeps its flags: the argument index (after the kernel side has
+/// expanded `openat2`'s `struct open_how` into arguments 2..4), or `creat`'s constant.
+/// Syscalls not listed get no filter.
+fn flags_arg(t: EventType) -> Option<u8> {
+    Some(match t.name() {
+        "open" => 1,
+        "openat" | "openat2" => 2,
+        "creat" => filter::FLAGS_CREAT,
+        _ => return None,
+    })
+}
+
+/// Compiles `filters` (open types without an entry, or with `None`, pass everything).
+/// Filters with more clauses than the kernel holds are left out (they pass everything).
+pub fn compile(filters: &[(EventType, Option<OpenFilter>)]) -> Compiled {
+    let mut out = Compiled::default();
+    let mut bits: BTreeMap<&PathSet, u64> = BTreeMap::new();
+    for (t, f) in filters {
+        let (Some(f), Some(flags_arg)) = (f, flags_arg(*t)) else {
+            continue;
+        };
+        if f.clauses.len() > filter::CLAUSES || out.filters.len() == filter::NR_FILTERS {
+            continue;
+        }
+        let mut k = Filter {
+            nclauses: f.clauses.len() as u32,
+            pass_all: 0,
+            flags_arg,
+            ..Filter::default()
+        };
+        for (slot, c) in k.clauses.iter_mut().zip(&f.clauses) {
+            let mut set = |want: Option<bool>, atom: u8| match want {
+                Some(true) => slot.need |= atom,
+                Some(false) => slot.forbid |= atom,
+                None => {}
+            };
+            set(c.write, filter::WRITE);
+            set(c.read, filter::READ);
+            set(c.ok, filter::OK);
+            set(c.dotdot, filter::DOTDOT);
+            set(c.create, filter::CREATE);
+            for (m, s) in slot.paths.iter_mut().zip(&c.paths) {
+                let n = bits.len() as u64;
+                *m = *bits.entry(s).or_insert(1 << (n % 64));
+            }
+        }
+        out.filters.push((t.0, k));
+    }
+
+    // Trie entries: (bytes incl. NUL for exact paths, mask), then each gets the masks of
+    // the entries it extends.
+    let mut entries: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    let mut names: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
+    for (set, bit) in &bits {
+        for e in &set.exact {
+            let mut k = e.as_bytes().to_vec();
+            k.push(0);
+            *entries.entry(k).or_default() |= bit;
+        }
+        for p in &set.prefixes {
+            *entries.entry(p.as_bytes().to_vec()).or_default() |= bit;
+        }
+        for n in &set.names {
+            *names.entry(n.as_bytes().to_vec()).or_default() |= bit;
+        }
+    }
+    for (k, own) in &entries {
+        let mut mask = *own;
+        for (p, m) in &entries {
+            if p.len() < k.len() && k.starts_with(p) {
+                mask |= m;
+            }
+        }
+        let mut key = LpmKey {
+            prefixlen: (k.len() * 8) as u32,
+            ..LpmKey::default()
+        };
+        key.data[..k.len()].copy_from_slice(k);
+        out.paths.push((key, mask));
+    }
+    for (n, mask) in names {
+        let mut key = NameKey::default();
+        key.name[..n.len()].copy_from_slice(&n);
+        out.names.push((key, mask));
+    }
+    out
+}
+
+impl Compiled {
+    /// The kernel's decision for an open event of syscall `nr`, computed the way the eBPF
+    /// side does it (longest-prefix match, name lookup, clause loop). `true` when `nr` has no
+    /// filter.
+    pub fn passes(&self, nr: u16, f: &OpenFacts<'_>) -> bool {
+        let Some((_, k)) = self.filters.iter().find(|(n, _)| *n == nr) else {
+            return true;
+        };
+        let mut atoms = 0u8;
+        for (on, atom) in [
+            (f.write, filter::WRITE),
+            (f.read, filter::READ),
+            (f.ok, filter::OK),
+            (f.dotdot, filter::DOTDOT),
+            (f.create, filter::CREATE),
+        ] {
+            if on {
+                atoms |= atom;
+            }
+        }
+        let pmask = match f.path {
+            None => 0,
+            Some(p) => self.path_mask(p.as_bytes()),
+        };
+        k.clauses[..k.nclauses as usize].iter().any(|c: &Clause| {
+            c.need & !atoms == 0
+                && c.forbid & atoms == 0
+                && c.paths.iter().all(|m| *m == 0 || pmask & m != 0)
+        })
+    }
+
+    fn path_mask(&self, path: &[u8]) -> u64 {
+        // The kernel compares at most LPM_BYTES bytes, with the NUL when the path is shorter.
+        let mut key = path.to_vec();
+        if key.len() < filter::LPM_BYTES {
+            key.push(0);
+        } else {
+            key.truncate(filter::LPM_BYTES);
+        }
+        let mut mask = self
+            .paths
+            .iter()
+            .filter(|(k, _)| {
+                let n = k.prefixlen as usize / 8;
+                n <= key.len() && k.data[..n] == key[..n]
+            })
+            .max_by_key(|(k, _)| k.prefixlen)
+            .map_or(0, |(_, m)| *m);
+        let leaf = path.rsplit(|b| *b == b'/').next().unwrap_or(path);
+        if leaf.len() >= filter::NAME_BYTES {
+            return u64::MAX;
+        }
+        if !leaf.is_empty() {
+            let mut nk = NameKey::default();
+            nk.name[..leaf.len()].copy_from_slice(leaf);
+            if let Some((_, m)) = self.names.iter().find(|(k, _)| *k == nk) {
+                mask |= m;
+            }
+        }
+        mask
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vigil_event::prefilter::OpenClause;
+
+    fn set(exact: &[&str], prefixes: &[&str], names: &[&str]) -> PathSet {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
+        PathSet {
+            exact: v(exact),
+            prefixes: v(prefixes),
+            names: v(names),
+        }
+    }
+
+    fn facts(write: bool, ok: bool, path: Option<&str>) -> OpenFacts<'_> {
+        OpenFacts {
+            write,
+            read: !write,
+            ok,
+            dotdot: false,
+            create: false,
+            path,
+        }
+    }
+
+    /// A model check: on many paths and facts, the compiled filter decides exactly like the
+    /// reference meaning (no bit sharing below 64 sets).
+    #[test]
+    fn compiled_filters_decide_like_the_reference() {
+        let etc = set(&["/etc"], &["/etc/"], &[]);
+        let shadow = set(&["/etc/shadow", "/etc/gshadow"], &[], &[]);
+        let bins = set(&["/usr/bin"], &["/usr/bin/", "/usr/b"], &[]);
+        let creds = set(&[], &[], &["credentials", "config.json"]);
+        let f = OpenFilter {
+            clauses: vec![
+                OpenClause {
+                    write: Some(true),
+                    ok: Some(true),
+                    paths: vec![etc.clone()],
+                    ..OpenClause::default()
+                },
+                OpenClause {
+                    read: Some(true),
+                    ok: Some(true),
+                    paths: vec![shadow],
+                    ..OpenClause::default()
+                },
+                OpenClause {
+                    write: Some(true),
+                    paths: vec![bins, etc],
+                    ..OpenClause::default()
+                },
+                OpenClause {
+                    read: Some(true),
+                    dotdot: Some(false),
+                    paths: vec![creds],
+                    ..OpenClause::default()
+                },
+            ],
+        };
+        let openat = EventType::from_name("openat").unwrap();
+        let c = compile(&[(openat, Some(f.clone()))]);
+        assert_eq!(c.filters.len(), 1);
+        let paths = [
+            "/etc",
+            "/etc/",
+            "/etc/shadow",
+            "/etc/shadowx",
+            "/etc/gshadow",
+            "/etcx",
+            "/usr/bin",
+            "/usr/bin/ls",
+            "/usr/bx",
+            "/home/u/.aws/credentials",
+            "/credentials",
+            "/x/config.json",
+            "/x/config.jsonx",
+            "/",
+        ];
+        let mut passed = 0;
+        for p in paths.iter().map(|p| Some(*p)).chain([None]) {
+            for write in [false, true] {
+                for ok in [false, true] {
+                    for dotdot in [false, true] {
+                        let fa = OpenFacts {
+                            dotdot,
+                            ..facts(write, ok, p)
+                        };
+                        let want = f.passes(&fa);
+                        assert_eq!(c.passes(openat.0, &fa), want, "{fa:?}");
+                        passed += want as usize;
+                    }
+                }
+            }
+        }
+        assert!(passed > 10, "the cases must exercise passing too");
+    }
+
+    #[test]
+    fn trie_values_carry_shorter_entries_and_exact_paths_need_the_nul() {
+        let f = OpenFilter {
+            clauses: vec![
+                OpenClause {
+                    paths: vec![set(&[], &["/etc/"], &[])],
+                    ..OpenClause::default()
+                },
+                OpenClause {
+                    paths: vec![set(&["/etc/shadow"], &[], &[])],
+                    ..OpenClause::default()
+                },
+            ],
+        };
+        let c = compile(&[(EventType::from_name("open").unwrap(), Some(f))]);
+        let shadow = c
+            .paths
+            .iter()
+            .find(|(k, _)| &k.data[..12] == b"/etc/shadow\0")
+            .unwrap();
+        assert_eq!(shadow.0.prefixlen, 12 * 8);
+        assert_eq!(shadow.1, 0b11, "the exact entry also carries /etc/'s bit");
+    }
+
+    #[test]
+    fn unfilterable_types_and_oversized_filters_are_left_out() {
+        let f = OpenFilter {
+            clauses: vec![OpenClause::default(); filter::CLAUSES + 1],
+        };
+        let c = compile(&[
+            (EventType::from_name("openat").unwrap(), Some(f)),
+            (
+                EventType::from_name("open_by_handle_at").unwrap(),
+                Some(OpenFilter::default()),
+            ),
+            (EventType::from_name("creat").unwrap(), None),
+        ]);
+        assert!(c.filters.is_empty());
+        let creat = compile(&[(
+            EventType::from_name("creat").unwrap(),
+            Some(OpenFilter::default()),
+        )]);
+        assert_eq!(creat.filters[0].1.flags_arg, filter::FLAGS_CREAT);
+        // An empty disjunction: nothing passes.
+        assert!(!creat.passes(85, &facts(true, true, Some("/x"))));
+    }
+}
