@@ -48,6 +48,7 @@ fn print(name: &str, v: &mut [f64]) {
 }
 
 fn cpu_secs() -> f64 {
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: getrusage writes one rusage into the valid, owned `ru`.
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
@@ -272,6 +273,7 @@ fn main() {
                 },
                 sin_zero: [0; 8],
             };
+            // SAFETY: sockaddr_un is plain old data; all-zero is a valid value.
             let mut addru: libc::sockaddr_un = unsafe { std::mem::zeroed() };
             addru.sun_family = libc::AF_UNIX as u16;
             for (i, b) in sock.to_str().unwrap().bytes().enumerate() {
@@ -281,6 +283,7 @@ fn main() {
             // prepared before the fork.
             let pid = unsafe { libc::fork() };
             if pid == 0 {
+                // SAFETY: see the fork above: raw, async-signal-safe calls on prepared memory.
                 unsafe {
                     libc::close(fds[0]);
                     let me = b"0\n";
@@ -308,7 +311,7 @@ fn main() {
                     };
                     let e = if r < 0 { *libc::__errno_location() } else { 0 };
                     libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut b);
-                    let d = (b.tv_sec - a.tv_sec) as i64 * 1_000_000_000 + (b.tv_nsec - a.tv_nsec);
+                    let d = (b.tv_sec - a.tv_sec) * 1_000_000_000 + (b.tv_nsec - a.tv_nsec);
                     let msg = [d, e as i64];
                     libc::write(fds[1], msg.as_ptr().cast(), 16);
                     libc::_exit(0);

@@ -10,11 +10,12 @@
 #    time (the alert's `time`) → the process is dead (`alert_to_done_us`), which includes
 #    the sensor, the rules engine, the alert pipeline and the responder. The first trigger
 #    is reported apart (the monitor and the responder look the new container up once).
-# Usage: bench/response-latency.sh [N]
+# Usage: [RULE_ONLY=1] bench/response-latency.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-200}
-cargo bench -q -p vigil-response --bench response-latency -- "$n" 2>&1 | grep -v '^\s*$'
+# RULE_ONLY=1 skips part 1.
+[ -n "${RULE_ONLY:-}" ] || cargo bench -q -p vigil-response --bench response-latency -- "$n" 2>&1 | grep -v '^\s*$'
 
 cargo build --release -q -p vigil --bin vigil
 bin=$(realpath "${CARGO_TARGET_DIR:-target}/release/vigil")

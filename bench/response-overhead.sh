@@ -11,6 +11,8 @@
 #               and network rules, so every exec, open and connect is checked in the kernel)
 #   policy      vigil policy enforce P -c CONTAINER (enforcement alone)
 #   record      vigil profile record -c CONTAINER (per-cgroup syscall bitmap + baseline events)
+#   record-sc   vigil profile record --syscalls-only -c CONTAINER (the kernel bitmap alone;
+#               not in the default set: CONFIGS="base monitor record record-sc")
 #
 # Per configuration and loop it prints the median over the rounds of: operations per second
 # (wall clock), operations per CPU-second of the loop (its user+sys time including its
@@ -60,6 +62,7 @@ summarize() {
     done
   done
   rm -f "$raw".m_*
+  grep -q ' mon+policy ' "$raw" && grep -q ' monitor ' "$raw" || return 0
   echo
   echo "enforcement on top of live detection (mon+policy vs monitor, same round), extra loss:"
   for kind in $kinds; do
@@ -133,6 +136,8 @@ start_agent() {
     policy) $bin policy enforce "$work/policy.yaml" -c $name > "$work/agent.out" 2> "$log" & apid=$!
       ready="" ;;
     record) $bin profile record -c $name -o "$work/profile.yaml" > /dev/null 2> "$log" & apid=$!
+      ready="recording running container" ;;
+    record-sc) $bin profile record --syscalls-only -c $name -o "$work/profile.yaml" > /dev/null 2> "$log" & apid=$!
       ready="recording running container" ;;
   esac
   for _ in $(seq 300); do

@@ -319,13 +319,12 @@ fn slow_webhook_does_not_delay_stdout_or_senders() {
         latencies[latencies.len() / 2],
         slowest_send
     );
-    assert!(
-        max < Duration::from_millis(500),
-        "stdout delayed: max {max:?}"
-    );
+    // A stdout output stuck behind the webhook would show the webhook's 5 s; the bounds leave
+    // room for a loaded CI machine (measured: 83 ms worst at load average 13).
+    assert!(max < Duration::from_secs(1), "stdout delayed: max {max:?}");
     let slowest_send = slowest_send.expect("child reported its slowest send");
     assert!(
-        slowest_send < 50_000,
+        slowest_send < 250_000,
         "Pipeline::send blocked for {slowest_send} us"
     );
     // The webhook really was stuck: at most its first request can have completed.

@@ -23,6 +23,12 @@ pub struct AlertRef {
     pub pid: Option<u32>,
     /// `output_fields."container.id"` (12-char short id, or `host`); empty if absent.
     pub container_id: String,
+    /// `container.name`, `container.image.repository`, `k8s.ns.name`, `k8s.pod.name` from
+    /// `output_fields` (empty if absent or null).
+    pub container_name: String,
+    pub image_repository: String,
+    pub k8s_namespace: String,
+    pub k8s_pod: String,
     /// The alert's event time (`time`), nanoseconds since the Unix epoch.
     pub time_ns: Option<u64>,
 }
@@ -32,6 +38,35 @@ impl AlertRef {
     pub fn in_container(&self) -> bool {
         !self.container_id.is_empty() && self.container_id != "host"
     }
+
+    /// The container as far as the alert describes it: enough for scopes that select by
+    /// name, image or k8s namespace, and for the runtime (which accepts the short id).
+    /// None when the alert lacks the container's name.
+    pub fn container(&self) -> Option<vigil_event::Container> {
+        if !self.in_container() || self.container_name.is_empty() {
+            return None;
+        }
+        Some(vigil_event::Container {
+            id: self.container_id.clone(),
+            name: self.container_name.clone(),
+            image: self.image_repository.clone(),
+            image_repository: self.image_repository.clone(),
+            k8s: (!self.k8s_namespace.is_empty()).then(|| vigil_event::K8sInfo {
+                namespace: self.k8s_namespace.clone(),
+                pod_name: self.k8s_pod.clone(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+    }
+}
+
+/// Whether any response selects by container or pod labels, which alerts do not carry (the
+/// runtime must then be asked for the container's labels).
+pub fn needs_labels(responses: &[ResponseRule]) -> bool {
+    responses
+        .iter()
+        .any(|r| !r.scope.labels.is_empty() || !r.scope.k8s_pod_labels.is_empty())
 }
 
 /// Parses one Falco JSON alert line.
@@ -45,6 +80,12 @@ pub fn parse_alert(line: &str) -> Result<AlertRef, String> {
         .to_string();
     let f = v.get("output_fields");
     let field = |k: &str| f.and_then(|f| f.get(k));
+    let text = |k: &str| {
+        field(k)
+            .and_then(|c| c.as_str())
+            .unwrap_or_default()
+            .to_string()
+    };
     let pid = field("proc.pid").and_then(|p| {
         p.as_u64()
             .or_else(|| p.as_str().and_then(|s| s.parse().ok()))
@@ -66,10 +107,11 @@ pub fn parse_alert(line: &str) -> Result<AlertRef, String> {
             })
             .unwrap_or_default(),
         pid,
-        container_id: field("container.id")
-            .and_then(|c| c.as_str())
-            .unwrap_or_default()
-            .to_string(),
+        container_id: text("container.id"),
+        container_name: text("container.name"),
+        image_repository: text("container.image.repository"),
+        k8s_namespace: text("k8s.ns.name"),
+        k8s_pod: text("k8s.pod.name"),
         time_ns: v
             .get("time")
             .and_then(|t| t.as_str())
@@ -177,7 +219,7 @@ mod tests {
         assert_eq!(rfc3339_unix_ns("2024-13-29T14:00:00Z"), None);
     }
 
-    const ALERT: &str = r#"{"hostname":"h","output":"x","output_fields":{"container.id":"0123456789ab","proc.pid":4242,"proc.name":"sh"},"priority":"Critical","rule":"Terminal shell in container","source":"syscall","tags":["container","shell"],"time":"2024-02-29T12:00:00.000000001Z"}"#;
+    const ALERT: &str = r#"{"hostname":"h","output":"x","output_fields":{"container.id":"0123456789ab","container.name":"web-1","container.image.repository":"docker.io/library/nginx","k8s.ns.name":null,"proc.pid":4242,"proc.name":"sh"},"priority":"Critical","rule":"Terminal shell in container","source":"syscall","tags":["container","shell"],"time":"2024-02-29T12:00:00.000000001Z"}"#;
 
     #[test]
     fn parses_falco_alert() {
@@ -189,6 +231,12 @@ mod tests {
         assert!(a.in_container());
         assert_eq!(a.tags, ["container", "shell"]);
         assert_eq!(a.time_ns, Some(1_709_208_000_000_000_001));
+        let c = a.container().unwrap();
+        assert_eq!(
+            (c.id.as_str(), c.name.as_str(), c.image_repository.as_str()),
+            ("0123456789ab", "web-1", "docker.io/library/nginx")
+        );
+        assert!(c.k8s.is_none());
         assert!(parse_alert("{").unwrap_err().contains("not a JSON alert"));
         assert!(parse_alert("{}").unwrap_err().contains("rule"));
     }

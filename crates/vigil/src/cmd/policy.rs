@@ -420,6 +420,7 @@ fn respond(files: &[PathBuf], input: Option<&std::path::Path>) -> anyhow::Result
     if responses.is_empty() {
         anyhow::bail!("the policy files have no `responses`: nothing to respond with");
     }
+    let labels_needed = vigil_response::respond::needs_labels(&responses);
     let reader: Box<dyn BufRead + Send> = match input {
         None => Box::new(std::io::BufReader::new(std::io::stdin())),
         Some(p) => Box::new(std::io::BufReader::new(
@@ -479,23 +480,37 @@ fn respond(files: &[PathBuf], input: Option<&std::path::Path>) -> anyhow::Result
         if !alert.in_container() {
             continue;
         }
-        let pc = containers
-            .entry(alert.container_id.clone())
-            .or_insert_with(|| vigil_response::runtime::inspect(&alert.container_id).ok())
-            .clone();
-        let chosen = select(&responses, &alert, pc.as_ref().map(|p| &p.container));
+        // The alert names the container; ask the runtime only for what it lacks (labels, or
+        // a process when the alert has no pid): `podman inspect` costs 50-300 ms.
+        let from_alert = alert
+            .container()
+            .filter(|_| !labels_needed && alert.pid.is_some());
+        let inspected = if from_alert.is_some() {
+            None
+        } else {
+            containers
+                .entry(alert.container_id.clone())
+                .or_insert_with(|| vigil_response::runtime::inspect(&alert.container_id).ok())
+                .clone()
+        };
+        let (container, init_pid) = match (from_alert, inspected) {
+            (Some(c), _) => (Some(c), 0),
+            (None, Some(pc)) => (Some(pc.container), pc.pid),
+            (None, None) => (None, 0),
+        };
+        let chosen = select(&responses, &alert, container.as_ref());
         if chosen.is_empty() {
             continue;
         }
-        let pc = pc.expect("select needs a container");
+        let container = container.expect("select needs a container");
         for (action, rule) in chosen {
             // Container-wide actions can use the container's init when the alert has no pid.
             let pid = match (alert.pid, action) {
                 (Some(p), _) => p,
                 (None, vigil_response::RuleAction::KillProcess) => 0,
-                (None, _) => pc.pid,
+                (None, _) => init_pid,
             };
-            let r = enf.respond(action, pid, None, Some(&pc.container));
+            let r = enf.respond(action, pid, None, Some(&container));
             let done_ns = unix_now_ns();
             acted += 1;
             let mut v = report_json(&r);
