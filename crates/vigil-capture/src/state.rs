@@ -216,6 +216,10 @@ impl ReplayState {
                 Process::default()
             }
         };
+        // Without a vpid parameter: the pid itself in the host namespace, unknown elsewhere
+        // (as the live table does). Copying the parent's would make every child of a
+        // container's first process look like the container's entry point (vpid 1).
+        child.vpid = if child.vpid == child.pid { e.pid } else { 0 };
         child.pid = e.pid;
         child.ppid = ppid;
         child.start_ts = e.ts;

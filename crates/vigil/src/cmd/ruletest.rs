@@ -5,8 +5,18 @@
 //! `vigil replay`, and compares the alerts with its expectations. The output reads like a test
 //! runner's: one line per case, then the failures with expected and actual alerts side by side,
 //! then `N passed, M failed`. The format is in `docs/rule-tests.md`.
+//!
+//! `--coverage RULES` turns the run around: it asks whether another ruleset detects what the
+//! cases' own rules detect. Every positive case (one that expects alerts) is replayed against
+//! both; each expected alert must still fire under the case's own rules (so coverage is never
+//! claimed on a case that no longer holds), and its event must raise at least one alert of the
+//! coverage rules. The report is a table of expected rule -> covering rules. This is how vigil
+//! shows that its default ruleset covers the upstream Falco stable ruleset
+//! (`crates/vigil/tests/coverage.rs`). Comparing rule names or conditions was rejected: two
+//! rulesets cover each other when they alert on the same actions, whatever the rules are called.
 
 use super::replay::{load_rules, Evaluator};
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +36,28 @@ pub struct Args {
     /// Also list the alerts of passing cases.
     #[arg(short, long)]
     pub verbose: bool,
+    /// Coverage mode: replay every positive case against these rules files too (all matches)
+    /// and require an alert of theirs on each event where the case expects one; prints which
+    /// of these rules cover each expected rule. Repeat to load several files, in order.
+    #[arg(long = "coverage", value_name = "RULES.yaml")]
+    pub coverage: Vec<PathBuf>,
+    /// In coverage mode, an expected rule that is allowed to go uncovered (repeat). It is an
+    /// error if it turns out to be covered, so the list cannot go stale.
+    #[arg(long = "allow-miss", value_name = "RULE", requires = "coverage")]
+    pub allow_miss: Vec<String>,
+}
+
+/// Coverage of one expected rule, over the positive cases that expect it.
+#[derive(Default)]
+struct RuleCoverage {
+    rule: String,
+    /// Expected alerts of this rule in running cases, and how many of them were covered.
+    expected: usize,
+    covered: usize,
+    /// Positive cases of this rule that were skipped.
+    skipped: usize,
+    /// Coverage rules that fired on the expected events.
+    by: BTreeSet<String>,
 }
 
 /// Totals over all files.
@@ -36,6 +68,24 @@ struct Totals {
     skipped: usize,
     /// Failure reports, printed after the per-case lines.
     reports: Vec<String>,
+    /// Coverage mode: per expected rule, in order of first appearance.
+    coverage: Vec<RuleCoverage>,
+}
+
+impl Totals {
+    fn rule(&mut self, name: &str) -> &mut RuleCoverage {
+        let i = match self.coverage.iter().position(|r| r.rule == name) {
+            Some(i) => i,
+            None => {
+                self.coverage.push(RuleCoverage {
+                    rule: name.to_string(),
+                    ..RuleCoverage::default()
+                });
+                self.coverage.len() - 1
+            }
+        };
+        &mut self.coverage[i]
+    }
 }
 
 /// Runs one case; returns the alerts it raised.
@@ -57,6 +107,100 @@ fn run_case(ruleset: &Ruleset, case: &Case) -> Vec<Actual> {
         });
     }
     out
+}
+
+/// A problem found by coverage mode.
+struct Gap {
+    /// The expected rule concerned.
+    rule: String,
+    /// True when the coverage rules missed the event (as opposed to the case not holding).
+    uncovered: bool,
+    msg: String,
+}
+
+/// Coverage mode for one positive case: every expected alert must hold under the case's own
+/// rules, and its event must raise an alert of the coverage rules.
+fn cover_case(own: &Ruleset, cover: &Ruleset, case: &Case, t: &mut Totals) -> Vec<Gap> {
+    let actual = run_case(own, case);
+    let covering = run_case(cover, case);
+    let mut gaps = Vec::new();
+    for e in &case.expect {
+        let at = e.event.map(|i| format!(" on event {i}")).unwrap_or_default();
+        if !actual.iter().any(|a| e.mismatch(a).is_none()) {
+            gaps.push(Gap {
+                rule: e.rule.clone(),
+                uncovered: false,
+                msg: format!(
+                    "expected rule '{}' does not fire{at} under the case's own rules",
+                    e.rule
+                ),
+            });
+            continue;
+        }
+        let by: BTreeSet<String> = covering
+            .iter()
+            .filter(|a| e.event.is_none() || a.event == e.event)
+            .map(|a| a.rule.clone())
+            .collect();
+        let r = t.rule(&e.rule);
+        r.expected += 1;
+        if by.is_empty() {
+            gaps.push(Gap {
+                rule: e.rule.clone(),
+                uncovered: true,
+                msg: format!("'{}'{at}: no alert of the coverage rules", e.rule),
+            });
+        } else {
+            r.covered += 1;
+            r.by.extend(by);
+        }
+    }
+    gaps
+}
+
+/// The coverage table (Markdown, so it can be pasted into a note) and the number of problems
+/// it adds to the failed cases: allowances for rules that are covered or that no case expects.
+fn coverage_table(t: &Totals, allow_miss: &[String]) -> (String, usize) {
+    let mut s = String::from("| expected rule | covered | covered by |\n|---|---|---|\n");
+    let (mut covered, mut allowed, mut missed, mut problems) = (0, 0, 0, 0);
+    for r in &t.coverage {
+        let allow = allow_miss.contains(&r.rule);
+        let note = if r.expected == 0 {
+            Some(format!("(all {} positive case(s) skipped)", r.skipped))
+        } else if r.covered == r.expected {
+            covered += 1;
+            // A stale allowance fails the run; uncovered cases already did.
+            allow.then(|| {
+                problems += 1;
+                "(allowed to miss, but covered: drop the allowance)".to_string()
+            })
+        } else if allow {
+            allowed += 1;
+            Some("(allowed miss)".to_string())
+        } else {
+            missed += 1;
+            Some("(MISSED)".to_string())
+        };
+        let names: Vec<&str> = r.by.iter().map(String::as_str).collect();
+        let by = match (note, names.is_empty()) {
+            (Some(n), true) => n,
+            (Some(n), false) => format!("{n} {}", names.join(", ")),
+            (None, _) => names.join(", "),
+        };
+        let _ = writeln!(s, "| {} | {}/{} | {by} |", r.rule, r.covered, r.expected);
+    }
+    for a in allow_miss {
+        if !t.coverage.iter().any(|r| &r.rule == a) {
+            problems += 1;
+            let _ = writeln!(s, "| {a} | - | (allowed to miss, but no case expects it) |");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n{} expected rules: {covered} covered, {allowed} allowed misses, {missed} missed",
+        t.coverage.len()
+    );
+    (s, problems)
 }
 
 fn describe_expect(e: &cases::Expect) -> String {
@@ -115,7 +259,7 @@ fn report(file: &CaseFile, case: &Case, failures: &[String], actual: &[Actual]) 
     s
 }
 
-fn run_file(path: &std::path::Path, args: &Args, t: &mut Totals) {
+fn run_file(path: &std::path::Path, args: &Args, cover: Option<&Ruleset>, t: &mut Totals) {
     let file = match cases::load(path) {
         Ok(f) => f,
         Err(e) => {
@@ -157,6 +301,52 @@ fn run_file(path: &std::path::Path, args: &Args, t: &mut Totals) {
             return;
         }
     };
+    if let Some(cover) = cover {
+        let positive: Vec<&Case> = selected
+            .into_iter()
+            .filter(|c| !c.expect.is_empty())
+            .collect();
+        println!(
+            "checking coverage of {} positive cases from {}",
+            positive.len(),
+            path.display()
+        );
+        for case in positive {
+            if let Some(why) = &case.skip {
+                println!("case '{}' ... skipped ({why})", case.name);
+                t.skipped += 1;
+                for e in &case.expect {
+                    t.rule(&e.rule).skipped += 1;
+                }
+                continue;
+            }
+            let gaps = cover_case(&loaded.ruleset, cover, case, t);
+            if gaps.is_empty() {
+                println!("case '{}' ... covered", case.name);
+                t.passed += 1;
+            } else if gaps
+                .iter()
+                .all(|g| g.uncovered && args.allow_miss.contains(&g.rule))
+            {
+                println!("case '{}' ... not covered (allowed miss)", case.name);
+                t.passed += 1;
+            } else {
+                println!("case '{}' ... NOT COVERED", case.name);
+                t.failed += 1;
+                let mut r = format!(
+                    "---- {}:{}: case '{}' ----\n",
+                    file.path.display(),
+                    case.line,
+                    case.name
+                );
+                for g in gaps {
+                    let _ = writeln!(r, "  {}", g.msg);
+                }
+                t.reports.push(r);
+            }
+        }
+        return;
+    }
     println!("running {} cases from {}", selected.len(), path.display());
     for case in selected {
         if let Some(why) = &case.skip {
@@ -185,8 +375,24 @@ fn run_file(path: &std::path::Path, args: &Args, t: &mut Totals) {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut t = Totals::default();
+    let cover = if args.coverage.is_empty() {
+        None
+    } else {
+        let opts = LoadOptions {
+            min_priority: None,
+            rule_matching: RuleMatching::All,
+            ..LoadOptions::default()
+        };
+        match load_rules(&args.coverage, &opts) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                println!("error: coverage rules: {e:#}");
+                return Ok(ExitCode::from(1));
+            }
+        }
+    };
     for path in &args.files {
-        run_file(path, &args, &mut t);
+        run_file(path, &args, cover.as_ref().map(|l| &l.ruleset), &mut t);
     }
     if !t.reports.is_empty() {
         println!("\nfailures:\n");
@@ -194,9 +400,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             println!("{r}");
         }
     }
+    let mut table_problems = 0;
+    if cover.is_some() {
+        let (table, problems) = coverage_table(&t, &args.allow_miss);
+        println!("\ncoverage by {}:\n", {
+            let names: Vec<String> = args
+                .coverage
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            names.join(", ")
+        });
+        println!("{table}");
+        table_problems = problems;
+    }
     if t.skipped > 0 {
         println!("{} skipped", t.skipped);
     }
+    t.failed += table_problems;
     println!("{} passed, {} failed", t.passed, t.failed);
     Ok(if t.failed == 0 {
         ExitCode::SUCCESS
