@@ -23,6 +23,27 @@ use std::time::Duration;
 use vigil_bpf::{drop_slot, Config, Spec, NR_SYSCALLS};
 use vigil_event::{Event, EventType};
 
+/// The program on `raw_syscalls/sys_enter`.
+const ENTER: &str = "vigil_sys_enter";
+
+fn attach(
+    prog: &mut RawTracePoint,
+    name: &str,
+    tp: &str,
+) -> Result<aya::programs::raw_trace_point::RawTracePointLinkId, SensorError> {
+    prog.attach(tp).map_err(|e| match eperm_in(&e) {
+        Some(source) => SensorError::BpfNotPermitted {
+            during: format!("attaching {name}"),
+            source,
+        },
+        None => SensorError::Attach {
+            program: name.into(),
+            tracepoint: tp.into(),
+            detail: chain(&e),
+        },
+    })
+}
+
 /// Most records one [`Sensor::poll`] call delivers.
 const MAX_BATCH: usize = 1 << 16;
 
@@ -186,6 +207,9 @@ pub struct Sensor {
     filter_of: Box<[u8; NR_SYSCALLS]>,
     latency: bool,
     max_delay: Duration,
+    /// The sys_enter link while attached.
+    enter_link: Option<aya::programs::raw_trace_point::RawTracePointLinkId>,
+    recording: bool,
     stats: SensorStats,
     report: ProbeReport,
 }
@@ -287,17 +311,11 @@ impl Sensor {
                     detail: verifier_tail(&e),
                 },
             })?;
-            prog.attach(tp).map_err(|e| match eperm_in(&e) {
-                Some(source) => SensorError::BpfNotPermitted {
-                    during: format!("attaching {name}"),
-                    source,
-                },
-                None => SensorError::Attach {
-                    program: name.into(),
-                    tracepoint: tp.into(),
-                    detail: chain(&e),
-                },
-            })?;
+            // sys_enter runs on every syscall of the machine: it is attached only while
+            // something needs it (see `sync_enter`).
+            if name != ENTER {
+                attach(prog, name, tp)?;
+            }
         }
 
         let ring = RingBuf::try_from(
@@ -322,6 +340,8 @@ impl Sensor {
             filter_of: Box::new([0; NR_SYSCALLS]),
             latency: config.latency,
             max_delay: config.max_delay,
+            enter_link: None,
+            recording: false,
             stats: SensorStats::default(),
             report,
         })
@@ -360,7 +380,43 @@ impl Sensor {
                 self.write_spec(nr as u16)?;
             }
         }
+        self.sync_enter()
+    }
+
+    /// Whether reported syscall `nr` stashes its entry state at sys_enter.
+    fn stashes(&self, nr: u16) -> bool {
+        self.enabled[nr as usize]
+            && (self.latency || self.table.spec(nr, true).fd_src == vigil_bpf::fd_src::ARG0_ENTER)
+    }
+
+    /// Attaches the sys_enter program while a reported syscall stashes entry state or a
+    /// cgroup's syscalls are being recorded, and detaches it otherwise: an attached raw
+    /// tracepoint program costs every syscall on the machine a call, used or not.
+    fn sync_enter(&mut self) -> Result<(), SensorError> {
+        let want = self.recording || (0..NR_SYSCALLS as u16).any(|nr| self.stashes(nr));
+        let prog: &mut RawTracePoint = self
+            .bpf
+            .program_mut(ENTER)
+            .ok_or_else(|| SensorError::Load {
+                detail: format!("program {ENTER} missing from the object"),
+            })?
+            .try_into()
+            .map_err(|e: aya::programs::ProgramError| SensorError::Load { detail: chain(&e) })?;
+        match (want, self.enter_link.take()) {
+            (true, None) => self.enter_link = Some(attach(prog, ENTER, "sys_enter")?),
+            (false, Some(link)) => prog.detach(link).map_err(|e| SensorError::Attach {
+                program: ENTER.into(),
+                tracepoint: "sys_enter".into(),
+                detail: chain(&e),
+            })?,
+            (_, link) => self.enter_link = link,
+        }
         Ok(())
+    }
+
+    /// True while the sys_enter program is attached.
+    pub fn enter_attached(&self) -> bool {
+        self.enter_link.is_some()
     }
 
     /// The kernel spec of `nr` from its table entry, enable bit, stash need and filter.
@@ -369,7 +425,7 @@ impl Sensor {
         let mut spec = self.table.spec(nr, on);
         if on {
             spec.enabled = vigil_bpf::spec::ON;
-            if self.latency || spec.fd_src == vigil_bpf::fd_src::ARG0_ENTER {
+            if self.stashes(nr) {
                 spec.enabled |= vigil_bpf::spec::STASH;
             }
         }
@@ -596,7 +652,8 @@ impl Sensor {
         let mut c = cfg.get(&0, 0).map_err(map_err(vigil_bpf::maps::CONFIG))?;
         c.0.record_cgroups = 1;
         cfg.set(0, c, 0).map_err(map_err(vigil_bpf::maps::CONFIG))?;
-        Ok(())
+        self.recording = true;
+        self.sync_enter()
     }
 
     /// The syscalls seen so far in a cgroup passed to [`Sensor::record_cgroup`].

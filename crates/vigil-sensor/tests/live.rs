@@ -1029,3 +1029,41 @@ fn open_prefilter_drops_in_the_kernel_what_no_rule_needs() {
     assert!(!evs.is_empty(), "unfiltered read of boring did not arrive");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// sys_enter costs every syscall of the machine a program call: it is attached only while a
+/// reported syscall needs its entry state (close) or a cgroup is being recorded, and close
+/// events still describe the descriptor they closed.
+#[test]
+fn sys_enter_is_attached_only_while_needed() {
+    let Some(mut s) = open(&["openat"], true) else {
+        return;
+    };
+    assert!(!s.enter_attached(), "openat alone needs no sys_enter");
+    let close = EventType::from_name("close").unwrap();
+    let openat = EventType::from_name("openat").unwrap();
+    s.set_event_types([openat, close]).unwrap();
+    assert!(
+        s.enter_attached(),
+        "close needs its descriptor from sys_enter"
+    );
+    let dir = tempdir("enter");
+    std::fs::write(dir.join("f"), "x").unwrap();
+    let pid = run(Command::new("cat").arg(dir.join("f")));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid && ev.etype == close,
+        |evs| {
+            evs.iter()
+                .any(|e| e.fd.as_ref().is_some_and(|f| f.name.ends_with("/f")))
+        },
+    );
+    assert!(
+        evs.iter()
+            .any(|e| e.fd.as_ref().is_some_and(|f| f.name.ends_with("/f"))),
+        "no close of the file with its name: {evs:#?}"
+    );
+    s.set_event_types([openat]).unwrap();
+    assert!(!s.enter_attached(), "detached again");
+    let _ = std::fs::remove_dir_all(&dir);
+}
