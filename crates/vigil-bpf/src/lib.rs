@@ -279,15 +279,17 @@ pub mod spec {
 pub mod filter {
     /// Entries of the `filters` map.
     pub const NR_FILTERS: usize = 8;
-    /// Clauses of one filter.
-    pub const CLAUSES: usize = 32;
+    /// Combinations of atoms (the atoms are the bits of the index).
+    pub const COMBOS: usize = 32;
+    /// Two-set requirements one combination holds.
+    pub const PAIRS: usize = 4;
     /// Bytes of a path the `filter_paths` trie compares.
     pub const LPM_BYTES: usize = 256;
     /// Bytes of a `filter_names` key (names are at most one less).
     pub const NAME_BYTES: usize = 64;
     /// `Filter::flags_arg` of `creat()`, which has no flags argument.
     pub const FLAGS_CREAT: u8 = 0xfe;
-    /// Atoms (`Clause::need`/`forbid` bits).
+    /// Atoms: the bits of a `Filter::combos` index.
     pub const WRITE: u8 = 1;
     pub const READ: u8 = 2;
     pub const OK: u8 = 4;
@@ -295,36 +297,38 @@ pub mod filter {
     pub const CREATE: u8 = 16;
 }
 
-/// A conjunction of atoms and path-set tests.
+/// A filter's verdict for one combination of atoms (see `vg_combo`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Clause {
-    pub need: u8,
-    pub forbid: u8,
+pub struct Combo {
+    /// The event passes whatever its path.
+    pub always: u8,
+    /// Entries of `pairs` in use.
+    pub npairs: u8,
     pub pad: [u8; 6],
-    /// Each non-zero mask: the path must be in one of the sets with these bits.
-    pub paths: [u64; 2],
+    /// The event passes if its path is in a set with one of these bits.
+    pub any: u64,
+    /// ... or in a set of each mask of one pair.
+    pub pairs: [[u64; 2]; filter::PAIRS],
 }
 
-/// A disjunction of clauses (array map `filters`).
+/// A prefilter compiled per combination of atoms (array map `filters`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Filter {
-    pub nclauses: u32,
     pub pass_all: u32,
     pub flags_arg: u8,
-    pub pad: [u8; 7],
-    pub clauses: [Clause; filter::CLAUSES],
+    pub pad: [u8; 3],
+    pub combos: [Combo; filter::COMBOS],
 }
 
 impl Default for Filter {
     fn default() -> Self {
         Filter {
-            nclauses: 0,
             pass_all: 1,
             flags_arg: 0,
-            pad: [0; 7],
-            clauses: [Clause::default(); filter::CLAUSES],
+            pad: [0; 3],
+            combos: [Combo::default(); filter::COMBOS],
         }
     }
 }
@@ -384,8 +388,8 @@ const _: () = {
     assert!(core::mem::size_of::<Blob>() == 4);
     assert!(core::mem::size_of::<Spec>() == 16);
     assert!(core::mem::size_of::<Config>() == 24);
-    assert!(core::mem::size_of::<Clause>() == 24);
-    assert!(core::mem::size_of::<Filter>() == 16 + 24 * filter::CLAUSES);
+    assert!(core::mem::size_of::<Combo>() == 16 + 16 * filter::PAIRS);
+    assert!(core::mem::size_of::<Filter>() == 8 + core::mem::size_of::<Combo>() * filter::COMBOS);
     assert!(core::mem::size_of::<LpmKey>() == 260);
     assert!(core::mem::size_of::<NameKey>() == 64);
 };
@@ -419,7 +423,7 @@ unsafe impl Pod for Spec {}
 // SAFETY: as above.
 unsafe impl Pod for Config {}
 // SAFETY: as above.
-unsafe impl Pod for Clause {}
+unsafe impl Pod for Combo {}
 // SAFETY: as above.
 unsafe impl Pod for Filter {}
 // SAFETY: as above.

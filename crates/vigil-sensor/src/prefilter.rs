@@ -2,6 +2,14 @@
 //! kernel's maps: one [`Filter`] per open syscall (`filters`), a longest-prefix-match trie of
 //! paths (`filter_paths`) and a hash of last components (`filter_names`).
 //!
+//! A filter is a disjunction of clauses over five atoms (write, read, success, `../`,
+//! `O_CREAT`) and path sets. Since there are only 32 combinations of atoms, the clauses are
+//! evaluated here, for each combination, into what remains to test on the path: nothing
+//! (`always`), or "in one of these sets" (`any`), or "in a set of each of two masks"
+//! (`pairs`). The kernel then decides with one array index and a mask test instead of a loop
+//! over clauses. A combination needing more pairs than the kernel holds passes everything
+//! (weaker, never wrong).
+//!
 //! Every distinct [`PathSet`] gets a bit of a 64-bit mask. A trie entry's value is the mask of
 //! the sets it belongs to *and of every shorter entry it extends*: the kernel's trie lookup
 //! returns only the longest matching entry, which then carries all the sets the path is in.
@@ -13,7 +21,7 @@
 //! evaluation so tests can check it against [`OpenFilter::passes`].
 
 use std::collections::BTreeMap;
-use vigil_bpf::{filter, Clause, Filter, LpmKey, NameKey};
+use vigil_bpf::{filter, Filter, LpmKey, NameKey};
 use vigil_event::prefilter::{OpenFacts, OpenFilter, PathSet};
 use vigil_event::EventType;
 
@@ -41,7 +49,6 @@ fn flags_arg(t: EventType) -> Option<u8> {
 }
 
 /// Compiles `filters` (open types without an entry, or with `None`, pass everything).
-/// Filters with more clauses than the kernel holds are left out (they pass everything).
 pub fn compile(filters: &[(EventType, Option<OpenFilter>)]) -> Compiled {
     let mut out = Compiled::default();
     let mut bits: BTreeMap<&PathSet, u64> = BTreeMap::new();
@@ -49,29 +56,45 @@ pub fn compile(filters: &[(EventType, Option<OpenFilter>)]) -> Compiled {
         let (Some(f), Some(flags_arg)) = (f, flags_arg(*t)) else {
             continue;
         };
-        if f.clauses.len() > filter::CLAUSES || out.filters.len() == filter::NR_FILTERS {
+        if out.filters.len() == filter::NR_FILTERS {
             continue;
         }
         let mut k = Filter {
-            nclauses: f.clauses.len() as u32,
             pass_all: 0,
             flags_arg,
             ..Filter::default()
         };
-        for (slot, c) in k.clauses.iter_mut().zip(&f.clauses) {
-            let mut set = |want: Option<bool>, atom: u8| match want {
-                Some(true) => slot.need |= atom,
-                Some(false) => slot.forbid |= atom,
-                None => {}
-            };
-            set(c.write, filter::WRITE);
-            set(c.read, filter::READ);
-            set(c.ok, filter::OK);
-            set(c.dotdot, filter::DOTDOT);
-            set(c.create, filter::CREATE);
-            for (m, s) in slot.paths.iter_mut().zip(&c.paths) {
-                let n = bits.len() as u64;
-                *m = *bits.entry(s).or_insert(1 << (n % 64));
+        for (atoms, combo) in k.combos.iter_mut().enumerate() {
+            let has = |a: u8| atoms as u8 & a != 0;
+            let fits = |want: Option<bool>, a: u8| want.map_or(true, |w| w == has(a));
+            for c in &f.clauses {
+                if !(fits(c.write, filter::WRITE)
+                    && fits(c.read, filter::READ)
+                    && fits(c.ok, filter::OK)
+                    && fits(c.dotdot, filter::DOTDOT)
+                    && fits(c.create, filter::CREATE))
+                {
+                    continue;
+                }
+                let mut masks = c.paths.iter().map(|s| {
+                    let n = bits.len() as u64;
+                    *bits.entry(s).or_insert(1 << (n % 64))
+                });
+                match (masks.next(), masks.next()) {
+                    (None, _) => combo.always = 1,
+                    (Some(m), None) => combo.any |= m,
+                    (Some(a), Some(b)) => {
+                        let pair = [a, b];
+                        let n = combo.npairs as usize;
+                        if combo.pairs[..n].contains(&pair) {
+                        } else if n < filter::PAIRS {
+                            combo.pairs[n] = pair;
+                            combo.npairs += 1;
+                        } else {
+                            combo.always = 1;
+                        }
+                    }
+                }
             }
         }
         out.filters.push((t.0, k));
@@ -124,7 +147,7 @@ impl Compiled {
         let Some((_, k)) = self.filters.iter().find(|(n, _)| *n == nr) else {
             return true;
         };
-        let mut atoms = 0u8;
+        let mut atoms = 0usize;
         for (on, atom) in [
             (f.write, filter::WRITE),
             (f.read, filter::READ),
@@ -133,18 +156,24 @@ impl Compiled {
             (f.create, filter::CREATE),
         ] {
             if on {
-                atoms |= atom;
+                atoms |= atom as usize;
             }
+        }
+        if k.pass_all != 0 {
+            return true;
+        }
+        let c = &k.combos[atoms];
+        if c.always != 0 {
+            return true;
         }
         let pmask = match f.path {
             None => 0,
             Some(p) => self.path_mask(p.as_bytes()),
         };
-        k.clauses[..k.nclauses as usize].iter().any(|c: &Clause| {
-            c.need & !atoms == 0
-                && c.forbid & atoms == 0
-                && c.paths.iter().all(|m| *m == 0 || pmask & m != 0)
-        })
+        pmask & c.any != 0
+            || c.pairs[..c.npairs as usize]
+                .iter()
+                .any(|[a, b]| pmask & a != 0 && pmask & b != 0)
     }
 
     fn path_mask(&self, path: &[u8]) -> u64 {
@@ -302,12 +331,8 @@ mod tests {
     }
 
     #[test]
-    fn unfilterable_types_and_oversized_filters_are_left_out() {
-        let f = OpenFilter {
-            clauses: vec![OpenClause::default(); filter::CLAUSES + 1],
-        };
+    fn unfilterable_types_are_left_out_and_too_many_pairs_pass() {
         let c = compile(&[
-            (EventType::from_name("openat").unwrap(), Some(f)),
             (
                 EventType::from_name("open_by_handle_at").unwrap(),
                 Some(OpenFilter::default()),
@@ -322,5 +347,31 @@ mod tests {
         assert_eq!(creat.filters[0].1.flags_arg, filter::FLAGS_CREAT);
         // An empty disjunction: nothing passes.
         assert!(!creat.passes(85, &facts(true, true, Some("/x"))));
+        // More two-set clauses than a combination holds: it passes everything.
+        let pairs = (0..filter::PAIRS + 1)
+            .map(|i| OpenClause {
+                paths: vec![
+                    set(&[&format!("/a{i}")], &[], &[]),
+                    set(&[&format!("/b{i}")], &[], &[]),
+                ],
+                ..OpenClause::default()
+            })
+            .collect();
+        let c = compile(&[(
+            EventType::from_name("openat").unwrap(),
+            Some(OpenFilter { clauses: pairs }),
+        )]);
+        assert!(c.passes(257, &facts(false, true, Some("/elsewhere"))));
+        let few = compile(&[(
+            EventType::from_name("openat").unwrap(),
+            Some(OpenFilter {
+                clauses: vec![OpenClause {
+                    paths: vec![set(&["/a"], &[], &[]), set(&[], &["/"], &[])],
+                    ..OpenClause::default()
+                }],
+            }),
+        )]);
+        assert!(few.passes(257, &facts(false, true, Some("/a"))));
+        assert!(!few.passes(257, &facts(false, true, Some("/b"))));
     }
 }

@@ -576,10 +576,8 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 	return f;
 }
 
-static __always_inline bool is_upper_layer(struct inode *inode, bool *overlay)
+static __always_inline bool is_upper_layer_m(struct inode *inode, unsigned long magic, bool *overlay)
 {
-	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
-	unsigned long magic = BPF_CORE_READ(sb, s_magic);
 	*overlay = magic == OVERLAYFS_SUPER_MAGIC;
 	if (!*overlay)
 		return false;
@@ -595,6 +593,11 @@ static __always_inline bool is_upper_layer(struct inode *inode, bool *overlay)
 		bpf_probe_read_kernel(&upper, sizeof(upper), (char *)inode + sz);
 	}
 	return upper != NULL;
+}
+
+static __always_inline bool is_upper_layer(struct inode *inode, bool *overlay)
+{
+	return is_upper_layer_m(inode, BPF_CORE_READ(inode, i_sb, s_magic), overlay);
 }
 
 /* Appends a blob header at `off`; returns the offset of its payload. */
@@ -618,6 +621,12 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 	struct dentry *root_d = BPF_CORE_READ(task, fs, root.dentry);
 	struct vfsmount *root_m = BPF_CORE_READ(task, fs, root.mnt);
 	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
+	/* d_parent and d_name are neighbours in struct dentry: one read fetches the parent, the
+	 * name's length and its pointer (checked against the running kernel's layout). */
+	__u32 parent_off = bpf_core_field_offset(struct dentry, d_parent);
+	bool packed = bpf_core_field_offset(struct dentry, d_name) == parent_off + 8 &&
+		      bpf_core_field_offset(struct qstr, len) == 4 && bpf_core_field_offset(struct qstr, name) == 8;
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 	__u32 pos = PATH_HALF;
 	__u32 leaf = 0;
 	/* Set when the walk reached a root; a walk cut by depth or length is counted. */
@@ -631,7 +640,6 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 			complete = 1;
 			break;
 		}
-		struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 		if (dentry == mnt_root) {
 			struct mount *m = (void *)((char *)vfsmnt - mnt_off);
 			struct mount *parent = BPF_CORE_READ(m, mnt_parent);
@@ -641,14 +649,31 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 			}
 			dentry = BPF_CORE_READ(m, mnt_mountpoint);
 			vfsmnt = (void *)((char *)parent + mnt_off);
+			mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 			continue;
 		}
 		/* A dentry that is its own parent but not a mount root is disconnected (memfd and
 		 * other pseudo files): its own name is the whole path, as d_path shows it. */
-		struct dentry *up = BPF_CORE_READ(dentry, d_parent);
-		__u64 len = BPF_CORE_READ(dentry, d_name.len);
+		struct dentry *up;
+		__u64 len;
+		const unsigned char *name;
+		if (packed) {
+			struct {
+				struct dentry *parent;
+				__u32 hash;
+				__u32 len;
+				const unsigned char *name;
+			} dn = {};
+			bpf_probe_read_kernel(&dn, sizeof(dn), (char *)dentry + parent_off);
+			up = dn.parent;
+			len = dn.len;
+			name = dn.name;
+		} else {
+			up = BPF_CORE_READ(dentry, d_parent);
+			len = BPF_CORE_READ(dentry, d_name.len);
+			name = BPF_CORE_READ(dentry, d_name.name);
+		}
 		BOUND(len, 255);
-		const unsigned char *name = BPF_CORE_READ(dentry, d_name.name);
 		if (len + 1 >= pos)
 			break;
 		pos -= len;
@@ -829,35 +854,44 @@ static __always_inline void fill_sock(struct vg_sock *out, struct file *f)
 	}
 }
 
-/* Fills the descriptor block and appends the descriptor's name blob. */
-static __always_inline __u32 put_fd(struct scratch *s, __u32 off, struct vg_fd *out, struct file *f, long num)
+/* Starts the descriptor block (kind) and appends the descriptor's name blob: what a
+ * prefilter needs. fill_fd completes the block once the event is known to be reported. */
+static __always_inline __u32 put_fd_name(struct scratch *s, __u32 off, struct vg_fd *out, struct file *f, long num)
 {
 	out->num = num;
 	if (!f)
 		return off;
 	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
 	out->flags = VG_FDF_VALID;
-	out->ino = BPF_CORE_READ(inode, i_ino);
 	out->mode = BPF_CORE_READ(inode, i_mode);
-	out->dev = BPF_CORE_READ(sb, s_dev);
-	out->magic = BPF_CORE_READ(sb, s_magic);
-	out->nlink = BPF_CORE_READ(inode, __i_nlink);
-	out->open_flags = BPF_CORE_READ(f, f_flags);
-	bool overlay = false;
-	if (is_upper_layer(inode, &overlay))
-		out->flags |= VG_FDF_UPPER;
-	if (overlay)
-		out->flags |= VG_FDF_OVERLAY;
-	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
-	if ((out->mode & S_IFMT) == S_IFSOCK) {
-		out->flags |= VG_FDF_SOCK;
-		fill_sock(&out->sock, f);
+	out->magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	if ((out->mode & S_IFMT) == S_IFSOCK)
 		return off;
-	}
+	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
 	if (out->magic == PIPEFS_MAGIC || out->magic == ANON_INODE_FS_MAGIC)
 		return put_dname(s, off, d, VG_BLOB_FDPATH, 0);
 	return put_path(s, off, d, BPF_CORE_READ(f, f_path.mnt), VG_BLOB_FDPATH, 0);
+}
+
+static __always_inline void fill_fd(struct vg_fd *out, struct file *f)
+{
+	if (!f)
+		return;
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
+	out->ino = BPF_CORE_READ(inode, i_ino);
+	out->dev = BPF_CORE_READ(sb, s_dev);
+	out->nlink = BPF_CORE_READ(inode, __i_nlink);
+	out->open_flags = BPF_CORE_READ(f, f_flags);
+	bool overlay = false;
+	if (is_upper_layer_m(inode, out->magic, &overlay))
+		out->flags |= VG_FDF_UPPER;
+	if (overlay)
+		out->flags |= VG_FDF_OVERLAY;
+	if ((out->mode & S_IFMT) == S_IFSOCK) {
+		out->flags |= VG_FDF_SOCK;
+		fill_sock(&out->sock, f);
+	}
 }
 
 static __always_inline void fill_hdr(struct vg_hdr *h, __u8 kind, __u16 nr, __s64 res)
@@ -1072,43 +1106,40 @@ static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env,
 #define FILTER_UNDECIDED 2
 
 /*
- * Evaluates filter `fi` on what is known of an event: the atoms in `known` have the values
- * in `atoms`, and the path-set bits `pmask` are valid when `pknown`. Returns FILTER_PASS if
- * some clause holds, FILTER_DROP if none can, FILTER_UNDECIDED if that depends on what is
- * not known yet. Global, so the verifier checks the clause loop once.
+ * The verdict of filter `fi` for an event with these atoms: FILTER_PASS or FILTER_DROP when
+ * the path does not matter, else FILTER_UNDECIDED (the path decides: vg_filter_paths).
  */
-__noinline int vg_filter_eval(__u32 fi, __u32 atoms, __u32 known, __u64 pmask, __u32 pknown)
+__noinline int vg_filter_atoms(__u32 fi, __u32 atoms)
 {
 	struct vg_filter *f = bpf_map_lookup_elem(&filters, &fi);
 	if (!f || f->pass_all)
 		return FILTER_PASS;
-	__u32 n = f->nclauses;
-	int undecided = 0;
+	struct vg_combo *c = &f->combos[atoms & (VG_FILTER_COMBOS - 1)];
+	if (c->always)
+		return FILTER_PASS;
+	if (!c->any && !c->npairs)
+		return FILTER_DROP;
+	return FILTER_UNDECIDED;
+}
+
+/* Whether a path with the set bits `pmask` passes filter `fi` under these atoms. */
+__noinline int vg_filter_paths(__u32 fi, __u32 atoms, __u64 pmask)
+{
+	struct vg_filter *f = bpf_map_lookup_elem(&filters, &fi);
+	if (!f || f->pass_all)
+		return 1;
+	struct vg_combo *c = &f->combos[atoms & (VG_FILTER_COMBOS - 1)];
+	if (c->always || (pmask & c->any))
+		return 1;
+	__u32 n = c->npairs;
 #pragma clang loop unroll(disable)
-	for (__u32 i = 0; i < VG_FILTER_CLAUSES; i++) {
+	for (__u32 i = 0; i < VG_FILTER_PAIRS; i++) {
 		if (i >= n)
 			break;
-		struct vg_clause *c = &f->clauses[i];
-		__u32 need = c->need, forbid = c->forbid;
-		/* A known atom contradicting the clause rules it out. */
-		if ((need & known & ~atoms) || (forbid & known & atoms))
-			continue;
-		__u64 m0 = c->paths[0], m1 = c->paths[1];
-		if (m0 || m1) {
-			if (!pknown) {
-				undecided = 1;
-				continue;
-			}
-			if ((m0 && !(pmask & m0)) || (m1 && !(pmask & m1)))
-				continue;
-		}
-		if ((need | forbid) & ~known) {
-			undecided = 1;
-			continue;
-		}
-		return FILTER_PASS;
+		if ((pmask & c->pairs[i][0]) && (pmask & c->pairs[i][1]))
+			return 1;
 	}
-	return undecided ? FILTER_UNDECIDED : FILTER_DROP;
+	return 0;
 }
 
 /* The access-mode, O_CREAT and success atoms of an open event. */
@@ -1144,7 +1175,9 @@ __noinline int vg_has_dotdot(__u32 off, __u32 len)
 	for (__u32 i = 0; i < 253; i++) {
 		if (i + 2 >= len)
 			break;
-		if (*rec_at(s, off + i) == '.' && *rec_at(s, off + i + 1) == '.' && *rec_at(s, off + i + 2) == '/')
+		if (*rec_at(s, off + i) != '.')
+			continue;
+		if (*rec_at(s, off + i + 1) == '.' && *rec_at(s, off + i + 2) == '/')
 			return 1;
 	}
 	return 0;
@@ -1337,14 +1370,19 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		}
 	}
 
-	/* Prefilter, first on what is known without the path. */
+	/* Prefilter, first on the atoms: the "../" test only when it changes the verdict. */
 	__u32 fi = spec->filter;
 	__u32 atoms = 0;
 	int decision = FILTER_PASS;
 	if (fi) {
 		fi -= 1;
 		atoms = open_atoms(fi, sys->args, ret);
-		decision = vg_filter_eval(fi, atoms, VG_ATOM_WRITE | VG_ATOM_READ | VG_ATOM_CREATE | VG_ATOM_OK, 0, 0);
+		decision = vg_filter_atoms(fi, atoms);
+		if (decision != vg_filter_atoms(fi, atoms | VG_ATOM_DOTDOT)) {
+			if (path_len && vg_has_dotdot(path_off, path_len))
+				atoms |= VG_ATOM_DOTDOT;
+			decision = vg_filter_atoms(fi, atoms);
+		}
 		if (decision == FILTER_DROP) {
 			count_drop(VG_DROP_FILTERED);
 			return;
@@ -1377,17 +1415,17 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		break;
 	}
 	if (spec->fd_src != VG_FD_NONE)
-		off = put_fd(s, off, &sys->fd, f, num);
+		off = put_fd_name(s, off, &sys->fd, f, num);
 	if (decision == FILTER_UNDECIDED) {
-		if (path_len && vg_has_dotdot(path_off, path_len))
-			atoms |= VG_ATOM_DOTDOT;
 		/* A failed open has no descriptor: no path test holds (fd.name is missing). */
 		__u64 pmask = (atoms & VG_ATOM_OK) ? vg_path_mask() : 0;
-		if (vg_filter_eval(fi, atoms, 0xff, pmask, 1) != FILTER_PASS) {
+		if (!vg_filter_paths(fi, atoms, pmask)) {
 			count_drop(VG_DROP_FILTERED);
 			return;
 		}
 	}
+	if (spec->fd_src != VG_FD_NONE)
+		fill_fd(&sys->fd, f);
 	submit(s, off, VG_DROP_SYSCALL, spec->category);
 }
 

@@ -180,9 +180,8 @@ struct vg_blob {
 
 /* Prefilters for open events (array map `filters`, vg_spec.filter = index + 1). */
 #define VG_NR_FILTERS 8
-#define VG_FILTER_CLAUSES 32
 #define VG_LPM_BYTES 256
-/* Facts about an open event a clause tests (vg_clause.need / forbid). */
+/* Facts about an open event a filter tests (bits of the vg_filter.combos index). */
 #define VG_ATOM_WRITE 1  /* opened for writing: O_WRONLY or O_RDWR */
 #define VG_ATOM_READ 2   /* opened for reading: O_RDONLY or O_RDWR */
 #define VG_ATOM_OK 4     /* the call returned a descriptor */
@@ -192,22 +191,25 @@ struct vg_blob {
 /* vg_filter.flags_arg: creat() has no flags argument; it opens O_WRONLY|O_CREAT. */
 #define VG_FLAGS_CREAT 0xfe
 
-/* A conjunction: every `need` atom holds, no `forbid` atom holds, and for each non-zero
- * `paths[i]` the resolved path belongs to one of the path sets whose bits it has. */
-struct vg_clause {
-	__u8 need;
-	__u8 forbid;
+/* A filter, compiled per combination of atoms (VG_ATOM_* bits index `combos`): the event
+ * passes if `always`, or if its path is in a set of `any`, or in a set of both masks of one
+ * of the `pairs`. A combination no clause allows has all three empty. */
+#define VG_FILTER_COMBOS 32
+#define VG_FILTER_PAIRS 4
+
+struct vg_combo {
+	__u8 always;
+	__u8 npairs;
 	__u8 pad[6];
-	__u64 paths[2];
+	__u64 any;
+	__u64 pairs[VG_FILTER_PAIRS][2];
 };
 
-/* A disjunction of clauses: an open event is reported if one holds, or if pass_all. */
 struct vg_filter {
-	__u32 nclauses;
 	__u32 pass_all;
 	__u8 flags_arg; /* the argument with the open flags (openat2: its open_how), or VG_FLAGS_CREAT */
-	__u8 pad[7];
-	struct vg_clause clauses[VG_FILTER_CLAUSES];
+	__u8 pad[3];
+	struct vg_combo combos[VG_FILTER_COMBOS];
 };
 
 /* Key of the `filter_paths` LPM trie: a path, and its bit length that must match. The value
@@ -248,8 +250,8 @@ _Static_assert(sizeof(struct vg_proc) == 208, "vg_proc layout");
 _Static_assert(sizeof(struct vg_exit) == 16, "vg_exit layout");
 _Static_assert(sizeof(struct vg_spec) == 16, "vg_spec layout");
 _Static_assert(sizeof(struct vg_config) == 24, "vg_config layout");
-_Static_assert(sizeof(struct vg_clause) == 24, "vg_clause layout");
-_Static_assert(sizeof(struct vg_filter) == 16 + 24 * VG_FILTER_CLAUSES, "vg_filter layout");
+_Static_assert(sizeof(struct vg_combo) == 16 + 16 * VG_FILTER_PAIRS, "vg_combo layout");
+_Static_assert(sizeof(struct vg_filter) == 8 + sizeof(struct vg_combo) * VG_FILTER_COMBOS, "vg_filter layout");
 _Static_assert(sizeof(struct vg_lpm_key) == 260, "vg_lpm_key layout");
 _Static_assert(sizeof(struct vg_name_key) == 64, "vg_name_key layout");
 
