@@ -305,6 +305,9 @@ fn exec_record_follows_the_contract() {
         .blob(blob::CWD, 0, b"/root")
         .blob(blob::EXEPATH, 0, b"/usr/bin/bash")
         .blob(blob::STDIO, 0, b"/dev/pts/2")
+        // The cgroup path's components, the last first.
+        .blob(blob::CGROUP, 0, b"libpod-abc")
+        .blob(blob::CGROUP, 1, b"libpod_parent")
         .finish();
     let s = decode(&rec).unwrap();
     assert_eq!(s.etype, "execve");
@@ -335,6 +338,7 @@ fn exec_record_follows_the_contract() {
         "egid",
         "trusted_exepath",
         "cgroup_id",
+        "cgroup",
         "exe_ino",
         "exe_ino_ctime",
         "exe_ino_mtime",
@@ -355,6 +359,7 @@ fn exec_record_follows_the_contract() {
     assert_eq!(param(&s, "trusted_exepath"), "Str(\"/usr/bin/bash\")");
     assert_eq!(param(&s, "flags"), "U64(5)");
     assert_eq!(param(&s, "cgroup_id"), "U64(4242)");
+    assert_eq!(param(&s, "cgroup"), "Str(\"/libpod_parent/libpod-abc\")");
     assert_eq!(param(&s, "fd0_type"), "Str(\"file\")");
     assert_eq!(param(&s, "fd0_name"), "Str(\"/dev/pts/2\")");
     assert_eq!(param(&s, "fd1_type"), "Str(\"pipe\")");
@@ -388,6 +393,7 @@ fn clone_child_record_follows_the_contract() {
             "vtid",
             "vpid",
             "cgroup_id",
+            "cgroup",
             "loginuid",
             "tty",
             "cap_effective",
