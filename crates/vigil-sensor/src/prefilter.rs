@@ -66,7 +66,10 @@ pub fn compile(filters: &[(EventType, Option<OpenFilter>)]) -> Compiled {
         };
         for (atoms, combo) in k.combos.iter_mut().enumerate() {
             let has = |a: u8| atoms as u8 & a != 0;
-            let fits = |want: Option<bool>, a: u8| want.map_or(true, |w| w == has(a));
+            let fits = |want: Option<bool>, a: u8| match want {
+                Some(w) => w == has(a),
+                None => true,
+            };
             for c in &f.clauses {
                 if !(fits(c.write, filter::WRITE)
                     && fits(c.read, filter::READ)
