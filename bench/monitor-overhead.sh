@@ -1,32 +1,51 @@
 #!/usr/bin/env bash
 # Overhead of `vigil monitor` (default rules, or -r FILE given as $RULES) on syscall-heavy
 # loops on both cores, measured like the Falco comparison: throughput with vigil running
-# divided by throughput without, vigil's CPU (cores) and peak RSS, and drops.
-# Usage (root): bench/monitor-overhead.sh [SECONDS]
+# divided by throughput without, vigil's CPU (cores) and peak RSS, events and drops.
+#
+# A VM's throughput drifts by 10-20% between runs, so each loop runs ROUNDS times (default 3),
+# alternating without and with vigil, and the median of each is reported; the per-round
+# ratios are printed too, so the spread is visible.
+# Usage (root): bench/monitor-overhead.sh [SECONDS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
+rounds=${2:-3}
 cargo build --release -q -p vigil --bin vigil --example syscall_load
 tgt=${CARGO_TARGET_DIR:-target}
 bin=$tgt/release/vigil
 load=$tgt/release/examples/syscall_load
 rules_args=()
 [ -n "${RULES:-}" ] && rules_args=(-r "$RULES")
-printf '%-8s %12s %12s %7s %7s %8s %8s %8s\n' loop base_ops/s vigil_ops/s ratio cores rss_MB events dropped
+hz=$(getconf CLK_TCK)
+median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+printf '%-8s %12s %12s %7s %7s %8s %9s %8s  %s\n' loop base_ops/s vigil_ops/s ratio cores rss_MB events dropped rounds
 for kind in open connect exec; do
-  base=$($load "$kind" 2 "$secs" | awk '{print $3}')
-  $bin monitor --no-metrics --stats-interval 0 "${rules_args[@]}" > /dev/null 2> /tmp/vigil-bench.err &
-  vpid=$!
-  for _ in $(seq 100); do grep -q monitoring /tmp/vigil-bench.err 2>/dev/null && break; sleep 0.1; done
-  t0=$(awk '{print $14+$15}' /proc/$vpid/stat)
-  with=$($load "$kind" 2 "$secs" | awk '{print $3}')
-  t1=$(awk '{print $14+$15}' /proc/$vpid/stat)
-  rss=$(awk '/VmHWM/{print $2}' /proc/$vpid/status)
-  kill -TERM $vpid; wait $vpid || true
-  final=$(grep 'final:' /tmp/vigil-bench.err)
-  events=$(echo "$final" | sed -E 's/.*final: ([0-9]+) events.*/\1/')
-  dropped=$(echo "$final" | sed -E 's/.*dropped ([0-9]+) .*/\1/')
-  hz=$(getconf CLK_TCK)
-  awk -v k="$kind" -v b="$base" -v w="$with" -v t="$((t1 - t0))" -v hz="$hz" -v s="$secs" -v r="$rss" -v e="$events" -v d="$dropped" \
-    'BEGIN { printf "%-8s %12.0f %12.0f %7.3f %7.3f %8.1f %8d %8d\n", k, b, w, w / b, t / hz / s, r / 1024, e, d }'
+  bases=() withs=() cores=() rsss=() ratios=() evs=() drops=()
+  for _ in $(seq "$rounds"); do
+    base=$($load "$kind" 2 "$secs" | awk '{print $3}')
+    $bin monitor --no-metrics --stats-interval 0 "${rules_args[@]}" > /dev/null 2> /tmp/vigil-bench.err &
+    vpid=$!
+    for _ in $(seq 300); do grep -q monitoring /tmp/vigil-bench.err 2>/dev/null && break; sleep 0.1; done
+    t0=$(awk '{print $14+$15}' /proc/$vpid/stat)
+    with=$($load "$kind" 2 "$secs" | awk '{print $3}')
+    t1=$(awk '{print $14+$15}' /proc/$vpid/stat)
+    rss=$(awk '/VmHWM/{print $2}' /proc/$vpid/status)
+    kill -TERM $vpid; wait $vpid || true
+    final=$(grep 'final:' /tmp/vigil-bench.err)
+    evs+=("$(echo "$final" | sed -E 's/.*final: ([0-9]+) events.*/\1/')")
+    drops+=("$(echo "$final" | sed -E 's/.*dropped ([0-9]+) .*/\1/')")
+    bases+=("$base") withs+=("$with")
+    cores+=("$(awk -v t="$((t1 - t0))" -v hz="$hz" -v s="$secs" 'BEGIN{print t/hz/s}')")
+    rsss+=("$(awk -v r="$rss" 'BEGIN{print r/1024}')")
+    ratios+=("$(awk -v b="$base" -v w="$with" 'BEGIN{printf "%.3f", w/b}')")
+  done
+  mb=$(printf '%s\n' "${bases[@]}" | median)
+  mw=$(printf '%s\n' "${withs[@]}" | median)
+  mc=$(printf '%s\n' "${cores[@]}" | median)
+  mr=$(printf '%s\n' "${rsss[@]}" | sort -g | tail -1)
+  me=$(printf '%s\n' "${evs[@]}" | median)
+  md=$(printf '%s\n' "${drops[@]}" | sort -g | tail -1)
+  mratio=$(printf '%s\n' "${ratios[@]}" | median)
+  printf '%-8s %12.0f %12.0f %7.3f %7.3f %8.1f %9.0f %8d  %s\n' "$kind" "$mb" "$mw" "$mratio" "$mc" "$mr" "$me" "$md" "${ratios[*]}"
 done
