@@ -90,6 +90,18 @@ impl std::str::FromStr for RuleAction {
     }
 }
 
+impl From<RuleAction> for Action {
+    fn from(a: RuleAction) -> Action {
+        match a {
+            RuleAction::KillProcess => Action::KillProcess,
+            RuleAction::KillContainer => Action::KillContainer,
+            RuleAction::PauseContainer => Action::PauseContainer,
+            RuleAction::StopContainer => Action::StopContainer,
+            RuleAction::IsolateNetwork => Action::IsolateNetwork,
+        }
+    }
+}
+
 /// Where the action happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -107,6 +119,8 @@ pub enum Outcome {
     /// The target was already gone.
     TargetGone,
     Failed(String),
+    /// Not attempted, and why (e.g. the same response for the same target ran moments ago).
+    Skipped(String),
 }
 
 impl fmt::Display for Outcome {
@@ -116,6 +130,7 @@ impl fmt::Display for Outcome {
             Outcome::AuditOnly => f.write_str("audit-only"),
             Outcome::TargetGone => f.write_str("target-gone"),
             Outcome::Failed(e) => write!(f, "failed: {e}"),
+            Outcome::Skipped(why) => write!(f, "skipped: {why}"),
         }
     }
 }
@@ -460,6 +475,20 @@ pub fn pause_or_stop(
 /// A failed action before anything was attempted.
 pub fn failed(action: Action, target: Target, why: String, t0: Instant) -> ActionReport {
     report(action, target, "-".into(), Outcome::Failed(why), t0)
+}
+
+/// A response that was not attempted (`why`), e.g. a duplicate within the dedupe window.
+pub fn skipped(action: RuleAction, target: Target, object: String, why: String) -> ActionReport {
+    ActionReport {
+        latency: None,
+        ..report(
+            action.into(),
+            target,
+            object,
+            Outcome::Skipped(why),
+            Instant::now(),
+        )
+    }
 }
 
 /// A report for network isolation (the map write happens in the enforcer).

@@ -27,12 +27,13 @@
 //! is no moment without enforcement. [`remove_pins`] removes everything (`vigil policy
 //! unpin`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, Map, MapData, MapError, PerCpuArray, RingBuf};
@@ -40,8 +41,9 @@ use aya::programs::links::FdLink;
 use aya::programs::{CgroupSockAddr, RawTracePoint};
 use aya::{Btf, Ebpf, EbpfLoader};
 
-use crate::action::{self, Action, ActionReport, Origin, Outcome, RuleAction, Target};
+use crate::action::{Action, ActionReport, Origin, Outcome, RuleAction, Target};
 use crate::compile::{self, CompiledPolicy, Verdict};
+use crate::executor::{Executor, Isolation};
 use crate::kernel::{
     self, maps, ContainerSlots, Net4KeyData, Net6KeyData, NetRule, NetRules, PathKeyData,
     PolicyState,
@@ -135,13 +137,13 @@ pub struct Enforcer {
     paths: LpmTrie<MapData, PathKeyData, u32>,
     net4: LpmTrie<MapData, Net4KeyData, NetRules>,
     net6: LpmTrie<MapData, Net6KeyData, NetRules>,
-    isolated: HashMap<MapData, u64, u32>,
     ring: RingBuf<MapData>,
     counters: PerCpuArray<MapData, u64>,
     config: Array<MapData, u32>,
     slots: Vec<Option<Loaded>>,
     live: BTreeMap<u64, Applied>,
-    isolated_set: BTreeMap<u64, ()>,
+    /// Runs user-space responses; shares the isolation map with its clones.
+    executor: Executor,
     opts: Options,
     network_attached: bool,
     unix: UnixEnforcement,
@@ -209,7 +211,7 @@ fn kernel_err(during: impl Into<String>, e: &(dyn std::error::Error + 'static)) 
     }
 }
 
-fn map_err(map: &'static str, capacity: u32, during: String, e: MapError) -> Error {
+pub(crate) fn map_err(map: &'static str, capacity: u32, during: String, e: MapError) -> Error {
     match io_errno(&e) {
         Some(libc::E2BIG) | Some(libc::ENOSPC) | Some(libc::ENOMEM) => Error::MapFull {
             map,
@@ -328,13 +330,21 @@ impl Enforcer {
             paths: take(&mut bpf, maps::PATHS)?,
             net4: take(&mut bpf, maps::NET4)?,
             net6: take(&mut bpf, maps::NET6)?,
-            isolated: take(&mut bpf, maps::ISOLATED)?,
             ring: take(&mut bpf, maps::REPORTS)?,
             counters: take(&mut bpf, maps::COUNTERS)?,
             config: take(&mut bpf, maps::CONFIG)?,
             slots: (0..SLOTS).map(|_| None).collect(),
             live: BTreeMap::new(),
-            isolated_set: BTreeMap::new(),
+            executor: Executor {
+                proc_root: opts.proc_root.clone(),
+                cgroup_root: opts.cgroup_root.clone(),
+                network: false,
+                capacity: opts.containers_capacity,
+                isolation: Arc::new(Mutex::new(Isolation {
+                    map: take(&mut bpf, maps::ISOLATED)?,
+                    set: BTreeSet::new(),
+                })),
+            },
             network_attached: false,
             unix: UnixEnforcement::KillAtSyscallExit("network programs not attached".into()),
             map_fds,
@@ -407,6 +417,7 @@ impl Enforcer {
             self.cgroup_links.push((name.to_string(), link));
         }
         self.network_attached = true;
+        self.executor.network = true;
         self.unix = match self.attach_unix(btf, &cg) {
             Ok(()) => UnixEnforcement::CgroupHooks,
             Err(why) => UnixEnforcement::KillAtSyscallExit(why),
@@ -725,9 +736,7 @@ impl Enforcer {
         if known {
             let _ = self.containers.remove(&cgroup_id);
         }
-        if self.isolated_set.remove(&cgroup_id).is_some() {
-            let _ = self.isolated.remove(&cgroup_id);
-        }
+        self.unisolate(cgroup_id);
         known
     }
 
@@ -923,7 +932,8 @@ impl Enforcer {
         }
     }
 
-    /// Runs a user-space response against `pid` (in container cgroup `cgroup_id`, if known).
+    /// Runs a user-space response against `pid` (in container cgroup `cgroup_id`, if known)
+    /// on this thread; [`Enforcer::executor`] runs them elsewhere.
     pub fn respond(
         &mut self,
         action: RuleAction,
@@ -937,81 +947,23 @@ impl Enforcer {
                 .map(|l| l.id)
         });
         let known = cg.and_then(|c| self.live.get(&c)).map(|a| &a.container);
-        let c = container.or(known);
-        let target = Target {
-            pid,
-            tid: pid,
-            comm: std::fs::read_to_string(self.opts.proc_root.join(pid.to_string()).join("comm"))
-                .map(|s| s.trim().to_string())
-                .unwrap_or_default(),
-            cgroup_id: cg.unwrap_or(0),
-            container_id: c.map(|c| c.id.clone()).unwrap_or_default(),
-            container_name: c.map(|c| c.name.clone()).unwrap_or_default(),
-        };
-        match action {
-            RuleAction::KillProcess => action::kill_process(&self.opts.proc_root, target),
-            RuleAction::KillContainer => {
-                let t0 = Instant::now();
-                if c.is_none() {
-                    // Never a whole cgroup on a guess: on hybrid hosts every host process
-                    // may share one v1 memory cgroup.
-                    return action::failed(
-                        Action::KillContainer,
-                        target,
-                        format!("pid {pid}: not in a known container, refusing"),
-                        t0,
-                    );
-                }
-                match cgroup::locate(&self.opts.proc_root, &self.opts.cgroup_root, pid) {
-                    Ok(loc) if loc.path != "/" && !loc.path.is_empty() => {
-                        action::kill_cgroup(&self.opts.proc_root, &loc.dir, target)
-                    }
-                    Ok(loc) => action::failed(
-                        Action::KillContainer,
-                        target,
-                        format!(
-                            "pid {pid} is in cgroup {}: not a container, refusing",
-                            loc.path
-                        ),
-                        t0,
-                    ),
-                    Err(e) => action::failed(Action::KillContainer, target, e.to_string(), t0),
-                }
-            }
-            RuleAction::PauseContainer | RuleAction::StopContainer => {
-                action::pause_or_stop(&self.opts.proc_root, &self.opts.cgroup_root, action, target)
-            }
-            RuleAction::IsolateNetwork => {
-                let t0 = Instant::now();
-                let res = match cg {
-                    None => Err(format!("no cgroup for pid {pid}")),
-                    Some(_) if !self.network_attached => {
-                        Err("network programs not attached".into())
-                    }
-                    Some(id) => self
-                        .isolated
-                        .insert(id, 1, 0)
-                        .map(|()| {
-                            self.isolated_set.insert(id, ());
-                        })
-                        .map_err(|e| {
-                            map_err(
-                                maps::ISOLATED,
-                                self.opts.containers_capacity,
-                                "isolating".into(),
-                                e,
-                            )
-                            .to_string()
-                        }),
-                };
-                action::isolated(target, res, t0)
-            }
-        }
+        self.executor
+            .respond(action, pid, &[], cg, container.or(known))
+    }
+
+    /// A handle that runs user-space responses on another thread (see [`Executor`]); its
+    /// network isolations share this enforcer's map.
+    pub fn executor(&self) -> Executor {
+        self.executor.clone()
     }
 
     /// Lifts a network isolation.
     pub fn unisolate(&mut self, cgroup_id: u64) -> bool {
-        self.isolated_set.remove(&cgroup_id).is_some() && self.isolated.remove(&cgroup_id).is_ok()
+        self.executor
+            .isolation
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .lift(cgroup_id)
     }
 
     /// Kernel counters summed over CPUs.

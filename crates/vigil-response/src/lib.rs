@@ -17,9 +17,11 @@ pub mod cgroup;
 pub mod compile;
 mod enforcer;
 mod error;
+pub mod executor;
 pub mod kernel;
 pub mod policy;
 pub mod respond;
+pub mod runner;
 pub mod runtime;
 mod sys;
 mod unix_hooks;
@@ -30,6 +32,7 @@ pub use enforcer::{
     ensure_bpffs, monotonic_ns, remove_pins, Enforcer, Options, Stats, UnixEnforcement, SLOTS,
 };
 pub use error::Error;
+pub use executor::Executor;
 pub use policy::{
     load_file, load_files, parse_str, Diagnostic, Diagnostics, Mode, Policy, PolicyFile, Priority,
     ResponseRule,

@@ -368,6 +368,9 @@ impl std::str::FromStr for Priority {
 /// `scope`, run `actions` from user space (see docs/policy.md, "Rule-triggered responses").
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResponseRule {
+    /// Optional name (as a policy name: `[A-Za-z0-9-_.]`, at most 128), reported as the
+    /// action's `policy`; the response's file:line:col otherwise.
+    pub name: Option<String>,
     /// Rule name globs (any may match); empty = any rule.
     pub rules: Vec<String>,
     /// Tags (any may match); empty = any tags.
@@ -384,6 +387,11 @@ pub struct ResponseRule {
 impl ResponseRule {
     pub fn location(&self) -> String {
         format!("{}:{}:{}", self.file.display(), self.pos.line, self.pos.col)
+    }
+
+    /// What reports call the response: its `name`, else its location.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.location())
     }
 
     /// Does an alert of `rule` with `tags` and `priority`, about container `c` (None: not
@@ -711,12 +719,7 @@ fn parse_policy(ctx: &mut Ctx<'_>, node: &Node) -> Option<Policy> {
         }
     };
     if let Some(n) = &name {
-        if n.is_empty()
-            || n.len() > 128
-            || !n
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
+        if !valid_name(n) {
             ctx.err(
                 node.pos,
                 format!("invalid name `{n}` (1-128 of [A-Za-z0-9-_.])"),
@@ -787,6 +790,14 @@ fn parse_policy(ctx: &mut Ctx<'_>, node: &Node) -> Option<Policy> {
     }
 }
 
+/// Policy and response names: 1-128 of `[A-Za-z0-9-_.]`.
+fn valid_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.len() <= 128
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 fn parse_response(ctx: &mut Ctx<'_>, node: &Node) -> Option<ResponseRule> {
     let before = ctx.errors.len();
     ctx.policy = None;
@@ -795,6 +806,7 @@ fn parse_response(ctx: &mut Ctx<'_>, node: &Node) -> Option<ResponseRule> {
         _ => node.pos,
     };
     let mut r = ResponseRule {
+        name: None,
         rules: Vec::new(),
         tags: Vec::new(),
         min_priority: None,
@@ -807,9 +819,20 @@ fn parse_response(ctx: &mut Ctx<'_>, node: &Node) -> Option<ResponseRule> {
     for (key, v) in ctx.fields(
         node,
         "response",
-        &["rules", "tags", "min_priority", "scope", "actions"],
+        &["name", "rules", "tags", "min_priority", "scope", "actions"],
     ) {
         match key {
+            "name" => {
+                if let Some(n) = ctx.string(v, "name") {
+                    if !valid_name(&n) {
+                        ctx.err(
+                            v.pos,
+                            format!("invalid name `{n}` (1-128 of [A-Za-z0-9-_.])"),
+                        );
+                    }
+                    r.name = Some(n);
+                }
+            }
             "rules" => r.rules = ctx.strings(v, "rules").into_iter().map(|s| s.0).collect(),
             "tags" => r.tags = ctx.strings(v, "tags").into_iter().map(|s| s.0).collect(),
             "min_priority" => {

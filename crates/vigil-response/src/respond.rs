@@ -39,6 +39,34 @@ impl AlertRef {
         !self.container_id.is_empty() && self.container_id != "host"
     }
 
+    /// The same view of an alert raised in this process (no JSON round trip): what
+    /// `vigil monitor --policy` selects its responses with.
+    pub fn from_alert(a: &vigil_event::Alert) -> AlertRef {
+        use vigil_event::FieldValue;
+        let text = |k: &str| match a.output_fields.get(k) {
+            Some(FieldValue::Str(s)) => s.clone(),
+            _ => String::new(),
+        };
+        let pid = match a.output_fields.get("proc.pid") {
+            Some(FieldValue::U64(p)) => u32::try_from(*p).ok(),
+            Some(FieldValue::I64(p)) => u32::try_from(*p).ok(),
+            Some(FieldValue::Str(s)) => s.parse().ok(),
+            _ => None,
+        };
+        AlertRef {
+            rule: a.rule.clone(),
+            priority: a.priority.as_str().parse().ok(),
+            tags: a.tags.clone(),
+            pid,
+            container_id: text("container.id"),
+            container_name: text("container.name"),
+            image_repository: text("container.image.repository"),
+            k8s_namespace: text("k8s.ns.name"),
+            k8s_pod: text("k8s.pod.name"),
+            time_ns: Some(a.time),
+        }
+    }
+
     /// The container as far as the alert describes it: enough for scopes that select by
     /// name, image or k8s namespace, and for the runtime (which accepts the short id).
     /// None when the alert lacks the container's name.
@@ -239,6 +267,13 @@ mod tests {
         assert!(c.k8s.is_none());
         assert!(parse_alert("{").unwrap_err().contains("not a JSON alert"));
         assert!(parse_alert("{}").unwrap_err().contains("rule"));
+    }
+
+    #[test]
+    fn alert_in_process_reads_like_its_json() {
+        let a = parse_alert(ALERT).unwrap();
+        let parsed: vigil_event::Alert = serde_json::from_str(ALERT).unwrap();
+        assert_eq!(AlertRef::from_alert(&parsed), a);
     }
 
     #[test]

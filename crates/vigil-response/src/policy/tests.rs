@@ -293,3 +293,17 @@ fn responses_parse_and_every_error_is_reported() {
     let e = errors("responses:\n  - rules: [x]\n");
     assert!(e[0].contains("response without `actions`"), "{e:#?}");
 }
+
+#[test]
+fn responses_may_be_named() {
+    let f = parse("responses:\n  - name: kill-shells\n    rules: [x]\n    actions: [kill]\n  - rules: [y]\n    actions: [kill]\n").unwrap();
+    assert_eq!(f.responses[0].name.as_deref(), Some("kill-shells"));
+    assert_eq!(f.responses[0].label(), "kill-shells");
+    assert_eq!(f.responses[1].name, None);
+    assert_eq!(f.responses[1].label(), "p.yaml:5:5");
+    let e = errors("responses:\n  - name: 'no spaces'\n    rules: [x]\n    actions: [kill]\n");
+    assert!(
+        e[0].contains("p.yaml:2:11: invalid name `no spaces`"),
+        "{e:#?}"
+    );
+}
