@@ -187,7 +187,7 @@ impl Runner {
 
     /// Stops taking requests, lets the worker finish the queued ones for at most `timeout`,
     /// and returns what completed and how many were still queued or running.
-    pub fn shutdown(mut self, timeout: Duration) -> (Vec<Completed>, u64) {
+    pub fn shutdown(&mut self, timeout: Duration) -> (Vec<Completed>, u64) {
         self.tx = None;
         let t0 = Instant::now();
         let mut out = Vec::new();

@@ -6,7 +6,14 @@
 //! container's cgroups), then policies are applied to that cgroup, then `podman start`: the
 //! entrypoint's first exec is already under the policy. Root, podman and the image are
 //! required; without them every test prints SKIP and returns.
+//!
+//! The `monitor_policy_*` tests run `vigil monitor --json --policy FILE` (the shared harness
+//! in `common/mod.rs`) with rule-triggered responses on default rules, and read the response
+//! reports from the monitor's own output.
 
+mod common;
+
+use common::{field, require};
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
 use std::os::unix::net::UnixListener;
@@ -1143,4 +1150,258 @@ fn sighup_switches_the_cli_enforcer_to_audit_without_restart() {
         ["done", "audit-only", "audit-only", "done"],
         "{reports:#?}"
     );
+}
+
+/// Runs a container to completion: its output and exit code.
+fn run_to_end(name: &str, script: &str) -> (String, i32) {
+    let _ = Command::new("podman")
+        .args(["rm", "-f", "-t", "0", name])
+        .output();
+    let out = Command::new("podman")
+        .args([
+            "run",
+            "--name",
+            name,
+            "--network=none",
+            IMAGE,
+            "bash",
+            "-c",
+            script,
+        ])
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    eprintln!("podman {name}: {text}");
+    (text, out.status.code().unwrap_or(-1))
+}
+
+/// Python: opens /etc/shadow (the default rule "Password database or sudo configuration read"
+/// fires), then would work for 10 s and print `work-done` (not in its command line, which bash
+/// echoes when the job is killed). `sleep 1` first: the container's first exec
+/// makes the monitor look up its name, which the responses' scope selects on.
+const SHADOW_THEN_WORK: &str =
+    "python3 -c 'import time; open(\"/etc/shadow\").read(); time.sleep(10); print(\"work\" + \"-done\")'";
+
+/// The `vigil response` alert for container `name` and `action` in the monitor's output (not
+/// a skipped one).
+fn response_alert(m: &common::Vigil, name: &str, action: &str) -> serde_json::Value {
+    m.expect("vigil response", Duration::from_secs(20), |a| {
+        field(a, "container.name") == name
+            && field(a, "action") == action
+            && !field(a, "outcome").starts_with("skipped")
+    })
+}
+
+/// Checks the report fields every completed response alert carries, prints its timings and
+/// returns the time from the triggering event to done (us).
+fn check_report(a: &serde_json::Value, name: &str, policy: &str) -> u64 {
+    let f = &a["output_fields"];
+    assert_eq!(a["source"], "internal", "{a}");
+    assert_eq!(a["priority"], "Critical", "{a}");
+    assert_eq!(f["outcome"], "done", "{a}");
+    assert_eq!(f["policy"], policy, "{a}");
+    assert!(
+        f["scope"]
+            .as_str()
+            .unwrap()
+            .starts_with("names [\"vr-e2e-mon-"),
+        "{a}"
+    );
+    assert_eq!(
+        f["trigger.rule"], "Password database or sudo configuration read",
+        "{a}"
+    );
+    assert!(f["response"].as_str().unwrap().ends_with(":2:5"), "{a}");
+    assert_eq!(f["container.name"], name, "{a}");
+    assert_eq!(f["container.id"].as_str().unwrap().len(), 12, "{a}");
+    assert!(f["proc.pid"].as_u64().unwrap() > 1, "{a}");
+    assert!(
+        a["tags"].as_array().unwrap().contains(&"response".into()),
+        "{a}"
+    );
+    let total = f["event_to_done_us"].as_u64().expect("event_to_done_us");
+    eprintln!(
+        "{name}: {} done {total} us after the event (detection {} us, queue {} us, action {} us)",
+        f["action"], f["detect_us"], f["queue_us"], f["latency_us"]
+    );
+    assert!(f["latency_us"].as_u64().unwrap() <= total, "{a}");
+    assert!(total < 10_000_000, "{a}");
+    total
+}
+
+/// `vigil monitor --policy`: a response on a default rule kills the offending process
+/// before it finishes its work (kill_process), or the whole container (kill_container), and
+/// the monitor's own output carries each response report with its outcome and timing.
+#[test]
+fn monitor_policy_response_kills_the_offending_process_and_reports_timing() {
+    require!(true);
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(
+        dir.path(),
+        "responses:\n  - name: kill-shadow-readers\n    rules: [\"Password database or sudo configuration read\"]\n    scope: {names: ['vr-e2e-mon-kp']}\n    actions: [kill_process]\n",
+    );
+    // A second file: one response per file keeps each at line 2, column 5.
+    let kc = dir.path().join("kc.yaml");
+    std::fs::write(
+        &kc,
+        "responses:\n  - name: kill-container\n    rules: [\"Password database*\"]\n    scope: {names: ['vr-e2e-mon-kc']}\n    actions: [kill_container]\n",
+    )
+    .unwrap();
+    let m = common::Vigil::monitor(&[
+        "--policy",
+        policy.to_str().unwrap(),
+        "--policy",
+        kc.to_str().unwrap(),
+    ]);
+    m.expect_stderr("2 responses loaded", Duration::from_secs(5));
+
+    // kill_process: the reader dies (137) and never finishes; its shell goes on.
+    let t0 = Instant::now();
+    let (out, _) = run_to_end(
+        "vr-e2e-mon-kp",
+        &format!("sleep 1; {SHADOW_THEN_WORK}; echo rc=$?"),
+    );
+    assert!(out.contains("rc=137"), "the reader was not killed: {out}");
+    assert!(
+        !out.contains("work-done"),
+        "the reader finished its work: {out}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(10), "{:?}", t0.elapsed());
+    let kp = response_alert(&m, "vr-e2e-mon-kp", "kill_process");
+    let kp_us = check_report(&kp, "vr-e2e-mon-kp", "kill-shadow-readers");
+    assert_eq!(kp["output_fields"]["proc.name"], "python3", "{kp}");
+    // The report names the process the rule alert named.
+    let rule_alert = m.expect(
+        "Password database or sudo configuration read",
+        Duration::from_secs(5),
+        |a| field(a, "container.name") == "vr-e2e-mon-kp",
+    );
+    assert_eq!(
+        kp["output_fields"]["proc.pid"], rule_alert["output_fields"]["proc.pid"],
+        "{kp}"
+    );
+    assert_eq!(
+        kp["output_fields"]["trigger.pid"],
+        kp["output_fields"]["proc.pid"]
+    );
+
+    // kill_container: every process dies, the background sleep and the shell included.
+    let (out, code) = run_to_end(
+        "vr-e2e-mon-kc",
+        &format!("sleep 1; sleep 600 & {SHADOW_THEN_WORK}; echo rc=$?; wait"),
+    );
+    assert!(!out.contains("work-done") && !out.contains("rc="), "{out}");
+    assert_eq!(code, 137, "{out}");
+    let kc = response_alert(&m, "vr-e2e-mon-kc", "kill_container");
+    let kc_us = check_report(&kc, "vr-e2e-mon-kc", "kill-container");
+    assert!(field(&kc, "object").contains("killed)"), "{kc}");
+    let lines = m.stop();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("vigil: responses: 2 queued, 2 carried out")),
+        "{lines:?}"
+    );
+    let _ = Command::new("podman")
+        .args(["rm", "-f", "vr-e2e-mon-kp", "vr-e2e-mon-kc"])
+        .output();
+    eprintln!("monitor response latency (event to done): kill_process {kp_us} us, kill_container {kc_us} us");
+    assert!(!ours_loaded(), "programs left after the monitor exited");
+}
+
+/// `vigil monitor --policy`: isolate_network on a default rule; the rule fires twice, the
+/// isolation runs once and the duplicate is reported as skipped; connects from the container
+/// then fail with EPERM. A broken policy file on SIGHUP keeps the responses running.
+#[test]
+fn monitor_policy_response_isolates_once_and_reports_the_duplicate() {
+    require!(true);
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let srv = TcpListener::bind("127.0.0.12:0").unwrap();
+    let port = srv.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(
+        dir.path(),
+        "responses:\n  - name: isolate-shadow-readers\n    rules: [\"Password database or sudo configuration read\"]\n    scope: {names: ['vr-e2e-mon-*']}\n    actions: [isolate_network]\n",
+    );
+    let m = common::Vigil::monitor(&["--policy", policy.to_str().unwrap()]);
+    let name = "vr-e2e-mon-iso";
+    let _ = Command::new("podman")
+        .args(["rm", "-f", "-t", "0", name])
+        .output();
+    let out = Command::new("podman")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network=host",
+            IMAGE,
+            "bash",
+            "-c",
+            "sleep 1; cat /etc/shadow > /dev/null; cat /etc/shadow > /dev/null; sleep 600",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = Ctr(name.to_string());
+    let iso = response_alert(&m, name, "isolate_network");
+    let iso_us = check_report(&iso, name, "isolate-shadow-readers");
+    let dup = m.expect("vigil response", Duration::from_secs(10), |a| {
+        field(a, "container.name") == name && field(a, "outcome").starts_with("skipped: duplicate")
+    });
+    assert_eq!(dup["output_fields"]["action"], "isolate_network", "{dup}");
+    assert_eq!(
+        dup["output_fields"]["policy"], "isolate-shadow-readers",
+        "{dup}"
+    );
+    assert_eq!(dup["priority"], "Warning", "{dup}");
+    assert_eq!(dup["output_fields"]["duplicates"], 1, "{dup}");
+
+    // Isolated: a new connect fails with EPERM and never reaches the listener.
+    let out = c.exec(&format!("echo > /dev/tcp/127.0.0.12/{port}; echo rc=$?"));
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("Operation not permitted") && text.contains("rc=1"),
+        "{text}"
+    );
+    srv.set_nonblocking(true).unwrap();
+    assert!(srv.accept().is_err(), "an isolated container connected");
+    // The kernel's refusal is reported too.
+    m.expect("vigil response", Duration::from_secs(10), |a| {
+        field(a, "action") == "connect_denied" && field(a, "container.name") == name
+            || field(a, "action") == "connect_denied"
+                && field(a, "object").starts_with(&format!("127.0.0.12:{port}"))
+    });
+
+    // A broken file on SIGHUP: reported, and the old responses stay.
+    std::fs::write(
+        &policy,
+        "responses:\n  - rules: [x]\n    actions: [explode]\n",
+    )
+    .unwrap();
+    m.signal(libc::SIGHUP);
+    m.expect(
+        "vigil internal: reload failed",
+        Duration::from_secs(10),
+        |_| true,
+    );
+    m.expect_stderr("unknown response `explode`", Duration::from_secs(5));
+    let lines = m.stop();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l
+                .contains("vigil: responses: 1 queued, 1 carried out or failed, 1 deduplicated")),
+        "{lines:?}"
+    );
+    drop(c);
+    eprintln!("monitor response latency (event to done): isolate_network {iso_us} us");
+    assert!(!ours_loaded(), "programs left after the monitor exited");
 }

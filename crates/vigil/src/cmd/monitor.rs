@@ -6,6 +6,13 @@
 //! threads and never block it. Drops are never silent: kernel ring-buffer losses and decode
 //! failures are counted per category, printed in the periodic stats line and raised as a
 //! `vigil internal: event drop` alert.
+//!
+//! With `--policy`, the files' enforcement policies are applied to containers as they start
+//! and their rule-triggered `responses` run for the monitor's own alerts (see [`Responder`]):
+//! selection and dedupe on the event loop (microseconds), the actions on a worker thread
+//! behind a bounded queue, each outcome back through the pipeline as a `vigil response`
+//! alert. We rejected running the actions on the event loop: a kill waits for the death and
+//! `podman pause` for the runtime, hundreds of milliseconds without detection.
 
 use super::live::{self, Signals};
 use anyhow::Context;
@@ -15,6 +22,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use vigil_event::{Alert, Category, FieldValue, Priority, StateView};
 use vigil_output::{CliOverrides, Config, Metrics, Pipeline};
+use vigil_response::runner::{self, Check, Completed, Dedupe, DedupeKey, Request, Runner};
+use vigil_response::{ActionReport, ResponseRule, RuleAction};
 use vigil_rules::{LoadOptions, RuleMatching, Ruleset};
 use vigil_sensor::{SensorStats, CATEGORIES};
 
@@ -57,6 +66,14 @@ pub struct Args {
     /// Enforcement policy file (repeatable): applied to each container as it starts.
     #[arg(long = "policy", value_name = "FILE")]
     pub policies: Vec<PathBuf>,
+    /// Rule-triggered responses waiting for the response worker at most; more are dropped,
+    /// counted and reported (`vigil internal: response dropped`).
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub response_queue: usize,
+    /// Seconds during which the same response to the same target (container, or process for
+    /// kill_process) runs once; later ones are reported as skipped (0: no dedupe).
+    #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
+    pub response_dedupe: f64,
     /// Kernel BTF file for CO-RE relocations (default /sys/kernel/btf/vmlinux).
     #[arg(long, value_name = "FILE")]
     pub btf: Option<PathBuf>,
@@ -152,13 +169,23 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     live::program_sensor(&mut sensor, &ruleset)?;
     let mut state = live::open_state(Duration::from_millis(args.container_wait_ms))?;
-    let mut enforcer = if args.policies.is_empty() {
-        None
-    } else {
+    let mut enforcer = None;
+    let mut responder = None;
+    if !args.policies.is_empty() {
         let files = vigil_response::load_files(&args.policies)
             .map_err(|d| anyhow::anyhow!("policies failed to load:\n{d}"))?;
-        Some(vigil_response::Enforcer::open(&files).context("cannot start enforcement")?)
-    };
+        let enf = vigil_response::Enforcer::open(&files).context("cannot start enforcement")?;
+        let r = Responder::start(&args, &enf, responses_of(&files), state.hostname())
+            .context("cannot start the response worker")?;
+        eprintln!(
+            "vigil: {} policies, {} responses loaded from {} file(s)",
+            enf.policy_names().len(),
+            r.rules.len(),
+            files.len()
+        );
+        enforcer = Some(enf);
+        responder = Some(r);
+    }
     // Containers seen (by exec) whose policies are not applied yet: id -> attempts so far.
     let mut pending_policy: BTreeMap<String, u64> = BTreeMap::new();
     let mut policy_done: std::collections::HashSet<String> = std::collections::HashSet::new();
@@ -206,6 +233,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let enforcing = enforcer.is_some();
         let pending = &mut pending_policy;
         let done = &policy_done;
+        let resp = &mut responder;
         let polled = sensor.poll(Duration::from_millis(100), |ev| {
             let change = state.before(ev);
             if enforcing {
@@ -235,6 +263,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let _ = state.wait_container_of(ev.pid);
                 let mut alert = rs.alert(id, ev, &state, &mut scratch);
                 super::context::append_context(&mut alert, ev.pid, &state);
+                // The response is queued before the alert is: the action starts sooner.
+                if let Some(r) = resp.as_mut() {
+                    r.on_alert(&alert, ev.pid, &state, pl);
+                }
                 pl.send(alert);
                 alerts += 1;
             }
@@ -252,6 +284,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             apply_policies(enf, &mut state, &mut pending_policy, &mut policy_done);
             enf.poll(|r| pipeline.send(action_alert(&r, &hostname)));
         }
+        if let Some(r) = responder.as_mut() {
+            r.tick(&pipeline);
+        }
         // Processes whose exit event was lost (ring-buffer drops) would otherwise linger until
         // evicted: check a bounded number of them against /proc now and then.
         if last_sweep.elapsed() >= SWEEP_EVERY {
@@ -264,7 +299,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         if signals.take_reload() {
             match reload(&args, with_defaults) {
-                Ok((new_cfg, new_rules)) => {
+                Ok((new_cfg, new_rules, policy_files)) => {
+                    // Policies and responses: all or nothing, like the rules (an invalid
+                    // file already failed `reload`; a kernel refusal keeps both old sets).
+                    if let (Some(enf), Some(files)) = (enforcer.as_mut(), policy_files) {
+                        match enf.reload(&files) {
+                            Ok(()) => {
+                                let rules = responses_of(&files);
+                                eprintln!(
+                                    "vigil: reloaded: {} policies, {} responses",
+                                    enf.policy_names().len(),
+                                    rules.len()
+                                );
+                                if let Some(r) = responder.as_mut() {
+                                    r.rules = rules;
+                                }
+                                // Containers are matched against the new scopes again.
+                                policy_done.clear();
+                                for p in state.table().iter().filter(|p| p.in_container()) {
+                                    pending_policy.entry(p.container_id.clone()).or_insert(0);
+                                }
+                            }
+                            Err(e) => {
+                                eprintln!("vigil: reload: policies not reloaded, keeping the old policies and responses: {e}");
+                                pipeline.send(internal_alert(
+                                    "vigil internal: reload failed",
+                                    Priority::Error,
+                                    &hostname,
+                                    format!("Policy reload failed, old policies and responses kept: {e}"),
+                                    BTreeMap::new(),
+                                ));
+                            }
+                        }
+                    }
                     if let Err(e) = live::program_sensor(&mut sensor, &new_rules) {
                         eprintln!(
                             "vigil: reload: kernel filter update failed, keeping old rules: {e}"
@@ -334,6 +401,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         k.filtered
     );
     drop(sensor);
+    if let Some(r) = responder {
+        r.shutdown(&pipeline, Duration::from_secs(5));
+    }
+    if let Some(enf) = enforcer.as_mut() {
+        enf.poll(|r| pipeline.send(action_alert(&r, &hostname)));
+    }
     let rep = pipeline.shutdown(Duration::from_secs(5));
     eprintln!("vigil: outputs: {rep:?}");
     Ok(ExitCode::SUCCESS)
@@ -404,8 +477,9 @@ fn apply_policies(
     }
 }
 
-/// An enforcement action as an alert in the delivery pipeline.
-fn action_alert(r: &vigil_response::ActionReport, hostname: &str) -> Alert {
+/// An enforcement action or a response as an alert in the delivery pipeline: the policy
+/// (or response), its scope, the target and the outcome in `output_fields`.
+fn action_alert(r: &ActionReport, hostname: &str) -> Alert {
     let mut f = BTreeMap::new();
     let s = |v: &str| FieldValue::Str(v.to_string());
     f.insert("action".into(), s(r.action.as_str()));
@@ -418,7 +492,7 @@ fn action_alert(r: &vigil_response::ActionReport, hostname: &str) -> Alert {
         r.scope.as_deref().map_or(FieldValue::Null, s),
     );
     f.insert("object".into(), s(&r.object));
-    f.insert("outcome".into(), s(&format!("{:?}", r.outcome)));
+    f.insert("outcome".into(), s(&r.outcome.to_string()));
     f.insert("proc.pid".into(), FieldValue::U64(r.target.pid as u64));
     f.insert("proc.name".into(), s(&r.target.comm));
     f.insert(
@@ -429,10 +503,13 @@ fn action_alert(r: &vigil_response::ActionReport, hostname: &str) -> Alert {
     if let Some(l) = r.latency {
         f.insert("latency_us".into(), FieldValue::U64(l.as_micros() as u64));
     }
-    let priority = if matches!(r.outcome, vigil_response::Outcome::Done) {
-        Priority::Critical
-    } else {
-        Priority::Warning
+    if let Some(e) = r.effect {
+        f.insert("effect_us".into(), FieldValue::U64(e.as_micros() as u64));
+    }
+    let priority = match r.outcome {
+        vigil_response::Outcome::Done => Priority::Critical,
+        vigil_response::Outcome::Failed(_) => Priority::Error,
+        _ => Priority::Warning,
     };
     internal_alert(
         "vigil response",
@@ -443,14 +520,351 @@ fn action_alert(r: &vigil_response::ActionReport, hostname: &str) -> Alert {
     )
 }
 
-fn reload(args: &Args, with_defaults: bool) -> anyhow::Result<(Config, Ruleset)> {
+/// The rule-triggered responses of policy files, in file order.
+fn responses_of(files: &[vigil_response::PolicyFile]) -> Vec<ResponseRule> {
+    files
+        .iter()
+        .flat_map(|f| f.responses.iter().cloned())
+        .collect()
+}
+
+/// How many other processes of a container a container-wide request carries, to find the
+/// container's cgroup when the triggering process is gone.
+const OTHER_PIDS: usize = 16;
+/// Keys the dedupe remembers at most (one per target and action within the window).
+const DEDUPE_KEYS: usize = 65_536;
+/// Queue-full alerts: the first at once, then at most one per this interval.
+const DROP_ALERT_EVERY: Duration = Duration::from_secs(1);
+
+/// Rule-triggered responses inside the monitor: selects the responses of each alert, dedupes
+/// them, queues them to the response worker ([`Runner`]) without blocking, and turns every
+/// outcome (done, failed, skipped and why, dropped) into an alert.
+struct Responder {
+    rules: Vec<ResponseRule>,
+    runner: Runner,
+    dedupe: Dedupe<Request>,
+    capacity: usize,
+    hostname: String,
+    /// Requests dropped (queue full) not yet reported, and the last of them.
+    drops_unreported: u64,
+    last_dropped: Option<Request>,
+    last_drop_alert: Option<Instant>,
+    queued: u64,
+    deduplicated: u64,
+    completed: u64,
+}
+
+impl Responder {
+    fn start(
+        args: &Args,
+        enf: &vigil_response::Enforcer,
+        rules: Vec<ResponseRule>,
+        hostname: &str,
+    ) -> anyhow::Result<Responder> {
+        if !args.response_dedupe.is_finite() || args.response_dedupe < 0.0 {
+            anyhow::bail!("--response-dedupe must be a number of seconds >= 0");
+        }
+        if args.response_queue == 0 {
+            anyhow::bail!("--response-queue must be at least 1");
+        }
+        Ok(Responder {
+            rules,
+            runner: Runner::start(enf.executor(), args.response_queue)?,
+            dedupe: Dedupe::new(Duration::from_secs_f64(args.response_dedupe), DEDUPE_KEYS),
+            capacity: args.response_queue,
+            hostname: hostname.to_string(),
+            drops_unreported: 0,
+            last_dropped: None,
+            last_drop_alert: None,
+            queued: 0,
+            deduplicated: 0,
+            completed: 0,
+        })
+    }
+
+    /// Selects and queues the responses to a rule alert about process `pid`. Runs on the
+    /// event loop: no I/O, never blocks.
+    fn on_alert(&mut self, alert: &Alert, pid: u32, state: &vigil_state::LiveState, pl: &Pipeline) {
+        // vigil's own alerts (responses, drops) never trigger responses: no loops.
+        if self.rules.is_empty() || alert.source == "internal" {
+            return;
+        }
+        let aref = vigil_response::respond::AlertRef::from_alert(alert);
+        if !aref.in_container() {
+            return;
+        }
+        // The state's record (labels included) when it has one, else what the alert says.
+        let from_state = state
+            .table()
+            .get(pid)
+            .filter(|p| p.in_container())
+            .and_then(|p| state.container(&p.container_id));
+        let from_alert;
+        let container = match from_state {
+            Some(c) => c,
+            None => match aref.container() {
+                Some(c) => {
+                    from_alert = c;
+                    &from_alert
+                }
+                None => return,
+            },
+        };
+        let chosen = vigil_response::respond::select(&self.rules, &aref, Some(container));
+        let now = Instant::now();
+        for (action, rule) in chosen {
+            let key = DedupeKey::new(action, &container.id, pid);
+            let request = || Request {
+                action,
+                pid,
+                others: Vec::new(),
+                comm: state
+                    .table()
+                    .get(pid)
+                    .map(|p| p.comm.clone())
+                    .unwrap_or_default(),
+                container: Some(container.clone()),
+                rule: alert.rule.clone(),
+                policy: rule.label(),
+                response: rule.location(),
+                scope: rule.scope.describe(),
+                event_ns: alert.time,
+                alert_ns: runner::unix_now_ns(),
+                queued: now,
+            };
+            match self.dedupe.check(&key, now, request) {
+                Check::Duplicate { since, nth } => {
+                    self.deduplicated += 1;
+                    // The first duplicate is reported at once, the rest when the window ends.
+                    if nth == 1 {
+                        let why = format!(
+                            "duplicate: the same {} of this target was queued {:.1} ms ago (dedupe window {:?}; further duplicates are counted)",
+                            action.as_str(),
+                            since.as_secs_f64() * 1e3,
+                            self.dedupe.window()
+                        );
+                        pl.send(self.skipped_alert(&request(), why, 1));
+                    }
+                }
+                Check::Run => {
+                    let mut r = request();
+                    if action != RuleAction::KillProcess {
+                        for p in state.table().iter() {
+                            if r.others.len() >= OTHER_PIDS {
+                                break;
+                            }
+                            if p.container_id == container.id
+                                && p.pid != pid
+                                && !r.others.contains(&p.pid)
+                            {
+                                r.others.push(p.pid);
+                            }
+                        }
+                    }
+                    match self.runner.try_submit(r) {
+                        Ok(()) => self.queued += 1,
+                        Err(back) => {
+                            // Not carried out: later alerts must not count as its duplicates.
+                            self.dedupe.forget(&key);
+                            self.drops_unreported += 1;
+                            self.last_dropped = Some(*back);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Called every loop: outcomes to alerts, ended dedupe windows, queue-full reports.
+    fn tick(&mut self, pl: &Pipeline) {
+        for c in self.runner.completed() {
+            self.completed += 1;
+            pl.send(self.completed_alert(&c));
+        }
+        let now = Instant::now();
+        self.report_duplicates(pl, now);
+        if self.drops_unreported > 0
+            && self
+                .last_drop_alert
+                .is_none_or(|t| now.duration_since(t) >= DROP_ALERT_EVERY)
+        {
+            pl.send(self.drop_alert());
+            self.drops_unreported = 0;
+            self.last_drop_alert = Some(now);
+        }
+    }
+
+    /// Dedupe windows ended by `now`: one alert for the duplicates not reported yet.
+    fn report_duplicates(&mut self, pl: &Pipeline, now: Instant) {
+        for e in self.dedupe.expire(now) {
+            let why = format!(
+                "{} more duplicate(s) of the same {} of this target within the dedupe window ({:?})",
+                e.unreported,
+                e.key.action.as_str(),
+                self.dedupe.window()
+            );
+            pl.send(self.skipped_alert(&e.sample, why, e.unreported));
+        }
+    }
+
+    /// The response as a report alert: what was done to whom, the outcome, and the timings
+    /// from the triggering event.
+    fn completed_alert(&self, c: &Completed) -> Alert {
+        let mut r = c.report.clone();
+        r.policy = Some(c.request.policy.clone());
+        r.scope = Some(c.request.scope.clone());
+        let mut a = action_alert(&r, &self.hostname);
+        self.request_fields(&mut a, &c.request);
+        let us = |d: Duration| FieldValue::U64(d.as_micros() as u64);
+        let f = &mut a.output_fields;
+        f.insert("queue_us".into(), us(c.queue_wait));
+        f.insert(
+            "detect_us".into(),
+            FieldValue::U64(c.request.alert_ns.saturating_sub(c.request.event_ns) / 1000),
+        );
+        f.insert("event_to_done_us".into(), us(c.event_to_done()));
+        if let Some(e) = c.event_to_effect() {
+            f.insert("event_to_effect_us".into(), us(e));
+        }
+        a.output = format!(
+            "{} (rule '{}', {:.1} ms after the event)",
+            a.output,
+            c.request.rule,
+            c.event_to_done().as_secs_f64() * 1e3
+        );
+        a
+    }
+
+    /// A response that was not carried out, and why.
+    fn skipped_alert(&self, req: &Request, why: String, duplicates: u64) -> Alert {
+        let c = req.container.as_ref();
+        let target = vigil_response::Target {
+            pid: req.pid,
+            tid: req.pid,
+            comm: req.comm.clone(),
+            cgroup_id: 0,
+            container_id: c.map(|c| c.id.clone()).unwrap_or_default(),
+            container_name: c.map(|c| c.name.clone()).unwrap_or_default(),
+        };
+        let object = match (req.action, c) {
+            (RuleAction::KillProcess, _) | (_, None) => format!("pid {}", req.pid),
+            (_, Some(c)) => format!("container {}", c.short_id()),
+        };
+        let mut r = vigil_response::action::skipped(req.action, target, object, why);
+        r.policy = Some(req.policy.clone());
+        r.scope = Some(req.scope.clone());
+        let mut a = action_alert(&r, &self.hostname);
+        self.request_fields(&mut a, req);
+        a.output_fields
+            .insert("duplicates".into(), FieldValue::U64(duplicates));
+        a
+    }
+
+    fn request_fields(&self, a: &mut Alert, req: &Request) {
+        let f = &mut a.output_fields;
+        f.insert("trigger.rule".into(), FieldValue::Str(req.rule.clone()));
+        f.insert("trigger.pid".into(), FieldValue::U64(req.pid as u64));
+        f.insert("response".into(), FieldValue::Str(req.response.clone()));
+        a.tags.push("response".into());
+    }
+
+    /// Requests dropped because the queue was full, since the last such alert.
+    fn drop_alert(&mut self) -> Alert {
+        let mut f = BTreeMap::new();
+        f.insert("n_dropped".into(), FieldValue::U64(self.drops_unreported));
+        f.insert(
+            "n_dropped_total".into(),
+            FieldValue::U64(self.runner.dropped()),
+        );
+        f.insert(
+            "queue_capacity".into(),
+            FieldValue::U64(self.capacity as u64),
+        );
+        let mut last = String::new();
+        if let Some(r) = self.last_dropped.take() {
+            let name = r
+                .container
+                .as_ref()
+                .map(|c| c.name.clone())
+                .unwrap_or_default();
+            f.insert("action".into(), FieldValue::Str(r.action.as_str().into()));
+            f.insert("trigger.rule".into(), FieldValue::Str(r.rule.clone()));
+            f.insert("proc.pid".into(), FieldValue::U64(r.pid as u64));
+            f.insert("container.name".into(), FieldValue::Str(name.clone()));
+            last = format!(
+                "; last: {} for rule '{}' in container {name}",
+                r.action.as_str(),
+                r.rule
+            );
+        }
+        internal_alert(
+            "vigil internal: response dropped",
+            Priority::Error,
+            &self.hostname,
+            format!(
+                "Responses not carried out, the response queue ({}) was full: {} since the last report, {} in total{last}",
+                self.capacity,
+                self.drops_unreported,
+                self.runner.dropped()
+            ),
+            f,
+        )
+    }
+
+    /// Lets the worker finish what is queued (bounded), reports it, and says what was left.
+    fn shutdown(mut self, pl: &Pipeline, timeout: Duration) {
+        self.tick(pl);
+        let (done, unfinished) = self.runner.shutdown(timeout);
+        for c in &done {
+            self.completed += 1;
+            pl.send(self.completed_alert(c));
+        }
+        if self.drops_unreported > 0 {
+            pl.send(self.drop_alert());
+        }
+        // Dedupe windows still open: their duplicates are reported now.
+        self.report_duplicates(pl, Instant::now() + self.dedupe.window());
+        eprintln!(
+            "vigil: responses: {} queued, {} carried out or failed, {} deduplicated, {} dropped (queue full), {} unfinished at exit",
+            self.queued,
+            self.completed,
+            self.deduplicated,
+            self.runner.dropped(),
+            unfinished
+        );
+        if unfinished > 0 {
+            pl.send(internal_alert(
+                "vigil internal: response dropped",
+                Priority::Error,
+                &self.hostname,
+                format!("{unfinished} responses were still queued or running when vigil stopped"),
+                BTreeMap::from([("n_dropped".to_string(), FieldValue::U64(unfinished))]),
+            ));
+        }
+    }
+}
+
+/// Re-reads the configuration, the rules and the policy files (None: no `--policy`); any
+/// error keeps everything running as it is.
+fn reload(
+    args: &Args,
+    with_defaults: bool,
+) -> anyhow::Result<(Config, Ruleset, Option<Vec<vigil_response::PolicyFile>>)> {
     let cfg = effective_config(args)?;
     let loaded = live::load_rules(
         &cfg.rules_files,
         with_defaults,
         &load_options(&cfg, args.all_matches),
     )?;
-    Ok((cfg, loaded.ruleset))
+    let policies = if args.policies.is_empty() {
+        None
+    } else {
+        Some(
+            vigil_response::load_files(&args.policies)
+                .map_err(|d| anyhow::anyhow!("policies failed to load:\n{d}"))?,
+        )
+    };
+    Ok((cfg, loaded.ruleset, policies))
 }
 
 /// Feeds the metrics with the sensor's counters since the last report, prints the stats line
