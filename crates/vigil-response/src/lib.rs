@@ -6,6 +6,9 @@
 //! file:line:col) → [`compile`] turns each policy into trie entries and explains overlaps →
 //! [`Enforcer`] loads the kernel programs and keeps the maps in step with containers →
 //! [`ActionReport`]s come back for every kernel decision and every user-space response.
+//! Rule-triggered responses: [`respond`] selects them for an alert (pure), [`runner`]
+//! dedupes and queues them to a worker thread, which acts with an [`Executor`] split off the
+//! enforcer.
 //!
 //! We rejected BPF LSM hooks (the natural place to *refuse* an exec or open): they fail with
 //! EPERM on this kernel configuration, as do fentry/fmod_ret. The kernel side therefore kills

@@ -8,7 +8,11 @@
 //! vigil appends to every syscall alert. We rejected keying responses on the rendered
 //! `output` text: it is free-form and rules change it.
 //!
-//! Pure: parsing and selection only; [`crate::Enforcer::respond`] carries actions out.
+//! `vigil monitor --policy` selects with the same function on its own alerts
+//! ([`AlertRef::from_alert`], no JSON round trip), after the engine and off its hot path.
+//!
+//! Pure: parsing and selection only; [`crate::Executor::respond`] carries actions out,
+//! [`crate::runner`] queues and dedupes them for the monitor.
 
 use crate::action::RuleAction;
 use crate::policy::{Priority, ResponseRule};
