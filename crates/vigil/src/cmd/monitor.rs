@@ -265,7 +265,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 super::context::append_context(&mut alert, ev.pid, &state);
                 // The response is queued before the alert is: the action starts sooner.
                 if let Some(r) = resp.as_mut() {
-                    r.on_alert(&alert, ev.pid, &state, pl);
+                    r.on_alert(&alert, ev.pid, &state, &mut |a| pl.send(a));
                 }
                 pl.send(alert);
                 alerts += 1;
@@ -285,7 +285,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             enf.poll(|r| pipeline.send(action_alert(&r, &hostname)));
         }
         if let Some(r) = responder.as_mut() {
-            r.tick(&pipeline);
+            r.tick(&mut |a| pipeline.send(a));
         }
         // Processes whose exit event was lost (ring-buffer drops) would otherwise linger until
         // evicted: check a bounded number of them against /proc now and then.
@@ -402,7 +402,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     drop(sensor);
     if let Some(r) = responder {
-        r.shutdown(&pipeline, Duration::from_secs(5));
+        r.shutdown(&mut |a| pipeline.send(a), Duration::from_secs(5));
     }
     if let Some(enf) = enforcer.as_mut() {
         enf.poll(|r| pipeline.send(action_alert(&r, &hostname)));
@@ -582,9 +582,15 @@ impl Responder {
         })
     }
 
-    /// Selects and queues the responses to a rule alert about process `pid`. Runs on the
-    /// event loop: no I/O, never blocks.
-    fn on_alert(&mut self, alert: &Alert, pid: u32, state: &vigil_state::LiveState, pl: &Pipeline) {
+    /// Selects and queues the responses to a rule alert about process `pid`; alerts about
+    /// what was not queued go to `emit`. Runs on the event loop: no I/O, never blocks.
+    fn on_alert(
+        &mut self,
+        alert: &Alert,
+        pid: u32,
+        state: &vigil_state::LiveState,
+        emit: &mut dyn FnMut(Alert),
+    ) {
         // vigil's own alerts (responses, drops) never trigger responses: no loops.
         if self.rules.is_empty() || alert.source == "internal" {
             return;
@@ -594,81 +600,91 @@ impl Responder {
             return;
         }
         // The state's record (labels included) when it has one, else what the alert says.
-        let from_state = state
-            .table()
-            .get(pid)
-            .filter(|p| p.in_container())
-            .and_then(|p| state.container(&p.container_id));
+        let proc = state.table().get(pid).filter(|p| p.in_container());
         let from_alert;
-        let container = match from_state {
+        let container = match proc.and_then(|p| state.container(&p.container_id)) {
             Some(c) => c,
-            None => match aref.container() {
-                Some(c) => {
-                    from_alert = c;
-                    &from_alert
-                }
-                None => return,
-            },
+            None => {
+                from_alert = aref.container().unwrap_or_else(|| vigil_event::Container {
+                    id: aref.container_id.clone(),
+                    ..Default::default()
+                });
+                &from_alert
+            }
         };
-        let chosen = vigil_response::respond::select(&self.rules, &aref, Some(container));
         let now = Instant::now();
-        for (action, rule) in chosen {
-            let key = DedupeKey::new(action, &container.id, pid);
-            let request = || Request {
-                action,
-                pid,
-                others: Vec::new(),
-                comm: state
-                    .table()
-                    .get(pid)
-                    .map(|p| p.comm.clone())
-                    .unwrap_or_default(),
-                container: Some(container.clone()),
-                rule: alert.rule.clone(),
-                policy: rule.label(),
-                response: rule.location(),
-                scope: rule.scope.describe(),
-                event_ns: alert.time,
-                alert_ns: runner::unix_now_ns(),
-                queued: now,
-            };
-            match self.dedupe.check(&key, now, request) {
-                Check::Duplicate { since, nth } => {
-                    self.deduplicated += 1;
-                    // The first duplicate is reported at once, the rest when the window ends.
-                    if nth == 1 {
-                        let why = format!(
-                            "duplicate: the same {} of this target was queued {:.1} ms ago (dedupe window {:?}; further duplicates are counted)",
-                            action.as_str(),
-                            since.as_secs_f64() * 1e3,
-                            self.dedupe.window()
-                        );
-                        pl.send(self.skipped_alert(&request(), why, 1));
+        let requests: Vec<Request> =
+            vigil_response::respond::select(&self.rules, &aref, Some(container))
+                .into_iter()
+                .map(|(action, rule)| Request {
+                    action,
+                    pid,
+                    others: Vec::new(),
+                    comm: proc.map(|p| p.comm.clone()).unwrap_or_default(),
+                    container: Some(container.clone()),
+                    rule: alert.rule.clone(),
+                    policy: rule.label(),
+                    response: rule.location(),
+                    scope: rule.scope.describe(),
+                    event_ns: alert.time,
+                    alert_ns: runner::unix_now_ns(),
+                    queued: now,
+                })
+                .collect();
+        for request in requests {
+            // Container-wide actions find the cgroup through another process of the
+            // container when the triggering one is gone.
+            let others = || {
+                let mut v: Vec<u32> = Vec::new();
+                for p in state.table().iter() {
+                    if v.len() >= OTHER_PIDS {
+                        break;
+                    }
+                    if p.container_id == container.id && p.pid != pid && !v.contains(&p.pid) {
+                        v.push(p.pid);
                     }
                 }
-                Check::Run => {
-                    let mut r = request();
-                    if action != RuleAction::KillProcess {
-                        for p in state.table().iter() {
-                            if r.others.len() >= OTHER_PIDS {
-                                break;
-                            }
-                            if p.container_id == container.id
-                                && p.pid != pid
-                                && !r.others.contains(&p.pid)
-                            {
-                                r.others.push(p.pid);
-                            }
-                        }
-                    }
-                    match self.runner.try_submit(r) {
-                        Ok(()) => self.queued += 1,
-                        Err(back) => {
-                            // Not carried out: later alerts must not count as its duplicates.
-                            self.dedupe.forget(&key);
-                            self.drops_unreported += 1;
-                            self.last_dropped = Some(*back);
-                        }
+                v
+            };
+            self.submit(request, others, now, emit);
+        }
+    }
+
+    /// Dedupes and queues one request (`others` is only computed when it is queued).
+    fn submit(
+        &mut self,
+        mut request: Request,
+        others: impl FnOnce() -> Vec<u32>,
+        now: Instant,
+        emit: &mut dyn FnMut(Alert),
+    ) {
+        let id = request.container.as_ref().map_or("", |c| c.id.as_str());
+        let key = DedupeKey::new(request.action, id, request.pid);
+        match self.dedupe.check(&key, now, || request.clone()) {
+            Check::Duplicate { since, nth } => {
+                self.deduplicated += 1;
+                // The first duplicate is reported at once, the rest when the window ends.
+                if nth == 1 {
+                    let why = format!(
+                        "duplicate: the same {} of this target was queued {:.1} ms ago (dedupe window {:?}; further duplicates are counted)",
+                        request.action.as_str(),
+                        since.as_secs_f64() * 1e3,
+                        self.dedupe.window()
+                    );
+                    emit(self.skipped_alert(&request, why, 1));
+                }
+            }
+            Check::Run => {
+                if request.action != RuleAction::KillProcess {
+                    request.others = others();
+                }
+                match self.runner.try_submit(request) {
+                    Ok(()) => self.queued += 1,
+                    Err(back) => {
+                        // Not carried out: later alerts must not count as its duplicates.
+                        self.dedupe.forget(&key);
+                        self.drops_unreported += 1;
+                        self.last_dropped = Some(*back);
                     }
                 }
             }
@@ -676,26 +692,26 @@ impl Responder {
     }
 
     /// Called every loop: outcomes to alerts, ended dedupe windows, queue-full reports.
-    fn tick(&mut self, pl: &Pipeline) {
+    fn tick(&mut self, emit: &mut dyn FnMut(Alert)) {
         for c in self.runner.completed() {
             self.completed += 1;
-            pl.send(self.completed_alert(&c));
+            emit(self.completed_alert(&c));
         }
         let now = Instant::now();
-        self.report_duplicates(pl, now);
+        self.report_duplicates(emit, now);
         if self.drops_unreported > 0
             && self
                 .last_drop_alert
                 .is_none_or(|t| now.duration_since(t) >= DROP_ALERT_EVERY)
         {
-            pl.send(self.drop_alert());
+            emit(self.drop_alert());
             self.drops_unreported = 0;
             self.last_drop_alert = Some(now);
         }
     }
 
     /// Dedupe windows ended by `now`: one alert for the duplicates not reported yet.
-    fn report_duplicates(&mut self, pl: &Pipeline, now: Instant) {
+    fn report_duplicates(&mut self, emit: &mut dyn FnMut(Alert), now: Instant) {
         for e in self.dedupe.expire(now) {
             let why = format!(
                 "{} more duplicate(s) of the same {} of this target within the dedupe window ({:?})",
@@ -703,7 +719,7 @@ impl Responder {
                 e.key.action.as_str(),
                 self.dedupe.window()
             );
-            pl.send(self.skipped_alert(&e.sample, why, e.unreported));
+            emit(self.skipped_alert(&e.sample, why, e.unreported));
         }
     }
 
@@ -812,18 +828,18 @@ impl Responder {
     }
 
     /// Lets the worker finish what is queued (bounded), reports it, and says what was left.
-    fn shutdown(mut self, pl: &Pipeline, timeout: Duration) {
-        self.tick(pl);
+    fn shutdown(mut self, emit: &mut dyn FnMut(Alert), timeout: Duration) {
+        self.tick(emit);
         let (done, unfinished) = self.runner.shutdown(timeout);
         for c in &done {
             self.completed += 1;
-            pl.send(self.completed_alert(c));
+            emit(self.completed_alert(c));
         }
         if self.drops_unreported > 0 {
-            pl.send(self.drop_alert());
+            emit(self.drop_alert());
         }
         // Dedupe windows still open: their duplicates are reported now.
-        self.report_duplicates(pl, Instant::now() + self.dedupe.window());
+        self.report_duplicates(emit, Instant::now() + self.dedupe.window());
         eprintln!(
             "vigil: responses: {} queued, {} carried out or failed, {} deduplicated, {} dropped (queue full), {} unfinished at exit",
             self.queued,
@@ -833,7 +849,7 @@ impl Responder {
             unfinished
         );
         if unfinished > 0 {
-            pl.send(internal_alert(
+            emit(internal_alert(
                 "vigil internal: response dropped",
                 Priority::Error,
                 &self.hostname,
@@ -938,4 +954,239 @@ fn report(
         ));
     }
     totals.reported = *stats;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{mpsc, Arc, Mutex};
+    use vigil_response::{Outcome, Target};
+
+    fn responder(runner: Runner, capacity: usize) -> Responder {
+        Responder {
+            rules: Vec::new(),
+            runner,
+            dedupe: Dedupe::new(Duration::from_secs(10), 100),
+            capacity,
+            hostname: "h".into(),
+            drops_unreported: 0,
+            last_dropped: None,
+            last_drop_alert: None,
+            queued: 0,
+            deduplicated: 0,
+            completed: 0,
+        }
+    }
+
+    fn request(action: RuleAction, pid: u32, container: &str) -> Request {
+        Request {
+            action,
+            pid,
+            others: Vec::new(),
+            comm: "sh".into(),
+            container: Some(vigil_event::Container {
+                id: format!("{container}0123456789abcdef"),
+                name: container.into(),
+                ..Default::default()
+            }),
+            rule: "Terminal shell in container".into(),
+            policy: "contain".into(),
+            response: "r.yaml:2:5".into(),
+            scope: "all containers".into(),
+            event_ns: runner::unix_now_ns(),
+            alert_ns: runner::unix_now_ns(),
+            queued: Instant::now(),
+        }
+    }
+
+    fn field<'a>(a: &'a Alert, k: &str) -> &'a FieldValue {
+        a.output_fields.get(k).unwrap_or(&FieldValue::Null)
+    }
+
+    fn text(a: &Alert, k: &str) -> String {
+        field(a, k).to_string()
+    }
+
+    /// A worker that waits on `gate` and reports every request done; `seen` gets each.
+    fn gated(gate: Arc<Mutex<()>>, seen: Arc<Mutex<Vec<Request>>>) -> (Runner, mpsc::Receiver<()>) {
+        let (started_tx, started) = mpsc::channel();
+        let runner = Runner::start_with(1, move |r: &Request| {
+            let _ = started_tx.send(());
+            let _l = gate.lock().unwrap();
+            seen.lock().unwrap().push(r.clone());
+            let c = r.container.as_ref().unwrap();
+            let mut rep = vigil_response::action::skipped(
+                r.action,
+                Target {
+                    pid: r.pid,
+                    container_id: c.id.clone(),
+                    container_name: c.name.clone(),
+                    ..Default::default()
+                },
+                format!("pid {}", r.pid),
+                String::new(),
+            );
+            rep.outcome = Outcome::Done;
+            rep.latency = Some(Duration::from_micros(700));
+            rep
+        })
+        .unwrap();
+        (runner, started)
+    }
+
+    #[test]
+    fn responses_are_deduped_queued_dropped_and_every_outcome_reported() {
+        let gate = Arc::new(Mutex::new(()));
+        let held = gate.lock().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (runner, started) = gated(gate.clone(), seen.clone());
+        let mut r = responder(runner, 1);
+        let mut out: Vec<Alert> = Vec::new();
+        let now = Instant::now();
+        // Queued and taken by the worker (which then waits on the gate).
+        r.submit(
+            request(RuleAction::KillContainer, 10, "web"),
+            || vec![11, 12],
+            now,
+            &mut |a| out.push(a),
+        );
+        started.recv_timeout(Duration::from_secs(10)).unwrap();
+        // Two more alerts from the same container: duplicates; the first is reported now.
+        for pid in [11, 12] {
+            r.submit(
+                request(RuleAction::KillContainer, pid, "web"),
+                || panic!("not computed for a duplicate"),
+                now,
+                &mut |a| out.push(a),
+            );
+        }
+        assert_eq!(out.len(), 1, "{out:#?}");
+        let dup = &out[0];
+        assert_eq!(dup.rule, "vigil response");
+        assert_eq!(dup.priority, Priority::Warning);
+        assert!(text(dup, "outcome").starts_with("skipped: duplicate: the same kill_container"));
+        assert_eq!(text(dup, "policy"), "contain");
+        assert_eq!(text(dup, "trigger.rule"), "Terminal shell in container");
+        assert_eq!(text(dup, "trigger.pid"), "11");
+        assert_eq!(text(dup, "container.name"), "web");
+        assert_eq!(text(dup, "object"), "container web012345678");
+        assert_eq!(field(dup, "duplicates"), &FieldValue::U64(1));
+        // kill_process is per process: queued (the queue holds one).
+        r.submit(
+            request(RuleAction::KillProcess, 10, "web"),
+            Vec::new,
+            now,
+            &mut |a| out.push(a),
+        );
+        // The queue is full: dropped, twice (a dropped request is no dedupe precedent).
+        for _ in 0..2 {
+            r.submit(
+                request(RuleAction::KillProcess, 20, "db"),
+                Vec::new,
+                now,
+                &mut |a| out.push(a),
+            );
+        }
+        assert_eq!((r.queued, r.deduplicated, r.runner.dropped()), (2, 2, 2));
+        out.clear();
+        r.tick(&mut |a| out.push(a));
+        assert_eq!(out.len(), 1, "{out:#?}");
+        let dropped = &out[0];
+        assert_eq!(dropped.rule, "vigil internal: response dropped");
+        assert_eq!(dropped.priority, Priority::Error);
+        assert_eq!(field(dropped, "n_dropped"), &FieldValue::U64(2));
+        assert_eq!(field(dropped, "queue_capacity"), &FieldValue::U64(1));
+        assert_eq!(text(dropped, "container.name"), "db");
+        assert!(
+            dropped.output.contains("last: kill_process"),
+            "{}",
+            dropped.output
+        );
+        // Nothing new: no second alert.
+        out.clear();
+        r.tick(&mut |a| out.push(a));
+        assert!(out.is_empty(), "{out:#?}");
+        // Released: both queued requests complete and are reported with their timings.
+        drop(held);
+        let t0 = Instant::now();
+        while out.len() < 2 && t0.elapsed() < Duration::from_secs(10) {
+            r.tick(&mut |a| out.push(a));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(out.len(), 2, "{out:#?}");
+        let kc = &out[0];
+        assert_eq!(kc.priority, Priority::Critical);
+        assert_eq!(text(kc, "action"), "kill_container");
+        assert_eq!(text(kc, "outcome"), "done");
+        assert_eq!(text(kc, "scope"), "all containers");
+        assert_eq!(text(kc, "response"), "r.yaml:2:5");
+        assert_eq!(text(kc, "proc.name"), "sh", "comm from the request");
+        assert_eq!(text(kc, "container.id"), "web012345678");
+        assert!(kc.tags.contains(&"response".to_string()));
+        for k in ["event_to_done_us", "queue_us", "detect_us", "latency_us"] {
+            assert!(matches!(field(kc, k), FieldValue::U64(_)), "{k}: {kc:?}");
+        }
+        assert!(kc.output.contains("ms after the event"), "{}", kc.output);
+        assert_eq!(text(&out[1], "action"), "kill_process");
+        let seen = seen.lock().unwrap();
+        assert_eq!(
+            seen[0].others,
+            [11, 12],
+            "container-wide: other pids carried"
+        );
+        assert!(seen[1].others.is_empty());
+        drop(seen);
+        // At exit the open dedupe window reports the duplicate not reported yet.
+        out.clear();
+        r.shutdown(&mut |a| out.push(a), Duration::from_secs(5));
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert!(text(&out[0], "outcome").starts_with("skipped: 1 more duplicate(s)"));
+        assert_eq!(field(&out[0], "duplicates"), &FieldValue::U64(1));
+    }
+
+    #[test]
+    fn internal_alerts_and_host_processes_trigger_nothing() {
+        let f = vigil_response::parse_str(
+            std::path::Path::new("r.yaml"),
+            "responses:\n- min_priority: debug\n  actions: [kill_process]\n",
+        )
+        .unwrap();
+        let (runner, _started) = gated(Arc::new(Mutex::new(())), Arc::default());
+        let mut r = responder(runner, 1);
+        r.rules = f.responses;
+        let cfg = vigil_state::StateConfig {
+            seed: false,
+            hostname: Some("h".into()),
+            ..Default::default()
+        };
+        let state = match vigil_state::LiveState::new(cfg) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("SKIP: no live state here: {e}");
+                return;
+            }
+        };
+        let mut out = Vec::new();
+        let mut own = action_alert(
+            &vigil_response::action::skipped(
+                RuleAction::KillProcess,
+                Target {
+                    pid: 4242,
+                    container_id: "0123456789abcdef".into(),
+                    container_name: "web".into(),
+                    ..Default::default()
+                },
+                "pid 4242".into(),
+                "x".into(),
+            ),
+            "h",
+        );
+        r.on_alert(&own, 4242, &state, &mut |a| out.push(a));
+        own.source = "syscall".into();
+        own.output_fields
+            .insert("container.id".into(), FieldValue::Str("host".into()));
+        r.on_alert(&own, 4242, &state, &mut |a| out.push(a));
+        assert!(out.is_empty());
+        assert_eq!((r.queued, r.runner.dropped()), (0, 0));
+    }
 }
