@@ -195,3 +195,34 @@ impl Executor {
         &self.proc_root
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroup_belongs_to_the_container_its_path_names() {
+        let loc = |path: &str| CgroupLoc {
+            dir: PathBuf::from("/sys/fs/cgroup/memory").join(path.trim_start_matches('/')),
+            path: path.into(),
+            id: 1,
+        };
+        let c = |id: &str| vigil_event::Container {
+            id: id.into(),
+            ..Default::default()
+        };
+        let full = "48246656a5d1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+        let ours = loc(&format!("/libpod_parent/libpod-{full}"));
+        assert!(belongs(&ours, Some(&c(full))));
+        assert!(belongs(&ours, Some(&c("48246656a5d1"))), "short id");
+        assert!(!belongs(
+            &loc("/user.slice/session-3.scope"),
+            Some(&c(full))
+        ));
+        assert!(!belongs(&loc("/libpod_parent/libpod-ffff"), Some(&c(full))));
+        // Nothing to check against: the caller's other guards apply.
+        assert!(belongs(&ours, None));
+        assert!(belongs(&ours, Some(&c(""))));
+        assert!(belongs(&ours, Some(&c("cgroup:/sys/fs/cgroup/x"))));
+    }
+}
