@@ -90,9 +90,9 @@ pub(crate) fn evaluate<S: StateView + ?Sized>(
 impl<S: StateView + ?Sized> Walk<'_, '_, '_, S> {
     fn expr(&mut self, e: &Expr) -> bool {
         match e {
-            Expr::And(items) => items.iter().all(|i| self.expr(i)),
-            Expr::Or(items) => items.iter().any(|i| self.expr(i)),
-            Expr::Not(inner) => !self.expr(inner),
+            Expr::And(items) => items.iter().all(|i| self.item(i)),
+            Expr::Or(items) => items.iter().any(|i| self.item(i)),
+            Expr::Not(inner) => !self.item(inner),
             Expr::True => true,
             Expr::Const(b) => *b,
             Expr::Type(set) => set.contains(self.cx.ev.etype),
@@ -103,25 +103,50 @@ impl<S: StateView + ?Sized> Walk<'_, '_, '_, S> {
                     *exit
                 }
             }
-            Expr::Leaf(i) => {
-                let leaf = &self.leaves[*i as usize];
-                if leaf.memo == NO_MEMO {
-                    return eval_cmp(&leaf.cmp, self.cx, self.bufs);
-                }
-                if let Some(r) = self.memo.get(leaf.memo) {
-                    return r;
-                }
-                let r = eval_cmp(&leaf.cmp, self.cx, self.bufs);
-                self.memo.set(leaf.memo, r);
-                r
-            }
+            Expr::Leaf(i) => self.leaf(*i),
         }
+    }
+
+    /// An operand of `and`/`or`/`not`: leaves, the most common operands, are evaluated in
+    /// place; only nested operators recurse (a call per leaf was a tenth of the time).
+    #[inline(always)]
+    fn item(&mut self, e: &Expr) -> bool {
+        match e {
+            Expr::Leaf(i) => self.leaf(*i),
+            _ => self.expr(e),
+        }
+    }
+
+    #[inline(always)]
+    fn leaf(&mut self, i: u32) -> bool {
+        let leaf = &self.leaves[i as usize];
+        if leaf.memo == NO_MEMO {
+            return eval_cmp(&leaf.cmp, self.cx, self.bufs);
+        }
+        if let Some(r) = self.memo.get(leaf.memo) {
+            return r;
+        }
+        let r = eval_cmp(&leaf.cmp, self.cx, self.bufs);
+        self.memo.set(leaf.memo, r);
+        r
     }
 }
 
 fn eval_cmp<S: StateView + ?Sized>(c: &Cmp, cx: &Cx<'_, S>, bufs: &mut [String]) -> bool {
     let half = bufs.len() / 2;
     let (lb, rb) = bufs.split_at_mut(half);
+    // The common shape, one single-valued field against constants, goes straight to the
+    // field's extractor.
+    if let (Operand::Field(f), false, false) = (&c.lhs, c.multi, c.op == Op::Exists) {
+        if !f.multi {
+            if let Some(buf) = lb.first_mut() {
+                return match fields::extract_single(f, cx, buf) {
+                    V::Na => false,
+                    v => compare(v, c.op, &c.rhs, cx, rb),
+                };
+            }
+        }
+    }
     if c.op == Op::Exists {
         for i in 0.. {
             match eval_operand(&c.lhs, cx, i, &mut *lb) {
@@ -178,6 +203,7 @@ fn icontains(hay: &[u8], needle: &[u8]) -> bool {
     })
 }
 
+#[inline]
 fn compare_text(s: &[u8], op: Op, rhs: &Rhs) -> bool {
     match (op, rhs) {
         (Op::Eq, Rhs::Str(x)) => s == x.as_bytes(),
@@ -198,6 +224,7 @@ fn compare_text(s: &[u8], op: Op, rhs: &Rhs) -> bool {
     }
 }
 
+#[inline]
 fn compare<S: StateView + ?Sized>(
     v: V<'_>,
     op: Op,
