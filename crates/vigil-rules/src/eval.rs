@@ -12,7 +12,7 @@ use crate::fields::{self, Cx, V};
 use crate::optimize::{Expr, Leaf, Memo, NO_MEMO};
 use crate::{RuleId, RuleMatching, Ruleset};
 use std::fmt::Write;
-use vigil_event::{Dir, Event, EventType, StateView};
+use vigil_event::{Dir, Event, EventType, FdKind, StateView};
 
 /// Reusable per-thread evaluation state.
 #[derive(Debug, Default)]
@@ -77,7 +77,15 @@ pub(crate) fn evaluate<S: StateView + ?Sized>(
         bufs: &mut bufs[..want],
         memo,
     };
+    // The event's path as its `fd.name` tests see it, looked up in the guards' sets once.
+    let mut pmask: Option<u64> = None;
     for entry in list.iter() {
+        if let Some(g) = &entry.guard {
+            let m = *pmask.get_or_insert_with(|| path_mask(ev, &prog.plan.paths));
+            if !g.admits(m) {
+                continue;
+            }
+        }
         if w.expr(&entry.expr) {
             matched.push(RuleId(entry.rule));
             if rs.matching == RuleMatching::First {
@@ -85,6 +93,43 @@ pub(crate) fn evaluate<S: StateView + ?Sized>(
             }
         }
     }
+}
+
+/// The guard sets that contain the event's path as its `fd.name` tests see it. A rendered
+/// network tuple is never a path: no set contains it. `pmatch` compares path components, so
+/// a relative name or one with `//` is also looked up in its absolute, collapsed form.
+fn path_mask(ev: &Event<'_>, paths: &crate::guard::PathIndex) -> u64 {
+    let Some(fd) = ev.fd else { return 0 };
+    if fd.tuple.is_some() && matches!(fd.kind, FdKind::Ipv4 | FdKind::Ipv6) {
+        return 0;
+    }
+    let name = fd.name;
+    if name.is_empty() {
+        return 0;
+    }
+    let mut m = paths.mask(name);
+    if !name.starts_with('/') || name.contains("//") {
+        // Rare (memfd names, hand-written events): normalised on the stack, no allocation.
+        let mut norm = [0u8; 512];
+        let mut n = 0;
+        for c in name.split('/').filter(|c| !c.is_empty()) {
+            if n + 1 + c.len() > norm.len() {
+                return u64::MAX;
+            }
+            norm[n] = b'/';
+            norm[n + 1..n + 1 + c.len()].copy_from_slice(c.as_bytes());
+            n += 1 + c.len();
+        }
+        if n == 0 {
+            norm[0] = b'/';
+            n = 1;
+        }
+        // Whole components of a valid string joined by '/': valid UTF-8.
+        if let Ok(norm) = std::str::from_utf8(&norm[..n]) {
+            m |= paths.mask(norm);
+        }
+    }
+    m
 }
 
 impl<S: StateView + ?Sized> Walk<'_, '_, '_, S> {
