@@ -341,7 +341,12 @@ fn run(rs: &vigil_rules::Ruleset, label: &str, n_procs: u32, n_events: usize) {
         matched.clear();
         rs.evaluate(ev, &st, &mut scratch, &mut matched);
     }
-    let rounds = (3_000_000 / events.len()).max(1);
+    // VIGIL_BENCH_EVENTS scales the run down (e.g. for an instruction count under callgrind).
+    let total: usize = std::env::var("VIGIL_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3_000_000);
+    let rounds = (total / events.len()).max(1);
     let cpu_start = thread_cpu_ns();
     let allocs_before = ALLOCS.load(Ordering::Relaxed);
     let start = Instant::now();

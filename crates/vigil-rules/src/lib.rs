@@ -24,6 +24,7 @@ pub mod eval;
 pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod guard;
 pub mod loader;
 pub mod optimize;
 pub mod output;

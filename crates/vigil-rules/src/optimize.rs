@@ -68,6 +68,8 @@ pub struct Leaf {
 pub struct Entry {
     pub rule: u32,
     pub expr: Arc<Expr>,
+    /// Skip the rule unless the event's path is in one of these sets ([`crate::guard`]).
+    pub guard: Option<Arc<crate::guard::Guard>>,
 }
 
 /// The optimised index: what [`crate::eval`] runs.
@@ -80,6 +82,8 @@ pub struct Plan {
     pub enter: Vec<Box<[Entry]>>,
     /// Memo slots an evaluation needs.
     pub memo_slots: u32,
+    /// The path sets of the entries' guards.
+    pub paths: crate::guard::PathIndex,
 }
 
 /// Per-event results of memoised leaves. An epoch tag instead of clearing: a slot holds
@@ -177,6 +181,7 @@ pub fn plan_reference(rules: Vec<Option<(Node, EventTypeSet, bool)>>) -> Plan {
             let entry = Entry {
                 rule: i as u32,
                 expr: expr.clone(),
+                guard: None,
             };
             if wants_enter {
                 enter[t.index()].push(entry.clone());
@@ -189,6 +194,7 @@ pub fn plan_reference(rules: Vec<Option<(Node, EventTypeSet, bool)>>) -> Plan {
         exit: exit.into_iter().map(Vec::into_boxed_slice).collect(),
         enter: enter.into_iter().map(Vec::into_boxed_slice).collect(),
         memo_slots: 0,
+        paths: crate::guard::PathIndex::default(),
     }
 }
 
@@ -238,6 +244,7 @@ pub fn plan(rules: Vec<Option<(Node, EventTypeSet, bool)>>) -> Plan {
                     list.push(Entry {
                         rule: i as u32,
                         expr,
+                        guard: None,
                     });
                 }
             }
@@ -266,12 +273,45 @@ pub fn plan(rules: Vec<Option<(Node, EventTypeSet, bool)>>) -> Plan {
             });
         }
     }
-    Plan {
+    let mut plan = Plan {
         leaves,
         exit: exit.into_iter().map(Vec::into_boxed_slice).collect(),
         enter: enter.into_iter().map(Vec::into_boxed_slice).collect(),
         memo_slots,
+        paths: crate::guard::PathIndex::default(),
+    };
+    attach_guards(&mut plan);
+    plan
+}
+
+/// Gives each entry the path guard its condition allows (see [`crate::guard`]).
+fn attach_guards(plan: &mut Plan) {
+    let mut paths = crate::guard::PathIndex::default();
+    let mut shared: HashMap<*const Expr, Option<Arc<crate::guard::Guard>>> = HashMap::new();
+    let mut guards: Vec<Vec<Option<Arc<crate::guard::Guard>>>> = Vec::new();
+    for (t, list) in plan.exit.iter().chain(plan.enter.iter()).enumerate() {
+        let t = EventType((t % EventType::MAX) as u16);
+        guards.push(
+            list.iter()
+                .map(|e| {
+                    // Types sharing a specialised tree share its guard.
+                    shared
+                        .entry(Arc::as_ptr(&e.expr))
+                        .or_insert_with(|| {
+                            crate::prefilter::path_guard(plan, &e.expr, t, &mut paths).map(Arc::new)
+                        })
+                        .clone()
+                })
+                .collect(),
+        );
     }
+    let lists = plan.exit.iter_mut().chain(plan.enter.iter_mut());
+    for (list, gs) in lists.zip(guards) {
+        for (e, g) in list.iter_mut().zip(gs) {
+            e.guard = g;
+        }
+    }
+    plan.paths = paths;
 }
 
 #[derive(Default)]

@@ -116,6 +116,34 @@ pub(crate) fn open_filter(plan: &Plan, t: EventType) -> Option<OpenFilter> {
     Some(OpenFilter { clauses: all })
 }
 
+/// The path guard of a rule's specialised condition `e`: its necessary condition with
+/// everything but path tests dropped, or `None` when some way of matching tests no path.
+pub(crate) fn path_guard(
+    plan: &Plan,
+    e: &Expr,
+    t: EventType,
+    idx: &mut crate::guard::PathIndex,
+) -> Option<crate::guard::Guard> {
+    let mut any = 0u64;
+    let mut pairs: Vec<(u64, u64)> = Vec::new();
+    for c in over(e, plan, t) {
+        match c.paths.as_slice() {
+            [] => return None,
+            [a] => any |= idx.bit(a),
+            [a, b, ..] => {
+                let p = (idx.bit(a), idx.bit(b));
+                if !pairs.contains(&p) {
+                    pairs.push(p);
+                }
+            }
+        }
+    }
+    Some(crate::guard::Guard {
+        any,
+        pairs: pairs.into(),
+    })
+}
+
 /// A necessary condition for `e` (over-approximation).
 fn over(e: &Expr, plan: &Plan, t: EventType) -> Dnf {
     match e {

@@ -64,6 +64,11 @@ fn events() -> Vec<Owned> {
         "/dev/null",
         "/etc/../etc/shadow",
         "/home/u/.aws/credentials",
+        // Names `pmatch` reads by components: relative (memfd), doubled slashes.
+        "memfd:payload",
+        "usr/bin/x",
+        "/usr//bin/evil",
+        "/etc/",
     ];
     for pid in [300, 200, 100, 999] {
         for (i, name) in names.iter().enumerate() {
@@ -191,6 +196,18 @@ fn check_prefilter(rs: &Ruleset, evs: &[Owned], what: &str) -> usize {
             _ => 0,
         };
         let acc = flags & 3;
+        // The kernel's walked path: absolute, no doubled slashes (memfd names are shown
+        // without their leading slash in user space). Names no walk produces are skipped.
+        let kernel_path = o.fd.map(|f| {
+            if f.name.starts_with('/') {
+                f.name.to_string()
+            } else {
+                format!("/{}", f.name)
+            }
+        });
+        if kernel_path.as_deref().is_some_and(|p| p.contains("//")) {
+            continue;
+        }
         let raw = match ev.param(ParamName::Name) {
             Some(Value::Str(s)) => *s,
             _ => "",
@@ -201,7 +218,7 @@ fn check_prefilter(rs: &Ruleset, evs: &[Owned], what: &str) -> usize {
             ok: o.res >= 0,
             dotdot: raw.contains("../"),
             create: flags & 0o100 != 0,
-            path: o.fd.map(|f| f.name),
+            path: kernel_path.as_deref(),
         });
         matched.clear();
         rs.evaluate(&ev, &st, &mut scratch, &mut matched);
