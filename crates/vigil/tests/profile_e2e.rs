@@ -153,6 +153,15 @@ fn wait_for(lines: &Arc<Mutex<Vec<String>>>, needle: &str, max: Duration) {
 }
 
 fn finish(mut child: Child, max: Duration) -> std::process::ExitStatus {
+    finish_logged(&mut child, max, None)
+}
+
+/// Like [`finish`], with the recorder's stderr in the panic message.
+fn finish_logged(
+    child: &mut Child,
+    max: Duration,
+    lines: Option<&Arc<Mutex<Vec<String>>>>,
+) -> std::process::ExitStatus {
     let t0 = Instant::now();
     loop {
         if let Some(s) = child.try_wait().expect("wait") {
@@ -160,7 +169,10 @@ fn finish(mut child: Child, max: Duration) -> std::process::ExitStatus {
         }
         if t0.elapsed() > max {
             let _ = child.kill();
-            panic!("vigil did not finish within {max:?}");
+            let log = lines
+                .map(|l| l.lock().unwrap().join("\n"))
+                .unwrap_or_default();
+            panic!("vigil did not finish within {max:?}; its stderr:\n{log}");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -446,7 +458,7 @@ fn containers_that_fail_or_are_attached_late_are_refused() {
     let (rec, rec_err) = start_recording(&cname, &profile, &[]);
     let _ = podman_run(&cname, &[], "exit 3");
     assert!(
-        finish(rec, Duration::from_secs(30)).success(),
+        finish_logged(&mut { rec }, Duration::from_secs(30), Some(&rec_err)).success(),
         "{}",
         rec_err.lock().unwrap().join("\n")
     );
@@ -490,7 +502,7 @@ fn containers_that_fail_or_are_attached_late_are_refused() {
         "/no/such/program",
     ]));
     assert!(
-        finish(rec, Duration::from_secs(30)).success(),
+        finish_logged(&mut { rec }, Duration::from_secs(30), Some(&rec_err)).success(),
         "{}",
         rec_err.lock().unwrap().join("\n")
     );
