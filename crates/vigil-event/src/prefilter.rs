@@ -67,6 +67,16 @@ pub struct OpenFacts<'a> {
 }
 
 impl PathSet {
+    /// A set from string slices (tests, hand-built filters).
+    pub fn of(exact: &[&str], prefixes: &[&str], names: &[&str]) -> PathSet {
+        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
+        PathSet {
+            exact: v(exact),
+            prefixes: v(prefixes),
+            names: v(names),
+        }
+    }
+
     /// True if `path` is one of the exact paths or starts with one of the prefixes.
     pub fn contains(&self, path: &str) -> bool {
         let base = path.rsplit('/').next().unwrap_or(path);

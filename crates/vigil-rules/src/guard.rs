@@ -128,12 +128,7 @@ mod tests {
     use super::*;
 
     fn set(exact: &[&str], prefixes: &[&str], names: &[&str]) -> PathSet {
-        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
-        PathSet {
-            exact: v(exact),
-            prefixes: v(prefixes),
-            names: v(names),
-        }
+        PathSet::of(exact, prefixes, names)
     }
 
     #[test]

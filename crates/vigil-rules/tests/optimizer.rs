@@ -42,6 +42,24 @@ struct Owned {
     fd: Option<FdInfo<'static>>,
 }
 
+impl Owned {
+    fn event(&self) -> Event<'_> {
+        Event {
+            num: 1,
+            ts: 3_000_000_000,
+            etype: EventType::from_name(self.etype).expect("known type"),
+            dir: self.dir,
+            cpu: 0,
+            tid: self.pid,
+            pid: self.pid,
+            res: self.res,
+            params: &self.params,
+            fd: self.fd,
+            latency: 10,
+        }
+    }
+}
+
 /// Events of many types and both directions, from a process in a container (300), host
 /// processes (100, 200) and an unknown one (999).
 fn events() -> Vec<Owned> {
@@ -176,19 +194,7 @@ fn check_prefilter(rs: &Ruleset, evs: &[Owned], what: &str) -> usize {
         let Some(filter) = rs.open_prefilter(etype) else {
             continue;
         };
-        let ev = Event {
-            num: 1,
-            ts: 3_000_000_000,
-            etype,
-            dir: o.dir,
-            cpu: 0,
-            tid: o.pid,
-            pid: o.pid,
-            res: o.res,
-            params: &o.params,
-            fd: o.fd,
-            latency: 10,
-        };
+        let ev = o.event();
         // What the kernel sees: the access mode, success, the resolved path.
         let flags = match ev.param(ParamName::Flags) {
             Some(Value::Flags(f, _)) => *f,
@@ -243,19 +249,7 @@ fn compare(fast: &Ruleset, reference: &Ruleset, evs: &[Owned], what: &str) -> us
     let (mut m1, mut m2) = (Vec::new(), Vec::new());
     let mut total = 0;
     for o in evs {
-        let ev = Event {
-            num: 1,
-            ts: 3_000_000_000,
-            etype: EventType::from_name(o.etype).expect("known type"),
-            dir: o.dir,
-            cpu: 0,
-            tid: o.pid,
-            pid: o.pid,
-            res: o.res,
-            params: &o.params,
-            fd: o.fd,
-            latency: 10,
-        };
+        let ev = o.event();
         m1.clear();
         m2.clear();
         fast.evaluate(&ev, &st, &mut s1, &mut m1);

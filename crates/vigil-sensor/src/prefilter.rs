@@ -217,12 +217,7 @@ mod tests {
     use vigil_event::prefilter::OpenClause;
 
     fn set(exact: &[&str], prefixes: &[&str], names: &[&str]) -> PathSet {
-        let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
-        PathSet {
-            exact: v(exact),
-            prefixes: v(prefixes),
-            names: v(names),
-        }
+        PathSet::of(exact, prefixes, names)
     }
 
     fn facts(write: bool, ok: bool, path: Option<&str>) -> OpenFacts<'_> {

@@ -380,10 +380,11 @@ fn tcp_connect_and_accept_tuples() {
     );
     // glibc may first try a unix-socket connect (nscd) that fails with ENOENT: the test is
     // about the TCP connect, so pick the one on an IPv4 socket.
-    let c = evs
+    let ci = evs
         .iter()
-        .find(|e| is_inet_connect(e))
+        .position(is_inet_connect)
         .unwrap_or_else(|| panic!("no IPv4 connect: {evs:#?}"));
+    let c = &evs[ci];
     assert_eq!(c.res, 0);
     assert_eq!(c.str(ParamName::Addr), format!("127.0.0.1:{port}"));
     let fd = c.fd.as_ref().unwrap();
@@ -392,10 +393,12 @@ fn tcp_connect_and_accept_tuples() {
         fd.tuple.as_deref(),
         Some(format!("127.0.0.1:{client_port}->127.0.0.1:{port}").as_str())
     );
-    let sock = evs
+    // The socket that was connected is the last one created before the connect with the
+    // connect's descriptor number (glibc's nscd probe may have used the same number first).
+    let sock = evs[..ci]
         .iter()
-        .find(|e| e.etype == "socket")
-        .expect("socket event");
+        .rfind(|e| e.etype == "socket" && e.pid == pid && e.res == fd.num)
+        .unwrap_or_else(|| panic!("no socket event for fd {}: {evs:#?}", fd.num));
     assert_eq!(sock.int(ParamName::Domain), 2);
     assert_eq!(sock.fd.as_ref().unwrap().kind, FdKind::Ipv4);
 
