@@ -18,7 +18,7 @@
 use crate::cgroup::RuntimeKind;
 use crate::error::LookupError;
 use crate::runtime::{self, RuntimeConfig};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -102,6 +102,8 @@ pub struct CacheStats {
     pub partial_results: u64,
     /// Lookups that ended with partial metadata only (no complete source answered).
     pub lookups_partial_only: u64,
+    /// Container names learned from the runtime's processes ([`ContainerCache::hint`]).
+    pub name_hints: u64,
 }
 
 #[derive(Debug)]
@@ -139,6 +141,10 @@ pub struct ContainerCache {
     done: Receiver<Done>,
     cfg: CacheConfig,
     stats: CacheStats,
+    /// Names from [`ContainerCache::hint`], oldest first in `hint_order`; bounded by
+    /// `max_containers`.
+    hints: HashMap<String, String>,
+    hint_order: VecDeque<String>,
 }
 
 impl ContainerCache {
@@ -164,6 +170,33 @@ impl ContainerCache {
             done,
             cfg,
             stats: CacheStats::default(),
+            hints: HashMap::new(),
+            hint_order: VecDeque::new(),
+        }
+    }
+
+    /// Records the name the runtime gave container `id` (see [`crate::hints`]). The name shows
+    /// in the container's record at once if it has none yet, and fills in whatever a lookup
+    /// returns without a name, including nothing at all: a container removed before its
+    /// lookup keeps the name its runtime announced.
+    pub fn hint(&mut self, id: &str, name: &str) {
+        self.stats.name_hints += 1;
+        if let Some(e) = self.entries.get_mut(id) {
+            if e.container.name.is_empty() {
+                e.container.name = name.to_string();
+            }
+        }
+        if self
+            .hints
+            .insert(id.to_string(), name.to_string())
+            .is_none()
+        {
+            self.hint_order.push_back(id.to_string());
+            while self.hint_order.len() > self.cfg.max_containers.max(1) {
+                if let Some(old) = self.hint_order.pop_front() {
+                    self.hints.remove(&old);
+                }
+            }
         }
     }
 
@@ -223,6 +256,7 @@ impl ContainerCache {
             Entry {
                 container: Container {
                     id: id.to_string(),
+                    name: self.hints.get(id).cloned().unwrap_or_default(),
                     runtime: kind.as_str().to_string(),
                     ..Container::default()
                 },
@@ -305,6 +339,9 @@ impl ContainerCache {
                 }
                 if d.last && !c.metadata_complete {
                     self.stats.lookups_partial_only += 1;
+                }
+                if c.name.is_empty() {
+                    c.name = std::mem::take(&mut e.container.name);
                 }
                 c.id = d.id;
                 e.container = c;

@@ -60,6 +60,7 @@
 pub mod cgroup;
 pub mod containers;
 pub mod error;
+pub mod hints;
 pub mod live;
 pub mod procfs;
 pub mod runtime;

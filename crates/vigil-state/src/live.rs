@@ -116,9 +116,19 @@ impl LiveState {
     pub fn before(&mut self, ev: &Event<'_>) -> Change {
         let change = self.table.before(ev);
         if let Change::Spawned(pid) | Change::Exec(pid) = change {
-            let Some(p) = self.table.get(pid).filter(|p| p.in_container()) else {
+            let Some(p) = self.table.get(pid) else {
                 return change;
             };
+            if !p.in_container() {
+                // Podman and CRI-O announce each container's name on its monitor's command
+                // line, before the container's first process (see `hints`).
+                if matches!(change, Change::Exec(_)) && p.comm == "conmon" {
+                    if let Some((id, name)) = crate::hints::conmon_names(&p.args) {
+                        self.containers.hint(&id, &name);
+                    }
+                }
+                return change;
+            }
             // Allocation-free unless there is something to do.
             if self.containers.needs_request(&p.container_id)
                 || self.users.needs_check(&p.container_id)

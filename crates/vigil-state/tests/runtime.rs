@@ -480,3 +480,42 @@ fn partial_metadata_is_retried_without_hiding_it() {
     std::thread::sleep(Duration::from_millis(30));
     assert!(!cache.needs_request(STORAGE_ID), "max_attempts reached");
 }
+
+#[test]
+fn runtime_name_hints_survive_a_failed_lookup() {
+    let dir = tempdir("hints");
+    let (sock, _) = serve(&dir, Duration::from_millis(20), docker_answer);
+    let mut cache = ContainerCache::new(CacheConfig {
+        runtime: RuntimeConfig {
+            docker_socket: sock,
+            ..RuntimeConfig::under(&dir)
+        },
+        ..CacheConfig::default()
+    });
+    // Hint before the container is seen: the record starts with the name, and a container
+    // removed before its lookup keeps it.
+    let gone = "3".repeat(64);
+    cache.hint(&gone, "failed-at-once");
+    cache.request(&gone, RuntimeKind::Docker);
+    assert_eq!(cache.get(&gone).unwrap().name, "failed-at-once");
+    assert!(matches!(
+        cache.wait_ready(&gone, Instant::now() + Duration::from_secs(2)),
+        Readiness::Failed(LookupError::NotFound { .. })
+    ));
+    assert_eq!(cache.get(&gone).unwrap().name, "failed-at-once");
+    assert!(!cache.get(&gone).unwrap().metadata_complete);
+    // Hint after the request: fills a record that has no name yet; a lookup that answers
+    // with a name wins over the hint.
+    cache.request(DOCKER_ID, RuntimeKind::Docker);
+    cache.hint(DOCKER_ID, "announced");
+    assert_eq!(cache.get(DOCKER_ID).unwrap().name, "announced");
+    assert_eq!(
+        cache.wait_ready(DOCKER_ID, Instant::now() + Duration::from_secs(2)),
+        Readiness::Ready
+    );
+    let c = cache.get(DOCKER_ID).unwrap();
+    assert!(c.metadata_complete);
+    assert_ne!(c.name, "announced");
+    assert!(!c.name.is_empty());
+    assert_eq!(cache.stats().name_hints, 2);
+}

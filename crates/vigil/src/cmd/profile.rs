@@ -605,10 +605,17 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
         // Resolve pending containers by name.
         let ids: Vec<String> = pending.keys().cloned().collect();
         for id in ids {
+            // The name decides; wait for the complete record (for the image) unless the
+            // lookup is over: a container that failed at once and was removed before its
+            // lookup still has the name its runtime announced (vigil_state::hints).
+            let settled = !matches!(
+                state.containers().status(&id),
+                Some(vigil_state::Status::Pending) | None
+            );
             let Some(c) = state
                 .containers()
                 .get(&id)
-                .filter(|c| c.metadata_complete)
+                .filter(|c| c.metadata_complete || (settled && !c.name.is_empty()))
                 .cloned()
             else {
                 continue;
