@@ -422,11 +422,16 @@ fn apply_policies(
 ) {
     let ids: Vec<(String, u64)> = pending.iter().map(|(k, v)| (k.clone(), *v)).collect();
     for (id, attempts) in ids {
-        let Some(c) = state
-            .container(&id)
-            .filter(|c| c.metadata_complete || !c.name.is_empty())
-            .cloned()
-        else {
+        // A lookup result (partial or complete) or a failed lookup settles the metadata; a
+        // name alone may be the runtime's announcement (vigil_state::hints) ahead of the
+        // image the policy scopes match on.
+        if matches!(
+            state.containers().status(&id),
+            Some(vigil_state::Status::Pending) | None
+        ) {
+            continue;
+        }
+        let Some(c) = state.container(&id).cloned() else {
             continue;
         };
         // The sensor's cgroup id may be the v1 memory controller's while the enforcer keys by
