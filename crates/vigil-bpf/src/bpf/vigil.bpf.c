@@ -348,6 +348,31 @@ struct user_msghdr {
  * needs to see the AND on the very register that is passed as a size. */
 #define BOUND(v, mask) asm volatile("%0 &= " #mask : "+r"(v))
 
+/*
+ * One helper call for several fields of a structure: HEAD(buf, ptr) copies the first
+ * sizeof(buf) bytes of *ptr (zeroes if unreadable, as BPF_CORE_READ gives for NULL), and
+ * FIELD(buf, ptr, type, field) takes a field from that copy when the running kernel's layout
+ * puts it inside, else reads it alone. The offset is a CO-RE constant once relocated, so the
+ * verifier keeps only one of the two branches. Each helper call costs about as much as the
+ * rest of a small program, and the open path reads a dozen fields of struct file, inode and
+ * super_block.
+ */
+#define HEAD(buf, ptr)                                                                     \
+	do {                                                                               \
+		if (bpf_probe_read_kernel(buf, sizeof(buf), ptr) != 0)                     \
+			__builtin_memset(buf, 0, sizeof(buf));                             \
+	} while (0)
+#define FIELD(buf, ptr, type, field)                                                       \
+	({                                                                                 \
+		typeof(((type *)0)->field) __v;                                            \
+		__u32 __o = bpf_core_field_offset(type, field);                            \
+		if (__o + sizeof(__v) <= sizeof(buf))                                      \
+			__builtin_memcpy(&__v, (char *)(buf) + __o, sizeof(__v));          \
+		else                                                                       \
+			__v = BPF_CORE_READ((type *)(ptr), field);                         \
+		__v;                                                                       \
+	})
+
 /* ---- maps ------------------------------------------------------------------------- */
 
 /* Records to user space. Size is set by the loader (SensorConfig::ring_bytes). */
@@ -414,6 +439,11 @@ struct pathbuf {
 	__u32 walked;
 	struct vg_lpm_key key;
 	struct vg_name_key name;
+	/* Heads of the event's struct file, its inode and super block (see HEAD): read once by
+	 * put_fd_name, used again by fill_fd. */
+	__u64 fhead[10];
+	__u64 ihead[10];
+	__u64 sbhead[13];
 };
 
 #define PATH_NONE 0xffffffff
@@ -567,10 +597,12 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 	if (fd < 0)
 		return NULL;
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	__u64 fh[2];
+	HEAD(fh, fdt);
+	unsigned int max = FIELD(fh, fdt, struct fdtable, max_fds);
 	if ((unsigned long)fd >= max)
 		return NULL;
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file **fds = FIELD(fh, fdt, struct fdtable, fd);
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
@@ -618,8 +650,11 @@ static __always_inline void blob_hdr(struct scratch *s, __u32 off, __u16 len, __
 static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry, struct vfsmount *vfsmnt)
 {
 	struct task_struct *task = (void *)bpf_get_current_task();
-	struct dentry *root_d = BPF_CORE_READ(task, fs, root.dentry);
-	struct vfsmount *root_m = BPF_CORE_READ(task, fs, root.mnt);
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	struct path root = {};
+	BPF_CORE_READ_INTO(&root, fs, root);
+	struct dentry *root_d = root.dentry;
+	struct vfsmount *root_m = root.mnt;
 	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
 	/* d_parent and d_name are neighbours in struct dentry: one read fetches the parent, the
 	 * name's length and its pointer (checked against the running kernel's layout). */
@@ -831,21 +866,33 @@ static __always_inline __u32 put_user_bytes(struct scratch *s, __u32 off, const 
 	return vg_put_user_bytes(off, (__u64)ptr, len, tag | ((__u32)arg << 8));
 }
 
-static __always_inline void fill_sock(struct vg_sock *out, struct file *f)
+/* `f` is a socket whose struct file head put_fd_name read into `pb`. */
+static __always_inline void fill_sock(struct pathbuf *pb, struct vg_sock *out, struct file *f)
 {
-	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct socket *sock = FIELD(pb->fhead, f, struct file, private_data);
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return;
-	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	out->type = BPF_CORE_READ(sk, sk_type);
-	out->protocol = BPF_CORE_READ(sk, sk_protocol);
-	out->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	__be16 dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
+	__u64 ch[11];
+	HEAD(ch, sk);
+	out->family = FIELD(ch, sk, struct sock, __sk_common.skc_family);
+	__u32 po = bpf_core_field_offset(struct sock, sk_protocol);
+	if (bpf_core_field_offset(struct sock, sk_type) == po + 2 && bpf_core_field_size(struct sock, sk_protocol) == 2 &&
+	    bpf_core_field_size(struct sock, sk_type) == 2) {
+		__u16 pt[2] = {};
+		bpf_probe_read_kernel(pt, sizeof(pt), (char *)sk + po);
+		out->protocol = pt[0];
+		out->type = pt[1];
+	} else {
+		out->type = BPF_CORE_READ(sk, sk_type);
+		out->protocol = BPF_CORE_READ(sk, sk_protocol);
+	}
+	out->lport = FIELD(ch, sk, struct sock, __sk_common.skc_num);
+	__be16 dport = FIELD(ch, sk, struct sock, __sk_common.skc_dport);
 	out->rport = __builtin_bswap16(dport);
 	if (out->family == 2 /* AF_INET */) {
-		__be32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__be32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__be32 l = FIELD(ch, sk, struct sock, __sk_common.skc_rcv_saddr);
+		__be32 r = FIELD(ch, sk, struct sock, __sk_common.skc_daddr);
 		__builtin_memcpy(out->laddr, &l, 4);
 		__builtin_memcpy(out->raddr, &r, 4);
 	} else if (out->family == 10 /* AF_INET6 */) {
@@ -861,28 +908,41 @@ static __always_inline __u32 put_fd_name(struct scratch *s, __u32 off, struct vg
 	out->num = num;
 	if (!f)
 		return off;
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb)
+		return off;
+	HEAD(pb->fhead, f);
+	struct inode *inode = FIELD(pb->fhead, f, struct file, f_inode);
+	HEAD(pb->ihead, inode);
+	struct super_block *sb = FIELD(pb->ihead, inode, struct inode, i_sb);
+	HEAD(pb->sbhead, sb);
 	out->flags = VG_FDF_VALID;
-	out->mode = BPF_CORE_READ(inode, i_mode);
-	out->magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	out->mode = FIELD(pb->ihead, inode, struct inode, i_mode);
+	out->magic = FIELD(pb->sbhead, sb, struct super_block, s_magic);
 	if ((out->mode & S_IFMT) == S_IFSOCK)
 		return off;
-	struct dentry *d = BPF_CORE_READ(f, f_path.dentry);
+	struct dentry *d = FIELD(pb->fhead, f, struct file, f_path.dentry);
 	if (out->magic == PIPEFS_MAGIC || out->magic == ANON_INODE_FS_MAGIC)
 		return put_dname(s, off, d, VG_BLOB_FDPATH, 0);
-	return put_path(s, off, d, BPF_CORE_READ(f, f_path.mnt), VG_BLOB_FDPATH, 0);
+	return put_path(s, off, d, FIELD(pb->fhead, f, struct file, f_path.mnt), VG_BLOB_FDPATH, 0);
 }
 
+/* Completes the descriptor block from the heads put_fd_name read. */
 static __always_inline void fill_fd(struct vg_fd *out, struct file *f)
 {
 	if (!f)
 		return;
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
-	struct super_block *sb = BPF_CORE_READ(inode, i_sb);
-	out->ino = BPF_CORE_READ(inode, i_ino);
-	out->dev = BPF_CORE_READ(sb, s_dev);
-	out->nlink = BPF_CORE_READ(inode, __i_nlink);
-	out->open_flags = BPF_CORE_READ(f, f_flags);
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb)
+		return;
+	struct inode *inode = FIELD(pb->fhead, f, struct file, f_inode);
+	struct super_block *sb = FIELD(pb->ihead, inode, struct inode, i_sb);
+	out->ino = FIELD(pb->ihead, inode, struct inode, i_ino);
+	out->dev = FIELD(pb->sbhead, sb, struct super_block, s_dev);
+	out->nlink = FIELD(pb->ihead, inode, struct inode, __i_nlink);
+	out->open_flags = FIELD(pb->fhead, f, struct file, f_flags);
 	bool overlay = false;
 	if (is_upper_layer_m(inode, out->magic, &overlay))
 		out->flags |= VG_FDF_UPPER;
@@ -890,14 +950,14 @@ static __always_inline void fill_fd(struct vg_fd *out, struct file *f)
 		out->flags |= VG_FDF_OVERLAY;
 	if ((out->mode & S_IFMT) == S_IFSOCK) {
 		out->flags |= VG_FDF_SOCK;
-		fill_sock(&out->sock, f);
+		fill_sock(pb, &out->sock, f);
 	}
 }
 
 static __always_inline void fill_hdr(struct vg_hdr *h, __u8 kind, __u16 nr, __s64 res)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	h->ts = bpf_ktime_get_boot_ns();
+	h->ts = kind == VG_REC_SYSCALL ? 0 : bpf_ktime_get_boot_ns();
 	h->latency = 0;
 	h->tid = (__u32)pid_tgid;
 	h->pid = pid_tgid >> 32;
@@ -1171,14 +1231,26 @@ __noinline int vg_has_dotdot(__u32 off, __u32 len)
 	struct scratch *s = get_scratch();
 	if (!s || len > 255)
 		return 1;
+	/* Eight bytes at a time; only a word holding a '.' is looked at byte by byte. Bytes past
+	 * the string are read (the record buffer is larger) but never matched. */
 #pragma clang loop unroll(disable)
-	for (__u32 i = 0; i < 253; i++) {
+	for (__u32 w = 0; w < 32; w++) {
+		__u32 i = w * 8;
 		if (i + 2 >= len)
 			break;
-		if (*rec_at(s, off + i) != '.')
+		__u64 x;
+		__builtin_memcpy(&x, rec_at(s, off + i), sizeof(x));
+		__u64 d = x ^ 0x2e2e2e2e2e2e2e2eULL;
+		if (!((d - 0x0101010101010101ULL) & ~d & 0x8080808080808080ULL))
 			continue;
-		if (*rec_at(s, off + i + 1) == '.' && *rec_at(s, off + i + 2) == '/')
-			return 1;
+#pragma clang loop unroll(disable)
+		for (__u32 j = 0; j < 8; j++) {
+			__u32 k = i + j;
+			if (k + 2 >= len)
+				break;
+			if (*rec_at(s, off + k) == '.' && *rec_at(s, off + k + 1) == '.' && *rec_at(s, off + k + 2) == '/')
+				return 1;
+		}
 	}
 	return 0;
 }
@@ -1301,7 +1373,6 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	struct vg_sys *sys = (void *)(s->rec + sizeof(struct vg_hdr));
 	__builtin_memset(sys, 0, sizeof(*sys));
 	if (st) {
-		h->latency = h->ts - st->ts;
 		for (int i = 0; i < 6; i++)
 			sys->args[i] = st->args[i];
 	} else if (args_override) {
@@ -1426,6 +1497,10 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	}
 	if (spec->fd_src != VG_FD_NONE)
 		fill_fd(&sys->fd, f);
+	/* Stamped once the event is known to be reported: a prefiltered one needs no clock. */
+	h->ts = bpf_ktime_get_boot_ns();
+	if (st)
+		h->latency = h->ts - st->ts;
 	submit(s, off, VG_DROP_SYSCALL, spec->category);
 }
 
