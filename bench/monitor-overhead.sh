@@ -6,7 +6,7 @@
 # A VM's throughput drifts by 10-20% between runs, so each loop runs ROUNDS times (default 3),
 # alternating without and with vigil, and the median of each is reported; the per-round
 # ratios are printed too, so the spread is visible.
-# Usage (root): bench/monitor-overhead.sh [SECONDS] [ROUNDS]
+# Usage (root): [KINDS="open connect exec"] bench/monitor-overhead.sh [SECONDS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
@@ -20,7 +20,7 @@ rules_args=()
 hz=$(getconf CLK_TCK)
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 printf '%-8s %12s %12s %7s %7s %8s %9s %8s  %s\n' loop base_ops/s vigil_ops/s ratio cores rss_MB events dropped rounds
-for kind in open connect exec; do
+for kind in ${KINDS:-open connect exec}; do
   bases=() withs=() cores=() rsss=() ratios=() evs=() drops=()
   for _ in $(seq "$rounds"); do
     base=$($load "$kind" 2 "$secs" | awk '{print $3}')

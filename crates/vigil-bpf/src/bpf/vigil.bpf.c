@@ -57,16 +57,18 @@ struct pt_regs {
 	unsigned long di, si, dx, r10, r8, r9, orig_ax;
 } PRESERVE;
 
-/* The x86_64 register frame in its ABI order (arch/x86/include/asm/ptrace.h); read whole with
+/* The argument registers of the x86_64 register frame, r10 to di in its ABI order
+ * (arch/x86/include/asm/ptrace.h: r15, r14, r13, r12, bp, bx, r11 come first); read whole with
  * one helper call instead of one call per argument register. */
-struct regs_x86 {
-	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8, ax, cx, dx, si, di, orig_ax;
+struct regs_x86_args {
+	unsigned long r10, r9, r8, ax, cx, dx, si, di;
 };
+#define REGS_X86_R10_OFF (7 * 8)
 
 static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
 {
-	struct regs_x86 r;
-	if (bpf_probe_read_kernel(&r, sizeof(r), regs) != 0) {
+	struct regs_x86_args r;
+	if (bpf_probe_read_kernel(&r, sizeof(r), (char *)regs + REGS_X86_R10_OFF) != 0) {
 		__builtin_memset(&r, 0, sizeof(r));
 	}
 	args[0] = r.di;
@@ -366,8 +368,8 @@ struct user_msghdr {
 	({                                                                                 \
 		typeof(((type *)0)->field) __v;                                            \
 		__u32 __o = bpf_core_field_offset(type, field);                            \
-		if (__o + sizeof(__v) <= sizeof(buf))                                      \
-			__builtin_memcpy(&__v, (char *)(buf) + __o, sizeof(__v));          \
+		if (__o + sizeof(__v) <= sizeof(buf) && __o % sizeof(__v) == 0)            \
+			__v = *(typeof(__v) *)((char *)(buf) + __o);                       \
 		else                                                                       \
 			__v = BPF_CORE_READ((type *)(ptr), field);                         \
 		__v;                                                                       \
@@ -444,6 +446,9 @@ struct pathbuf {
 	__u64 fhead[10];
 	__u64 ihead[10];
 	__u64 sbhead[13];
+	/* The path argument's string in the record (for the prefilter's "../" test). */
+	__u32 upath_off;
+	__u32 upath_len;
 };
 
 #define PATH_NONE 0xffffffff
@@ -748,25 +753,48 @@ static __always_inline struct scratch *get_scratch(void)
  */
 
 /* Resolves a path and appends it as a blob; returns the new record offset. */
-__noinline __u32 vg_put_path(__u32 off, __u64 dentry, __u64 mnt, __u32 tag_arg)
+/* Appends the path of the latest walk as a blob; returns the new record offset. */
+__noinline __u32 vg_put_walked(__u32 off, __u32 tag_arg)
 {
 	struct scratch *s = get_scratch();
 	__u32 zero = 0;
 	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
 	if (!s || !pb)
 		return off;
+	__u32 pos = pb->walked;
+	if (pos >= PATH_HALF)
+		return off;
 	if (off > VG_REC_HALF - PATH_HALF - sizeof(struct vg_blob)) {
 		count_drop(VG_DROP_TRUNC);
 		return off;
 	}
-	__u32 pos = walk_path(pb, (struct dentry *)dentry, (struct vfsmount *)mnt);
-	pb->walked = pos;
 	__u64 len = (PATH_HALF - pos);
 	BOUND(len, 4095);
 	blob_hdr(s, off, len, tag_arg & 0xff, tag_arg >> 8);
 	off += sizeof(struct vg_blob);
 	bpf_probe_read_kernel(rec_at(s, off), len, path_at(pb, pos));
 	return off + len;
+}
+
+/* Walks a path into the path buffer (see vg_put_walked). */
+__noinline int vg_walk(__u64 dentry, __u64 mnt)
+{
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb)
+		return 0;
+	pb->walked = walk_path(pb, (struct dentry *)dentry, (struct vfsmount *)mnt);
+	return 0;
+}
+
+__noinline __u32 vg_put_path(__u32 off, __u64 dentry, __u64 mnt, __u32 tag_arg)
+{
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb)
+		return off;
+	pb->walked = walk_path(pb, (struct dentry *)dentry, (struct vfsmount *)mnt);
+	return vg_put_walked(off, tag_arg);
 }
 
 static __always_inline __u32 put_path(struct scratch *s, __u32 off, struct dentry *d, struct vfsmount *m,
@@ -925,7 +953,9 @@ static __always_inline __u32 put_fd_name(struct scratch *s, __u32 off, struct vg
 	struct dentry *d = FIELD(pb->fhead, f, struct file, f_path.dentry);
 	if (out->magic == PIPEFS_MAGIC || out->magic == ANON_INODE_FS_MAGIC)
 		return put_dname(s, off, d, VG_BLOB_FDPATH, 0);
-	return put_path(s, off, d, FIELD(pb->fhead, f, struct file, f_path.mnt), VG_BLOB_FDPATH, 0);
+	/* Walked only: emit_syscall appends it (vg_put_walked) once the event is reported. */
+	vg_walk((__u64)d, (__u64)FIELD(pb->fhead, f, struct file, f_path.mnt));
+	return off;
 }
 
 /* Completes the descriptor block from the heads put_fd_name read. */
@@ -1362,26 +1392,25 @@ int vigil_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	return 0;
 }
 
-static __always_inline void emit_syscall(struct task_struct *task, struct vg_spec *spec, struct stash *st,
-					 long nr, long ret, __u64 *args_override)
+/*
+ * Appends the blobs of a syscall's arguments (strings, paths with the directory a relative
+ * one is resolved against, socket addresses, pipe descriptors) to the record; returns the new
+ * offset. The path argument's string position goes to the path buffer for vg_has_dotdot. A
+ * global function: emit_syscall calls it before or after the prefilter.
+ */
+__noinline __u32 vg_put_arg_blobs(__u32 off, __u32 nr, long ret)
 {
 	struct scratch *s = get_scratch();
-	if (!s)
-		return;
-	struct vg_hdr *h = (void *)s->rec;
-	fill_hdr(h, VG_REC_SYSCALL, nr, ret);
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	__u32 key = nr;
+	struct vg_spec *spec = bpf_map_lookup_elem(&specs, &key);
+	if (!s || !pb || !spec)
+		return off;
+	struct task_struct *task = (void *)bpf_get_current_task();
 	struct vg_sys *sys = (void *)(s->rec + sizeof(struct vg_hdr));
-	__builtin_memset(sys, 0, sizeof(*sys));
-	if (st) {
-		for (int i = 0; i < 6; i++)
-			sys->args[i] = st->args[i];
-	} else if (args_override) {
-		for (int i = 0; i < 6; i++)
-			sys->args[i] = args_override[i];
-	}
-	__u32 off = sizeof(struct vg_hdr) + sizeof(struct vg_sys);
-	/* The path argument's string in the record, for the prefilter's "../" test. */
-	__u32 path_off = 0, path_len = 0;
+	pb->upath_off = 0;
+	pb->upath_len = 0;
 
 #pragma clang loop unroll(disable)
 	for (int i = 0; i < 6; i++) {
@@ -1393,8 +1422,8 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 			__u32 before = off;
 			off = put_user_str(s, off, ptr, VG_BLOB_STR, i, &first);
 			if (kind == VG_ARG_PATH && off > before) {
-				path_off = before + sizeof(struct vg_blob);
-				path_len = off - path_off;
+				pb->upath_off = before + sizeof(struct vg_blob);
+				pb->upath_len = off - pb->upath_off;
 			}
 			if (kind != VG_ARG_PATH || first == '/')
 				continue;
@@ -1406,13 +1435,16 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 				dirfd = (int)sys->args[dfi];
 			if (dirfd == AT_FDCWD) {
 				struct fs_struct *fs = BPF_CORE_READ(task, fs);
-				off = put_path(s, off, BPF_CORE_READ(fs, pwd.dentry), BPF_CORE_READ(fs, pwd.mnt),
-					       VG_BLOB_BASEDIR, i);
+				struct path pwd = {};
+				BPF_CORE_READ_INTO(&pwd, fs, pwd);
+				off = put_path(s, off, pwd.dentry, pwd.mnt, VG_BLOB_BASEDIR, i);
 			} else {
 				struct file *df = fd_file(task, dirfd);
-				if (df)
-					off = put_path(s, off, BPF_CORE_READ(df, f_path.dentry),
-						       BPF_CORE_READ(df, f_path.mnt), VG_BLOB_BASEDIR, i);
+				if (df) {
+					struct path dp = {};
+					BPF_CORE_READ_INTO(&dp, df, f_path);
+					off = put_path(s, off, dp.dentry, dp.mnt, VG_BLOB_BASEDIR, i);
+				}
 			}
 		} else if (kind == VG_ARG_SOCKADDR && i < 5) {
 			__u64 len = sys->args[i + 1];
@@ -1426,7 +1458,37 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		} else if (kind == VG_ARG_PIPEFDS) {
 			if (ptr && ret == 0)
 				off = put_user_bytes(s, off, ptr, 8, VG_BLOB_PIPEFDS, i);
-		} else if (kind == VG_ARG_OPENHOW && i < 4) {
+		}
+	}
+	return off;
+}
+
+static __always_inline void emit_syscall(struct task_struct *task, struct vg_spec *spec, struct stash *st,
+					 long nr, long ret, __u64 *args_override)
+{
+	struct scratch *s = get_scratch();
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!s || !pb)
+		return;
+	struct vg_hdr *h = (void *)s->rec;
+	fill_hdr(h, VG_REC_SYSCALL, nr, ret);
+	struct vg_sys *sys = (void *)(s->rec + sizeof(struct vg_hdr));
+	__builtin_memset(sys, 0, sizeof(*sys));
+	if (st) {
+		for (int i = 0; i < 6; i++)
+			sys->args[i] = st->args[i];
+	} else if (args_override) {
+		for (int i = 0; i < 6; i++)
+			sys->args[i] = args_override[i];
+	}
+	/* Arguments that are structures with scalars in them: their fields become arguments
+	 * (the prefilter reads openat2's flags from them). */
+#pragma clang loop unroll(disable)
+	for (int i = 0; i < 6; i++) {
+		__u8 kind = spec->kind[i];
+		void *ptr = (void *)sys->args[i];
+		if (kind == VG_ARG_OPENHOW && i < 4) {
 			__u64 how[3] = {};
 			if (ptr)
 				bpf_probe_read_user(how, sizeof(how), ptr);
@@ -1440,6 +1502,10 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 			sys->args[i] = flags;
 		}
 	}
+	__u32 off = sizeof(struct vg_hdr) + sizeof(struct vg_sys);
+	/* The argument blobs are read after the prefilter unless it needs the path string: a
+	 * dropped open costs no user-memory read. */
+	bool blobs = false;
 
 	/* Prefilter, first on the atoms: the "../" test only when it changes the verdict. */
 	__u32 fi = spec->filter;
@@ -1450,7 +1516,9 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		atoms = open_atoms(fi, sys->args, ret);
 		decision = vg_filter_atoms(fi, atoms);
 		if (decision != vg_filter_atoms(fi, atoms | VG_ATOM_DOTDOT)) {
-			if (path_len && vg_has_dotdot(path_off, path_len))
+			off = vg_put_arg_blobs(off, nr, ret);
+			blobs = true;
+			if (pb->upath_len && vg_has_dotdot(pb->upath_off, pb->upath_len))
 				atoms |= VG_ATOM_DOTDOT;
 			decision = vg_filter_atoms(fi, atoms);
 		}
@@ -1459,10 +1527,7 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 			return;
 		}
 	}
-	__u32 zero = 0;
-	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
-	if (pb)
-		pb->walked = PATH_NONE;
+	pb->walked = PATH_NONE;
 
 	struct file *f = NULL;
 	long num = -1;
@@ -1495,6 +1560,11 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 			return;
 		}
 	}
+	/* Reported: the descriptor's walked path, the arguments, the descriptor's details. */
+	if (pb->walked != PATH_NONE)
+		off = vg_put_walked(off, VG_BLOB_FDPATH);
+	if (!blobs)
+		off = vg_put_arg_blobs(off, nr, ret);
 	if (spec->fd_src != VG_FD_NONE)
 		fill_fd(&sys->fd, f);
 	/* Stamped once the event is known to be reported: a prefiltered one needs no clock. */
@@ -1512,14 +1582,18 @@ int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	long ret = ctx->args[1];
 	if (nr < 0 || nr >= VG_NR_SYSCALLS)
 		return 0;
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	__u32 tgid = pid_tgid >> 32;
-	struct task_struct *task = (void *)bpf_get_current_task();
 	__u32 key = nr;
 	struct vg_spec *spec = bpf_map_lookup_elem(&specs, &key);
 	if (!spec)
 		return 0;
+	/* Most exits are of calls nothing needs: leave before any other helper call. */
+	bool lifecycle = ret == 0 && (is_clone(nr) || nr == NR_execve || nr == NR_execveat);
+	if (!spec->enabled && !lifecycle)
+		return 0;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	__u32 tgid = pid_tgid >> 32;
+	struct task_struct *task = (void *)bpf_get_current_task();
 
 	/* Child side of a new task: regs are a copy of the parent's, so the arguments are
 	 * still in them. */
