@@ -24,12 +24,17 @@ static ALIGNED: Aligned<[u8; include_bytes!(concat!(env!("OUT_DIR"), "/vigil.bpf
         bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/vigil.bpf.o")),
     };
 
-/// Names of the programs in [`OBJECT`] and the raw tracepoints they attach to.
+/// Names of the programs in [`OBJECT`] and the tracepoints they attach to: raw tracepoints,
+/// except those named in [`BTF_PROGRAMS`].
 pub const PROGRAMS: [(&str, &str); 3] = [
     ("vigil_sys_enter", "sys_enter"),
     ("vigil_sys_exit", "sys_exit"),
     ("vigil_sched_exit", "sched_process_exit"),
 ];
+
+/// Programs of [`PROGRAMS`] that are BTF tracepoints (`tp_btf`): typed arguments, so their
+/// fields are read with plain loads instead of helper calls. `sys_exit` runs on every syscall.
+pub const BTF_PROGRAMS: [&str; 1] = ["vigil_sys_exit"];
 
 /// Map names in [`OBJECT`].
 pub mod maps {

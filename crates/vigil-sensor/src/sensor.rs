@@ -15,7 +15,7 @@ use crate::probe::{self, ProbeReport};
 use crate::table::{category_index, Table};
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::RawTracePoint;
+use aya::programs::{BtfTracePoint, RawTracePoint};
 use aya::{Btf, Ebpf, EbpfLoader, Endianness};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -292,16 +292,7 @@ impl Sensor {
         }
 
         for (name, tp) in vigil_bpf::PROGRAMS {
-            let prog: &mut RawTracePoint = bpf
-                .program_mut(name)
-                .ok_or_else(|| SensorError::Load {
-                    detail: format!("program {name} missing from the object"),
-                })?
-                .try_into()
-                .map_err(|e: aya::programs::ProgramError| SensorError::Load {
-                    detail: chain(&e),
-                })?;
-            prog.load().map_err(|e| match eperm_in(&e) {
+            let load_err = |e: aya::programs::ProgramError| match eperm_in(&e) {
                 Some(source) => SensorError::BpfNotPermitted {
                     during: format!("loading {name}"),
                     source,
@@ -310,7 +301,38 @@ impl Sensor {
                     program: name.into(),
                     detail: verifier_tail(&e),
                 },
+            };
+            let program = bpf.program_mut(name).ok_or_else(|| SensorError::Load {
+                detail: format!("program {name} missing from the object"),
             })?;
+            if vigil_bpf::BTF_PROGRAMS.contains(&name) {
+                let prog: &mut BtfTracePoint =
+                    program
+                        .try_into()
+                        .map_err(|e: aya::programs::ProgramError| SensorError::Load {
+                            detail: chain(&e),
+                        })?;
+                prog.load(tp, &btf).map_err(load_err)?;
+                prog.attach().map_err(|e| match eperm_in(&e) {
+                    Some(source) => SensorError::BpfNotPermitted {
+                        during: format!("attaching {name}"),
+                        source,
+                    },
+                    None => SensorError::Attach {
+                        program: name.into(),
+                        tracepoint: format!("tp_btf/{tp}"),
+                        detail: chain(&e),
+                    },
+                })?;
+                continue;
+            }
+            let prog: &mut RawTracePoint =
+                program
+                    .try_into()
+                    .map_err(|e: aya::programs::ProgramError| SensorError::Load {
+                        detail: chain(&e),
+                    })?;
+            prog.load().map_err(load_err)?;
             // sys_enter runs on every syscall of the machine: it is attached only while
             // something needs it (see `sync_enter`).
             if name != ENTER {

@@ -65,6 +65,17 @@ struct regs_x86_args {
 };
 #define REGS_X86_R10_OFF (7 * 8)
 
+/* The arguments from a pt_regs the verifier knows (a BTF tracepoint's): plain loads. */
+static __always_inline void syscall_args_btf(struct pt_regs *regs, __u64 *args)
+{
+	args[0] = regs->di;
+	args[1] = regs->si;
+	args[2] = regs->dx;
+	args[3] = regs->r10;
+	args[4] = regs->r8;
+	args[5] = regs->r9;
+}
+
 static __always_inline void syscall_args(struct pt_regs *regs, __u64 *args)
 {
 	struct regs_x86_args r;
@@ -601,13 +612,12 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 {
 	if (fd < 0)
 		return NULL;
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	__u64 fh[2];
-	HEAD(fh, fdt);
-	unsigned int max = FIELD(fh, fdt, struct fdtable, max_fds);
+	/* `task` is a BTF pointer (bpf_get_current_task_btf): plain loads up to the array. */
+	struct fdtable *fdt = task->files->fdt;
+	unsigned int max = fdt->max_fds;
 	if ((unsigned long)fd >= max)
 		return NULL;
-	struct file **fds = FIELD(fh, fdt, struct fdtable, fd);
+	struct file **fds = fdt->fd;
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
@@ -654,12 +664,10 @@ static __always_inline void blob_hdr(struct scratch *s, __u32 off, __u16 len, __
  */
 static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry, struct vfsmount *vfsmnt)
 {
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct fs_struct *fs = BPF_CORE_READ(task, fs);
-	struct path root = {};
-	BPF_CORE_READ_INTO(&root, fs, root);
-	struct dentry *root_d = root.dentry;
-	struct vfsmount *root_m = root.mnt;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fs_struct *fs = task->fs;
+	struct dentry *root_d = fs->root.dentry;
+	struct vfsmount *root_m = fs->root.mnt;
 	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
 	/* d_parent and d_name are neighbours in struct dentry: one read fetches the parent, the
 	 * name's length and its pointer (checked against the running kernel's layout). */
@@ -1079,7 +1087,7 @@ static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env,
 	struct scratch *s = get_scratch();
 	if (!s)
 		return;
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct vg_hdr *h = (void *)s->rec;
 	fill_hdr(h, VG_REC_PROC, nr, 0);
 	struct vg_proc *p = (void *)(s->rec + sizeof(struct vg_hdr));
@@ -1366,7 +1374,7 @@ int vigil_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	struct vg_config *cfg = get_config();
 	if (!cfg)
 		return 0;
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	if (cfg->record_cgroups)
 		record_cgroup_syscall(task, nr);
 	__u32 key = nr;
@@ -1407,7 +1415,7 @@ __noinline __u32 vg_put_arg_blobs(__u32 off, __u32 nr, long ret)
 	struct vg_spec *spec = bpf_map_lookup_elem(&specs, &key);
 	if (!s || !pb || !spec)
 		return off;
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct vg_sys *sys = (void *)(s->rec + sizeof(struct vg_hdr));
 	pb->upath_off = 0;
 	pb->upath_len = 0;
@@ -1574,12 +1582,17 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	submit(s, off, VG_DROP_SYSCALL, spec->category);
 }
 
-SEC("raw_tracepoint/sys_exit")
-int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+/*
+ * A BTF tracepoint: the verifier knows `regs` is a struct pt_regs, so its fields are plain
+ * loads, not helper calls. This program runs on every syscall exit of the machine, and the
+ * syscall number is the one thing it reads from all of them.
+ */
+SEC("tp_btf/sys_exit")
+int vigil_sys_exit(__u64 *ctx)
 {
-	struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-	long nr = BPF_CORE_READ(regs, orig_ax);
-	long ret = ctx->args[1];
+	struct pt_regs *regs = (struct pt_regs *)ctx[0];
+	long nr = regs->orig_ax;
+	long ret = (long)ctx[1];
 	if (nr < 0 || nr >= VG_NR_SYSCALLS)
 		return 0;
 	__u32 key = nr;
@@ -1593,13 +1606,13 @@ int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	__u32 tgid = pid_tgid >> 32;
-	struct task_struct *task = (void *)bpf_get_current_task();
+	struct task_struct *task = bpf_get_current_task_btf();
 
 	/* Child side of a new task: regs are a copy of the parent's, so the arguments are
 	 * still in them. */
 	if (ret == 0 && is_clone(nr)) {
 		__u64 args[6];
-		syscall_args(regs, args);
+		syscall_args_btf(regs, args);
 		__u64 flags = 0;
 		if (nr == NR_clone)
 			flags = args[0];
@@ -1626,7 +1639,7 @@ int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		if (!cfg || tgid == cfg->self_tgid || cgroup_filtered(cfg, task))
 			return 0;
 		__u64 args[6];
-		syscall_args(regs, args);
+		syscall_args_btf(regs, args);
 		emit_syscall(task, spec, NULL, nr, ret, args);
 		return 0;
 	}
@@ -1646,7 +1659,7 @@ int vigil_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		struct vg_config *cfg = get_config();
 		if (!cfg || tgid == cfg->self_tgid || cgroup_filtered(cfg, task))
 			return 0;
-		syscall_args(regs, regs_args);
+		syscall_args_btf(regs, regs_args);
 		from_regs = regs_args;
 	}
 	emit_syscall(task, spec, st, nr, ret, from_regs);
