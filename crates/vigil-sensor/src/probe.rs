@@ -9,9 +9,9 @@
 use crate::error::SensorError;
 use std::path::{Path, PathBuf};
 
-/// Oldest kernel the sensor supports: BPF ring buffers and `bpf_get_current_task`-based CO-RE
-/// arrived in 5.8.
-pub const MIN_KERNEL: (u32, u32) = (5, 8);
+/// Oldest kernel the sensor supports: BPF ring buffers arrived in 5.8, BTF tracepoints in 5.5
+/// and `bpf_get_current_task_btf` (the task as a typed pointer) in 5.11.
+pub const MIN_KERNEL: (u32, u32) = (5, 11);
 
 const CAP_SYS_ADMIN: u32 = 21;
 const CAP_PERFMON: u32 = 38;
@@ -79,7 +79,7 @@ pub fn run(root: &Path, btf: &Path) -> Result<ProbeReport, SensorError> {
         _ => {
             return Err(SensorError::KernelTooOld {
                 found: release,
-                need: "5.8",
+                need: "5.11",
             })
         }
     }
@@ -169,7 +169,8 @@ mod tests {
         assert_eq!(parse_release("5.4.0"), Some((5, 4)));
         assert_eq!(parse_release("garbage"), None);
         assert!(parse_release("5.4.0").unwrap() < MIN_KERNEL);
-        assert!(parse_release("5.10.1").unwrap() >= MIN_KERNEL);
+        assert!(parse_release("5.10.1").unwrap() < MIN_KERNEL);
+        assert!(parse_release("5.11.1").unwrap() >= MIN_KERNEL);
     }
 
     #[test]
