@@ -839,6 +839,58 @@ fn full_ring_buffer_losses_are_counted() {
     assert!(st.lost() >= st.kernel.syscall);
 }
 
+/// Component names of every length around the kernel's inline-name limit (39 bytes in the
+/// dentry, longer ones stored outside it), around word boundaries, and up to NAME_MAX are all
+/// resolved exactly by the kernel-side path walk.
+#[test]
+fn names_of_every_length_resolve_exactly() {
+    let Some(mut s) = open(&["openat"], true) else {
+        return;
+    };
+    let base = tempdir("names");
+    let mut files = Vec::new();
+    for len in [
+        1usize, 2, 7, 8, 9, 15, 16, 31, 38, 39, 40, 41, 63, 64, 200, 255,
+    ] {
+        // A directory and a file whose names have this length, distinct per length.
+        let name = |c: char| {
+            format!("{len}{c}")
+                .chars()
+                .chain(std::iter::repeat(c))
+                .take(len)
+                .collect::<String>()
+        };
+        let dir = base.join(name('d'));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(name('f'));
+        std::fs::write(&file, "x").unwrap();
+        files.push(file.to_str().unwrap().to_string());
+    }
+    let pid = run(Command::new("cat").args(&files));
+    let evs = collect(
+        &mut s,
+        10,
+        |ev| ev.pid == pid && ev.etype.name() == "openat",
+        |evs| {
+            files.iter().all(|f| {
+                evs.iter()
+                    .any(|e| e.fd.as_ref().is_some_and(|d| d.name == *f))
+            })
+        },
+    );
+    for f in &files {
+        assert!(
+            evs.iter()
+                .any(|e| e.fd.as_ref().is_some_and(|d| d.name == *f)),
+            "{f} not resolved exactly: {:#?}",
+            evs.iter()
+                .filter_map(|e| e.fd.as_ref().map(|d| &d.name))
+                .collect::<Vec<_>>()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
 #[test]
 fn deep_paths_resolve_fully() {
     let Some(mut s) = open(&["openat"], true) else {

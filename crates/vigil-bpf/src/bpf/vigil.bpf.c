@@ -1472,7 +1472,7 @@ __noinline __u32 vg_put_arg_blobs(__u32 off, __u32 nr, long ret)
 }
 
 static __always_inline void emit_syscall(struct task_struct *task, struct vg_spec *spec, struct stash *st,
-					 long nr, long ret, __u64 *args_override)
+					 long nr, long ret, struct pt_regs *regs)
 {
 	struct scratch *s = get_scratch();
 	__u32 zero = 0;
@@ -1486,9 +1486,8 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	if (st) {
 		for (int i = 0; i < 6; i++)
 			sys->args[i] = st->args[i];
-	} else if (args_override) {
-		for (int i = 0; i < 6; i++)
-			sys->args[i] = args_override[i];
+	} else if (regs) {
+		syscall_args_btf(regs, sys->args);
 	}
 	/* Arguments that are structures with scalars in them: their fields become arguments
 	 * (the prefilter reads openat2's flags from them). */
@@ -1611,19 +1610,17 @@ int vigil_sys_exit(__u64 *ctx)
 	/* Child side of a new task: regs are a copy of the parent's, so the arguments are
 	 * still in them. */
 	if (ret == 0 && is_clone(nr)) {
-		__u64 args[6];
-		syscall_args_btf(regs, args);
 		__u64 flags = 0;
 		if (nr == NR_clone)
-			flags = args[0];
+			flags = regs->di;
 		else if (nr == NR_clone3)
-			bpf_probe_read_user(&flags, sizeof(flags), (void *)args[0]);
+			bpf_probe_read_user(&flags, sizeof(flags), (void *)regs->di);
 		else if (nr == NR_vfork)
 			flags = 0x4000 | 0x100; /* CLONE_VFORK | CLONE_VM */
 		if (tid == tgid)
 			emit_proc(nr, flags, false, spec->category);
 		else if (spec->enabled)
-			emit_syscall(task, spec, NULL, nr, ret, args);
+			emit_syscall(task, spec, NULL, nr, ret, regs);
 		return 0;
 	}
 	if (ret == 0 && (nr == NR_execve || nr == NR_execveat)) {
@@ -1638,9 +1635,7 @@ int vigil_sys_exit(__u64 *ctx)
 		struct vg_config *cfg = get_config();
 		if (!cfg || tgid == cfg->self_tgid || cgroup_filtered(cfg, task))
 			return 0;
-		__u64 args[6];
-		syscall_args_btf(regs, args);
-		emit_syscall(task, spec, NULL, nr, ret, args);
+		emit_syscall(task, spec, NULL, nr, ret, regs);
 		return 0;
 	}
 	struct stash *st = bpf_map_lookup_elem(&stashes, &tid);
@@ -1648,8 +1643,7 @@ int vigil_sys_exit(__u64 *ctx)
 		bpf_map_delete_elem(&stashes, &tid);
 		st = NULL;
 	}
-	__u64 regs_args[6] = {};
-	__u64 *from_regs = NULL;
+	struct pt_regs *from_regs = NULL;
 	if (!st) {
 		/* No entry record: sys_enter never ran for this call. A seccomp filter that refuses
 		 * a call returns before the sys_enter tracepoint, but sys_exit still runs, so this is
@@ -1659,8 +1653,7 @@ int vigil_sys_exit(__u64 *ctx)
 		struct vg_config *cfg = get_config();
 		if (!cfg || tgid == cfg->self_tgid || cgroup_filtered(cfg, task))
 			return 0;
-		syscall_args_btf(regs, regs_args);
-		from_regs = regs_args;
+		from_regs = regs;
 	}
 	emit_syscall(task, spec, st, nr, ret, from_regs);
 	if (st)
