@@ -115,6 +115,9 @@ struct Inner {
     latency_count: AtomicU64,
     threads: AtomicU64,
     containers: AtomicU64,
+    /// Rule-triggered responses (`vigil monitor --policy`): queued, carried out or failed,
+    /// deduplicated, dropped because the response queue was full.
+    responses: [AtomicU64; 4],
     /// ms since start of the event loop's last progress report + 1 (0: never reported).
     last_progress_ms: AtomicU64,
     dispatcher_progress_ms: AtomicU64,
@@ -163,6 +166,7 @@ impl Metrics {
                 latency_count: AtomicU64::new(0),
                 threads: AtomicU64::new(0),
                 containers: AtomicU64::new(0),
+                responses: Default::default(),
                 last_progress_ms: AtomicU64::new(0),
                 dispatcher_progress_ms: AtomicU64::new(0),
                 rule_matches: Mutex::new(HashMap::new()),
@@ -217,6 +221,19 @@ impl Metrics {
     pub fn set_table_sizes(&self, threads: u64, containers: u64) {
         self.inner.threads.store(threads, Relaxed);
         self.inner.containers.store(containers, Relaxed);
+    }
+
+    /// Totals of rule-triggered responses since the start: queued, completed (carried out or
+    /// failed), deduplicated, and dropped because the response queue was full.
+    pub fn set_responses(&self, queued: u64, completed: u64, deduplicated: u64, dropped: u64) {
+        for (a, v) in self
+            .inner
+            .responses
+            .iter()
+            .zip([queued, completed, deduplicated, dropped])
+        {
+            a.store(v, Relaxed);
+        }
     }
 
     /// The event loop is alive; call at least every few seconds (also when idle).
@@ -708,6 +725,22 @@ impl Metrics {
         );
         head(
             &mut s,
+            "vigil_responses_total",
+            "counter",
+            "Rule-triggered responses by outcome: queued, completed (carried out or failed), deduplicated, dropped (response queue full).",
+        );
+        for (outcome, a) in ["queued", "completed", "deduplicated", "dropped"]
+            .iter()
+            .zip(&i.responses)
+        {
+            let _ = writeln!(
+                s,
+                "vigil_responses_total{{outcome=\"{outcome}\"}} {}",
+                a.load(Relaxed)
+            );
+        }
+        head(
+            &mut s,
             "falcosecurity_falco_duration_seconds_total",
             "counter",
             "Seconds since the agent started.",
@@ -784,6 +817,7 @@ mod tests {
         m.observe_rule_eval(Duration::from_micros(30));
         m.rule_matched("Shell in container", Priority::Warning, "syscall");
         m.set_table_sizes(120, 3);
+        m.set_responses(4, 3, 9, 2);
         let o = m.output("hook", "webhook");
         o.sent.fetch_add(7, Relaxed);
         o.dropped_queue_full.fetch_add(1, Relaxed);
@@ -801,6 +835,10 @@ mod tests {
             "vigil_output_dropped_total{output=\"hook\",type=\"webhook\",reason=\"queue_full\"} 1",
             "falcosecurity_falco_outputs_queue_num_drops_total 1",
             "falcosecurity_scap_n_threads_total 120",
+            "vigil_responses_total{outcome=\"queued\"} 4",
+            "vigil_responses_total{outcome=\"completed\"} 3",
+            "vigil_responses_total{outcome=\"deduplicated\"} 9",
+            "vigil_responses_total{outcome=\"dropped\"} 2",
             "falcosecurity_falco_memory_rss_bytes ",
             "process_cpu_seconds_total ",
         ] {

@@ -1249,12 +1249,26 @@ fn monitor_policy_response_kills_the_offending_process_and_reports_timing() {
         "responses:\n  - name: kill-container\n    rules: [\"Password database*\"]\n    scope: {names: ['vr-e2e-mon-kc']}\n    actions: [kill_container]\n",
     )
     .unwrap();
-    let m = common::Vigil::monitor(&[
-        "--policy",
-        policy.to_str().unwrap(),
-        "--policy",
-        kc.to_str().unwrap(),
-    ]);
+    // With the metrics server on loopback: the responses are counted in /metrics too.
+    let metrics_addr = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let m = common::Vigil::start(
+        &[
+            "monitor",
+            "--json",
+            "--stats-interval",
+            "5",
+            "--metrics-listen",
+            &metrics_addr,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--policy",
+            kc.to_str().unwrap(),
+        ],
+        "monitoring",
+    );
     m.expect_stderr("2 responses loaded", Duration::from_secs(5));
 
     // kill_process: the reader dies (137) and never finishes; its shell goes on.
@@ -1297,6 +1311,26 @@ fn monitor_policy_response_kills_the_offending_process_and_reports_timing() {
     let kc = response_alert(&m, "vr-e2e-mon-kc", "kill_container");
     let kc_us = check_report(&kc, "vr-e2e-mon-kc", "kill-container");
     assert!(field(&kc, "object").contains("killed)"), "{kc}");
+    // The metrics follow the responder within a loop turn.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let text = http_get(&metrics_addr, "/metrics");
+        if text.contains("vigil_responses_total{outcome=\"queued\"} 2")
+            && text.contains("vigil_responses_total{outcome=\"completed\"} 2")
+            && text.contains("vigil_responses_total{outcome=\"dropped\"} 0")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "responses not in /metrics: {}",
+            text.lines()
+                .filter(|l| l.contains("vigil_responses"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     let lines = m.stop();
     assert!(
         lines
@@ -1404,4 +1438,18 @@ fn monitor_policy_response_isolates_once_and_reports_the_duplicate() {
     drop(c);
     eprintln!("monitor response latency (event to done): isolate_network {iso_us} us");
     assert!(!ours_loaded(), "programs left after the monitor exited");
+}
+
+/// A plain HTTP GET on loopback; the whole response as text.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    buf
 }

@@ -286,6 +286,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         if let Some(r) = responder.as_mut() {
             r.tick(&mut |a| pipeline.send(a));
+            metrics.set_responses(r.queued, r.completed, r.deduplicated, r.runner.dropped());
         }
         // Processes whose exit event was lost (ring-buffer drops) would otherwise linger until
         // evicted: check a bounded number of them against /proc now and then.
