@@ -15,7 +15,7 @@ use crate::probe::{self, ProbeReport};
 use crate::table::{category_index, Table};
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray, RingBuf};
-use aya::programs::{BtfTracePoint, RawTracePoint};
+use aya::programs::{BtfTracePoint, ProgramError, RawTracePoint};
 use aya::{Btf, Ebpf, EbpfLoader, Endianness};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -31,17 +31,28 @@ fn attach(
     name: &str,
     tp: &str,
 ) -> Result<aya::programs::raw_trace_point::RawTracePointLinkId, SensorError> {
-    prog.attach(tp).map_err(|e| match eperm_in(&e) {
+    prog.attach(tp).map_err(attach_error(name, tp))
+}
+
+/// The error of attaching program `name` to `tracepoint`: not permitted, or why it failed.
+fn attach_error(name: &str, tracepoint: &str) -> impl FnOnce(ProgramError) -> SensorError {
+    let (name, tracepoint) = (name.to_string(), tracepoint.to_string());
+    move |e| match eperm_in(&e) {
         Some(source) => SensorError::BpfNotPermitted {
             during: format!("attaching {name}"),
             source,
         },
         None => SensorError::Attach {
-            program: name.into(),
-            tracepoint: tp.into(),
+            program: name,
+            tracepoint,
             detail: chain(&e),
         },
-    })
+    }
+}
+
+/// A program of the object is not of the type its section promised.
+fn wrong_type(e: ProgramError) -> SensorError {
+    SensorError::Load { detail: chain(&e) }
 }
 
 /// Most records one [`Sensor::poll`] call delivers.
@@ -292,7 +303,7 @@ impl Sensor {
         }
 
         for (name, tp) in vigil_bpf::PROGRAMS {
-            let load_err = |e: aya::programs::ProgramError| match eperm_in(&e) {
+            let load_err = |e: ProgramError| match eperm_in(&e) {
                 Some(source) => SensorError::BpfNotPermitted {
                     during: format!("loading {name}"),
                     source,
@@ -306,32 +317,13 @@ impl Sensor {
                 detail: format!("program {name} missing from the object"),
             })?;
             if vigil_bpf::BTF_PROGRAMS.contains(&name) {
-                let prog: &mut BtfTracePoint =
-                    program
-                        .try_into()
-                        .map_err(|e: aya::programs::ProgramError| SensorError::Load {
-                            detail: chain(&e),
-                        })?;
+                let prog: &mut BtfTracePoint = program.try_into().map_err(wrong_type)?;
                 prog.load(tp, &btf).map_err(load_err)?;
-                prog.attach().map_err(|e| match eperm_in(&e) {
-                    Some(source) => SensorError::BpfNotPermitted {
-                        during: format!("attaching {name}"),
-                        source,
-                    },
-                    None => SensorError::Attach {
-                        program: name.into(),
-                        tracepoint: format!("tp_btf/{tp}"),
-                        detail: chain(&e),
-                    },
-                })?;
+                prog.attach()
+                    .map_err(attach_error(name, &format!("tp_btf/{tp}")))?;
                 continue;
             }
-            let prog: &mut RawTracePoint =
-                program
-                    .try_into()
-                    .map_err(|e: aya::programs::ProgramError| SensorError::Load {
-                        detail: chain(&e),
-                    })?;
+            let prog: &mut RawTracePoint = program.try_into().map_err(wrong_type)?;
             prog.load().map_err(load_err)?;
             // sys_enter runs on every syscall of the machine: it is attached only while
             // something needs it (see `sync_enter`).
@@ -423,7 +415,7 @@ impl Sensor {
                 detail: format!("program {ENTER} missing from the object"),
             })?
             .try_into()
-            .map_err(|e: aya::programs::ProgramError| SensorError::Load { detail: chain(&e) })?;
+            .map_err(wrong_type)?;
         match (want, self.enter_link.take()) {
             (true, None) => self.enter_link = Some(attach(prog, ENTER, "sys_enter")?),
             (false, Some(link)) => prog.detach(link).map_err(|e| SensorError::Attach {

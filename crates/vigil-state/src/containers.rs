@@ -406,6 +406,12 @@ impl ContainerCache {
         self.entries.get(id).map(|e| &e.status)
     }
 
+    /// True once a lookup of `id` has come back (partial, complete or failed): what the record
+    /// holds then is what the runtimes said, not only what a hint announced.
+    pub fn settled(&self, id: &str) -> bool {
+        matches!(self.status(id), Some(Status::Ready | Status::Failed(_)))
+    }
+
     /// True if the id is known.
     pub fn contains(&self, id: &str) -> bool {
         self.entries.contains_key(id)

@@ -43,8 +43,11 @@ pub fn conmon_names(args: &[String]) -> Option<(String, String)> {
     }
     let id = id?;
     let name = name?;
-    let hex = id.len() == 64 && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if !hex || name.is_empty() || name.len() > 253 || name.contains(['\0', '\n']) {
+    if !crate::cgroup::is_container_id(id)
+        || name.is_empty()
+        || name.len() > 253
+        || name.contains(['\0', '\n'])
+    {
         return None;
     }
     Some((id.to_string(), name.to_string()))

@@ -498,11 +498,16 @@ fn runtime_name_hints_survive_a_failed_lookup() {
     cache.hint(&gone, "failed-at-once");
     cache.request(&gone, RuntimeKind::Docker);
     assert_eq!(cache.get(&gone).unwrap().name, "failed-at-once");
+    assert!(
+        !cache.settled(&gone),
+        "a hinted name alone does not settle the record"
+    );
     assert!(matches!(
         cache.wait_ready(&gone, Instant::now() + Duration::from_secs(2)),
         Readiness::Failed(LookupError::NotFound { .. })
     ));
     assert_eq!(cache.get(&gone).unwrap().name, "failed-at-once");
+    assert!(cache.settled(&gone), "a failed lookup settles it");
     assert!(!cache.get(&gone).unwrap().metadata_complete);
     // Hint after the request: fills a record that has no name yet; a lookup that answers
     // with a name wins over the hint.

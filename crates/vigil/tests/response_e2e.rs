@@ -789,54 +789,29 @@ fn rule_triggered_responses_are_carried_out_and_reported_with_timing() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("5 responses"));
 
     let resp = Responder::start(&rules_path, &policy_path);
-    let run = |name: &str, script: &str| {
-        let _ = Command::new("podman")
-            .args(["rm", "-f", "-t", "0", name])
-            .output();
-        let out = Command::new("podman")
-            .args([
-                "run",
-                "-d",
-                "--name",
-                name,
-                "--network=host",
-                IMAGE,
-                "bash",
-                "-c",
-                script,
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Ctr(name.to_string())
-    };
 
     // kill_process: the triggering sleep dies, the container's shell goes on.
-    let kp = run("vr-e2e-rt-kp", "sleep 300; echo rc=$?; sleep 600");
+    let kp = start_detached("vr-e2e-rt-kp", "sleep 300; echo rc=$?; sleep 600");
     let r = resp.wait_for("kill_process");
     wait_until("shell saw the kill", || logs(&kp.0).contains("rc=137"));
     assert_eq!(status(&kp.0), "running");
     let rep_kp = r.clone();
 
     // kill_container: every process of the container dies, the container exits.
-    let kc = run("vr-e2e-rt-kc", "sleep 301 & sleep 600");
+    let kc = start_detached("vr-e2e-rt-kc", "sleep 301 & sleep 600");
     let rep_kc = resp.wait_for("kill_container");
     wait_until("container exited", || status(&kc.0) == "exited");
 
     // pause_container / stop_container through podman.
-    let pc = run("vr-e2e-rt-pause", "sleep 302; sleep 600");
+    let pc = start_detached("vr-e2e-rt-pause", "sleep 302; sleep 600");
     let rep_pause = resp.wait_for("pause_container");
     assert_eq!(status(&pc.0), "paused");
-    let sc = run("vr-e2e-rt-stop", "sleep 303; sleep 600");
+    let sc = start_detached("vr-e2e-rt-stop", "sleep 303; sleep 600");
     let rep_stop = resp.wait_for("stop_container");
     wait_until("container stopped", || status(&sc.0) == "exited");
 
     // isolate_network: later connects fail with EPERM (and are reported by the kernel).
-    let iso = run(
+    let iso = start_detached(
         "vr-e2e-rt-iso",
         &format!("sleep 304 & sleep 3; echo > /dev/tcp/127.0.0.10/{port}; echo rc=$?; sleep 600"),
     );
@@ -1152,6 +1127,34 @@ fn sighup_switches_the_cli_enforcer_to_audit_without_restart() {
     );
 }
 
+/// `podman run -d` of `script` in a fresh container `name` on the host network; the container
+/// is removed when the returned guard drops.
+fn start_detached(name: &str, script: &str) -> Ctr {
+    let _ = Command::new("podman")
+        .args(["rm", "-f", "-t", "0", name])
+        .output();
+    let out = Command::new("podman")
+        .args([
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network=host",
+            IMAGE,
+            "bash",
+            "-c",
+            script,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ctr(name.to_string())
+}
+
 /// Runs a container to completion: its output and exit code.
 fn run_to_end(name: &str, script: &str) -> (String, i32) {
     let _ = Command::new("podman")
@@ -1361,29 +1364,10 @@ fn monitor_policy_response_isolates_once_and_reports_the_duplicate() {
     );
     let m = common::Vigil::monitor(&["--policy", policy.to_str().unwrap()]);
     let name = "vr-e2e-mon-iso";
-    let _ = Command::new("podman")
-        .args(["rm", "-f", "-t", "0", name])
-        .output();
-    let out = Command::new("podman")
-        .args([
-            "run",
-            "-d",
-            "--name",
-            name,
-            "--network=host",
-            IMAGE,
-            "bash",
-            "-c",
-            "sleep 1; cat /etc/shadow > /dev/null; cat /etc/shadow > /dev/null; sleep 600",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let c = start_detached(
+        name,
+        "sleep 1; cat /etc/shadow > /dev/null; cat /etc/shadow > /dev/null; sleep 600",
     );
-    let c = Ctr(name.to_string());
     let iso = response_alert(&m, name, "isolate_network");
     let iso_us = check_report(&iso, name, "isolate-shadow-readers");
     let dup = m.expect("vigil response", Duration::from_secs(10), |a| {

@@ -426,10 +426,7 @@ fn apply_policies(
         // A lookup result (partial or complete) or a failed lookup settles the metadata; a
         // name alone may be the runtime's announcement (vigil_state::hints) ahead of the
         // image the policy scopes match on.
-        if matches!(
-            state.containers().status(&id),
-            Some(vigil_state::Status::Pending) | None
-        ) {
+        if !state.containers().settled(&id) {
             continue;
         }
         let Some(c) = state.container(&id).cloned() else {

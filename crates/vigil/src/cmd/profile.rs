@@ -608,10 +608,7 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             // The name decides; wait for the complete record (for the image) unless the
             // lookup is over: a container that failed at once and was removed before its
             // lookup still has the name its runtime announced (vigil_state::hints).
-            let settled = !matches!(
-                state.containers().status(&id),
-                Some(vigil_state::Status::Pending) | None
-            );
+            let settled = state.containers().settled(&id);
             let Some(c) = state
                 .containers()
                 .get(&id)
