@@ -62,6 +62,61 @@ fn and(a: &OpenClause, o: &OpenClause) -> Option<OpenClause> {
     })
 }
 
+/// Whether every event `strong` accepts is accepted by `weak` (checked conservatively: a
+/// `false` answer may be wrong, a `true` one never is).
+fn implies(strong: &OpenClause, weak: &OpenClause) -> bool {
+    let flag = |w: Option<bool>, s: Option<bool>| w.is_none() || w == s;
+    let covers = |w: &PathSet, s: &PathSet| {
+        s.exact.iter().all(|x| w.exact.contains(x))
+            && s.prefixes.iter().all(|x| w.prefixes.contains(x))
+            && s.names.iter().all(|x| w.names.contains(x))
+    };
+    flag(weak.write, strong.write)
+        && flag(weak.read, strong.read)
+        && flag(weak.ok, strong.ok)
+        && flag(weak.dotdot, strong.dotdot)
+        && flag(weak.create, strong.create)
+        && weak
+            .paths
+            .iter()
+            .all(|w| strong.paths.iter().any(|s| covers(w, s)))
+}
+
+fn same_flags(a: &OpenClause, b: &OpenClause) -> bool {
+    (a.write, a.read, a.ok, a.dotdot, a.create) == (b.write, b.read, b.ok, b.dotdot, b.create)
+}
+
+/// Adds clause `c` to the disjunction `d`, keeping it small without changing its meaning: a
+/// clause implied by another is left out, and clauses with the same flags and one path set
+/// each become one clause with the union of the sets (`(f and p in A) or (f and p in B)` is
+/// `f and p in A ∪ B`). The kernel has room for [`MAX_CLAUSES`] clauses.
+fn add_clause(d: &mut Dnf, c: OpenClause) {
+    if d.iter().any(|a| implies(&c, a)) {
+        return;
+    }
+    d.retain(|a| !implies(a, &c));
+    if let [set] = c.paths.as_slice() {
+        let twin = d
+            .iter()
+            .position(|m| m.paths.len() == 1 && same_flags(m, &c));
+        if let Some(i) = twin {
+            let mut merged = d.swap_remove(i);
+            let u = &mut merged.paths[0];
+            u.exact.extend(set.exact.iter().cloned());
+            u.prefixes.extend(set.prefixes.iter().cloned());
+            u.names.extend(set.names.iter().cloned());
+            for v in [&mut u.exact, &mut u.prefixes, &mut u.names] {
+                v.sort();
+                v.dedup();
+            }
+            // The union may now imply, or be implied by, other clauses.
+            add_clause(d, merged);
+            return;
+        }
+    }
+    d.push(c);
+}
+
 fn is_unconstrained(c: &OpenClause) -> bool {
     c.write.is_none()
         && c.read.is_none()
@@ -104,9 +159,7 @@ pub(crate) fn open_filter(plan: &Plan, t: EventType) -> Option<OpenFilter> {
             return None;
         }
         for c in d {
-            if !all.contains(&c) {
-                all.push(c);
-            }
+            add_clause(&mut all, c);
         }
         if all.len() > MAX_CLAUSES {
             return None;
@@ -166,9 +219,7 @@ fn over(e: &Expr, plan: &Plan, t: EventType) -> Dnf {
                     return dnf_true();
                 }
                 for c in d {
-                    if !out.contains(&c) {
-                        out.push(c);
-                    }
+                    add_clause(&mut out, c);
                 }
                 if out.len() > MAX_CLAUSES {
                     return dnf_true();
@@ -488,12 +539,14 @@ mod tests {
             "openat",
         )
         .unwrap();
-        let sets: Vec<&PathSet> = f.clauses.iter().flat_map(|c| &c.paths).collect();
-        assert!(sets.iter().any(|s| s.prefixes == vec!["/proc/"]));
-        assert!(sets
-            .iter()
-            .any(|s| s.exact == vec!["/etc/cron.d", "/var/spool/cron"]
-                && s.prefixes == vec!["/etc/cron.d/", "/var/spool/cron/"]));
+        // Both alternatives have the same flags: one clause with the union of their paths.
+        assert_eq!(f.clauses.len(), 1);
+        let set = &f.clauses[0].paths[0];
+        assert_eq!(set.exact, vec!["/etc/cron.d", "/var/spool/cron"]);
+        assert_eq!(
+            set.prefixes,
+            vec!["/etc/cron.d/", "/proc/", "/var/spool/cron/"]
+        );
         // A glob without a literal head, a relative path: unknown, so no filter.
         assert_eq!(
             filter(
@@ -509,5 +562,112 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn implied_clauses_are_dropped_and_twins_merged() {
+        let clause = |write: Option<bool>, ok: Option<bool>, paths: Vec<PathSet>| OpenClause {
+            write,
+            ok,
+            paths,
+            ..OpenClause::default()
+        };
+        let etc = PathSet::of(&[], &["/etc/"], &[]);
+        let bin = PathSet::of(&["/bin"], &["/bin/"], &[]);
+        let mut d = Vec::new();
+        add_clause(&mut d, clause(Some(true), Some(true), vec![etc.clone()]));
+        add_clause(&mut d, clause(Some(true), Some(true), vec![bin.clone()]));
+        assert_eq!(d.len(), 1, "same flags: merged");
+        assert_eq!(d[0].paths[0].prefixes, vec!["/bin/", "/etc/"]);
+        // A clause with two path sets is not merged (that would weaken it).
+        add_clause(
+            &mut d,
+            clause(Some(false), None, vec![etc.clone(), bin.clone()]),
+        );
+        assert_eq!(d.len(), 2);
+        // "every successful write" implies nothing new and removes the narrower clause.
+        add_clause(&mut d, clause(Some(true), Some(true), vec![]));
+        assert_eq!(d.len(), 2);
+        assert!(d
+            .iter()
+            .any(|c| c.write == Some(true) && c.paths.is_empty()));
+        // Already implied: left out.
+        add_clause(&mut d, clause(Some(true), Some(true), vec![etc]));
+        assert_eq!(d.len(), 2);
+    }
+
+    /// Adding clauses one by one must keep the meaning of the plain disjunction, for any
+    /// mix of flags and path sets.
+    #[test]
+    fn adding_clauses_keeps_the_meaning() {
+        let sets = [
+            PathSet::of(&["/etc/shadow"], &[], &[]),
+            PathSet::of(&[], &["/etc/"], &[]),
+            PathSet::of(&[], &["/proc/"], &["environ"]),
+            PathSet::of(&["/bin"], &["/bin/"], &["id_rsa"]),
+        ];
+        let paths = [
+            "/etc/shadow",
+            "/etc/passwd",
+            "/proc/1/environ",
+            "/tmp/environ",
+            "/bin/sh",
+            "/home/a/.ssh/id_rsa",
+            "/tmp/x",
+        ];
+        let tri = |x: u64| match x % 3 {
+            0 => None,
+            1 => Some(true),
+            _ => Some(false),
+        };
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..300 {
+            let mut plain: Vec<OpenClause> = Vec::new();
+            let mut small: Dnf = Vec::new();
+            for _ in 0..(next() % 8) {
+                let r = next();
+                let mut c = OpenClause {
+                    write: tri(r),
+                    read: tri(r >> 4),
+                    ok: tri(r >> 8),
+                    dotdot: tri(r >> 12),
+                    create: tri(r >> 16),
+                    paths: Vec::new(),
+                };
+                for k in 0..((r >> 20) % 3) {
+                    let set = sets[((r >> (24 + 2 * k)) % 4) as usize].clone();
+                    if !c.paths.contains(&set) {
+                        c.paths.push(set);
+                    }
+                }
+                plain.push(c.clone());
+                add_clause(&mut small, c);
+            }
+            assert!(small.len() <= plain.len());
+            let (a, b) = (OpenFilter { clauses: plain }, OpenFilter { clauses: small });
+            for bits in 0..32u32 {
+                for path in paths.iter().map(|p| Some(*p)).chain([None]) {
+                    let facts = OpenFacts {
+                        write: bits & 1 != 0,
+                        read: bits & 2 != 0,
+                        ok: bits & 4 != 0,
+                        dotdot: bits & 8 != 0,
+                        create: bits & 16 != 0,
+                        path,
+                    };
+                    assert_eq!(
+                        a.passes(&facts),
+                        b.passes(&facts),
+                        "{a:?} vs {b:?} on {facts:?}"
+                    );
+                }
+            }
+        }
     }
 }

@@ -990,7 +990,8 @@ fn open_prefilter_drops_in_the_kernel_what_no_rule_needs() {
     std::fs::write(dir.join("watched/f"), "x").unwrap();
     std::fs::write(dir.join("credentials"), "x").unwrap();
     // Reads of `secret` or of a file named `credentials`; writes below `watched/`;
-    // reads through `../`.
+    // reads of `boring` through `../`.
+    std::fs::write(dir.join("other"), "x").unwrap();
     let f = OpenFilter {
         clauses: vec![
             OpenClause {
@@ -1013,6 +1014,10 @@ fn open_prefilter_drops_in_the_kernel_what_no_rule_needs() {
             },
             OpenClause {
                 dotdot: Some(true),
+                paths: vec![PathSet {
+                    exact: vec![format!("{d}/boring")],
+                    ..PathSet::default()
+                }],
                 ..OpenClause::default()
             },
         ],
@@ -1023,7 +1028,7 @@ fn open_prefilter_drops_in_the_kernel_what_no_rule_needs() {
     assert_eq!(s.filtered_syscalls(), vec![openat]);
     let before = s.stats().kernel.filtered;
     let script = "cat boring secret credentials watched/f >/dev/null && echo x >> watched/f \
-                  && echo y >> boring && cat watched/../boring >/dev/null";
+                  && echo y >> boring && cat watched/../other watched/../boring >/dev/null";
     let pid = run(Command::new("sh").arg("-c").arg(script).current_dir(&dir));
     let evs = collect(
         &mut s,
@@ -1060,9 +1065,11 @@ fn open_prefilter_drops_in_the_kernel_what_no_rule_needs() {
         "only the ../ read of boring passes: {names:?}"
     );
     assert!(!names.contains(&("/watched/f".into(), false)), "{names:?}");
+    // `../` alone is not enough: the path must be in the clause's set.
+    assert!(!names.iter().any(|(n, _)| n == "/other"), "{names:?}");
     let stopped = s.stats().kernel.filtered - before;
     assert!(
-        stopped >= 3,
+        stopped >= 4,
         "filtered counter moved by {stopped} (pid {pid})"
     );
 

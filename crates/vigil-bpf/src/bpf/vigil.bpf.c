@@ -1510,26 +1510,21 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		}
 	}
 	__u32 off = sizeof(struct vg_hdr) + sizeof(struct vg_sys);
-	/* The argument blobs are read after the prefilter unless it needs the path string: a
-	 * dropped open costs no user-memory read. */
+	/* Argument blobs are read once the event is known to be reported, or when the "../" test
+	 * decides: a dropped open costs no user-memory read. */
 	bool blobs = false;
 
-	/* Prefilter, first on the atoms: the "../" test only when it changes the verdict. */
+	/* Prefilter, first on the atoms, with and without "../" in the path argument: the string
+	 * is read only when the two verdicts differ, which is rare once the path is known. */
 	__u32 fi = spec->filter;
 	__u32 atoms = 0;
-	int decision = FILTER_PASS;
+	int plain = FILTER_PASS, dotdot = FILTER_PASS;
 	if (fi) {
 		fi -= 1;
 		atoms = open_atoms(fi, sys->args, ret);
-		decision = vg_filter_atoms(fi, atoms);
-		if (decision != vg_filter_atoms(fi, atoms | VG_ATOM_DOTDOT)) {
-			off = vg_put_arg_blobs(off, nr, ret);
-			blobs = true;
-			if (pb->upath_len && vg_has_dotdot(pb->upath_off, pb->upath_len))
-				atoms |= VG_ATOM_DOTDOT;
-			decision = vg_filter_atoms(fi, atoms);
-		}
-		if (decision == FILTER_DROP) {
+		plain = vg_filter_atoms(fi, atoms);
+		dotdot = vg_filter_atoms(fi, atoms | VG_ATOM_DOTDOT);
+		if (plain == FILTER_DROP && dotdot == FILTER_DROP) {
 			count_drop(VG_DROP_FILTERED);
 			return;
 		}
@@ -1559,10 +1554,26 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	}
 	if (spec->fd_src != VG_FD_NONE)
 		off = put_fd_name(s, off, &sys->fd, f, num);
-	if (decision == FILTER_UNDECIDED) {
+	if (plain != dotdot || plain == FILTER_UNDECIDED) {
 		/* A failed open has no descriptor: no path test holds (fd.name is missing). */
-		__u64 pmask = (atoms & VG_ATOM_OK) ? vg_path_mask() : 0;
-		if (!vg_filter_paths(fi, atoms, pmask)) {
+		__u64 pmask = 0;
+		if ((plain == FILTER_UNDECIDED || dotdot == FILTER_UNDECIDED) && (atoms & VG_ATOM_OK))
+			pmask = vg_path_mask();
+		bool keep = plain == FILTER_UNDECIDED ? vg_filter_paths(fi, atoms, pmask) : plain == FILTER_PASS;
+		bool keep_dotdot = dotdot == FILTER_UNDECIDED ? vg_filter_paths(fi, atoms | VG_ATOM_DOTDOT, pmask)
+							      : dotdot == FILTER_PASS;
+		if (keep != keep_dotdot) {
+			/* The path argument decides. The descriptor's path goes first: a relative
+			 * path argument's directory walk reuses the path buffer. */
+			if (pb->walked != PATH_NONE)
+				off = vg_put_walked(off, VG_BLOB_FDPATH);
+			pb->walked = PATH_NONE;
+			off = vg_put_arg_blobs(off, nr, ret);
+			blobs = true;
+			if (pb->upath_len && vg_has_dotdot(pb->upath_off, pb->upath_len))
+				keep = keep_dotdot;
+		}
+		if (!keep) {
 			count_drop(VG_DROP_FILTERED);
 			return;
 		}
