@@ -49,6 +49,24 @@ pub mod maps {
     pub const FILTERS: &str = "filters";
     pub const FILTER_PATHS: &str = "filter_paths";
     pub const FILTER_NAMES: &str = "filter_names";
+    pub const PATH_CACHE: &str = "path_cache";
+    pub const PATH_GEN: &str = "path_gen";
+    pub const PATH_CACHE_STATS: &str = "path_cache_stats";
+}
+
+/// Slots of the `path_gen` array and the `path_cache_stats` per-CPU array (see the path
+/// cache in `vigil.bpf.c`).
+pub mod path_cache {
+    /// Generation bumped by the programs on renames and mount changes.
+    pub const GEN_KERNEL: u32 = 0;
+    /// Generation bumped by user space when the prefilters change.
+    pub const GEN_USER: u32 = 1;
+    /// Non-zero while the cache is used; the programs clear it when io_uring is set up.
+    pub const ENABLED: u32 = 2;
+    /// Prefiltered opens answered from the cache.
+    pub const HIT: u32 = 0;
+    /// Walks stored in the cache.
+    pub const INSERT: u32 = 1;
 }
 
 /// Record kinds (`Hdr::kind`).
@@ -278,6 +296,11 @@ pub mod spec {
     pub const ON: u8 = 1;
     /// Stash the entry time and arguments at `sys_enter` (close; latency).
     pub const STASH: u8 = 2;
+    /// A successful call can change the path of a dentry (rename, mount): it invalidates the
+    /// path cache, whether the syscall is reported or not.
+    pub const PATHGEN: u8 = 4;
+    /// A successful call turns the path cache off (io_uring renames without syscalls).
+    pub const NOCACHE: u8 = 8;
 }
 
 /// Open-event prefilters (see `vg_filter` in `vigil_records.h`).

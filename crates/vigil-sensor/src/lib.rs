@@ -98,6 +98,7 @@ pub mod prefilter;
 pub mod probe;
 pub mod sensor;
 pub mod table;
+pub mod uring;
 
 pub use decode::{DecodeError, Decoder, RecordKind};
 pub use error::SensorError;

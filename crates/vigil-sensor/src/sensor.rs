@@ -81,6 +81,11 @@ pub struct SensorConfig {
     /// checks at least this often: one wake-up per batch instead of per record. Zero: wake on
     /// every record. Default 10 ms.
     pub max_delay: Duration,
+    /// Cache the prefilter's path verdict per (dentry, mount, root), so that opening a file
+    /// again skips the path walk (see ARCHITECTURE.md, "The path cache"). Turned off at start
+    /// when a process already has an io_uring instance, and by the kernel side when one is
+    /// set up later. Default true.
+    pub path_cache: bool,
 }
 
 impl Default for SensorConfig {
@@ -93,6 +98,7 @@ impl Default for SensorConfig {
             probe_root: PathBuf::from("/"),
             latency: false,
             max_delay: Duration::from_millis(10),
+            path_cache: true,
         }
     }
 }
@@ -131,6 +137,19 @@ pub struct KernelDrops {
     pub filtered: u64,
 }
 
+/// The path cache's state and counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathCacheStats {
+    /// Whether the cache is in use now.
+    pub enabled: bool,
+    /// Why it is off (configuration, an io_uring instance), when it is.
+    pub off_reason: Option<String>,
+    /// Prefiltered opens whose path verdict came from the cache (no walk).
+    pub hits: u64,
+    /// Walks whose verdict was stored.
+    pub inserts: u64,
+}
+
 impl KernelDrops {
     /// Events lost in the kernel (truncations are not losses).
     pub fn lost(&self) -> u64 {
@@ -139,7 +158,7 @@ impl KernelDrops {
 }
 
 /// Counters since the sensor was opened.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SensorStats {
     /// Events delivered, by record kind.
     pub syscall_events: u64,
@@ -152,6 +171,7 @@ pub struct SensorStats {
     /// Records that could not be decoded (counted, never delivered).
     pub decode_errors: u64,
     pub kernel: KernelDrops,
+    pub path_cache: PathCacheStats,
 }
 
 impl SensorStats {
@@ -223,6 +243,8 @@ pub struct Sensor {
     recording: bool,
     stats: SensorStats,
     report: ProbeReport,
+    /// Why the path cache was not turned on at start (None: it was).
+    path_cache_off: Option<String>,
 }
 
 impl std::fmt::Debug for Sensor {
@@ -332,6 +354,22 @@ impl Sensor {
             }
         }
 
+        let path_cache_off = if !config.path_cache {
+            Some("turned off in the configuration".to_string())
+        } else {
+            crate::uring::first_user(&config.probe_root.join("proc"))
+                .map(|pid| format!("process {pid} has an io_uring instance"))
+        };
+        if path_cache_off.is_none() {
+            let mut gen: Array<_, u64> = Array::try_from(
+                bpf.map_mut(vigil_bpf::maps::PATH_GEN)
+                    .ok_or_else(|| missing(vigil_bpf::maps::PATH_GEN))?,
+            )
+            .map_err(map_err(vigil_bpf::maps::PATH_GEN))?;
+            gen.set(vigil_bpf::path_cache::ENABLED, 1, 0)
+                .map_err(map_err(vigil_bpf::maps::PATH_GEN))?;
+        }
+
         let ring = RingBuf::try_from(
             bpf.take_map(vigil_bpf::maps::EVENTS)
                 .ok_or_else(|| missing(vigil_bpf::maps::EVENTS))?,
@@ -358,6 +396,7 @@ impl Sensor {
             recording: false,
             stats: SensorStats::default(),
             report,
+            path_cache_off,
         })
     }
 
@@ -438,7 +477,7 @@ impl Sensor {
         let on = self.enabled[nr as usize];
         let mut spec = self.table.spec(nr, on);
         if on {
-            spec.enabled = vigil_bpf::spec::ON;
+            spec.enabled |= vigil_bpf::spec::ON;
             if self.stashes(nr) {
                 spec.enabled |= vigil_bpf::spec::STASH;
             }
@@ -504,6 +543,20 @@ impl Sensor {
                     .insert(NameKeyV(*k), v, 0)
                     .map_err(map_err(vigil_bpf::maps::FILTER_NAMES))?;
             }
+        }
+        // Cached path verdicts are bits of the old path sets: a new generation retires them.
+        {
+            let mut gen: Array<_, u64> = Array::try_from(
+                self.bpf
+                    .map_mut(vigil_bpf::maps::PATH_GEN)
+                    .ok_or_else(|| missing(vigil_bpf::maps::PATH_GEN))?,
+            )
+            .map_err(map_err(vigil_bpf::maps::PATH_GEN))?;
+            let g = gen
+                .get(&vigil_bpf::path_cache::GEN_USER, 0)
+                .map_err(map_err(vigil_bpf::maps::PATH_GEN))?;
+            gen.set(vigil_bpf::path_cache::GEN_USER, g.wrapping_add(1), 0)
+                .map_err(map_err(vigil_bpf::maps::PATH_GEN))?;
         }
         // 3. The filters, then hook them to their syscalls.
         {
@@ -622,7 +675,7 @@ impl Sensor {
 
     /// Counters, including the kernel-side drop counters (summed over CPUs).
     pub fn stats(&self) -> SensorStats {
-        let mut s = self.stats;
+        let mut s = self.stats.clone();
         let slot = |i: u32| -> u64 {
             self.drops
                 .get(&i, 0)
@@ -641,7 +694,42 @@ impl Sensor {
         for (i, d) in s.dropped_by_category.iter_mut().enumerate() {
             *d = slot(drop_slot::CATEGORY + i as u32);
         }
+        s.path_cache = self.path_cache_stats();
         s
+    }
+
+    /// The path cache's state and counters (summed over CPUs).
+    pub fn path_cache_stats(&self) -> PathCacheStats {
+        use vigil_bpf::path_cache as pc;
+        let enabled = self
+            .bpf
+            .map(vigil_bpf::maps::PATH_GEN)
+            .and_then(|m| Array::<_, u64>::try_from(m).ok())
+            .and_then(|a| a.get(&pc::ENABLED, 0).ok())
+            .unwrap_or(0)
+            != 0;
+        let counters = self
+            .bpf
+            .map(vigil_bpf::maps::PATH_CACHE_STATS)
+            .and_then(|m| PerCpuArray::<_, u64>::try_from(m).ok());
+        let count = |i: u32| -> u64 {
+            counters
+                .as_ref()
+                .and_then(|a| a.get(&i, 0).ok())
+                .map(|v| v.iter().copied().sum())
+                .unwrap_or(0)
+        };
+        let off_reason = match (&self.path_cache_off, enabled) {
+            (Some(r), _) => Some(r.clone()),
+            (None, false) => Some("an io_uring instance was set up".to_string()),
+            (None, true) => None,
+        };
+        PathCacheStats {
+            enabled,
+            off_reason,
+            hits: count(pc::HIT),
+            inserts: count(pc::INSERT),
+        }
     }
 
     /// Starts learning the syscall set of a cgroup (profile feature; kernel side only so far):

@@ -630,7 +630,7 @@ impl Table {
     /// The kernel spec for syscall `nr`, with the `enabled` bit set as given.
     pub fn spec(&self, nr: u16, enabled: bool) -> Spec {
         let mut s = Spec {
-            enabled: enabled as u8,
+            enabled: enabled as u8 | path_cache_flags(EventType(nr).name()),
             category: category_index(EventType(nr).category()),
             ..Spec::default()
         };
@@ -638,6 +638,18 @@ impl Table {
             s.kinds_from(d);
         }
         s
+    }
+}
+
+/// The path cache bits of a syscall's spec, reported or not: calls that can move a dentry
+/// or change mounts invalidate the cache, and io_uring (which renames without syscalls)
+/// turns it off.
+pub fn path_cache_flags(name: &str) -> u8 {
+    match name {
+        "rename" | "renameat" | "renameat2" | "mount" | "umount" | "umount2" | "pivot_root"
+        | "move_mount" => vigil_bpf::spec::PATHGEN,
+        "io_uring_setup" => vigil_bpf::spec::NOCACHE,
+        _ => 0,
     }
 }
 

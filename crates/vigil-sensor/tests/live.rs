@@ -1129,3 +1129,99 @@ fn sys_enter_is_attached_only_while_needed() {
     assert!(!s.enter_attached(), "detached again");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The path cache gives a reopened file its verdict without a walk, and a rename of the
+/// file's directory (which changes its path but not its dentry) retires the cached verdict
+/// both ways: a file moved into a watched directory is reported, one moved out is not. An
+/// io_uring instance turns the cache off.
+#[test]
+fn path_cache_follows_renames_and_yields_to_io_uring() {
+    use vigil_event::prefilter::{OpenClause, OpenFilter, PathSet};
+    let Some(mut s) = open(&["openat"], true) else {
+        return;
+    };
+    let dir = tempdir("pathcache");
+    let d = dir.display().to_string();
+    std::fs::create_dir_all(dir.join("plain")).unwrap();
+    std::fs::write(dir.join("plain/f"), "x").unwrap();
+    std::fs::create_dir_all(dir.join("other")).unwrap();
+    std::fs::write(dir.join("other/g"), "x").unwrap();
+    let f = OpenFilter {
+        clauses: vec![OpenClause {
+            read: Some(true),
+            ok: Some(true),
+            paths: vec![PathSet {
+                prefixes: vec![format!("{d}/watched/")],
+                ..PathSet::default()
+            }],
+            ..OpenClause::default()
+        }],
+    };
+    let openat = EventType::from_name("openat").unwrap();
+    s.set_open_filters(&[(openat, Some(f))])
+        .expect("install filter");
+    let start = s.path_cache_stats();
+    let machine_has_uring = start.off_reason.is_some();
+    if machine_has_uring {
+        eprintln!(
+            "NOTE: path cache off at start ({:?}): hit counts are not checked",
+            start.off_reason
+        );
+    }
+    let reported = |s: &mut Sensor, pid: u32| -> Vec<String> {
+        collect(
+            s,
+            3,
+            |ev| ev.pid == pid && ev.etype == openat,
+            |evs| !evs.is_empty(),
+        )
+        .iter()
+        .filter_map(|e| {
+            e.fd.as_ref()
+                .map(|f| f.name.trim_start_matches(&d).to_string())
+        })
+        .collect()
+    };
+    // Read three times while unwatched: nothing arrives, the verdict is cached.
+    let pid = run(Command::new("sh")
+        .arg("-c")
+        .arg("cat plain/f plain/f plain/f other/g >/dev/null")
+        .current_dir(&dir));
+    assert!(reported(&mut s, pid).is_empty());
+    if !machine_has_uring {
+        let now = s.path_cache_stats();
+        assert!(now.inserts > start.inserts, "{now:?}");
+        assert!(now.hits >= start.hits + 2, "the rereads hit: {now:?}");
+    }
+    // The directory moves into the watched place: the same dentry now has a watched path.
+    std::fs::rename(dir.join("plain"), dir.join("watched")).unwrap();
+    let pid = run(Command::new("cat").arg("watched/f").current_dir(&dir));
+    assert_eq!(reported(&mut s, pid), vec!["/watched/f".to_string()]);
+    // And back out: the cached "watched" verdict must not report it either.
+    let pid = run(Command::new("cat").arg("watched/f").current_dir(&dir));
+    assert_eq!(reported(&mut s, pid), vec!["/watched/f".to_string()]);
+    std::fs::rename(dir.join("watched"), dir.join("moved")).unwrap();
+    let pid = run(Command::new("cat").arg("moved/f").current_dir(&dir));
+    assert!(reported(&mut s, pid).is_empty());
+
+    // io_uring renames without a syscall: setting up an instance turns the cache off.
+    let mut params = [0u8; 120];
+    // SAFETY: io_uring_setup(2) with a zeroed struct io_uring_params of the kernel's size.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 1u32, params.as_mut_ptr()) };
+    if fd < 0 {
+        let err = std::io::Error::last_os_error();
+        eprintln!("NOTE: io_uring_setup failed ({err}): the off switch is not checked");
+    } else {
+        // SAFETY: fd is the descriptor io_uring_setup returned, closed once.
+        unsafe { libc::close(fd as i32) };
+        let after = s.path_cache_stats();
+        assert!(!after.enabled, "{after:?}");
+        assert!(after.off_reason.is_some());
+        // Off means every open is walked again, and still judged right.
+        let hits = after.hits;
+        let pid = run(Command::new("cat").arg("other/g").current_dir(&dir));
+        assert!(reported(&mut s, pid).is_empty());
+        assert_eq!(s.path_cache_stats().hits, hits);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -400,6 +400,8 @@ fn lost_events_are_counted_and_alerted() {
         "1",
         "--min-priority",
         "debug",
+        // Every open walks its path (and the switch is reported on the final line).
+        "--no-path-cache",
     ]);
     // Freeze the monitor so the 1 MiB ring buffer overflows for certain, then let it go.
     m.signal(libc::SIGSTOP);
@@ -434,6 +436,10 @@ fn lost_events_are_counted_and_alerted() {
     assert!(
         !fin.contains("dropped 0 "),
         "final counters report no drops: {fin}"
+    );
+    assert!(
+        fin.contains("path cache off (turned off in the configuration): 0 hits"),
+        "{fin}"
     );
 }
 

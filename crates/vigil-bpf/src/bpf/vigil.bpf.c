@@ -460,6 +460,14 @@ struct pathbuf {
 	/* The path argument's string in the record (for the prefilter's "../" test). */
 	__u32 upath_off;
 	__u32 upath_len;
+	/* Whether the latest walk reached a root (a cut path is not cached). */
+	__u32 complete;
+	__u32 pad;
+	/* The path cache entry of the event's descriptor (ckey.dentry 0: none), the generation
+	 * read before its path was computed, and the cached path-set bits after a hit. */
+	struct vg_pc_key ckey;
+	__u64 cgen;
+	__u64 cmask;
 };
 
 #define PATH_NONE 0xffffffff
@@ -501,6 +509,37 @@ struct {
 	__type(key, struct vg_name_key);
 	__type(value, __u64);
 } filter_names SEC(".maps");
+
+/*
+ * The path cache: a prefiltered open of a file whose path was walked before skips the walk
+ * and the path lookups (see vg_mask_cached). What a walk computes depends only on the dentry,
+ * its mount and the task's root, until a rename moves the dentry or one of its ancestors or a
+ * mount changes: a successful rename or mount call bumps the generation (VG_SPEC_PATHGEN),
+ * and a hit also requires the dentry's parent, name hash and inode to be the cached ones (a
+ * freed and reused dentry, a renamed file). Renames that no syscall makes (io_uring requests)
+ * would leave stale entries: the first io_uring instance turns the cache off
+ * (VG_SPEC_NOCACHE), and user space leaves it off if one exists at start.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct vg_pc_key);
+	__type(value, struct vg_pc_val);
+} path_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, VG_GEN_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} path_gen SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VG_PC_SLOTS);
+	__type(key, __u32);
+	__type(value, __u64);
+} path_cache_stats SEC(".maps");
 
 /*
  * Per-cgroup maps for the profile and response features (laid out, not yet used by user
@@ -737,6 +776,7 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 		}
 		dentry = up;
 	}
+	s->complete = complete;
 	if (!complete)
 		count_drop(VG_DROP_PATH);
 	if (pos == PATH_HALF) {
@@ -1293,6 +1333,118 @@ __noinline int vg_has_dotdot(__u32 off, __u32 len)
 	return 0;
 }
 
+/* ---- the path cache (see `path_cache`) --------------------------------------------- */
+
+/* The generation entries must carry to be used, or 0 while the cache is off. */
+static __always_inline __u64 path_gen_now(void)
+{
+	__u32 k = VG_GEN_ENABLED;
+	__u64 *on = bpf_map_lookup_elem(&path_gen, &k);
+	if (!on || !*on)
+		return 0;
+	k = VG_GEN_KERNEL;
+	__u64 *a = bpf_map_lookup_elem(&path_gen, &k);
+	k = VG_GEN_USER;
+	__u64 *b = bpf_map_lookup_elem(&path_gen, &k);
+	if (!a || !b)
+		return 0;
+	return *a + *b + 1;
+}
+
+static __always_inline void path_gen_bump(void)
+{
+	__u32 k = VG_GEN_KERNEL;
+	__u64 *g = bpf_map_lookup_elem(&path_gen, &k);
+	if (g)
+		__sync_fetch_and_add(g, 1);
+}
+
+static __always_inline void path_cache_off(void)
+{
+	__u32 k = VG_GEN_ENABLED;
+	__u64 *on = bpf_map_lookup_elem(&path_gen, &k);
+	if (on && *on)
+		*on = 0;
+}
+
+static __always_inline void pc_count(__u32 slot)
+{
+	__u64 *c = bpf_map_lookup_elem(&path_cache_stats, &slot);
+	if (c)
+		*c += 1;
+}
+
+/* A dentry's parent and name (hash and length): what a rename or a reuse of its memory
+ * changes. One read where d_name.hash_len follows d_parent, as on every kernel we know. */
+static __always_inline void dentry_id(struct dentry *d, __u64 *parent, __u64 *hash_len)
+{
+	__u32 po = bpf_core_field_offset(struct dentry, d_parent);
+	if (bpf_core_field_offset(struct dentry, d_name) == po + 8 && bpf_core_field_offset(struct qstr, hash_len) == 0) {
+		__u64 two[2] = {};
+		bpf_probe_read_kernel(two, sizeof(two), (char *)d + po);
+		*parent = two[0];
+		*hash_len = two[1];
+	} else {
+		*parent = (__u64)BPF_CORE_READ(d, d_parent);
+		*hash_len = BPF_CORE_READ(d, d_name.hash_len);
+	}
+}
+
+/*
+ * Looks up the path cache for open file `file` (of the current task): returns 1 with the
+ * path-set bits in pb->cmask on a valid hit, else 0 with pb->ckey/cgen set for vg_path_mask
+ * to store what the walk computes. Reads the file's head into pb->fhead.
+ */
+__noinline int vg_mask_cached(__u64 file)
+{
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb)
+		return 0;
+	pb->ckey.dentry = 0;
+	__u64 gen = path_gen_now();
+	if (!gen || !file)
+		return 0;
+	struct file *f = (struct file *)file;
+	HEAD(pb->fhead, f);
+	struct dentry *d = FIELD(pb->fhead, f, struct file, f_path.dentry);
+	if (!d)
+		return 0;
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct fs_struct *fs = task->fs;
+	pb->ckey.dentry = (__u64)d;
+	pb->ckey.mnt = (__u64)FIELD(pb->fhead, f, struct file, f_path.mnt);
+	pb->ckey.root_dentry = (__u64)fs->root.dentry;
+	pb->ckey.root_mnt = (__u64)fs->root.mnt;
+	pb->cgen = gen;
+	struct vg_pc_val *v = bpf_map_lookup_elem(&path_cache, &pb->ckey);
+	if (!v || v->gen != gen || v->inode != (__u64)FIELD(pb->fhead, f, struct file, f_inode))
+		return 0;
+	__u64 parent = 0, hash_len = 0;
+	dentry_id(d, &parent, &hash_len);
+	if (v->parent != parent || v->hash_len != hash_len)
+		return 0;
+	pb->cmask = v->mask;
+	pc_count(VG_PC_HIT);
+	return 1;
+}
+
+/* Stores the path-set bits of a complete walk for the entry vg_mask_cached looked up. */
+static __always_inline void pc_insert(struct pathbuf *pb, __u64 mask)
+{
+	struct dentry *d = (struct dentry *)pb->ckey.dentry;
+	if (!d || !pb->complete)
+		return;
+	struct vg_pc_val v = {};
+	v.gen = pb->cgen;
+	v.inode = (__u64)FIELD(pb->fhead, (struct file *)0, struct file, f_inode);
+	v.mask = mask;
+	dentry_id(d, &v.parent, &v.hash_len);
+	bpf_map_update_elem(&path_cache, &pb->ckey, &v, BPF_ANY);
+	pc_count(VG_PC_INSERT);
+	pb->ckey.dentry = 0;
+}
+
 /* The path-set bits of the path the latest walk produced: the longest matching entry of
  * `filter_paths` and the entry of its last component in `filter_names`. Every bit when no
  * walk produced the path (the name was not a walked path: pipes, anon inodes). */
@@ -1333,6 +1485,7 @@ __noinline __u64 vg_path_mask(void)
 		if (v)
 			mask |= *v;
 	}
+	pc_insert(pb, mask);
 	return mask;
 }
 
@@ -1530,6 +1683,7 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		}
 	}
 	pb->walked = PATH_NONE;
+	pb->ckey.dentry = 0;
 
 	struct file *f = NULL;
 	long num = -1;
@@ -1552,12 +1706,18 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	default:
 		break;
 	}
-	if (spec->fd_src != VG_FD_NONE)
+	/* A failed open has no descriptor: no path test holds (fd.name is missing). */
+	bool need_mask = (plain == FILTER_UNDECIDED || dotdot == FILTER_UNDECIDED) && (atoms & VG_ATOM_OK);
+	/* A path cache hit gives the path-set bits without a walk; the walk is done only if the
+	 * event is reported. */
+	bool hit = need_mask && f && vg_mask_cached((__u64)f);
+	if (spec->fd_src != VG_FD_NONE && !hit)
 		off = put_fd_name(s, off, &sys->fd, f, num);
 	if (plain != dotdot || plain == FILTER_UNDECIDED) {
-		/* A failed open has no descriptor: no path test holds (fd.name is missing). */
 		__u64 pmask = 0;
-		if ((plain == FILTER_UNDECIDED || dotdot == FILTER_UNDECIDED) && (atoms & VG_ATOM_OK))
+		if (hit)
+			pmask = pb->cmask;
+		else if (need_mask)
 			pmask = vg_path_mask();
 		bool keep = plain == FILTER_UNDECIDED ? vg_filter_paths(fi, atoms, pmask) : plain == FILTER_PASS;
 		bool keep_dotdot = dotdot == FILTER_UNDECIDED ? vg_filter_paths(fi, atoms | VG_ATOM_DOTDOT, pmask)
@@ -1578,6 +1738,8 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 			return;
 		}
 	}
+	if (hit)
+		off = put_fd_name(s, off, &sys->fd, f, num);
 	/* Reported: the descriptor's walked path, the arguments, the descriptor's details. */
 	if (pb->walked != PATH_NONE)
 		off = vg_put_walked(off, VG_BLOB_FDPATH);
@@ -1613,6 +1775,14 @@ int vigil_sys_exit(__u64 *ctx)
 	bool lifecycle = ret == 0 && (is_clone(nr) || nr == NR_execve || nr == NR_execveat);
 	if (!spec->enabled && !lifecycle)
 		return 0;
+	if (spec->enabled & (VG_SPEC_PATHGEN | VG_SPEC_NOCACHE)) {
+		if (ret >= 0 && (spec->enabled & VG_SPEC_PATHGEN))
+			path_gen_bump();
+		if (ret >= 0 && (spec->enabled & VG_SPEC_NOCACHE))
+			path_cache_off();
+		if (!(spec->enabled & VG_SPEC_ON) && !lifecycle)
+			return 0;
+	}
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
 	__u32 tgid = pid_tgid >> 32;
@@ -1630,7 +1800,7 @@ int vigil_sys_exit(__u64 *ctx)
 			flags = 0x4000 | 0x100; /* CLONE_VFORK | CLONE_VM */
 		if (tid == tgid)
 			emit_proc(nr, flags, false, spec->category);
-		else if (spec->enabled)
+		else if (spec->enabled & VG_SPEC_ON)
 			emit_syscall(task, spec, NULL, nr, ret, regs);
 		return 0;
 	}
@@ -1640,7 +1810,7 @@ int vigil_sys_exit(__u64 *ctx)
 		emit_proc(nr, 0, true, spec->category);
 		return 0;
 	}
-	if (!spec->enabled)
+	if (!(spec->enabled & VG_SPEC_ON))
 		return 0;
 	if (!(spec->enabled & VG_SPEC_STASH)) {
 		struct vg_config *cfg = get_config();

@@ -177,6 +177,37 @@ struct vg_blob {
 #define VG_SPEC_STASH 2 /* stash entry time and arguments at sys_enter (latency, close); without
 			 * it the arguments are read from the registers at exit, which x86-64
 			 * leaves untouched */
+#define VG_SPEC_PATHGEN 4 /* a successful call can change what path a dentry has (rename,
+			   * mount): it invalidates the path cache, reported or not */
+#define VG_SPEC_NOCACHE 8 /* a successful call turns the path cache off for good (io_uring:
+			   * its requests rename files without a syscall) */
+
+/* The path cache (LRU hash `path_cache`): the path-set bits of a (dentry, mount, root) that a
+ * walk computed, reused while the generation (`path_gen`) and the dentry's parent, name and
+ * inode are unchanged. `path_gen` slots: */
+#define VG_GEN_KERNEL 0  /* bumped by the programs on renames and mount changes */
+#define VG_GEN_USER 1    /* bumped by user space when the filters change */
+#define VG_GEN_ENABLED 2 /* non-zero while the cache is used */
+#define VG_GEN_SLOTS 4
+/* `path_cache_stats` (per-CPU) slots. */
+#define VG_PC_HIT 0
+#define VG_PC_INSERT 1
+#define VG_PC_SLOTS 2
+
+struct vg_pc_key {
+	__u64 dentry;
+	__u64 mnt;
+	__u64 root_dentry;
+	__u64 root_mnt;
+};
+
+struct vg_pc_val {
+	__u64 gen;
+	__u64 parent;   /* dentry->d_parent */
+	__u64 hash_len; /* dentry->d_name.hash_len */
+	__u64 inode;    /* file->f_inode */
+	__u64 mask;     /* path-set bits (vg_path_mask) */
+};
 
 /* Prefilters for open events (array map `filters`, vg_spec.filter = index + 1). */
 #define VG_NR_FILTERS 8
@@ -254,5 +285,7 @@ _Static_assert(sizeof(struct vg_combo) == 16 + 16 * VG_FILTER_PAIRS, "vg_combo l
 _Static_assert(sizeof(struct vg_filter) == 8 + sizeof(struct vg_combo) * VG_FILTER_COMBOS, "vg_filter layout");
 _Static_assert(sizeof(struct vg_lpm_key) == 260, "vg_lpm_key layout");
 _Static_assert(sizeof(struct vg_name_key) == 64, "vg_name_key layout");
+_Static_assert(sizeof(struct vg_pc_key) == 32, "vg_pc_key layout");
+_Static_assert(sizeof(struct vg_pc_val) == 40, "vg_pc_val layout");
 
 #endif

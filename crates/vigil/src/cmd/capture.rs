@@ -101,7 +101,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let loaded = live::load_rules(&args.rules, false, &LoadOptions::default())?;
     let signals = Signals::install()?;
     // A capture is replayed against other rules later: no prefilters, and latency measured.
-    let mut sensor = live::open_sensor(args.ring_buffer_mb, None, true)?;
+    let mut sensor = live::open_sensor(live::SensorOptions {
+        latency: true,
+        ..live::SensorOptions::ring(args.ring_buffer_mb)
+    })?;
     if args.all {
         sensor.enable_all_syscalls()?;
     } else {

@@ -84,15 +84,39 @@ pub fn load_rules(
     }
 }
 
+/// What the commands choose of the sensor's set-up.
+pub struct SensorOptions {
+    /// Ring buffer size in MiB.
+    pub ring_mb: u32,
+    /// Kernel BTF other than the default.
+    pub btf: Option<PathBuf>,
+    /// Measure `evt.latency` (a stash per reported syscall).
+    pub latency: bool,
+    /// Reuse path verdicts of files opened before (SensorConfig::path_cache).
+    pub path_cache: bool,
+}
+
+impl SensorOptions {
+    /// Defaults with this ring size: no latency, path cache on.
+    pub fn ring(ring_mb: u32) -> SensorOptions {
+        SensorOptions {
+            ring_mb,
+            btf: None,
+            latency: false,
+            path_cache: true,
+        }
+    }
+}
+
 /// Opens the eBPF sensor, turning every start-up failure into one actionable message.
-/// Opens the sensor. `latency`: measure `evt.latency` (a stash per reported syscall).
-pub fn open_sensor(ring_mb: u32, btf: Option<PathBuf>, latency: bool) -> anyhow::Result<Sensor> {
+pub fn open_sensor(o: SensorOptions) -> anyhow::Result<Sensor> {
     let mut cfg = SensorConfig {
-        ring_bytes: ring_mb.saturating_mul(1024 * 1024),
-        latency,
+        ring_bytes: o.ring_mb.saturating_mul(1024 * 1024),
+        latency: o.latency,
+        path_cache: o.path_cache,
         ..SensorConfig::default()
     };
-    if let Some(b) = btf {
+    if let Some(b) = o.btf {
         cfg.btf_path = b;
     }
     Sensor::open(cfg).map_err(|e| anyhow::anyhow!("cannot start the eBPF sensor: {e}"))

@@ -54,6 +54,10 @@ pub struct Args {
     /// Size of the kernel ring buffer in MiB (power of two).
     #[arg(long, default_value_t = 16)]
     pub ring_buffer_mb: u32,
+    /// Walk the path of every prefiltered open instead of reusing the verdict of a file
+    /// opened before (the path cache; see ARCHITECTURE.md).
+    #[arg(long)]
+    pub no_path_cache: bool,
     /// Longest wait (ms) for a new container's metadata before its first alert.
     #[arg(long, default_value_t = 300)]
     pub container_wait_ms: u64,
@@ -162,11 +166,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let counts = ruleset.counts();
 
     let signals = Signals::install()?;
-    let mut sensor = live::open_sensor(
-        args.ring_buffer_mb,
-        args.btf.clone(),
-        ruleset.needs_latency(),
-    )?;
+    let mut sensor = live::open_sensor(live::SensorOptions {
+        ring_mb: args.ring_buffer_mb,
+        btf: args.btf.clone(),
+        latency: ruleset.needs_latency(),
+        path_cache: !args.no_path_cache,
+    })?;
     live::program_sensor(&mut sensor, &ruleset)?;
     let mut state = live::open_state(Duration::from_millis(args.container_wait_ms))?;
     let mut enforcer = None;
@@ -208,6 +213,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     if let Some(addr) = pipeline.metrics_addr() {
         eprintln!("vigil: metrics and health on http://{addr}/metrics");
+    }
+    if let Some(why) = sensor.path_cache_stats().off_reason {
+        eprintln!("vigil: path cache off: {why} (every prefiltered open walks its path)");
     }
     eprintln!("vigil: monitoring (SIGINT/SIGTERM to stop, SIGHUP to reload)");
 
@@ -388,7 +396,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     );
     let k = stats.kernel;
     eprintln!(
-        "vigil: final: {} events ({} syscall, {} lifecycle, {} exit), {} evaluated, {} alerts, dropped {} (kernel {}, decode {}), {:.1} s; {} open events stopped by prefilters",
+        "vigil: final: {} events ({} syscall, {} lifecycle, {} exit), {} evaluated, {} alerts, dropped {} (kernel {}, decode {}), {:.1} s; {} open events stopped by prefilters; path cache {}",
         stats.events(),
         stats.syscall_events,
         stats.lifecycle_events,
@@ -399,7 +407,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         k.lost(),
         stats.decode_errors,
         started.elapsed().as_secs_f64(),
-        k.filtered
+        k.filtered,
+        path_cache_summary(&stats.path_cache)
     );
     drop(sensor);
     if let Some(r) = responder {
@@ -897,7 +906,7 @@ fn report(
     hostname: &str,
     started: Instant,
 ) {
-    let prev = totals.reported;
+    let prev = totals.reported.clone();
     for (i, cat) in CATEGORIES.iter().enumerate() {
         let d = stats.by_category[i].saturating_sub(prev.by_category[i]);
         if d > 0 {
@@ -956,7 +965,15 @@ fn report(
             f,
         ));
     }
-    totals.reported = *stats;
+    totals.reported = stats.clone();
+}
+
+/// The path cache's part of the final line: its hits and stored walks, or why it was off.
+fn path_cache_summary(pc: &vigil_sensor::sensor::PathCacheStats) -> String {
+    match &pc.off_reason {
+        None => format!("on: {} hits, {} walks stored", pc.hits, pc.inserts),
+        Some(why) => format!("off ({why}): {} hits, {} walks stored", pc.hits, pc.inserts),
+    }
 }
 
 #[cfg(test)]

@@ -385,7 +385,7 @@ fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
     let labels = parse_labels(&args.labels)?;
     let selector_mode = !labels.is_empty() || args.k8s_namespace.is_some();
     let signals = Signals::install()?;
-    let mut sensor = live::open_sensor(args.ring_buffer_mb, None, false)?;
+    let mut sensor = live::open_sensor(live::SensorOptions::ring(args.ring_buffer_mb))?;
     let types: Vec<EventType> = if args.syscalls_only {
         Vec::new()
     } else {
