@@ -512,7 +512,7 @@ struct {
 
 /*
  * The path cache: a prefiltered open of a file whose path was walked before skips the walk
- * and the path lookups (see vg_mask_cached). What a walk computes depends only on the dentry,
+ * and the path lookups (see mask_cached). What a walk computes depends only on the dentry,
  * its mount and the task's root, until a rename moves the dentry or one of its ancestors or a
  * mount changes: a successful rename or mount call bumps the generation (VG_SPEC_PATHGEN),
  * and a hit also requires the dentry's parent, name hash and inode to be the cached ones (a
@@ -1245,11 +1245,12 @@ static __always_inline void emit_proc(long nr, __u64 clone_flags, bool with_env,
 
 /*
  * The verdict of filter `fi` for an event with these atoms: FILTER_PASS or FILTER_DROP when
- * the path does not matter, else FILTER_UNDECIDED (the path decides: vg_filter_paths).
+ * the path does not matter, else FILTER_UNDECIDED (the path decides: path_filter). Inline,
+ * like everything on the path of a dropped open: on CPUs with return-stack mitigations
+ * (SRSO "safe RET") every call and return costs as much as a dozen plain instructions.
  */
-__noinline int vg_filter_atoms(__u32 fi, __u32 atoms)
+static __always_inline int atom_filter(struct vg_filter *f, __u32 atoms)
 {
-	struct vg_filter *f = bpf_map_lookup_elem(&filters, &fi);
 	if (!f || f->pass_all)
 		return FILTER_PASS;
 	struct vg_combo *c = &f->combos[atoms & (VG_FILTER_COMBOS - 1)];
@@ -1261,9 +1262,8 @@ __noinline int vg_filter_atoms(__u32 fi, __u32 atoms)
 }
 
 /* Whether a path with the set bits `pmask` passes filter `fi` under these atoms. */
-__noinline int vg_filter_paths(__u32 fi, __u32 atoms, __u64 pmask)
+static __always_inline int path_filter(struct vg_filter *f, __u32 atoms, __u64 pmask)
 {
-	struct vg_filter *f = bpf_map_lookup_elem(&filters, &fi);
 	if (!f || f->pass_all)
 		return 1;
 	struct vg_combo *c = &f->combos[atoms & (VG_FILTER_COMBOS - 1)];
@@ -1281,9 +1281,8 @@ __noinline int vg_filter_paths(__u32 fi, __u32 atoms, __u64 pmask)
 }
 
 /* The access-mode, O_CREAT and success atoms of an open event. */
-static __always_inline __u32 open_atoms(__u32 fi, __u64 *args, long ret)
+static __always_inline __u32 open_atoms(struct vg_filter *f, __u64 *args, long ret)
 {
-	struct vg_filter *f = bpf_map_lookup_elem(&filters, &fi);
 	if (!f)
 		return 0;
 	__u64 flags = 0101; /* creat(): O_WRONLY|O_CREAT */
@@ -1391,26 +1390,20 @@ static __always_inline void dentry_id(struct dentry *d, __u64 *parent, __u64 *ha
 }
 
 /*
- * Looks up the path cache for open file `file` (of the current task): returns 1 with the
+ * Looks up the path cache for open file `f` of `task`: returns 1 with the
  * path-set bits in pb->cmask on a valid hit, else 0 with pb->ckey/cgen set for vg_path_mask
  * to store what the walk computes. Reads the file's head into pb->fhead.
  */
-__noinline int vg_mask_cached(__u64 file)
+static __always_inline int mask_cached(struct pathbuf *pb, struct task_struct *task, struct file *f)
 {
-	__u32 zero = 0;
-	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
-	if (!pb)
-		return 0;
 	pb->ckey.dentry = 0;
 	__u64 gen = path_gen_now();
-	if (!gen || !file)
+	if (!gen || !f)
 		return 0;
-	struct file *f = (struct file *)file;
 	HEAD(pb->fhead, f);
 	struct dentry *d = FIELD(pb->fhead, f, struct file, f_path.dentry);
 	if (!d)
 		return 0;
-	struct task_struct *task = bpf_get_current_task_btf();
 	struct fs_struct *fs = task->fs;
 	pb->ckey.dentry = (__u64)d;
 	pb->ckey.mnt = (__u64)FIELD(pb->fhead, f, struct file, f_path.mnt);
@@ -1429,7 +1422,7 @@ __noinline int vg_mask_cached(__u64 file)
 	return 1;
 }
 
-/* Stores the path-set bits of a complete walk for the entry vg_mask_cached looked up. */
+/* Stores the path-set bits of a complete walk for the entry mask_cached looked up. */
 static __always_inline void pc_insert(struct pathbuf *pb, __u64 mask)
 {
 	struct dentry *d = (struct dentry *)pb->ckey.dentry;
@@ -1633,7 +1626,6 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	if (!s || !pb)
 		return;
 	struct vg_hdr *h = (void *)s->rec;
-	fill_hdr(h, VG_REC_SYSCALL, nr, ret);
 	struct vg_sys *sys = (void *)(s->rec + sizeof(struct vg_hdr));
 	__builtin_memset(sys, 0, sizeof(*sys));
 	if (st) {
@@ -1672,11 +1664,13 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	__u32 fi = spec->filter;
 	__u32 atoms = 0;
 	int plain = FILTER_PASS, dotdot = FILTER_PASS;
+	struct vg_filter *flt = NULL;
 	if (fi) {
 		fi -= 1;
-		atoms = open_atoms(fi, sys->args, ret);
-		plain = vg_filter_atoms(fi, atoms);
-		dotdot = vg_filter_atoms(fi, atoms | VG_ATOM_DOTDOT);
+		flt = bpf_map_lookup_elem(&filters, &fi);
+		atoms = open_atoms(flt, sys->args, ret);
+		plain = atom_filter(flt, atoms);
+		dotdot = atom_filter(flt, atoms | VG_ATOM_DOTDOT);
 		if (plain == FILTER_DROP && dotdot == FILTER_DROP) {
 			count_drop(VG_DROP_FILTERED);
 			return;
@@ -1710,7 +1704,7 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	bool need_mask = (plain == FILTER_UNDECIDED || dotdot == FILTER_UNDECIDED) && (atoms & VG_ATOM_OK);
 	/* A path cache hit gives the path-set bits without a walk; the walk is done only if the
 	 * event is reported. */
-	bool hit = need_mask && f && vg_mask_cached((__u64)f);
+	bool hit = need_mask && f && mask_cached(pb, task, f);
 	if (spec->fd_src != VG_FD_NONE && !hit)
 		off = put_fd_name(s, off, &sys->fd, f, num);
 	if (plain != dotdot || plain == FILTER_UNDECIDED) {
@@ -1719,8 +1713,8 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 			pmask = pb->cmask;
 		else if (need_mask)
 			pmask = vg_path_mask();
-		bool keep = plain == FILTER_UNDECIDED ? vg_filter_paths(fi, atoms, pmask) : plain == FILTER_PASS;
-		bool keep_dotdot = dotdot == FILTER_UNDECIDED ? vg_filter_paths(fi, atoms | VG_ATOM_DOTDOT, pmask)
+		bool keep = plain == FILTER_UNDECIDED ? path_filter(flt, atoms, pmask) : plain == FILTER_PASS;
+		bool keep_dotdot = dotdot == FILTER_UNDECIDED ? path_filter(flt, atoms | VG_ATOM_DOTDOT, pmask)
 							      : dotdot == FILTER_PASS;
 		if (keep != keep_dotdot) {
 			/* The path argument decides. The descriptor's path goes first: a relative
@@ -1747,7 +1741,8 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		off = vg_put_arg_blobs(off, nr, ret);
 	if (spec->fd_src != VG_FD_NONE)
 		fill_fd(&sys->fd, f);
-	/* Stamped once the event is known to be reported: a prefiltered one needs no clock. */
+	/* The header and clock once the event is known to be reported. */
+	fill_hdr(h, VG_REC_SYSCALL, nr, ret);
 	h->ts = bpf_ktime_get_boot_ns();
 	if (st)
 		h->latency = h->ts - st->ts;
