@@ -47,6 +47,9 @@
 //! | `filters` | array of 8 [`vigil_bpf::Filter`] | rule-derived prefilters of open syscalls ([`prefilter`]) |
 //! | `filter_paths` | LPM trie path -> u64 set mask (16384) | exact paths and prefixes the prefilters test |
 //! | `filter_names` | hash last component -> u64 set mask (4096) | file names the prefilters test |
+//! | `path_cache` | LRU hash (dentry, mount, root) -> set mask + identity (16384) | path verdicts of files opened before ([`SensorConfig::path_cache`]) |
+//! | `path_gen` | array of 4 u64 | the cache's generation (kernel and user parts) and on/off switch |
+//! | `path_cache_stats` | per-CPU array of 2 u64 | cache hits and stored walks ([`sensor::PathCacheStats`]) |
 //! | `heap`, `pathbufs` | per-CPU arrays | record assembly (32 KiB) and path walking (8 KiB) scratch |
 //! | `cgroup_record` | hash cgroup id -> u8 | cgroups whose syscall set is being learned |
 //! | `cgroup_syscalls` | hash cgroup id -> 512-bit bitmap | syscalls seen per recorded cgroup |
