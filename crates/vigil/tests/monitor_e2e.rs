@@ -582,30 +582,17 @@ fn config_file_outputs_and_metrics() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let metrics = http_get(port, "/metrics");
+    let metrics = common::http_get(("127.0.0.1", port), "/metrics");
     assert!(
         metrics.contains("falcosecurity_falco_rules_matches_total")
             && metrics.contains("Marker opened"),
         "rule matches not in /metrics"
     );
-    let health = http_get(port, "/healthz");
+    let health = common::http_get(("127.0.0.1", port), "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "unhealthy: {health}");
     // SAFETY: signal to our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());
-}
-
-fn http_get(port: u16, path: &str) -> String {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    buf
 }
 
 /// `vigil monitor --policy`: policies are applied to a container as it appears, a denied exec

@@ -1317,7 +1317,7 @@ fn monitor_policy_response_kills_the_offending_process_and_reports_timing() {
     // The metrics follow the responder within a loop turn.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let text = http_get(&metrics_addr, "/metrics");
+        let text = common::http_get(metrics_addr.as_str(), "/metrics");
         if text.contains("vigil_responses_total{outcome=\"queued\"} 2")
             && text.contains("vigil_responses_total{outcome=\"completed\"} 2")
             && text.contains("vigil_responses_total{outcome=\"dropped\"} 0")
@@ -1422,18 +1422,4 @@ fn monitor_policy_response_isolates_once_and_reports_the_duplicate() {
     drop(c);
     eprintln!("monitor response latency (event to done): isolate_network {iso_us} us");
     assert!(!ours_loaded(), "programs left after the monitor exited");
-}
-
-/// A plain HTTP GET on loopback; the whole response as text.
-fn http_get(addr: &str, path: &str) -> String {
-    use std::io::Write;
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).unwrap();
-    buf
 }

@@ -1,5 +1,5 @@
-//! The harness shared by the live end-to-end tests (`monitor_e2e`, `rules_live_e2e`,
-//! `capture_e2e`): the real `vigil` binary started in the background with its JSON alerts
+//! The harness shared by the live end-to-end tests (`monitor_e2e`, `response_e2e`,
+//! `rules_live_e2e`, `capture_e2e`): the real `vigil` binary started in the background with its JSON alerts
 //! collected, real podman containers (runc) from the locally built Debian test image, the
 //! root/BTF/podman checks that make a test print `SKIP:` instead of failing, and the attack
 //! scripts more than one test runs.
@@ -386,3 +386,17 @@ pub const MEMFD_EXEC_PY: &str = "import os\nfd = os.memfd_create('payload')\nos.
 
 /// Python: forks a child and attaches to it with PTRACE_ATTACH, then kills it.
 pub const PTRACE_ATTACH_PY: &str = "import ctypes, os, time\nlibc = ctypes.CDLL(None, use_errno=True)\npid = os.fork()\nif pid == 0:\n    time.sleep(5)\n    os._exit(0)\ntime.sleep(0.2)\nr = libc.ptrace(16, pid, None, None)\nprint('attach', r, ctypes.get_errno())\nos.kill(pid, 9)";
+
+/// A plain HTTP GET on loopback (`addr` like `127.0.0.1:9376`); the whole response as text.
+pub fn http_get(addr: impl std::net::ToSocketAddrs, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).unwrap();
+    buf
+}
