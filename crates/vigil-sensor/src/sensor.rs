@@ -50,6 +50,15 @@ fn attach_error(name: &str, tracepoint: &str) -> impl FnOnce(ProgramError) -> Se
     }
 }
 
+/// The path cache's generation and switch (`path_gen`, slots in [`vigil_bpf::path_cache`]).
+fn path_gen(bpf: &mut Ebpf) -> Result<Array<&mut MapData, u64>, SensorError> {
+    Array::try_from(
+        bpf.map_mut(vigil_bpf::maps::PATH_GEN)
+            .ok_or_else(|| missing(vigil_bpf::maps::PATH_GEN))?,
+    )
+    .map_err(map_err(vigil_bpf::maps::PATH_GEN))
+}
+
 /// A program of the object is not of the type its section promised.
 fn wrong_type(e: ProgramError) -> SensorError {
     SensorError::Load { detail: chain(&e) }
@@ -137,17 +146,45 @@ pub struct KernelDrops {
     pub filtered: u64,
 }
 
+/// Why the path cache is off.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PathCacheOff {
+    /// [`SensorConfig::path_cache`] was false.
+    Config,
+    /// This process held an io_uring instance when the sensor started.
+    UringAtStart(u32),
+    /// An io_uring instance was set up while the sensor ran (the kernel side turned it off).
+    UringSetUp,
+}
+
+impl std::fmt::Display for PathCacheOff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathCacheOff::Config => f.write_str("turned off in the configuration"),
+            PathCacheOff::UringAtStart(pid) => {
+                write!(f, "process {pid} has an io_uring instance")
+            }
+            PathCacheOff::UringSetUp => f.write_str("an io_uring instance was set up"),
+        }
+    }
+}
+
 /// The path cache's state and counters.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PathCacheStats {
-    /// Whether the cache is in use now.
-    pub enabled: bool,
-    /// Why it is off (configuration, an io_uring instance), when it is.
-    pub off_reason: Option<String>,
+    /// Why the cache is off; `None` while it is in use.
+    pub off: Option<PathCacheOff>,
     /// Prefiltered opens whose path verdict came from the cache (no walk).
     pub hits: u64,
     /// Walks whose verdict was stored.
     pub inserts: u64,
+}
+
+impl PathCacheStats {
+    /// Whether the cache is in use now.
+    pub fn enabled(&self) -> bool {
+        self.off.is_none()
+    }
 }
 
 impl KernelDrops {
@@ -158,7 +195,7 @@ impl KernelDrops {
 }
 
 /// Counters since the sensor was opened.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SensorStats {
     /// Events delivered, by record kind.
     pub syscall_events: u64,
@@ -244,7 +281,7 @@ pub struct Sensor {
     stats: SensorStats,
     report: ProbeReport,
     /// Why the path cache was not turned on at start (None: it was).
-    path_cache_off: Option<String>,
+    path_cache_off: Option<PathCacheOff>,
 }
 
 impl std::fmt::Debug for Sensor {
@@ -355,18 +392,14 @@ impl Sensor {
         }
 
         let path_cache_off = if !config.path_cache {
-            Some("turned off in the configuration".to_string())
+            Some(PathCacheOff::Config)
         } else {
             crate::uring::first_user(&config.probe_root.join("proc"))
-                .map(|pid| format!("process {pid} has an io_uring instance"))
+                .map(PathCacheOff::UringAtStart)
         };
         if path_cache_off.is_none() {
-            let mut gen: Array<_, u64> = Array::try_from(
-                bpf.map_mut(vigil_bpf::maps::PATH_GEN)
-                    .ok_or_else(|| missing(vigil_bpf::maps::PATH_GEN))?,
-            )
-            .map_err(map_err(vigil_bpf::maps::PATH_GEN))?;
-            gen.set(vigil_bpf::path_cache::ENABLED, 1, 0)
+            path_gen(&mut bpf)?
+                .set(vigil_bpf::path_cache::ENABLED, 1, 0)
                 .map_err(map_err(vigil_bpf::maps::PATH_GEN))?;
         }
 
@@ -546,12 +579,7 @@ impl Sensor {
         }
         // Cached path verdicts are bits of the old path sets: a new generation retires them.
         {
-            let mut gen: Array<_, u64> = Array::try_from(
-                self.bpf
-                    .map_mut(vigil_bpf::maps::PATH_GEN)
-                    .ok_or_else(|| missing(vigil_bpf::maps::PATH_GEN))?,
-            )
-            .map_err(map_err(vigil_bpf::maps::PATH_GEN))?;
+            let mut gen = path_gen(&mut self.bpf)?;
             let g = gen
                 .get(&vigil_bpf::path_cache::GEN_USER, 0)
                 .map_err(map_err(vigil_bpf::maps::PATH_GEN))?;
@@ -675,7 +703,7 @@ impl Sensor {
 
     /// Counters, including the kernel-side drop counters (summed over CPUs).
     pub fn stats(&self) -> SensorStats {
-        let mut s = self.stats.clone();
+        let mut s = self.stats;
         let slot = |i: u32| -> u64 {
             self.drops
                 .get(&i, 0)
@@ -719,14 +747,13 @@ impl Sensor {
                 .map(|v| v.iter().copied().sum())
                 .unwrap_or(0)
         };
-        let off_reason = match (&self.path_cache_off, enabled) {
-            (Some(r), _) => Some(r.clone()),
-            (None, false) => Some("an io_uring instance was set up".to_string()),
+        let off = match (self.path_cache_off, enabled) {
+            (Some(why), _) => Some(why),
+            (None, false) => Some(PathCacheOff::UringSetUp),
             (None, true) => None,
         };
         PathCacheStats {
-            enabled,
-            off_reason,
+            off,
             hits: count(pc::HIT),
             inserts: count(pc::INSERT),
         }

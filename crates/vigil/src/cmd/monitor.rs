@@ -214,7 +214,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(addr) = pipeline.metrics_addr() {
         eprintln!("vigil: metrics and health on http://{addr}/metrics");
     }
-    if let Some(why) = sensor.path_cache_stats().off_reason {
+    if let Some(why) = sensor.path_cache_stats().off {
         eprintln!("vigil: path cache off: {why} (every prefiltered open walks its path)");
     }
     eprintln!("vigil: monitoring (SIGINT/SIGTERM to stop, SIGHUP to reload)");
@@ -906,7 +906,7 @@ fn report(
     hostname: &str,
     started: Instant,
 ) {
-    let prev = totals.reported.clone();
+    let prev = totals.reported;
     for (i, cat) in CATEGORIES.iter().enumerate() {
         let d = stats.by_category[i].saturating_sub(prev.by_category[i]);
         if d > 0 {
@@ -965,12 +965,12 @@ fn report(
             f,
         ));
     }
-    totals.reported = stats.clone();
+    totals.reported = *stats;
 }
 
 /// The path cache's part of the final line: its hits and stored walks, or why it was off.
 fn path_cache_summary(pc: &vigil_sensor::sensor::PathCacheStats) -> String {
-    match &pc.off_reason {
+    match pc.off {
         None => format!("on: {} hits, {} walks stored", pc.hits, pc.inserts),
         Some(why) => format!("off ({why}): {} hits, {} walks stored", pc.hits, pc.inserts),
     }
