@@ -696,6 +696,17 @@ static __always_inline void blob_hdr(struct scratch *s, __u32 off, __u16 len, __
 }
 
 /*
+ * Whether struct dentry has d_name (hash, length, then the name pointer) right after
+ * d_parent, as on every kernel we know: one read from d_parent then fetches them all.
+ */
+static __always_inline bool dentry_name_packed(void)
+{
+	__u32 po = bpf_core_field_offset(struct dentry, d_parent);
+	return bpf_core_field_offset(struct dentry, d_name) == po + 8 && bpf_core_field_offset(struct qstr, len) == 4 &&
+	       bpf_core_field_offset(struct qstr, name) == 8;
+}
+
+/*
  * Resolves (dentry, vfsmount) to an absolute path in s->path, written backwards so each
  * component is copied once; stops at the task's root (chroot/container root) or the global
  * root, crossing mounts through struct mount. Returns the start position; the path occupies
@@ -708,11 +719,8 @@ static __always_inline __u32 walk_path(struct pathbuf *s, struct dentry *dentry,
 	struct dentry *root_d = fs->root.dentry;
 	struct vfsmount *root_m = fs->root.mnt;
 	__u32 mnt_off = bpf_core_field_offset(struct mount, mnt);
-	/* d_parent and d_name are neighbours in struct dentry: one read fetches the parent, the
-	 * name's length and its pointer (checked against the running kernel's layout). */
 	__u32 parent_off = bpf_core_field_offset(struct dentry, d_parent);
-	bool packed = bpf_core_field_offset(struct dentry, d_name) == parent_off + 8 &&
-		      bpf_core_field_offset(struct qstr, len) == 4 && bpf_core_field_offset(struct qstr, name) == 8;
+	bool packed = dentry_name_packed();
 	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
 	__u32 pos = PATH_HALF;
 	__u32 leaf = 0;
@@ -979,7 +987,8 @@ static __always_inline void fill_sock(struct pathbuf *pb, struct vg_sock *out, s
 
 /* Starts the descriptor block (kind) and appends the descriptor's name blob: what a
  * prefilter needs. fill_fd completes the block once the event is known to be reported. */
-static __always_inline __u32 put_fd_name(struct scratch *s, __u32 off, struct vg_fd *out, struct file *f, long num)
+static __always_inline __u32 put_fd_name(struct scratch *s, __u32 off, struct vg_fd *out, struct file *f, long num,
+					 bool have_head)
 {
 	out->num = num;
 	if (!f)
@@ -988,7 +997,9 @@ static __always_inline __u32 put_fd_name(struct scratch *s, __u32 off, struct vg
 	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
 	if (!pb)
 		return off;
-	HEAD(pb->fhead, f);
+	/* The path cache lookup of this event may have read the head already. */
+	if (!have_head)
+		HEAD(pb->fhead, f);
 	struct inode *inode = FIELD(pb->fhead, f, struct file, f_inode);
 	HEAD(pb->ihead, inode);
 	struct super_block *sb = FIELD(pb->ihead, inode, struct inode, i_sb);
@@ -1374,13 +1385,12 @@ static __always_inline void pc_count(__u32 slot)
 }
 
 /* A dentry's parent and name (hash and length): what a rename or a reuse of its memory
- * changes. One read where d_name.hash_len follows d_parent, as on every kernel we know. */
+ * changes. One read where the layout allows (dentry_name_packed). */
 static __always_inline void dentry_id(struct dentry *d, __u64 *parent, __u64 *hash_len)
 {
-	__u32 po = bpf_core_field_offset(struct dentry, d_parent);
-	if (bpf_core_field_offset(struct dentry, d_name) == po + 8 && bpf_core_field_offset(struct qstr, hash_len) == 0) {
+	if (dentry_name_packed()) {
 		__u64 two[2] = {};
-		bpf_probe_read_kernel(two, sizeof(two), (char *)d + po);
+		bpf_probe_read_kernel(two, sizeof(two), (char *)d + bpf_core_field_offset(struct dentry, d_parent));
 		*parent = two[0];
 		*hash_len = two[1];
 	} else {
@@ -1392,15 +1402,18 @@ static __always_inline void dentry_id(struct dentry *d, __u64 *parent, __u64 *ha
 /*
  * Looks up the path cache for open file `f` of `task`: returns 1 with the
  * path-set bits in pb->cmask on a valid hit, else 0 with pb->ckey/cgen set for vg_path_mask
- * to store what the walk computes. Reads the file's head into pb->fhead.
+ * to store what the walk computes. Reads the file's head into pb->fhead, hit or not.
  */
 static __always_inline int mask_cached(struct pathbuf *pb, struct task_struct *task, struct file *f)
 {
 	pb->ckey.dentry = 0;
-	__u64 gen = path_gen_now();
-	if (!gen || !f)
+	if (!f)
 		return 0;
+	/* Read even while the cache is off: put_fd_name then reuses it. */
 	HEAD(pb->fhead, f);
+	__u64 gen = path_gen_now();
+	if (!gen)
+		return 0;
 	struct dentry *d = FIELD(pb->fhead, f, struct file, f_path.dentry);
 	if (!d)
 		return 0;
@@ -1706,7 +1719,7 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	 * event is reported. */
 	bool hit = need_mask && f && mask_cached(pb, task, f);
 	if (spec->fd_src != VG_FD_NONE && !hit)
-		off = put_fd_name(s, off, &sys->fd, f, num);
+		off = put_fd_name(s, off, &sys->fd, f, num, need_mask);
 	if (plain != dotdot || plain == FILTER_UNDECIDED) {
 		__u64 pmask = 0;
 		if (hit)
@@ -1733,7 +1746,7 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		}
 	}
 	if (hit)
-		off = put_fd_name(s, off, &sys->fd, f, num);
+		off = put_fd_name(s, off, &sys->fd, f, num, need_mask);
 	/* Reported: the descriptor's walked path, the arguments, the descriptor's details. */
 	if (pb->walked != PATH_NONE)
 		off = vg_put_walked(off, VG_BLOB_FDPATH);
