@@ -1,12 +1,13 @@
-//! Compiles the C eBPF programs in `src/bpf/` with clang into `$OUT_DIR/vigil.bpf.o`, which
-//! `src/lib.rs` embeds with `include_bytes!`.
+//! Compiles the C eBPF programs in `src/bpf/` with clang into `$OUT_DIR/vigil.bpf.o` (kfuncs)
+//! and `$OUT_DIR/vigil-compat.bpf.o` (helper calls only), which `src/lib.rs` embeds with
+//! `include_bytes!`.
 //!
 //! We compile C with clang rather than writing the kernel side in Rust (aya-bpf): CO-RE
 //! relocations from `preserve_access_index` structs are mature in clang, and the kernel side
 //! stays readable for people who know Falco's and Tetragon's C probes.
 
 use std::env;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
@@ -16,8 +17,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", hdr.display());
     println!("cargo:rerun-if-env-changed=VIGIL_CLANG");
 
-    let out =
-        PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR")).join("vigil.bpf.o");
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let clang = find_clang().unwrap_or_else(|| {
         panic!(
             "vigil-bpf: no clang found (tried $VIGIL_CLANG, clang, clang-14..clang-19). \
@@ -33,19 +33,27 @@ fn main() {
             );
         }
     }
+    // Two objects from one source: one reads kernel structures through the bpf_rdonly_cast
+    // kfunc (Linux 6.2+), the other through helper calls only (older kernels).
+    compile(&clang, &src, &out_dir.join("vigil.bpf.o"), &["-DVG_KFUNC"]);
+    compile(&clang, &src, &out_dir.join("vigil-compat.bpf.o"), &[]);
+}
+
+fn compile(clang: &str, src: &Path, out: &Path, defines: &[&str]) {
     let arch_inc = format!("/usr/include/{}-linux-gnu", env::consts::ARCH);
-    let status = Command::new(&clang)
+    let status = Command::new(clang)
         .args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror"])
+        .args(defines)
         .arg(format!("-I{arch_inc}"))
         .arg("-c")
-        .arg(&src)
+        .arg(src)
         .arg("-o")
-        .arg(&out)
+        .arg(out)
         .status()
         .unwrap_or_else(|e| panic!("vigil-bpf: could not run {clang}: {e}"));
     if !status.success() {
         panic!(
-            "vigil-bpf: {clang} failed to compile {} ({status})",
+            "vigil-bpf: {clang} failed to compile {} {defines:?} ({status})",
             src.display()
         );
     }

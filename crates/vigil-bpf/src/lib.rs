@@ -11,8 +11,13 @@
 //! CO-RE idiom (`preserve_access_index`) is what the reviewers of Falco and Tetragon read daily.
 #![no_std]
 
-/// The compiled eBPF object (ELF), aligned so ELF parsers can read it in place.
+/// The compiled eBPF object (ELF), aligned so ELF parsers can read it in place. It calls the
+/// `bpf_rdonly_cast` kfunc (Linux 6.2+) through a placeholder id: load a copy patched by
+/// [`patch_kfunc_calls`], or [`OBJECT_COMPAT`] where the kernel lacks the kfunc.
 pub static OBJECT: &[u8] = &ALIGNED.bytes;
+
+/// The same programs built without kfuncs: kernel structures are read with helper calls only.
+pub static OBJECT_COMPAT: &[u8] = &ALIGNED_COMPAT.bytes;
 
 #[repr(C, align(32))]
 struct Aligned<B: ?Sized> {
@@ -23,6 +28,40 @@ static ALIGNED: Aligned<[u8; include_bytes!(concat!(env!("OUT_DIR"), "/vigil.bpf
     Aligned {
         bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/vigil.bpf.o")),
     };
+
+static ALIGNED_COMPAT: Aligned<
+    [u8; include_bytes!(concat!(env!("OUT_DIR"), "/vigil-compat.bpf.o")).len()],
+> = Aligned {
+    bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/vigil-compat.bpf.o")),
+};
+
+/// The id that `bpf_rdonly_cast` calls in [`OBJECT`] carry until patched
+/// (`VG_KFUNC_RDONLY_CAST` in `vigil_records.h`).
+pub const KFUNC_RDONLY_CAST_PLACEHOLDER: u32 = 0x564b_4746;
+
+/// The kfunc call instruction as the object holds it: code `BPF_JMP | BPF_CALL`, `src_reg`
+/// `BPF_PSEUDO_KFUNC_CALL` (2), offset 0 (the id is in vmlinux BTF), then the id.
+const fn kfunc_call(id: u32) -> [u8; 8] {
+    let i = id.to_le_bytes();
+    [0x85, 0x20, 0, 0, i[0], i[1], i[2], i[3]]
+}
+
+/// Replaces the placeholder id of every `bpf_rdonly_cast` call in `object` (a copy of
+/// [`OBJECT`]) with `btf_id`, the function's id in the running kernel's BTF. Returns how many
+/// calls were patched. Instructions are 8-byte aligned within their section, and sections
+/// within the file, so only aligned positions are looked at.
+pub fn patch_kfunc_calls(object: &mut [u8], btf_id: u32) -> usize {
+    let from = kfunc_call(KFUNC_RDONLY_CAST_PLACEHOLDER);
+    let to = kfunc_call(btf_id);
+    let mut n = 0;
+    for insn in object.chunks_exact_mut(8) {
+        if *insn == from {
+            insn.copy_from_slice(&to);
+            n += 1;
+        }
+    }
+    n
+}
 
 /// Names of the programs in [`OBJECT`] and the tracepoints they attach to: raw tracepoints,
 /// except those named in [`BTF_PROGRAMS`].
@@ -479,12 +518,48 @@ pub fn bytes_of<T: Pod>(v: &T) -> &[u8] {
 mod tests {
     use super::*;
 
+    extern crate std;
+    use std::vec::Vec;
+
     #[test]
-    fn object_is_an_ebpf_elf() {
-        assert_eq!(&OBJECT[..4], b"\x7fELF");
-        // e_machine at offset 18: EM_BPF = 247.
-        assert_eq!(u16::from_le_bytes([OBJECT[18], OBJECT[19]]), 247);
-        assert_eq!(OBJECT.as_ptr() as usize % 32, 0);
+    fn objects_are_ebpf_elves() {
+        for object in [OBJECT, OBJECT_COMPAT] {
+            assert_eq!(&object[..4], b"\x7fELF");
+            // e_machine at offset 18: EM_BPF = 247.
+            assert_eq!(u16::from_le_bytes([object[18], object[19]]), 247);
+            assert_eq!(object.as_ptr() as usize % 32, 0);
+        }
+    }
+
+    /// Placeholder calls at any byte offset, aligned or not.
+    fn placeholder_calls(object: &[u8], id: u32) -> usize {
+        object.windows(8).filter(|w| *w == kfunc_call(id)).count()
+    }
+
+    #[test]
+    fn kfunc_calls_are_patched_in_place_and_only_in_the_kfunc_object() {
+        let sites = placeholder_calls(OBJECT, KFUNC_RDONLY_CAST_PLACEHOLDER);
+        assert!(
+            sites >= 3,
+            "expected bpf_rdonly_cast calls in OBJECT, found {sites}"
+        );
+        assert_eq!(
+            placeholder_calls(OBJECT_COMPAT, KFUNC_RDONLY_CAST_PLACEHOLDER),
+            0
+        );
+
+        let mut copy: Vec<u8> = OBJECT.to_vec();
+        // Every site is at an aligned position: the patch finds them all.
+        assert_eq!(patch_kfunc_calls(&mut copy, 12345), sites);
+        assert_eq!(placeholder_calls(&copy, KFUNC_RDONLY_CAST_PLACEHOLDER), 0);
+        assert_eq!(placeholder_calls(&copy, 12345), sites);
+        // Nothing else changed.
+        let changed = copy.iter().zip(OBJECT).filter(|(a, b)| a != b).count();
+        assert!(
+            changed <= sites * 4,
+            "{changed} bytes changed for {sites} ids"
+        );
+        assert_eq!(patch_kfunc_calls(&mut copy, 99), 0);
     }
 
     #[test]

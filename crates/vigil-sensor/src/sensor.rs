@@ -50,6 +50,73 @@ fn attach_error(name: &str, tracepoint: &str) -> impl FnOnce(ProgramError) -> Se
     }
 }
 
+/// How the loaded programs read kernel structures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KernelReads {
+    /// Plain loads through the `bpf_rdonly_cast` kfunc ([`vigil_bpf::OBJECT`]).
+    Kfunc,
+    /// Helper calls ([`vigil_bpf::OBJECT_COMPAT`]): `SensorConfig::kfuncs` was false.
+    HelpersByConfig,
+    /// Helper calls: the kernel's BTF has no `bpf_rdonly_cast` (Linux before 6.2).
+    HelpersNoKfunc,
+}
+
+impl std::fmt::Display for KernelReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KernelReads::Kfunc => "plain loads (bpf_rdonly_cast)",
+            KernelReads::HelpersByConfig => "helper calls (kfuncs turned off)",
+            KernelReads::HelpersNoKfunc => {
+                "helper calls (the kernel has no bpf_rdonly_cast kfunc, Linux < 6.2; \
+                 each event costs more)"
+            }
+        })
+    }
+}
+
+/// An eBPF object to load: the embedded compat object, or a patched copy of the kfunc one.
+enum ObjectBytes {
+    Embedded(&'static [u8]),
+    /// A copy at an 8-byte aligned start (ELF parsers read headers in place).
+    Patched {
+        buf: Vec<u8>,
+        start: usize,
+    },
+}
+
+impl ObjectBytes {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            ObjectBytes::Embedded(b) => b,
+            ObjectBytes::Patched { buf, start } => &buf[*start..],
+        }
+    }
+}
+
+/// The object for this kernel: [`vigil_bpf::OBJECT`] with its kfunc calls patched to the
+/// kernel's `bpf_rdonly_cast` id, or [`vigil_bpf::OBJECT_COMPAT`].
+fn choose_object(btf: &Btf, kfuncs: bool) -> Result<(ObjectBytes, KernelReads), SensorError> {
+    if !kfuncs {
+        let compat = ObjectBytes::Embedded(vigil_bpf::OBJECT_COMPAT);
+        return Ok((compat, KernelReads::HelpersByConfig));
+    }
+    let Ok(id) = btf.id_by_type_name_kind("bpf_rdonly_cast", aya_obj::btf::BtfKind::Func) else {
+        let compat = ObjectBytes::Embedded(vigil_bpf::OBJECT_COMPAT);
+        return Ok((compat, KernelReads::HelpersNoKfunc));
+    };
+    let src = vigil_bpf::OBJECT;
+    let mut buf = vec![0u8; src.len() + 8];
+    let start = buf.as_ptr().align_offset(8).min(8);
+    buf[start..start + src.len()].copy_from_slice(src);
+    buf.truncate(start + src.len());
+    if vigil_bpf::patch_kfunc_calls(&mut buf[start..], id) == 0 {
+        return Err(SensorError::Load {
+            detail: "the eBPF object has no bpf_rdonly_cast call to patch (build mismatch)".into(),
+        });
+    }
+    Ok((ObjectBytes::Patched { buf, start }, KernelReads::Kfunc))
+}
+
 /// The path cache's generation and switch (`path_gen`, slots in [`vigil_bpf::path_cache`]).
 fn path_gen(bpf: &mut Ebpf) -> Result<Array<&mut MapData, u64>, SensorError> {
     Array::try_from(
@@ -95,6 +162,10 @@ pub struct SensorConfig {
     /// when a process already has an io_uring instance, and by the kernel side when one is
     /// set up later. Default true.
     pub path_cache: bool,
+    /// Read kernel structures with plain loads through the `bpf_rdonly_cast` kfunc where the
+    /// kernel has it (Linux 6.2+), instead of helper calls. Default true; false loads the
+    /// helpers-only object everywhere (tests compare the two).
+    pub kfuncs: bool,
 }
 
 impl Default for SensorConfig {
@@ -108,6 +179,7 @@ impl Default for SensorConfig {
             latency: false,
             max_delay: Duration::from_millis(10),
             path_cache: true,
+            kfuncs: true,
         }
     }
 }
@@ -282,6 +354,7 @@ pub struct Sensor {
     report: ProbeReport,
     /// Why the path cache was not turned on at start (None: it was).
     path_cache_off: Option<PathCacheOff>,
+    kernel_reads: KernelReads,
 }
 
 impl std::fmt::Debug for Sensor {
@@ -313,10 +386,11 @@ impl Sensor {
                 detail: chain(&e),
             }
         })?;
+        let (object, kernel_reads) = choose_object(&btf, config.kfuncs)?;
         let mut bpf = EbpfLoader::new()
             .btf(Some(&btf))
             .set_max_entries(vigil_bpf::maps::EVENTS, config.ring_bytes)
-            .load(vigil_bpf::OBJECT)
+            .load(object.bytes())
             .map_err(|e| match eperm_in(&e) {
                 Some(source) => SensorError::BpfNotPermitted {
                     during: "creating maps".into(),
@@ -430,7 +504,13 @@ impl Sensor {
             stats: SensorStats::default(),
             report,
             path_cache_off,
+            kernel_reads,
         })
+    }
+
+    /// How the programs read kernel structures (kfunc loads or helper calls), and why.
+    pub fn kernel_reads(&self) -> KernelReads {
+        self.kernel_reads
     }
 
     /// Kernel ids of the loaded programs (as `bpftool prog show id N` lists them).

@@ -13,6 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use vigil_event::params::exe_flags;
 use vigil_event::{Event, EventType, FdKind, ParamName, SockAddr, Value};
+use vigil_sensor::sensor::KernelReads;
 use vigil_sensor::{Sensor, SensorConfig};
 
 fn is_root() -> bool {
@@ -21,15 +22,28 @@ fn is_root() -> bool {
 }
 
 fn open(types: &[&str], ignore_self: bool) -> Option<Sensor> {
+    open_with(types, ignore_self, true)
+}
+
+/// A sensor reporting `types`; `kfuncs` false loads the helpers-only object (the one for
+/// kernels without `bpf_rdonly_cast`), so both objects run the tests that call this.
+fn open_with(types: &[&str], ignore_self: bool, kfuncs: bool) -> Option<Sensor> {
     if !is_root() {
         eprintln!("SKIP: live sensor tests need root (CAP_BPF+CAP_PERFMON)");
         return None;
     }
     let mut s = Sensor::open(SensorConfig {
         ignore_self,
+        kfuncs,
         ..SensorConfig::default()
     })
     .unwrap_or_else(|e| panic!("running as root but the sensor failed to open: {e}"));
+    let reads = s.kernel_reads();
+    assert_eq!(
+        reads == KernelReads::HelpersByConfig,
+        !kfuncs,
+        "kfuncs {kfuncs} but {reads}"
+    );
     let t: Vec<EventType> = types
         .iter()
         .map(|n| EventType::from_name(n).unwrap_or_else(|| panic!("unknown type {n}")))
@@ -162,8 +176,12 @@ fn run(cmd: &mut Command) -> u32 {
     pid
 }
 
+/// A fresh directory, distinct for every call (tests run in parallel, some twice: once per
+/// eBPF object).
 fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("vigil-live-{tag}-{}", std::process::id()));
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let d = std::env::temp_dir().join(format!("vigil-live-{tag}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -171,7 +189,17 @@ fn tempdir(tag: &str) -> PathBuf {
 
 #[test]
 fn cat_etc_shadow_full_lifecycle() {
-    let Some(mut s) = open(&["openat", "open"], true) else {
+    cat_etc_shadow_full_lifecycle_with(true);
+}
+
+/// The same with the helpers-only object.
+#[test]
+fn cat_etc_shadow_full_lifecycle_helpers_only() {
+    cat_etc_shadow_full_lifecycle_with(false);
+}
+
+fn cat_etc_shadow_full_lifecycle_with(kfuncs: bool) {
+    let Some(mut s) = open_with(&["openat", "open"], true, kfuncs) else {
         return;
     };
     let pid = run(Command::new("cat").arg("/etc/shadow").current_dir("/tmp"));
@@ -246,7 +274,17 @@ fn cat_etc_shadow_full_lifecycle() {
 
 #[test]
 fn relative_paths_become_absolute() {
-    let Some(mut s) = open(
+    relative_paths_become_absolute_with(true);
+}
+
+/// The same with the helpers-only object.
+#[test]
+fn relative_paths_become_absolute_helpers_only() {
+    relative_paths_become_absolute_with(false);
+}
+
+fn relative_paths_become_absolute_with(kfuncs: bool) {
+    let Some(mut s) = open_with(
         &[
             "symlink",
             "symlinkat",
@@ -265,6 +303,7 @@ fn relative_paths_become_absolute() {
             "openat",
         ],
         true,
+        kfuncs,
     ) else {
         return;
     };
@@ -679,6 +718,16 @@ fn expected_cgroup(pid: u32) -> Option<(u64, String)> {
 
 #[test]
 fn container_upper_layer_and_cgroup() {
+    container_upper_layer_and_cgroup_with(true);
+}
+
+/// The same with the helpers-only object.
+#[test]
+fn container_upper_layer_and_cgroup_helpers_only() {
+    container_upper_layer_and_cgroup_with(false);
+}
+
+fn container_upper_layer_and_cgroup_with(kfuncs: bool) {
     if !is_root() {
         eprintln!("SKIP: container test needs root");
         return;
@@ -686,7 +735,7 @@ fn container_upper_layer_and_cgroup() {
     if !podman_ready() {
         return;
     }
-    let Some(mut s) = open(&["openat"], true) else {
+    let Some(mut s) = open_with(&["openat"], true, kfuncs) else {
         return;
     };
     let name = format!("vigil-sensor-live-{}", std::process::id());
@@ -978,8 +1027,18 @@ fn ignored_cgroup_reports_lifecycle_but_no_syscalls() {
 /// through again.
 #[test]
 fn open_prefilter_drops_in_the_kernel_what_no_rule_needs() {
+    open_prefilter_drops_in_the_kernel_what_no_rule_needs_with(true);
+}
+
+/// The same with the helpers-only object.
+#[test]
+fn open_prefilter_drops_in_the_kernel_what_no_rule_needs_helpers_only() {
+    open_prefilter_drops_in_the_kernel_what_no_rule_needs_with(false);
+}
+
+fn open_prefilter_drops_in_the_kernel_what_no_rule_needs_with(kfuncs: bool) {
     use vigil_event::prefilter::{OpenClause, OpenFilter, PathSet};
-    let Some(mut s) = open(&["openat", "open"], true) else {
+    let Some(mut s) = open_with(&["openat", "open"], true, kfuncs) else {
         return;
     };
     let dir = tempdir("prefilter");
@@ -1136,8 +1195,18 @@ fn sys_enter_is_attached_only_while_needed() {
 /// io_uring instance turns the cache off.
 #[test]
 fn path_cache_follows_renames_and_yields_to_io_uring() {
+    path_cache_follows_renames_and_yields_to_io_uring_with(true);
+}
+
+/// The same with the helpers-only object.
+#[test]
+fn path_cache_follows_renames_and_yields_to_io_uring_helpers_only() {
+    path_cache_follows_renames_and_yields_to_io_uring_with(false);
+}
+
+fn path_cache_follows_renames_and_yields_to_io_uring_with(kfuncs: bool) {
     use vigil_event::prefilter::{OpenClause, OpenFilter, PathSet};
-    let Some(mut s) = open(&["openat"], true) else {
+    let Some(mut s) = open_with(&["openat"], true, kfuncs) else {
         return;
     };
     let dir = tempdir("pathcache");

@@ -179,6 +179,11 @@ struct fdtable {
 	struct file **fd;
 } PRESERVE;
 
+/* A pointer-sized kernel type, to read a slot of the descriptor array through KCAST. */
+struct llist_node {
+	struct llist_node *next;
+} PRESERVE;
+
 struct files_struct {
 	struct fdtable *fdt;
 } PRESERVE;
@@ -386,6 +391,33 @@ struct user_msghdr {
 		__v;                                                                       \
 	})
 
+/*
+ * bpf_rdonly_cast (Linux 6.2+): a kfunc that makes the verifier treat an address as a
+ * read-only pointer to a kernel type, so its fields are read with plain loads (a load that
+ * faults reads 0, like a failed bpf_probe_read_kernel). The verifier rewrites the call into a
+ * register move: no call, no return, which matters on CPUs where every return is a mitigated
+ * one. The cache-hit path of a dropped open reads five fields this way.
+ *
+ * aya, the loader, cannot link kfuncs, so the call is emitted as a raw instruction (BPF_CALL
+ * with src_reg BPF_PSEUDO_KFUNC_CALL) carrying a placeholder id; the loader puts the
+ * function's BTF id of the running kernel in its place (vigil_bpf::patch_kfunc_calls). The
+ * build also makes an object without kfuncs (VG_KFUNC undefined), loaded on older kernels.
+ */
+#ifdef VG_KFUNC
+#define KFUNCS 1
+static __always_inline void *vg_rdonly_cast(__u64 p, __u32 btf_id)
+{
+	register __u64 r1 asm("r1") = p;
+	register __u64 r2 asm("r2") = btf_id;
+	register __u64 r0 asm("r0");
+	asm volatile(".quad " VG_KFUNC_CALL_INSN : "=r"(r0), "+r"(r1), "+r"(r2) : : "r3", "r4", "r5", "memory");
+	return (void *)r0;
+}
+#define KCAST(type, p) ((type *)vg_rdonly_cast((__u64)(p), bpf_core_type_id_kernel(type)))
+#else
+#define KFUNCS 0
+#endif
+
 /* ---- maps ------------------------------------------------------------------------- */
 
 /* Records to user space. Size is set by the loader (SensorConfig::ring_bytes). */
@@ -457,6 +489,7 @@ struct pathbuf {
 	__u64 fhead[10];
 	__u64 ihead[10];
 	__u64 sbhead[13];
+	__u64 skhead[11];
 	/* The path argument's string in the record (for the prefilter's "../" test). */
 	__u32 upath_off;
 	__u32 upath_len;
@@ -468,6 +501,11 @@ struct pathbuf {
 	struct vg_pc_key ckey;
 	__u64 cgen;
 	__u64 cmask;
+	__u64 cinode;
+	__u64 cparent;
+	__u64 chash_len;
+	/* fd_file's result on its way to becoming a scalar (KFUNCS). */
+	__u64 fslot;
 };
 
 #define PATH_NONE 0xffffffff
@@ -519,12 +557,16 @@ struct {
  * freed and reused dentry, a renamed file). Renames that no syscall makes (io_uring requests)
  * would leave stale entries: the first io_uring instance turns the cache off
  * (VG_SPEC_NOCACHE), and user space leaves it off if one exists at start.
+ *
+ * Direct-mapped and per CPU: a lookup is an inlined array access (a hash map lookup is a call
+ * and a hash), no two CPUs write the same slot (the program does not nest on a CPU, so an
+ * entry is never read half-written), and a colliding key simply replaces the slot.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct vg_pc_key);
-	__type(value, struct vg_pc_val);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VG_PC_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct vg_pc_entry);
 } path_cache SEC(".maps");
 
 struct {
@@ -657,9 +699,21 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 	if ((unsigned long)fd >= max)
 		return NULL;
 	struct file **fds = fdt->fd;
+#if KFUNCS
+	/* A plain load through KCAST, returned as a scalar (through map memory: the verifier
+	 * would keep it a typed pointer otherwise), as the probe read below gives it. */
+	struct llist_node *slot = KCAST(struct llist_node, &fds[fd]);
+	__u32 zero = 0;
+	struct pathbuf *pb = bpf_map_lookup_elem(&pathbufs, &zero);
+	if (!pb)
+		return NULL;
+	*(volatile __u64 *)&pb->fslot = (__u64)slot->next;
+	return (struct file *)*(volatile __u64 *)&pb->fslot;
+#else
 	struct file *f = NULL;
 	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
 	return f;
+#endif
 }
 
 static __always_inline bool is_upper_layer_m(struct inode *inode, unsigned long magic, bool *overlay)
@@ -957,9 +1011,10 @@ static __always_inline void fill_sock(struct pathbuf *pb, struct vg_sock *out, s
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return;
-	__u64 ch[11];
-	HEAD(ch, sk);
-	out->family = FIELD(ch, sk, struct sock, __sk_common.skc_family);
+	/* The head of struct sock goes to map memory: this is inlined in sys_exit, whose stack
+	 * frame the verifier's 512-byte limit for a call chain binds. */
+	HEAD(pb->skhead, sk);
+	out->family = FIELD(pb->skhead, sk, struct sock, __sk_common.skc_family);
 	__u32 po = bpf_core_field_offset(struct sock, sk_protocol);
 	if (bpf_core_field_offset(struct sock, sk_type) == po + 2 && bpf_core_field_size(struct sock, sk_protocol) == 2 &&
 	    bpf_core_field_size(struct sock, sk_type) == 2) {
@@ -971,12 +1026,12 @@ static __always_inline void fill_sock(struct pathbuf *pb, struct vg_sock *out, s
 		out->type = BPF_CORE_READ(sk, sk_type);
 		out->protocol = BPF_CORE_READ(sk, sk_protocol);
 	}
-	out->lport = FIELD(ch, sk, struct sock, __sk_common.skc_num);
-	__be16 dport = FIELD(ch, sk, struct sock, __sk_common.skc_dport);
+	out->lport = FIELD(pb->skhead, sk, struct sock, __sk_common.skc_num);
+	__be16 dport = FIELD(pb->skhead, sk, struct sock, __sk_common.skc_dport);
 	out->rport = __builtin_bswap16(dport);
 	if (out->family == 2 /* AF_INET */) {
-		__be32 l = FIELD(ch, sk, struct sock, __sk_common.skc_rcv_saddr);
-		__be32 r = FIELD(ch, sk, struct sock, __sk_common.skc_daddr);
+		__be32 l = FIELD(pb->skhead, sk, struct sock, __sk_common.skc_rcv_saddr);
+		__be32 r = FIELD(pb->skhead, sk, struct sock, __sk_common.skc_daddr);
 		__builtin_memcpy(out->laddr, &l, 4);
 		__builtin_memcpy(out->raddr, &r, 4);
 	} else if (out->family == 10 /* AF_INET6 */) {
@@ -1385,68 +1440,102 @@ static __always_inline void pc_count(__u32 slot)
 }
 
 /* A dentry's parent and name (hash and length): what a rename or a reuse of its memory
- * changes. One read where the layout allows (dentry_name_packed). */
-static __always_inline void dentry_id(struct dentry *d, __u64 *parent, __u64 *hash_len)
+ * changes. Plain loads with KFUNCS, else one read where the layout allows. */
+static __always_inline void dentry_id(__u64 d, __u64 *parent, __u64 *hash_len)
 {
+#if KFUNCS
+	struct dentry *dd = KCAST(struct dentry, d);
+	*parent = (__u64)dd->d_parent;
+	*hash_len = dd->d_name.hash_len;
+#else
 	if (dentry_name_packed()) {
 		__u64 two[2] = {};
 		bpf_probe_read_kernel(two, sizeof(two), (char *)d + bpf_core_field_offset(struct dentry, d_parent));
 		*parent = two[0];
 		*hash_len = two[1];
 	} else {
-		*parent = (__u64)BPF_CORE_READ(d, d_parent);
-		*hash_len = BPF_CORE_READ(d, d_name.hash_len);
+		*parent = (__u64)BPF_CORE_READ((struct dentry *)d, d_parent);
+		*hash_len = BPF_CORE_READ((struct dentry *)d, d_name.hash_len);
 	}
+#endif
+}
+
+/* The slot of a key: a multiplicative hash of its pointers (read back from map memory, as
+ * scalars: the verifier allows no shifts or products on typed pointers). */
+static __always_inline __u32 pc_slot(struct vg_pc_key *k)
+{
+	__u64 d = *(volatile __u64 *)&k->dentry, m = *(volatile __u64 *)&k->mnt;
+	__u64 r = *(volatile __u64 *)&k->root_dentry;
+	__u64 h = (d ^ (m >> 4) ^ (r >> 8)) * 0x9e3779b97f4a7c15ULL;
+	return (__u32)(h >> 40) & (VG_PC_ENTRIES - 1);
 }
 
 /*
- * Looks up the path cache for open file `f` of `task`: returns 1 with the
- * path-set bits in pb->cmask on a valid hit, else 0 with pb->ckey/cgen set for vg_path_mask
- * to store what the walk computes. Reads the file's head into pb->fhead, hit or not.
+ * Looks up the path cache for open file `f` of `task`: returns 1 with the path-set bits in
+ * pb->cmask on a valid hit, else 0 with pb->ckey/cgen/cinode set for vg_path_mask to store
+ * what the walk computes. Without KFUNCS it reads the file's head into pb->fhead, hit or not,
+ * for put_fd_name.
  */
 static __always_inline int mask_cached(struct pathbuf *pb, struct task_struct *task, struct file *f)
 {
 	pb->ckey.dentry = 0;
 	if (!f)
 		return 0;
+#if !KFUNCS
 	/* Read even while the cache is off: put_fd_name then reuses it. */
 	HEAD(pb->fhead, f);
+#endif
 	__u64 gen = path_gen_now();
 	if (!gen)
 		return 0;
-	struct dentry *d = FIELD(pb->fhead, f, struct file, f_path.dentry);
+	struct fs_struct *fs = task->fs;
+	/* The key goes through map memory, which makes its values scalars the hash may mix. */
+#if KFUNCS
+	struct file *kf = KCAST(struct file, f);
+	*(volatile __u64 *)&pb->ckey.mnt = (__u64)kf->f_path.mnt;
+	*(volatile __u64 *)&pb->cinode = (__u64)kf->f_inode;
+	*(volatile __u64 *)&pb->ckey.dentry = (__u64)kf->f_path.dentry;
+#else
+	pb->ckey.mnt = (__u64)FIELD(pb->fhead, f, struct file, f_path.mnt);
+	pb->cinode = (__u64)FIELD(pb->fhead, f, struct file, f_inode);
+	pb->ckey.dentry = (__u64)FIELD(pb->fhead, f, struct file, f_path.dentry);
+#endif
+	*(volatile __u64 *)&pb->ckey.root_dentry = (__u64)fs->root.dentry;
+	*(volatile __u64 *)&pb->ckey.root_mnt = (__u64)fs->root.mnt;
+	__u64 d = *(volatile __u64 *)&pb->ckey.dentry;
 	if (!d)
 		return 0;
-	struct fs_struct *fs = task->fs;
-	pb->ckey.dentry = (__u64)d;
-	pb->ckey.mnt = (__u64)FIELD(pb->fhead, f, struct file, f_path.mnt);
-	pb->ckey.root_dentry = (__u64)fs->root.dentry;
-	pb->ckey.root_mnt = (__u64)fs->root.mnt;
 	pb->cgen = gen;
-	struct vg_pc_val *v = bpf_map_lookup_elem(&path_cache, &pb->ckey);
-	if (!v || v->gen != gen || v->inode != (__u64)FIELD(pb->fhead, f, struct file, f_inode))
+	__u32 slot = pc_slot(&pb->ckey);
+	struct vg_pc_entry *e = bpf_map_lookup_elem(&path_cache, &slot);
+	if (!e || e->val.gen != gen || e->key.dentry != d || e->key.mnt != pb->ckey.mnt ||
+	    e->key.root_dentry != pb->ckey.root_dentry || e->key.root_mnt != pb->ckey.root_mnt ||
+	    e->val.inode != pb->cinode)
 		return 0;
-	__u64 parent = 0, hash_len = 0;
-	dentry_id(d, &parent, &hash_len);
-	if (v->parent != parent || v->hash_len != hash_len)
+	/* Into map memory, not the stack: this frame is at the verifier's combined limit. */
+	dentry_id(d, &pb->cparent, &pb->chash_len);
+	if (e->val.parent != pb->cparent || e->val.hash_len != pb->chash_len)
 		return 0;
-	pb->cmask = v->mask;
+	pb->cmask = e->val.mask;
 	pc_count(VG_PC_HIT);
 	return 1;
 }
 
-/* Stores the path-set bits of a complete walk for the entry mask_cached looked up. */
+/* Stores the path-set bits of a complete walk in the slot mask_cached looked up. */
 static __always_inline void pc_insert(struct pathbuf *pb, __u64 mask)
 {
-	struct dentry *d = (struct dentry *)pb->ckey.dentry;
+	__u64 d = pb->ckey.dentry;
 	if (!d || !pb->complete)
 		return;
-	struct vg_pc_val v = {};
-	v.gen = pb->cgen;
-	v.inode = (__u64)FIELD(pb->fhead, (struct file *)0, struct file, f_inode);
-	v.mask = mask;
-	dentry_id(d, &v.parent, &v.hash_len);
-	bpf_map_update_elem(&path_cache, &pb->ckey, &v, BPF_ANY);
+	__u32 slot = pc_slot(&pb->ckey);
+	struct vg_pc_entry *e = bpf_map_lookup_elem(&path_cache, &slot);
+	if (!e)
+		return;
+	e->key = pb->ckey;
+	e->val.gen = pb->cgen;
+	e->val.inode = pb->cinode;
+	e->val.mask = mask;
+	dentry_id(d, &e->val.parent, &e->val.hash_len);
 	pc_count(VG_PC_INSERT);
 	pb->ckey.dentry = 0;
 }
@@ -1719,7 +1808,7 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	 * event is reported. */
 	bool hit = need_mask && f && mask_cached(pb, task, f);
 	if (spec->fd_src != VG_FD_NONE && !hit)
-		off = put_fd_name(s, off, &sys->fd, f, num, need_mask);
+		off = put_fd_name(s, off, &sys->fd, f, num, need_mask && !KFUNCS);
 	if (plain != dotdot || plain == FILTER_UNDECIDED) {
 		__u64 pmask = 0;
 		if (hit)
@@ -1746,7 +1835,7 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		}
 	}
 	if (hit)
-		off = put_fd_name(s, off, &sys->fd, f, num, need_mask);
+		off = put_fd_name(s, off, &sys->fd, f, num, need_mask && !KFUNCS);
 	/* Reported: the descriptor's walked path, the arguments, the descriptor's details. */
 	if (pb->walked != PATH_NONE)
 		off = vg_put_walked(off, VG_BLOB_FDPATH);
@@ -1773,6 +1862,10 @@ int vigil_sys_exit(__u64 *ctx)
 	struct pt_regs *regs = (struct pt_regs *)ctx[0];
 	long nr = regs->orig_ax;
 	long ret = (long)ctx[1];
+#ifdef VG_CUT
+	if (VG_CUT == 1)
+		return 0;
+#endif
 	if (nr < 0 || nr >= VG_NR_SYSCALLS)
 		return 0;
 	__u32 key = nr;
@@ -1791,10 +1884,10 @@ int vigil_sys_exit(__u64 *ctx)
 		if (!(spec->enabled & VG_SPEC_ON) && !lifecycle)
 			return 0;
 	}
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	__u32 tgid = pid_tgid >> 32;
+	/* Thread and group ids from the task: loads instead of another helper call. */
 	struct task_struct *task = bpf_get_current_task_btf();
+	__u32 tid = task->pid;
+	__u32 tgid = task->tgid;
 
 	/* Child side of a new task: regs are a copy of the parent's, so the arguments are
 	 * still in them. */

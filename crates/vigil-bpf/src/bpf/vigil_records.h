@@ -182,9 +182,9 @@ struct vg_blob {
 #define VG_SPEC_NOCACHE 8 /* a successful call turns the path cache off for good (io_uring:
 			   * its requests rename files without a syscall) */
 
-/* The path cache (LRU hash `path_cache`): the path-set bits of a (dentry, mount, root) that a
- * walk computed, reused while the generation (`path_gen`) and the dentry's parent, name and
- * inode are unchanged. `path_gen` slots: */
+/* The path cache (per-CPU array `path_cache`, direct-mapped): the path-set bits of a (dentry,
+ * mount, root) that a walk computed, reused while the generation (`path_gen`) and the
+ * dentry's parent, name and inode are unchanged. `path_gen` slots: */
 #define VG_GEN_KERNEL 0  /* bumped by the programs on renames and mount changes */
 #define VG_GEN_USER 1    /* bumped by user space when the filters change */
 #define VG_GEN_ENABLED 2 /* non-zero while the cache is used */
@@ -207,6 +207,19 @@ struct vg_pc_val {
 	__u64 hash_len; /* dentry->d_name.hash_len */
 	__u64 inode;    /* file->f_inode */
 	__u64 mask;     /* path-set bits (vg_path_mask) */
+};
+
+/* bpf_rdonly_cast calls (see vg_rdonly_cast in vigil.bpf.c) carry this placeholder id until the
+ * loader patches in the kernel's: the raw instruction is code 0x85 (BPF_JMP | BPF_CALL),
+ * src_reg 2 (BPF_PSEUDO_KFUNC_CALL), off 0, imm VG_KFUNC_RDONLY_CAST, little-endian. */
+#define VG_KFUNC_RDONLY_CAST 0x564b4746
+#define VG_KFUNC_CALL_INSN "0x564b474600002085"
+
+/* A slot of `path_cache`; VG_PC_ENTRIES slots per CPU, indexed by a hash of the key. */
+#define VG_PC_ENTRIES 2048
+struct vg_pc_entry {
+	struct vg_pc_key key;
+	struct vg_pc_val val;
 };
 
 /* Prefilters for open events (array map `filters`, vg_spec.filter = index + 1). */
@@ -287,5 +300,6 @@ _Static_assert(sizeof(struct vg_lpm_key) == 260, "vg_lpm_key layout");
 _Static_assert(sizeof(struct vg_name_key) == 64, "vg_name_key layout");
 _Static_assert(sizeof(struct vg_pc_key) == 32, "vg_pc_key layout");
 _Static_assert(sizeof(struct vg_pc_val) == 40, "vg_pc_val layout");
+_Static_assert(sizeof(struct vg_pc_entry) == 72, "vg_pc_entry layout");
 
 #endif

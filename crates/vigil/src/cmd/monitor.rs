@@ -217,6 +217,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(why) = sensor.path_cache_stats().off {
         eprintln!("vigil: path cache off: {why} (every prefiltered open walks its path)");
     }
+    let reads = sensor.kernel_reads();
+    if reads != vigil_sensor::sensor::KernelReads::Kfunc {
+        eprintln!("vigil: kernel structures are read with {reads}");
+    }
     eprintln!("vigil: monitoring (SIGINT/SIGTERM to stop, SIGHUP to reload)");
 
     let started = Instant::now();
