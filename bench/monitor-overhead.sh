@@ -3,17 +3,22 @@
 # loops on both cores, measured like the Falco comparison: throughput with vigil running
 # divided by throughput without, vigil's CPU (cores) and peak RSS, events and drops.
 #
+# Each loop runs on two worker processes (syscall_load's default): two threads of one process
+# would contend on their shared descriptor table's lock, which makes the base rate swing by
+# tens of percent from run to run and hides the per-syscall cost.
+#
 # A VM's throughput drifts by 10-20% between runs, so each loop runs ROUNDS times (default 3),
 # alternating without and with vigil, and the median of each is reported; the per-round
 # ratios are printed too, so the spread is visible.
-# Usage (root): [KINDS="open connect exec"] bench/monitor-overhead.sh [SECONDS] [ROUNDS]
+# Usage (root): [KINDS="open connect exec"] [WORKERS=procs|threads] [VIGIL_BIN=path]
+#               bench/monitor-overhead.sh [SECONDS] [ROUNDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
 rounds=${2:-3}
 cargo build --release -q -p vigil --bin vigil --example syscall_load
 tgt=${CARGO_TARGET_DIR:-target}
-bin=$tgt/release/vigil
+bin=${VIGIL_BIN:-$tgt/release/vigil}
 load=$tgt/release/examples/syscall_load
 rules_args=()
 [ -n "${RULES:-}" ] && rules_args=(-r "$RULES")
@@ -23,12 +28,12 @@ printf '%-8s %12s %12s %7s %7s %8s %9s %8s  %s\n' loop base_ops/s vigil_ops/s ra
 for kind in ${KINDS:-open connect exec}; do
   bases=() withs=() cores=() rsss=() ratios=() evs=() drops=()
   for _ in $(seq "$rounds"); do
-    base=$($load "$kind" 2 "$secs" | awk '{print $3}')
+    base=$($load "$kind" 2 "$secs" "${WORKERS:-procs}" | awk '{print $3}')
     $bin monitor --no-metrics --stats-interval 0 "${rules_args[@]}" > /dev/null 2> /tmp/vigil-bench.err &
     vpid=$!
     for _ in $(seq 300); do grep -q monitoring /tmp/vigil-bench.err 2>/dev/null && break; sleep 0.1; done
     t0=$(awk '{print $14+$15}' /proc/$vpid/stat)
-    with=$($load "$kind" 2 "$secs" | awk '{print $3}')
+    with=$($load "$kind" 2 "$secs" "${WORKERS:-procs}" | awk '{print $3}')
     t1=$(awk '{print $14+$15}' /proc/$vpid/stat)
     rss=$(awk '/VmHWM/{print $2}' /proc/$vpid/status)
     kill -TERM $vpid; wait $vpid || true

@@ -16,6 +16,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", src.display());
     println!("cargo:rerun-if-changed={}", hdr.display());
     println!("cargo:rerun-if-env-changed=VIGIL_CLANG");
+    println!("cargo:rerun-if-env-changed=VIGIL_BPF_CFLAGS");
 
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let clang = find_clang().unwrap_or_else(|| {
@@ -41,9 +42,12 @@ fn main() {
 
 fn compile(clang: &str, src: &Path, out: &Path, defines: &[&str]) {
     let arch_inc = format!("/usr/include/{}-linux-gnu", env::consts::ARCH);
+    // Extra flags for measurements, e.g. VIGIL_BPF_CFLAGS=-DVG_CUT=1 (see vigil_sys_exit).
+    let extra = env::var("VIGIL_BPF_CFLAGS").unwrap_or_default();
     let status = Command::new(clang)
         .args(["-target", "bpf", "-O2", "-g", "-Wall", "-Werror"])
         .args(defines)
+        .args(extra.split_whitespace())
         .arg(format!("-I{arch_inc}"))
         .arg("-c")
         .arg(src)

@@ -58,16 +58,21 @@ pub enum SensorError {
 
 /// Finds an `EPERM` anywhere in an error's source chain.
 pub(crate) fn eperm_in(err: &(dyn std::error::Error + 'static)) -> Option<io::Error> {
+    errno_in(err, libc::EPERM).then(|| io::Error::from_raw_os_error(libc::EPERM))
+}
+
+/// Whether an OS error `code` is anywhere in an error's source chain.
+pub(crate) fn errno_in(err: &(dyn std::error::Error + 'static), code: i32) -> bool {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = cur {
-        if let Some(io) = e.downcast_ref::<io::Error>() {
-            if io.raw_os_error() == Some(libc::EPERM) {
-                return Some(io::Error::from_raw_os_error(libc::EPERM));
-            }
+        if e.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.raw_os_error() == Some(code))
+        {
+            return true;
         }
         cur = e.source();
     }
-    None
+    false
 }
 
 /// The error and all its sources, `: `-joined (aya nests the useful part deep).

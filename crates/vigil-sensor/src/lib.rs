@@ -33,8 +33,10 @@
 //! objects against `/sys/kernel/btf/vmlinux` itself, and supports everything this sensor uses
 //! (raw tracepoints, ring buffers, global subprograms, per-CPU arrays, LRU hashes); this was
 //! checked on the target kernel (6.18) with clang-14 objects before committing to it. The
-//! price: aya's loader lags libbpf on exotic features (BPF_PSEUDO_FUNC callbacks, struct_ops),
-//! which vigil does not need.
+//! price: aya's loader lags libbpf on exotic features (BPF_PSEUDO_FUNC callbacks, struct_ops,
+//! kfunc linking). The one kfunc vigil calls, `bpf_rdonly_cast`, is patched in by
+//! [`sensor::Sensor::open`] (see `vigil_bpf::patch_kfunc_calls`); kernels without it get the
+//! helpers-only object ([`sensor::KernelReads`]).
 //!
 //! ## Kernel maps
 //! | map | type | purpose |
@@ -47,7 +49,7 @@
 //! | `filters` | array of 8 [`vigil_bpf::Filter`] | rule-derived prefilters of open syscalls ([`prefilter`]) |
 //! | `filter_paths` | LPM trie path -> u64 set mask (16384) | exact paths and prefixes the prefilters test |
 //! | `filter_names` | hash last component -> u64 set mask (4096) | file names the prefilters test |
-//! | `path_cache` | LRU hash (dentry, mount, root) -> set mask + identity (16384) | path verdicts of files opened before ([`SensorConfig::path_cache`]) |
+//! | `path_cache` | per-CPU array of 2048 slots, direct-mapped by a hash of (dentry, mount, root) -> key, set mask, identity | path verdicts of files opened before ([`SensorConfig::path_cache`]) |
 //! | `path_gen` | array of 4 u64 | the cache's generation (kernel and user parts) and on/off switch |
 //! | `path_cache_stats` | per-CPU array of 2 u64 | cache hits and stored walks ([`sensor::PathCacheStats`]) |
 //! | `heap`, `pathbufs` | per-CPU arrays | record assembly (32 KiB) and path walking (8 KiB) scratch |

@@ -10,7 +10,7 @@
 //! (state + rules) is single-threaded anyway, and borrowing records avoids a copy per event.
 
 use crate::decode::{DecodeError, Decoder, RecordKind};
-use crate::error::{chain, eperm_in, SensorError};
+use crate::error::{chain, eperm_in, errno_in, SensorError};
 use crate::probe::{self, ProbeReport};
 use crate::table::{category_index, Table};
 use aya::maps::lpm_trie::{Key, LpmTrie};
@@ -47,6 +47,19 @@ fn attach_error(name: &str, tracepoint: &str) -> impl FnOnce(ProgramError) -> Se
             tracepoint,
             detail: chain(&e),
         },
+    }
+}
+
+/// Runs a program load again when the verifier gave up with `EAGAIN`: it does when a signal
+/// arrives for the loading thread during verification, which takes seconds for `sys_exit` on
+/// a busy machine (libbpf retries the same way).
+fn retry_eagain(mut load: impl FnMut() -> Result<(), ProgramError>) -> Result<(), ProgramError> {
+    let mut attempt = 1;
+    loop {
+        match load() {
+            Err(e) if attempt < 5 && errno_in(&e, libc::EAGAIN) => attempt += 1,
+            r => return r,
+        }
     }
 }
 
@@ -451,13 +464,13 @@ impl Sensor {
             })?;
             if vigil_bpf::BTF_PROGRAMS.contains(&name) {
                 let prog: &mut BtfTracePoint = program.try_into().map_err(wrong_type)?;
-                prog.load(tp, &btf).map_err(load_err)?;
+                retry_eagain(|| prog.load(tp, &btf)).map_err(load_err)?;
                 prog.attach()
                     .map_err(attach_error(name, &format!("tp_btf/{tp}")))?;
                 continue;
             }
             let prog: &mut RawTracePoint = program.try_into().map_err(wrong_type)?;
-            prog.load().map_err(load_err)?;
+            retry_eagain(|| prog.load()).map_err(load_err)?;
             // sys_enter runs on every syscall of the machine: it is attached only while
             // something needs it (see `sync_enter`).
             if name != ENTER {
@@ -929,6 +942,44 @@ fn boot_to_wall() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn syscall_error(code: i32) -> ProgramError {
+        ProgramError::SyscallError(aya::sys::SyscallError {
+            call: "bpf_prog_load",
+            io_error: std::io::Error::from_raw_os_error(code),
+        })
+    }
+
+    #[test]
+    fn eagain_is_retried_a_few_times_and_other_errors_not_at_all() {
+        let mut calls = 0;
+        let r = retry_eagain(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(syscall_error(libc::EAGAIN))
+            } else {
+                Ok(())
+            }
+        });
+        assert!(r.is_ok());
+        assert_eq!(calls, 3);
+
+        let mut calls = 0;
+        let r = retry_eagain(|| {
+            calls += 1;
+            Err(syscall_error(libc::EAGAIN))
+        });
+        assert!(r.is_err_and(|e| errno_in(&e, libc::EAGAIN)));
+        assert_eq!(calls, 5);
+
+        let mut calls = 0;
+        let r = retry_eagain(|| {
+            calls += 1;
+            Err(syscall_error(libc::EINVAL))
+        });
+        assert!(r.is_err_and(|e| eperm_in(&e).is_none() && errno_in(&e, libc::EINVAL)));
+        assert_eq!(calls, 1);
+    }
 
     #[test]
     fn sensor_can_move_to_another_thread() {

@@ -4,6 +4,11 @@
 //!
 //! Loops: `open` (open+close of a file), `exec` (fork+exec of /bin/true), `connect` (TCP
 //! connect to a loopback listener, then close).
+//!
+//! Usage: `syscall_load KIND [WORKERS] [SECONDS] [procs|threads]`. Workers are processes by
+//! default: threads of one process share its descriptor table, and two threads opening and
+//! closing files contend on the table's lock, so the lock (how often the two collide) rather
+//! than the syscalls sets the pace, and that varies by tens of percent between runs.
 
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
@@ -23,6 +28,37 @@ fn main() {
     if !matches!(kind.as_str(), "open" | "exec" | "connect") {
         eprintln!("unknown loop '{kind}' (open, exec, connect)");
         std::process::exit(2);
+    }
+    let mode = args.get(4).map(String::as_str).unwrap_or("procs");
+    if !matches!(mode, "procs" | "threads") {
+        eprintln!("unknown worker kind '{mode}' (procs, threads)");
+        std::process::exit(2);
+    }
+    if mode == "procs" && threads > 1 {
+        // One single-threaded copy of this program per worker; the rates add up.
+        let me = std::env::current_exe().expect("own path");
+        let children: Vec<_> = (0..threads)
+            .map(|_| {
+                Command::new(&me)
+                    .args([kind.as_str(), "1", &secs.to_string(), "procs"])
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("start a worker process")
+            })
+            .collect();
+        let mut total = 0.0;
+        for c in children {
+            let out = c.wait_with_output().expect("worker output");
+            let text = String::from_utf8_lossy(&out.stdout);
+            let rate: f64 = text
+                .split_whitespace()
+                .nth(2)
+                .and_then(|r| r.parse().ok())
+                .unwrap_or_else(|| panic!("worker printed {text:?}"));
+            total += rate;
+        }
+        println!("{kind} {threads} {total:.0}");
+        return;
     }
     let stop = Arc::new(AtomicBool::new(false));
     let ops = Arc::new(AtomicU64::new(0));

@@ -396,7 +396,7 @@ struct user_msghdr {
  * read-only pointer to a kernel type, so its fields are read with plain loads (a load that
  * faults reads 0, like a failed bpf_probe_read_kernel). The verifier rewrites the call into a
  * register move: no call, no return, which matters on CPUs where every return is a mitigated
- * one. The cache-hit path of a dropped open reads five fields this way.
+ * one. The cache-hit path of a dropped open reads six fields this way.
  *
  * aya, the loader, cannot link kfuncs, so the call is emitted as a raw instruction (BPF_CALL
  * with src_reg BPF_PSEUDO_KFUNC_CALL) carrying a placeholder id; the loader puts the
@@ -1863,6 +1863,7 @@ int vigil_sys_exit(__u64 *ctx)
 	long nr = regs->orig_ax;
 	long ret = (long)ctx[1];
 #ifdef VG_CUT
+	/* Measurement builds (VIGIL_BPF_CFLAGS=-DVG_CUT=1): the hook alone, no work. */
 	if (VG_CUT == 1)
 		return 0;
 #endif
