@@ -1,6 +1,6 @@
 //! Compiles the C eBPF programs in `src/bpf/` with clang into `$OUT_DIR/vigil.bpf.o` (kfuncs)
-//! and `$OUT_DIR/vigil-compat.bpf.o` (helper calls only), which `src/lib.rs` embeds with
-//! `include_bytes!`.
+//! and `$OUT_DIR/vigil-compat.bpf.o` (helper calls only), and the start-up probe of the kfunc
+//! (`kfunc_probe.bpf.o`), which `src/lib.rs` embeds with `include_bytes!`.
 //!
 //! We compile C with clang rather than writing the kernel side in Rust (aya-bpf): CO-RE
 //! relocations from `preserve_access_index` structs are mature in clang, and the kernel side
@@ -12,9 +12,14 @@ use std::process::Command;
 
 fn main() {
     let src = PathBuf::from("src/bpf/vigil.bpf.c");
-    let hdr = PathBuf::from("src/bpf/vigil_records.h");
-    println!("cargo:rerun-if-changed={}", src.display());
-    println!("cargo:rerun-if-changed={}", hdr.display());
+    for f in [
+        "src/bpf/vigil.bpf.c",
+        "src/bpf/vigil_records.h",
+        "src/bpf/vigil_kfunc.h",
+        "src/bpf/kfunc_probe.bpf.c",
+    ] {
+        println!("cargo:rerun-if-changed={f}");
+    }
     println!("cargo:rerun-if-env-changed=VIGIL_CLANG");
     println!("cargo:rerun-if-env-changed=VIGIL_BPF_CFLAGS");
 
@@ -38,6 +43,8 @@ fn main() {
     // kfunc (Linux 6.2+), the other through helper calls only (older kernels).
     compile(&clang, &src, &out_dir.join("vigil.bpf.o"), &["-DVG_KFUNC"]);
     compile(&clang, &src, &out_dir.join("vigil-compat.bpf.o"), &[]);
+    let probe = PathBuf::from("src/bpf/kfunc_probe.bpf.c");
+    compile(&clang, &probe, &out_dir.join("kfunc_probe.bpf.o"), &[]);
 }
 
 fn compile(clang: &str, src: &Path, out: &Path, defines: &[&str]) {

@@ -35,6 +35,20 @@ static ALIGNED_COMPAT: Aligned<
     bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/vigil-compat.bpf.o")),
 };
 
+/// A one-program object (`vigil_kfunc_probe`, `tp_btf/sys_exit`) that calls `bpf_rdonly_cast`
+/// the way [`OBJECT`] does: the loader patches and verifies it at start to learn whether the
+/// kernel accepts the kfunc in a tracing program, and loads [`OBJECT_COMPAT`] if not.
+pub static KFUNC_PROBE: &[u8] = &ALIGNED_PROBE.bytes;
+
+/// The program in [`KFUNC_PROBE`].
+pub const KFUNC_PROBE_PROGRAM: &str = "vigil_kfunc_probe";
+
+static ALIGNED_PROBE: Aligned<
+    [u8; include_bytes!(concat!(env!("OUT_DIR"), "/kfunc_probe.bpf.o")).len()],
+> = Aligned {
+    bytes: *include_bytes!(concat!(env!("OUT_DIR"), "/kfunc_probe.bpf.o")),
+};
+
 /// The id that `bpf_rdonly_cast` calls in [`OBJECT`] carry until patched
 /// (`VG_KFUNC_RDONLY_CAST` in `vigil_records.h`).
 pub const KFUNC_RDONLY_CAST_PLACEHOLDER: u32 = 0x564b_4746;
@@ -523,7 +537,7 @@ mod tests {
 
     #[test]
     fn objects_are_ebpf_elves() {
-        for object in [OBJECT, OBJECT_COMPAT] {
+        for object in [OBJECT, OBJECT_COMPAT, KFUNC_PROBE] {
             assert_eq!(&object[..4], b"\x7fELF");
             // e_machine at offset 18: EM_BPF = 247.
             assert_eq!(u16::from_le_bytes([object[18], object[19]]), 247);

@@ -72,6 +72,9 @@ pub enum KernelReads {
     HelpersByConfig,
     /// Helper calls: the kernel's BTF has no `bpf_rdonly_cast` (Linux before 6.2).
     HelpersNoKfunc,
+    /// Helper calls: the kernel has `bpf_rdonly_cast` but refused the start-up probe program
+    /// that calls it from a BTF tracepoint ([`kfunc_probe`]).
+    HelpersKfuncRefused,
 }
 
 impl std::fmt::Display for KernelReads {
@@ -81,6 +84,10 @@ impl std::fmt::Display for KernelReads {
             KernelReads::HelpersByConfig => "helper calls (kfuncs turned off)",
             KernelReads::HelpersNoKfunc => {
                 "helper calls (the kernel has no bpf_rdonly_cast kfunc, Linux < 6.2; \
+                 each event costs more)"
+            }
+            KernelReads::HelpersKfuncRefused => {
+                "helper calls (the kernel refused bpf_rdonly_cast in a tracing program; \
                  each event costs more)"
             }
         })
@@ -107,27 +114,51 @@ impl ObjectBytes {
 }
 
 /// The object for this kernel: [`vigil_bpf::OBJECT`] with its kfunc calls patched to the
-/// kernel's `bpf_rdonly_cast` id, or [`vigil_bpf::OBJECT_COMPAT`].
+/// kernel's `bpf_rdonly_cast` id when the kernel accepts them ([`kfunc_probe`]), else
+/// [`vigil_bpf::OBJECT_COMPAT`].
 fn choose_object(btf: &Btf, kfuncs: bool) -> Result<(ObjectBytes, KernelReads), SensorError> {
+    let compat = || ObjectBytes::Embedded(vigil_bpf::OBJECT_COMPAT);
     if !kfuncs {
-        let compat = ObjectBytes::Embedded(vigil_bpf::OBJECT_COMPAT);
-        return Ok((compat, KernelReads::HelpersByConfig));
+        return Ok((compat(), KernelReads::HelpersByConfig));
     }
     let Ok(id) = btf.id_by_type_name_kind("bpf_rdonly_cast", aya_obj::btf::BtfKind::Func) else {
-        let compat = ObjectBytes::Embedded(vigil_bpf::OBJECT_COMPAT);
-        return Ok((compat, KernelReads::HelpersNoKfunc));
+        return Ok((compat(), KernelReads::HelpersNoKfunc));
     };
-    let src = vigil_bpf::OBJECT;
-    let mut buf = vec![0u8; src.len() + 8];
+    if kfunc_probe(btf, id).is_err() {
+        return Ok((compat(), KernelReads::HelpersKfuncRefused));
+    }
+    Ok((patched(vigil_bpf::OBJECT, id)?, KernelReads::Kfunc))
+}
+
+/// A copy of `object` with its `bpf_rdonly_cast` calls patched to `id`.
+fn patched(object: &[u8], id: u32) -> Result<ObjectBytes, SensorError> {
+    let mut buf = vec![0u8; object.len() + 8];
     let start = buf.as_ptr().align_offset(8).min(8);
-    buf[start..start + src.len()].copy_from_slice(src);
-    buf.truncate(start + src.len());
+    buf[start..start + object.len()].copy_from_slice(object);
+    buf.truncate(start + object.len());
     if vigil_bpf::patch_kfunc_calls(&mut buf[start..], id) == 0 {
         return Err(SensorError::Load {
             detail: "the eBPF object has no bpf_rdonly_cast call to patch (build mismatch)".into(),
         });
     }
-    Ok((ObjectBytes::Patched { buf, start }, KernelReads::Kfunc))
+    Ok(ObjectBytes::Patched { buf, start })
+}
+
+/// Whether the kernel verifies a BTF tracepoint program that calls kfunc `id` the way the
+/// sensor calls `bpf_rdonly_cast` ([`vigil_bpf::KFUNC_PROBE`]); the error says why not. The
+/// program is loaded, never attached, and unloaded on return.
+pub fn kfunc_probe(btf: &Btf, id: u32) -> Result<(), String> {
+    let object = patched(vigil_bpf::KFUNC_PROBE, id).map_err(|e| e.to_string())?;
+    let mut bpf = EbpfLoader::new()
+        .btf(Some(btf))
+        .load(object.bytes())
+        .map_err(|e| chain(&e))?;
+    let name = vigil_bpf::KFUNC_PROBE_PROGRAM;
+    let program = bpf
+        .program_mut(name)
+        .ok_or_else(|| format!("program {name} missing from the probe object"))?;
+    let prog: &mut BtfTracePoint = program.try_into().map_err(|e| chain(&e))?;
+    retry_eagain(|| prog.load("sys_exit", btf)).map_err(|e| chain(&e))
 }
 
 /// The path cache's generation and switch (`path_gen`, slots in [`vigil_bpf::path_cache`]).

@@ -1302,3 +1302,25 @@ fn path_cache_follows_renames_and_yields_to_io_uring_with(kfuncs: bool) {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The start-up probe that picks the object: the kernel's `bpf_rdonly_cast` passes, and a
+/// function that is no kfunc is refused with the verifier's reason (the sensor then loads the
+/// helpers-only object instead of failing).
+#[test]
+fn kfunc_probe_tells_a_usable_kfunc_from_a_refused_one() {
+    if !is_root() {
+        eprintln!("SKIP: the kfunc probe loads a program (root)");
+        return;
+    }
+    use aya_obj::btf::BtfKind;
+    let btf = aya::Btf::from_sys_fs().expect("kernel BTF");
+    let id = btf
+        .id_by_type_name_kind("bpf_rdonly_cast", BtfKind::Func)
+        .expect("bpf_rdonly_cast in this kernel's BTF (6.2+)");
+    vigil_sensor::sensor::kfunc_probe(&btf, id).expect("the kernel accepts bpf_rdonly_cast");
+    let not_kfunc = btf
+        .id_by_type_name_kind("vfs_read", BtfKind::Func)
+        .expect("vfs_read in the kernel's BTF");
+    let err = vigil_sensor::sensor::kfunc_probe(&btf, not_kfunc).unwrap_err();
+    assert!(err.contains("vfs_read"), "{err}");
+}
