@@ -2,7 +2,7 @@
 # Overhead of enforcement and of profile recording on the live-detection loops (needs root,
 # podman and the test image). The loops of bench/monitor-overhead.sh (syscall_load: fork+exec
 # of /bin/true, TCP connect to a loopback listener, open+close) run inside a podman container
-# on both cores, under these configurations, interleaved round by round so that drift in the
+# on both cores (two threads, as when the figures in docs/response.md were taken), under these configurations, interleaved round by round so that drift in the
 # machine's load hits every configuration alike:
 #
 #   base        nothing running
@@ -163,7 +163,7 @@ for r in $(seq "$rounds"); do
       start_agent $cfg
       t0=$(agent_ticks)
       read -r r0 s0 < <(prog_ns)
-      out=$(podman exec $name bash -c "TIMEFORMAT='%U %S'; { time /load $kind 2 $secs; } 2>&1")
+      out=$(podman exec $name bash -c "TIMEFORMAT='%U %S'; { time /load $kind 2 $secs threads; } 2>&1")
       read -r r1 s1 < <(prog_ns)
       t1=$(agent_ticks)
       stop_agent
