@@ -176,6 +176,25 @@ fn run(cmd: &mut Command) -> u32 {
     pid
 }
 
+/// Runs a live test body on both eBPF objects: `$kfunc` loads the kfunc object (the one this
+/// kernel gets), `$helpers` the helpers-only one (kernels without `bpf_rdonly_cast`). Doc
+/// comments before the invocation document the first test.
+macro_rules! on_both_objects {
+    ($(#[$doc:meta])* $kfunc:ident, $helpers:ident, $body:ident) => {
+        $(#[$doc])*
+        #[test]
+        fn $kfunc() {
+            $body(true);
+        }
+
+        /// The same with the helpers-only object.
+        #[test]
+        fn $helpers() {
+            $body(false);
+        }
+    };
+}
+
 /// A fresh directory, distinct for every call (tests run in parallel, some twice: once per
 /// eBPF object).
 fn tempdir(tag: &str) -> PathBuf {
@@ -187,16 +206,11 @@ fn tempdir(tag: &str) -> PathBuf {
     d
 }
 
-#[test]
-fn cat_etc_shadow_full_lifecycle() {
-    cat_etc_shadow_full_lifecycle_with(true);
-}
-
-/// The same with the helpers-only object.
-#[test]
-fn cat_etc_shadow_full_lifecycle_helpers_only() {
-    cat_etc_shadow_full_lifecycle_with(false);
-}
+on_both_objects!(
+    cat_etc_shadow_full_lifecycle,
+    cat_etc_shadow_full_lifecycle_helpers_only,
+    cat_etc_shadow_full_lifecycle_with
+);
 
 fn cat_etc_shadow_full_lifecycle_with(kfuncs: bool) {
     let Some(mut s) = open_with(&["openat", "open"], true, kfuncs) else {
@@ -272,16 +286,11 @@ fn cat_etc_shadow_full_lifecycle_with(kfuncs: bool) {
     assert_eq!(exit.int(ParamName::Sig), 0);
 }
 
-#[test]
-fn relative_paths_become_absolute() {
-    relative_paths_become_absolute_with(true);
-}
-
-/// The same with the helpers-only object.
-#[test]
-fn relative_paths_become_absolute_helpers_only() {
-    relative_paths_become_absolute_with(false);
-}
+on_both_objects!(
+    relative_paths_become_absolute,
+    relative_paths_become_absolute_helpers_only,
+    relative_paths_become_absolute_with
+);
 
 fn relative_paths_become_absolute_with(kfuncs: bool) {
     let Some(mut s) = open_with(
@@ -716,16 +725,11 @@ fn expected_cgroup(pid: u32) -> Option<(u64, String)> {
     Some((m.ino(), p))
 }
 
-#[test]
-fn container_upper_layer_and_cgroup() {
-    container_upper_layer_and_cgroup_with(true);
-}
-
-/// The same with the helpers-only object.
-#[test]
-fn container_upper_layer_and_cgroup_helpers_only() {
-    container_upper_layer_and_cgroup_with(false);
-}
+on_both_objects!(
+    container_upper_layer_and_cgroup,
+    container_upper_layer_and_cgroup_helpers_only,
+    container_upper_layer_and_cgroup_with
+);
 
 fn container_upper_layer_and_cgroup_with(kfuncs: bool) {
     if !is_root() {
@@ -1022,19 +1026,14 @@ fn ignored_cgroup_reports_lifecycle_but_no_syscalls() {
     );
 }
 
-/// The rule-derived open prefilter runs in the kernel: opens it rejects never arrive and are
-/// counted as filtered, opens it accepts arrive intact, and removing it lets everything
-/// through again.
-#[test]
-fn open_prefilter_drops_in_the_kernel_what_no_rule_needs() {
-    open_prefilter_drops_in_the_kernel_what_no_rule_needs_with(true);
-}
-
-/// The same with the helpers-only object.
-#[test]
-fn open_prefilter_drops_in_the_kernel_what_no_rule_needs_helpers_only() {
-    open_prefilter_drops_in_the_kernel_what_no_rule_needs_with(false);
-}
+on_both_objects!(
+    /// The rule-derived open prefilter runs in the kernel: opens it rejects never arrive and are
+    /// counted as filtered, opens it accepts arrive intact, and removing it lets everything
+    /// through again.
+    open_prefilter_drops_in_the_kernel_what_no_rule_needs,
+    open_prefilter_drops_in_the_kernel_what_no_rule_needs_helpers_only,
+    open_prefilter_drops_in_the_kernel_what_no_rule_needs_with
+);
 
 fn open_prefilter_drops_in_the_kernel_what_no_rule_needs_with(kfuncs: bool) {
     use vigil_event::prefilter::{OpenClause, OpenFilter, PathSet};
@@ -1189,20 +1188,15 @@ fn sys_enter_is_attached_only_while_needed() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The path cache gives a reopened file its verdict without a walk, and a rename of the
-/// file's directory (which changes its path but not its dentry) retires the cached verdict
-/// both ways: a file moved into a watched directory is reported, one moved out is not. An
-/// io_uring instance turns the cache off.
-#[test]
-fn path_cache_follows_renames_and_yields_to_io_uring() {
-    path_cache_follows_renames_and_yields_to_io_uring_with(true);
-}
-
-/// The same with the helpers-only object.
-#[test]
-fn path_cache_follows_renames_and_yields_to_io_uring_helpers_only() {
-    path_cache_follows_renames_and_yields_to_io_uring_with(false);
-}
+on_both_objects!(
+    /// The path cache gives a reopened file its verdict without a walk, and a rename of the
+    /// file's directory (which changes its path but not its dentry) retires the cached verdict
+    /// both ways: a file moved into a watched directory is reported, one moved out is not. An
+    /// io_uring instance turns the cache off.
+    path_cache_follows_renames_and_yields_to_io_uring,
+    path_cache_follows_renames_and_yields_to_io_uring_helpers_only,
+    path_cache_follows_renames_and_yields_to_io_uring_with
+);
 
 fn path_cache_follows_renames_and_yields_to_io_uring_with(kfuncs: bool) {
     use vigil_event::prefilter::{OpenClause, OpenFilter, PathSet};

@@ -1787,8 +1787,10 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 	/* A path cache hit gives the path-set bits without a walk; the walk is done only if the
 	 * event is reported. */
 	bool hit = need_mask && f && mask_cached(pb, task, f);
+	/* Without KFUNCS the cache lookup read the file's head for put_fd_name. */
+	bool have_head = need_mask && !KFUNCS;
 	if (spec->fd_src != VG_FD_NONE && !hit)
-		off = put_fd_name(s, off, &sys->fd, f, num, need_mask && !KFUNCS);
+		off = put_fd_name(s, off, &sys->fd, f, num, have_head);
 	if (plain != dotdot || plain == FILTER_UNDECIDED) {
 		__u64 pmask = 0;
 		if (hit)
@@ -1815,7 +1817,7 @@ static __always_inline void emit_syscall(struct task_struct *task, struct vg_spe
 		}
 	}
 	if (hit)
-		off = put_fd_name(s, off, &sys->fd, f, num, need_mask && !KFUNCS);
+		off = put_fd_name(s, off, &sys->fd, f, num, have_head);
 	/* Reported: the descriptor's walked path, the arguments, the descriptor's details. */
 	if (pb->walked != PATH_NONE)
 		off = vg_put_walked(off, VG_BLOB_FDPATH);
